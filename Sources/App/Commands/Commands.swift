@@ -1,0 +1,114 @@
+import Fluent
+import Vapor
+
+extension Application {
+    /// The operator's commands beside `serve`: `migrate`, `users create`, `credits grant`,
+    /// `ledger verify`. (`simulator` is set up in `main.swift`, as it needs no database.)
+    func registerCommands() {
+        asyncCommands.use(MigrateCommand(), as: "migrate")
+        asyncCommands.use(UsersCommand(), as: "users")
+        asyncCommands.use(CreditsCommand(), as: "credits")
+        asyncCommands.use(LedgerCommand(), as: "ledger")
+    }
+}
+
+/// Brings the database schema up to date; safe to run again.
+struct MigrateCommand: AsyncCommand {
+    struct Signature: CommandSignature {}
+    var help: String { "Creates or updates the database tables." }
+
+    func run(using context: CommandContext, signature: Signature) async throws {
+        try await context.application.autoMigrate()
+        context.console.success("Database is up to date.")
+    }
+}
+
+struct UsersCommand: AsyncCommandGroup {
+    var help: String { "Manages accounts." }
+    var commands: [String: any AnyAsyncCommand] { ["create": CreateUser()] }
+
+    struct CreateUser: AsyncCommand {
+        struct Signature: CommandSignature {
+            @Option(name: "email", help: "The account's email address.") var email: String?
+            @Option(name: "password", help: "At least 8 characters.") var password: String?
+            @Flag(name: "admin", help: "Make the account an operator.") var admin: Bool
+        }
+        var help: String { "Creates an account." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.autoMigrate()
+            let email = try AuthController.validEmail(signature.email)
+            let password = try AuthController.validPassword(signature.password)
+            let user = User(email: email, passwordHash: try await app.password.async.hash(password),
+                            isAdmin: signature.admin, createdAt: app.clock.now())
+            do {
+                try await user.create(on: app.db)
+            } catch let error as any DatabaseError where error.isConstraintFailure {
+                throw CommandFailure("An account with the email \(email) exists already.")
+            }
+            context.console.success("Created \(signature.admin ? "operator" : "user") \(email) (\(try user.requireID())).")
+        }
+    }
+}
+
+struct CreditsCommand: AsyncCommandGroup {
+    var help: String { "Moves credits." }
+    var commands: [String: any AnyAsyncCommand] { ["grant": Grant()] }
+
+    struct Grant: AsyncCommand {
+        struct Signature: CommandSignature {
+            @Option(name: "email", help: "Whose account.") var email: String?
+            @Option(name: "amount", help: "Whole credits, more than 0.") var amount: Int?
+            @Option(name: "reason", help: "Why; kept in the ledger.") var reason: String?
+        }
+        var help: String { "Grants credits to an account." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.autoMigrate()
+            guard let email = signature.email?.normalizedEmail,
+                  let user = try await User.query(on: app.db).filter(\.$email == email).first()
+            else { throw CommandFailure("No account has the email \(signature.email ?? "(none given)").") }
+            guard let amount = signature.amount, amount > 0 else { throw CommandFailure("--amount must be a whole number above 0.") }
+            guard let reason = signature.reason?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
+                throw CommandFailure("--reason is required.")
+            }
+            let userID = try user.requireID()
+            let now = app.clock.now()
+            try await app.store.writeTransaction { db in
+                try await CreditLedger.grant(userID: userID, amount: amount, reason: reason, at: now, on: db)
+            }
+            let updated = try await User.find(userID, on: app.db)
+            context.console.success("Granted \(amount) credits to \(email); available now \(updated?.creditsAvailable ?? 0).")
+        }
+    }
+}
+
+struct LedgerCommand: AsyncCommandGroup {
+    var help: String { "Checks the credit ledger." }
+    var commands: [String: any AnyAsyncCommand] { ["verify": Verify()] }
+
+    struct Verify: AsyncCommand {
+        struct Signature: CommandSignature {}
+        var help: String { "Recomputes every balance from the ledger; exits non-zero on any mismatch." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.autoMigrate()
+            let report = try await LedgerVerifier(db: app.db).verify()
+            context.console.print("Checked \(report.usersChecked) users, \(report.jobsChecked) jobs, \(report.entriesChecked) ledger entries.")
+            guard report.isConsistent else {
+                for problem in report.problems { context.console.error(problem) }
+                throw CommandFailure("The ledger does not match: \(report.problems.count) problem(s).")
+            }
+            context.console.success("Ledger OK: every balance equals the sum of its entries.")
+        }
+    }
+}
+
+/// A command's error for the operator, printed as is.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,222 @@
+import Foundation
+
+/// Every setting Phim reads from the environment, parsed once at start-up.
+///
+/// `configure(_:_:)` takes this as a value, so tests build their own instead of touching the
+/// process environment. Names and defaults are listed in the README's configuration table.
+public struct AppConfig: Sendable {
+    /// Where the data lives: `sqlite::memory:`, a SQLite file path, or a `postgres://` URL.
+    public enum DatabaseLocation: Sendable, Equatable {
+        case sqliteMemory
+        case sqliteFile(path: String)
+        case postgres(url: String)
+    }
+
+    /// Which provider the service talks to.
+    public enum ProviderMode: Sendable, Equatable {
+        /// The real Kie AI API (or anything speaking its contract) at `baseURL`.
+        case kie(baseURL: String, apiKey: String)
+        /// The built-in simulator, mounted under `/simulator` on this same server.
+        case simulator
+    }
+
+    public var database: DatabaseLocation
+    public var provider: ProviderMode
+    /// The base URL the provider uses to call us back and fetch uploaded images.
+    /// `nil` means "this server on loopback", resolved once the port is known.
+    public var publicURL: String?
+    /// Kie's account-wide webhook HMAC key; when set, every callback must carry a valid signature.
+    public var webhookHMACKey: String?
+    /// Where uploaded reference images are kept.
+    public var dataDirectory: String
+    public var simulator: SimulatorSettings
+    public var reconciler: ReconcilerSettings
+    /// bcrypt cost factor; tests lower it because hashing at cost 12 takes ~250 ms.
+    public var passwordHashCost: Int
+    /// Demo mode creates this account on first start (simulator mode only).
+    public var demoAccount: DemoAccount?
+    /// Whether `serve` starts the background workers (reconciler, simulator callbacks).
+    public var runsBackgroundWorkers: Bool
+
+    public struct SimulatorSettings: Sendable {
+        /// How long a simulated job takes from creation to its outcome.
+        public var jobDuration: Duration
+        /// Probability (0...1) that a job without `#fail` fails anyway.
+        public var failureRate: Double
+        /// Requests allowed per 10 s window on createTask, like Kie's 20; `nil` disables the limit.
+        public var createRateLimitPer10s: Int?
+        /// The key the simulator expects in `Authorization: Bearer`; `nil` accepts any non-empty key.
+        public var expectedAPIKey: String?
+
+        public init(jobDuration: Duration = .seconds(20), failureRate: Double = 0,
+                    createRateLimitPer10s: Int? = nil, expectedAPIKey: String? = nil) {
+            self.jobDuration = jobDuration
+            self.failureRate = failureRate
+            self.createRateLimitPer10s = createRateLimitPer10s
+            self.expectedAPIKey = expectedAPIKey
+        }
+    }
+
+    public struct ReconcilerSettings: Sendable {
+        /// How often a pass runs, and the least time between two provider queries about one job.
+        public var interval: Duration
+        /// A job that has heard nothing from the provider for this long is queried.
+        public var staleAfter: Duration
+        /// A job still unfinished this long after creation is failed and refunded.
+        public var jobTimeout: Duration
+        /// A create whose outcome is unknown (timeout after sending) waits this long for a callback
+        /// that would reveal its task id before the hold is released.
+        public var unconfirmedSubmissionTimeout: Duration
+
+        public init(interval: Duration = .seconds(15), staleAfter: Duration = .seconds(60),
+                    jobTimeout: Duration = .seconds(3600), unconfirmedSubmissionTimeout: Duration = .seconds(1800)) {
+            self.interval = interval
+            self.staleAfter = staleAfter
+            self.jobTimeout = jobTimeout
+            self.unconfirmedSubmissionTimeout = unconfirmedSubmissionTimeout
+        }
+    }
+
+    public struct DemoAccount: Sendable {
+        public var email: String
+        public var password: String
+        public var credits: Int
+    }
+
+    public init(
+        database: DatabaseLocation = .sqliteMemory,
+        provider: ProviderMode = .simulator,
+        publicURL: String? = nil,
+        webhookHMACKey: String? = nil,
+        dataDirectory: String = "data",
+        simulator: SimulatorSettings = .init(),
+        reconciler: ReconcilerSettings = .init(),
+        passwordHashCost: Int = 12,
+        demoAccount: DemoAccount? = nil,
+        runsBackgroundWorkers: Bool = false
+    ) {
+        self.database = database
+        self.provider = provider
+        self.publicURL = publicURL
+        self.webhookHMACKey = webhookHMACKey
+        self.dataDirectory = dataDirectory
+        self.simulator = simulator
+        self.reconciler = reconciler
+        self.passwordHashCost = passwordHashCost
+        self.demoAccount = demoAccount
+        self.runsBackgroundWorkers = runsBackgroundWorkers
+    }
+}
+
+// MARK: - Reading the environment
+
+extension AppConfig {
+    /// A setting that was present but could not be understood.
+    public struct InvalidSetting: Error, CustomStringConvertible {
+        public var problems: [String]
+        public var description: String { "Invalid configuration:\n  " + problems.joined(separator: "\n  ") }
+    }
+
+    /// Parses the process environment. Collects every problem before failing, and never echoes
+    /// a value that could be a secret.
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment,
+                                       runsBackgroundWorkers: Bool) throws -> AppConfig {
+        var problems: [String] = []
+        func value(_ name: String) -> String? {
+            guard let raw = env[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            return raw
+        }
+        func seconds(_ name: String, default fallback: Double, allowZero: Bool = false) -> Duration {
+            guard let raw = value(name) else { return .milliseconds(Int64(fallback * 1000)) }
+            guard let number = Double(raw), number.isFinite, allowZero ? number >= 0 : number > 0 else {
+                problems.append("\(name) must be a positive number of seconds")
+                return .milliseconds(Int64(fallback * 1000))
+            }
+            return .milliseconds(Int64(number * 1000))
+        }
+
+        var config = AppConfig(runsBackgroundWorkers: runsBackgroundWorkers)
+
+        switch value("DATABASE_URL") {
+        case nil: config.database = .sqliteFile(path: "phim.sqlite")
+        case "sqlite::memory:", ":memory:": config.database = .sqliteMemory
+        case let url? where url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"):
+            config.database = .postgres(url: url)
+        case let url? where url.hasPrefix("sqlite://"):
+            config.database = .sqliteFile(path: String(url.dropFirst("sqlite://".count)))
+        case let url? where url.hasPrefix("sqlite:"):
+            config.database = .sqliteFile(path: String(url.dropFirst("sqlite:".count)))
+        case let url? where !url.contains("://"):
+            config.database = .sqliteFile(path: url)
+        case .some:
+            problems.append("DATABASE_URL must be sqlite::memory:, a SQLite file path, sqlite://PATH or postgres://…")
+        }
+
+        if let key = value("KIE_API_KEY") {
+            let base = value("KIE_BASE_URL") ?? "https://api.kie.ai"
+            if URL(string: base)?.scheme?.hasPrefix("http") != true {
+                problems.append("KIE_BASE_URL must be an http(s) URL")
+            }
+            config.provider = .kie(baseURL: base.trimmingSuffix("/"), apiKey: key)
+        } else {
+            config.provider = .simulator
+            config.demoAccount = .init(
+                email: value("PHIM_DEMO_EMAIL") ?? "demo@phim.local",
+                password: value("PHIM_DEMO_PASSWORD") ?? "phim-demo",
+                credits: 100_000
+            )
+        }
+
+        if let url = value("PHIM_PUBLIC_URL") {
+            if URL(string: url)?.scheme?.hasPrefix("http") != true {
+                problems.append("PHIM_PUBLIC_URL must be an http(s) URL")
+            }
+            config.publicURL = url.trimmingSuffix("/")
+        }
+        config.webhookHMACKey = value("KIE_WEBHOOK_HMAC_KEY")
+        config.dataDirectory = value("PHIM_DATA_DIR") ?? "data"
+
+        config.simulator.jobDuration = seconds("PHIM_SIMULATOR_DELAY_SECONDS", default: 20, allowZero: true)
+        if let raw = value("PHIM_SIMULATOR_FAILURE_RATE") {
+            if let rate = Double(raw), (0...1).contains(rate) {
+                config.simulator.failureRate = rate
+            } else {
+                problems.append("PHIM_SIMULATOR_FAILURE_RATE must be a number from 0 to 1")
+            }
+        }
+        if let raw = value("PHIM_SIMULATOR_RATE_LIMIT") {
+            if let limit = Int(raw), limit >= 0 {
+                config.simulator.createRateLimitPer10s = limit == 0 ? nil : limit
+            } else {
+                problems.append("PHIM_SIMULATOR_RATE_LIMIT must be a whole number (0 turns it off)")
+            }
+        }
+        config.simulator.expectedAPIKey = value("PHIM_SIMULATOR_API_KEY")
+
+        config.reconciler.interval = seconds("PHIM_RECONCILE_INTERVAL_SECONDS", default: 15)
+        config.reconciler.staleAfter = seconds("PHIM_STALE_AFTER_SECONDS", default: 60)
+        config.reconciler.jobTimeout = seconds("PHIM_JOB_TIMEOUT_SECONDS", default: 3600)
+
+        if let raw = value("PHIM_BCRYPT_COST") {
+            if let cost = Int(raw), (4...31).contains(cost) {
+                config.passwordHashCost = cost
+            } else {
+                problems.append("PHIM_BCRYPT_COST must be a whole number from 4 to 31")
+            }
+        }
+
+        if !problems.isEmpty { throw InvalidSetting(problems: problems) }
+        return config
+    }
+
+    /// Whether the built-in simulator stands in for the provider.
+    public var isDemoMode: Bool { provider == .simulator }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        var result = self
+        while result.hasSuffix(suffix) { result.removeLast(suffix.count) }
+        return result
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import Vapor
+
+/// The JSON shapes of the public API. Responses are encoded with snake_case keys; Fluent
+/// models are never encoded as they are.
+enum API {
+    // MARK: - Requests
+
+    struct Credentials: Decodable {
+        var email: String?
+        var password: String?
+    }
+
+    struct CreateAPIKeyInput: Decodable {
+        var name: String?
+    }
+
+    /// A create body, read leniently so that each field's problem gets its own error code
+    /// instead of one generic decoding failure.
+    struct CreateVideoInput: Decodable {
+        var mode: Lenient<String> = .absent
+        var model: Lenient<String> = .absent
+        var prompt: Lenient<String> = .absent
+        var aspectRatio: Lenient<String> = .absent
+        var duration: Lenient<Int> = .absent
+        var quality: Lenient<String> = .absent
+        var uploadID: Lenient<String> = .absent
+
+        enum CodingKeys: String, CodingKey {
+            case mode, model, prompt, aspectRatio = "aspect_ratio", duration, quality, uploadID = "upload_id"
+        }
+
+        init() {}
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            mode = Lenient(container, .mode)
+            model = Lenient(container, .model)
+            prompt = Lenient(container, .prompt)
+            aspectRatio = Lenient(container, .aspectRatio)
+            duration = Lenient(container, .duration)
+            quality = Lenient(container, .quality)
+            uploadID = Lenient(container, .uploadID)
+        }
+    }
+
+    /// A field that is missing (or null), present with the right type, or present with the wrong one.
+    enum Lenient<Value: Decodable & Sendable>: Sendable {
+        case absent
+        case value(Value)
+        case invalid
+
+        init<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, _ key: Key) {
+            guard container.contains(key), (try? container.decodeNil(forKey: key)) == false else {
+                self = .absent
+                return
+            }
+            if let value = try? container.decode(Value.self, forKey: key) {
+                self = .value(value)
+            } else {
+                self = .invalid
+            }
+        }
+    }
+
+    // MARK: - Responses
+
+    struct Me: Content {
+        var id: UUID
+        var email: String
+        var isAdmin: Bool
+        /// Spendable credits.
+        var credits: Int
+        /// Credits reserved by unfinished jobs.
+        var creditsOnHold: Int
+
+        init(_ user: User) throws {
+            id = try user.requireID()
+            email = user.email
+            isAdmin = user.isAdmin
+            credits = user.creditsAvailable
+            creditsOnHold = user.creditsHeld
+        }
+    }
+
+    struct CreatedAPIKey: Content {
+        var id: UUID
+        var name: String
+        /// Shown once; only its hash is stored.
+        var key: String
+        var createdAt: Date
+    }
+
+    struct UploadInfo: Content {
+        var id: UUID
+        var url: String
+        var contentType: String
+        var byteSize: Int
+    }
+
+    struct Failure: Content {
+        var code: String
+        var message: String
+        var providerCode: String?
+        var providerMessage: String?
+    }
+
+    struct Video: Content {
+        var id: UUID
+        var status: JobStatus
+        var progress: Int
+        var mode: VideoMode
+        var model: String
+        var prompt: String
+        var aspectRatio: AspectRatio
+        var duration: Int
+        var quality: VideoQuality
+        var priceCredits: Int
+        var imageURL: String?
+        var videoURL: String?
+        var watermarkVideoURL: String?
+        var failure: Failure?
+        /// True once the job's held credits went back to the owner (failure or cancel).
+        var creditsRefunded: Bool
+        var createdAt: Date
+        var updatedAt: Date
+        var finishedAt: Date?
+
+        init(_ job: VideoJob, language: Language) throws {
+            id = try job.requireID()
+            status = job.status
+            progress = job.progress
+            mode = job.mode
+            model = job.model
+            prompt = job.prompt
+            aspectRatio = job.aspectRatio
+            duration = job.durationSeconds
+            quality = job.quality
+            priceCredits = job.priceCredits
+            imageURL = job.imageURL
+            videoURL = job.videoURL
+            watermarkVideoURL = job.watermarkVideoURL
+            failure = job.failureReason.map { reason in
+                Failure(code: reason.rawValue,
+                        message: Localizer.shared.text("failure.\(reason.rawValue)", language),
+                        providerCode: job.providerFailCode, providerMessage: job.providerFailMessage)
+            }
+            creditsRefunded = job.holdState == .released
+            createdAt = job.createdAt
+            updatedAt = job.updatedAt
+            finishedAt = job.finishedAt
+        }
+    }
+
+    struct Page<Item: Content>: Content {
+        var data: [Item]
+        /// Pass as `cursor` to get the next page; absent on the last page.
+        var nextCursor: String?
+    }
+
+    struct Transaction: Content {
+        var id: UUID
+        var kind: String
+        /// Change to the spendable balance (negative for a hold).
+        var amount: Int
+        /// Change to the credits on hold.
+        var heldChange: Int
+        var videoID: UUID?
+        var reason: String?
+        var createdAt: Date
+
+        init(_ entry: CreditEntry) throws {
+            id = try entry.requireID()
+            kind = entry.kind.rawValue
+            amount = entry.availableDelta
+            heldChange = entry.heldDelta
+            videoID = entry.jobID
+            reason = entry.reason
+            createdAt = entry.createdAt
+        }
+    }
+
+    struct PriceRow: Content {
+        var model: String
+        var mode: VideoMode
+        var duration: Int
+        var quality: String
+        var credits: Int
+    }
+
+    struct Pricing: Content {
+        var currency: String
+        var prices: [PriceRow]
+    }
+
+    struct ErrorBody: Content {
+        struct Detail: Content {
+            var code: String
+            var message: String
+            var needed: Int?
+            var available: Int?
+            var videoID: String?
+        }
+        var error: Detail
+    }
+}

@@ -1,0 +1,93 @@
+import Fluent
+import Vapor
+
+/// Accounts, sessions and API keys.
+struct AuthController: RouteCollection {
+    static let minimumPasswordLength = 8
+    static let maximumPasswordLength = 128
+
+    func boot(routes: any RoutesBuilder) throws {
+        routes.post("auth", "register", use: register)
+        routes.post("auth", "login", use: login)
+        routes.post("auth", "logout", use: logout)
+        let signedIn = routes.grouped(RequireUser())
+        signedIn.get("me", use: me)
+        signedIn.post("api-keys", use: createAPIKey)
+    }
+
+    @Sendable func register(req: Request) async throws -> Response {
+        let input = try req.decodeJSON(API.Credentials.self)
+        let email = try Self.validEmail(input.email)
+        let password = try Self.validPassword(input.password)
+        let hash = try await req.password.async.hash(password)
+        let user = User(email: email, passwordHash: hash, isAdmin: false, createdAt: req.clock.now())
+        do {
+            try await user.create(on: req.db)
+        } catch let error as any DatabaseError where error.isConstraintFailure {
+            throw AppError.emailTaken
+        }
+        req.logger.info("user registered", metadata: ["user_id": .string(user.id?.uuidString ?? "")])
+        return try await API.Me(user).encodeResponse(status: .created, for: req)
+    }
+
+    @Sendable func login(req: Request) async throws -> API.Me {
+        let input = try req.decodeJSON(API.Credentials.self)
+        guard let email = input.email?.normalizedEmail, let password = input.password, !password.isEmpty else {
+            throw AppError.invalidCredentials
+        }
+        guard let user = try await User.query(on: req.db).filter(\.$email == email).first() else {
+            // Spend the time a check would take, so the answer's timing does not reveal accounts.
+            _ = try await req.password.async.hash(password)
+            throw AppError.invalidCredentials
+        }
+        guard try await req.password.async.verify(password, created: user.passwordHash) else {
+            throw AppError.invalidCredentials
+        }
+        req.session.data[UserAuthenticator.sessionKey] = try user.requireID().uuidString
+        req.auth.login(user)
+        return try API.Me(user)
+    }
+
+    @Sendable func logout(req: Request) async throws -> HTTPStatus {
+        if req.hasSession { req.session.destroy() }
+        req.auth.logout(User.self)
+        return .noContent
+    }
+
+    @Sendable func me(req: Request) async throws -> API.Me {
+        // Re-read: the balance may have moved since the request authenticated.
+        guard let user = try await User.find(req.user.requireID(), on: req.db) else { throw AppError.unauthenticated }
+        return try API.Me(user)
+    }
+
+    @Sendable func createAPIKey(req: Request) async throws -> Response {
+        let input = (req.body.data?.readableBytes ?? 0) > 0 ? try req.decodeJSON(API.CreateAPIKeyInput.self) : API.CreateAPIKeyInput()
+        let name = (input.name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let key = APIKeys.generate()
+        let record = APIKey(userID: try req.user.requireID(), name: name.isEmpty ? "API key" : String(name.prefix(100)),
+                            keyPrefix: String(key.prefix(12)), keyHash: APIKeys.hash(key), createdAt: req.clock.now())
+        try await record.create(on: req.db)
+        return try await API.CreatedAPIKey(id: record.requireID(), name: record.name, key: key, createdAt: record.createdAt)
+            .encodeResponse(status: .created, for: req)
+    }
+
+    static func validEmail(_ raw: String?) throws(AppError) -> String {
+        guard let email = raw?.normalizedEmail, email.count <= 254 else { throw .invalidEmail }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              !email.contains(where: { $0.isWhitespace || $0.isNewline })
+        else { throw .invalidEmail }
+        return email
+    }
+
+    static func validPassword(_ raw: String?) throws(AppError) -> String {
+        guard let password = raw, password.count >= minimumPasswordLength, password.count <= maximumPasswordLength else {
+            throw .passwordTooShort(minimum: minimumPasswordLength)
+        }
+        return password
+    }
+}
+
+extension String {
+    var normalizedEmail: String { trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
+}

@@ -1,0 +1,74 @@
+import Crypto
+import Fluent
+import Vapor
+
+/// Receives the provider's callbacks at `/api/v1/webhooks/kie/<job>/<secret>[/progress]`.
+///
+/// The secret in the path was given to the provider for this job only, so a callback that does
+/// not carry it, or names another job's task, changes nothing. When the operator set Kie's
+/// webhook HMAC key, the signature and its timestamp are checked too. Duplicates and late
+/// arrivals are answered 200 and change nothing (`JobLifecycle` only moves forward).
+struct KieWebhookController: RouteCollection {
+    /// How far a signed callback's timestamp may be from our clock (the reference leaves it to us).
+    static let replayWindow: TimeInterval = 300
+
+    func boot(routes: any RoutesBuilder) throws {
+        let hooks = routes.grouped("webhooks", "kie", ":jobID", ":secret")
+        hooks.on(.POST, body: .collect(maxSize: "256kb")) { try await receive($0, isProgress: false) }
+        hooks.on(.POST, "progress", body: .collect(maxSize: "256kb")) { try await receive($0, isProgress: true) }
+    }
+
+    struct Acknowledgement: Content {
+        var received: Bool
+        var status: JobStatus?
+    }
+
+    func receive(_ req: Request, isProgress: Bool) async throws -> Acknowledgement {
+        guard let jobID = req.parameters.get("jobID", as: UUID.self), let secret = req.parameters.get("secret"),
+              let job = try await VideoJob.find(jobID, on: req.db),
+              Self.constantTimeEqual(VideoCreation.hash(secret), job.callbackSecretHash)
+        else { throw AppError.callbackNotFound }
+
+        let body = req.body.data.map { Data(buffer: $0) } ?? Data()
+        guard let news = KieWire.parseCallback(body) else {
+            throw AppError.invalidJSON(detail: "not a Kie task callback")
+        }
+        if let key = req.application.phimConfig.webhookHMACKey {
+            try verifySignature(req, taskID: news.taskID, key: key)
+        }
+        if let known = job.providerTaskID, known != news.taskID {
+            req.logger.warning("callback names another task", metadata: ["job_id": .string(jobID.uuidString)])
+            throw AppError.callbackTaskMismatch
+        }
+
+        let lifecycle = req.jobLifecycle
+        if isProgress && (news.state == .success || news.state == .fail) {
+            // Progress callbacks are advisory and unschemaed (reference §5.2): an outcome seen
+            // there is confirmed by the completion callback or a poll, never billed from here.
+            return Acknowledgement(received: true, status: job.status)
+        }
+        let outcome = try await lifecycle.apply(news, toJob: jobID, source: .callback)
+        if outcome == .taskMismatch { throw AppError.callbackTaskMismatch }
+        let current = try await VideoJob.find(jobID, on: req.db)
+        return Acknowledgement(received: true, status: current?.status)
+    }
+
+    private func verifySignature(_ req: Request, taskID: String, key: String) throws {
+        guard let timestamp = req.headers.first(name: "X-Webhook-Timestamp"),
+              let signature = req.headers.first(name: "X-Webhook-Signature"),
+              let seconds = TimeInterval(timestamp),
+              abs(req.clock.now().timeIntervalSince1970 - seconds) <= Self.replayWindow
+        else { throw AppError.invalidSignature }
+        let message = KieWire.signatureMessage(taskID: taskID, timestamp: timestamp)
+        let expected = Data(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(key.utf8))))
+            .base64EncodedString()
+        guard Self.constantTimeEqual(expected, signature) else { throw AppError.invalidSignature }
+    }
+
+    /// Compares without stopping at the first difference, so timing does not leak the secret.
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let left = Array(a.utf8), right = Array(b.utf8)
+        guard left.count == right.count else { return false }
+        return zip(left, right).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}

@@ -1,0 +1,92 @@
+import Vapor
+
+/// Turns every error into `{"error": {"code", "message"}}` with the right status, the message
+/// in the caller's language. Unexpected errors are logged in full and answered with a generic
+/// 500 that reveals nothing.
+struct APIErrorMiddleware: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        do {
+            return try await next.respond(to: request)
+        } catch {
+            let appError = Self.appError(for: error, request: request)
+            if appError == .internal {
+                request.logger.error("unhandled error", metadata: ["error": .string(String(reflecting: error))])
+            }
+            return Self.response(for: appError, request: request)
+        }
+    }
+
+    static func response(for error: AppError, request: Request) -> Response {
+        let details = error.details
+        let body = API.ErrorBody(error: .init(
+            code: error.code,
+            message: Localizer.shared.text("error.\(error.code)", request.language, error.parameters),
+            needed: details["needed"].flatMap(Int.init),
+            available: details["available"].flatMap(Int.init),
+            videoID: details["video_id"]))
+        let response = Response(status: error.status)
+        try? response.content.encode(body, as: .json)
+        if let seconds = error.retryAfterSeconds {
+            response.headers.replaceOrAdd(name: .retryAfter, value: String(seconds))
+        }
+        return response
+    }
+
+    /// Maps framework errors to our codes; anything unknown becomes `internal_error`.
+    static func appError(for error: any Error, request: Request) -> AppError {
+        switch error {
+        case let error as AppError:
+            return error
+        case let error as DecodingError:
+            return .invalidJSON(detail: error.briefDescription)
+        case let error as any AbortError:
+            switch error.status {
+            case .notFound: return .routeNotFound
+            case .methodNotAllowed: return .methodNotAllowed
+            case .payloadTooLarge: return .payloadTooLarge(limitBytes: 1_000_000)
+            case .unsupportedMediaType: return .unsupportedMediaType
+            case .badRequest: return .invalidJSON(detail: error.reason)
+            case .unauthorized: return .unauthenticated
+            default: return .internal
+            }
+        default:
+            return .internal
+        }
+    }
+}
+
+extension DecodingError {
+    /// Which field was wrong and how, without echoing the input.
+    var briefDescription: String {
+        func path(_ context: Context) -> String {
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return path.isEmpty ? "body" : path
+        }
+        switch self {
+        case .typeMismatch(_, let context): return "\(path(context)) has the wrong type"
+        case .valueNotFound(_, let context): return "\(path(context)) is missing"
+        case .keyNotFound(let key, _): return "\(key.stringValue) is missing"
+        case .dataCorrupted(let context): return context.codingPath.isEmpty ? "not valid JSON" : "\(path(context)) is not valid"
+        @unknown default: return "not valid JSON"
+        }
+    }
+}
+
+extension Request {
+    /// Decodes a JSON body with a plain decoder (field names as written in `CodingKeys`).
+    /// A missing or non-JSON content type is 415, a body that is not JSON is 400.
+    func decodeJSON<T: Decodable>(_ type: T.Type) throws -> T {
+        if let contentType = headers.contentType, contentType != .json,
+           !(contentType.type == "application" && contentType.subType.hasSuffix("+json")) {
+            throw AppError.unsupportedMediaType
+        }
+        guard let buffer = body.data, buffer.readableBytes > 0 else {
+            throw AppError.invalidJSON(detail: "the body is empty")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: buffer)
+        } catch let error as DecodingError {
+            throw AppError.invalidJSON(detail: error.briefDescription)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import Vapor
+
+/// Everything a request can do wrong, each with its HTTP status and machine-readable code.
+///
+/// The message shown to people is looked up in the translation files under `error.<code>`, in the
+/// caller's language, with `parameters` filled in. `APIErrorMiddleware` is the one place that
+/// turns these into responses.
+public enum AppError: Error, Equatable, Sendable {
+    // Requests
+    case invalidJSON(detail: String)
+    case unsupportedMediaType
+    case payloadTooLarge(limitBytes: Int)
+    case routeNotFound
+    case methodNotAllowed
+
+    // Accounts
+    case unauthenticated
+    case invalidCredentials
+    case invalidEmail
+    case passwordTooShort(minimum: Int)
+    case emailTaken
+
+    // Creating a video
+    case promptRequired
+    case promptTooLong(maximum: Int)
+    case invalidMode
+    case unknownModel(String)
+    case modelDoesNotMatchMode
+    case invalidAspectRatio
+    case invalidDuration
+    case invalidQuality
+    case optionUnavailable(model: String, duration: Int, quality: String)
+    case uploadRequired
+    case uploadNotAllowed
+    case uploadNotFound
+    case invalidIdempotencyKey
+    case idempotencyKeyReused
+    case insufficientCredits(needed: Int, available: Int)
+
+    // Uploads
+    case fileRequired
+    case unsupportedImageType
+    case imageTooLarge(limitBytes: Int)
+
+    // Videos
+    case videoNotFound
+    case notCancelable(status: String)
+    case invalidCursor
+    case invalidLimit
+
+    // Provider trouble, surfaced to the user who asked for a video
+    case providerUnavailable(videoID: UUID?)
+    case providerBusy(videoID: UUID?)
+    case providerOutOfCredits(videoID: UUID?)
+    case providerMisconfigured(videoID: UUID?)
+    case providerRejectedInput(videoID: UUID?, message: String)
+
+    // Provider callbacks
+    case callbackNotFound
+    case callbackTaskMismatch
+    case invalidSignature
+
+    case `internal`
+
+    public var status: HTTPResponseStatus {
+        switch self {
+        case .invalidJSON, .invalidIdempotencyKey, .invalidCursor, .invalidLimit, .fileRequired: .badRequest
+        case .unsupportedMediaType, .unsupportedImageType: .unsupportedMediaType
+        case .payloadTooLarge, .imageTooLarge: .payloadTooLarge
+        case .routeNotFound, .videoNotFound, .uploadNotFound, .callbackNotFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .unauthenticated, .invalidCredentials, .invalidSignature: .unauthorized
+        case .emailTaken, .notCancelable: .conflict
+        case .invalidEmail, .passwordTooShort, .promptRequired, .promptTooLong, .invalidMode, .unknownModel,
+             .modelDoesNotMatchMode, .invalidAspectRatio, .invalidDuration, .invalidQuality, .optionUnavailable,
+             .uploadRequired, .uploadNotAllowed, .idempotencyKeyReused, .providerRejectedInput, .callbackTaskMismatch:
+            .unprocessableEntity
+        case .insufficientCredits: .paymentRequired
+        case .providerUnavailable, .providerBusy, .providerOutOfCredits: .serviceUnavailable
+        case .providerMisconfigured: .badGateway
+        case .internal: .internalServerError
+        }
+    }
+
+    public var code: String {
+        switch self {
+        case .invalidJSON: "invalid_json"
+        case .unsupportedMediaType: "unsupported_media_type"
+        case .payloadTooLarge: "payload_too_large"
+        case .routeNotFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
+        case .unauthenticated: "unauthenticated"
+        case .invalidCredentials: "invalid_credentials"
+        case .invalidEmail: "invalid_email"
+        case .passwordTooShort: "password_too_short"
+        case .emailTaken: "email_taken"
+        case .promptRequired: "prompt_required"
+        case .promptTooLong: "prompt_too_long"
+        case .invalidMode: "invalid_mode"
+        case .unknownModel: "unknown_model"
+        case .modelDoesNotMatchMode: "model_mode_mismatch"
+        case .invalidAspectRatio: "invalid_aspect_ratio"
+        case .invalidDuration: "invalid_duration"
+        case .invalidQuality: "invalid_quality"
+        case .optionUnavailable: "option_unavailable"
+        case .uploadRequired: "upload_required"
+        case .uploadNotAllowed: "upload_not_allowed"
+        case .uploadNotFound: "upload_not_found"
+        case .invalidIdempotencyKey: "invalid_idempotency_key"
+        case .idempotencyKeyReused: "idempotency_key_reused"
+        case .insufficientCredits: "insufficient_credits"
+        case .fileRequired: "file_required"
+        case .unsupportedImageType: "unsupported_image_type"
+        case .imageTooLarge: "image_too_large"
+        case .videoNotFound: "video_not_found"
+        case .notCancelable: "not_cancelable"
+        case .invalidCursor: "invalid_cursor"
+        case .invalidLimit: "invalid_limit"
+        case .providerUnavailable: "provider_unavailable"
+        case .providerBusy: "provider_busy"
+        case .providerOutOfCredits: "provider_out_of_credits"
+        case .providerMisconfigured: "provider_misconfigured"
+        case .providerRejectedInput: "provider_rejected_input"
+        case .callbackNotFound: "not_found"
+        case .callbackTaskMismatch: "task_mismatch"
+        case .invalidSignature: "invalid_signature"
+        case .internal: "internal_error"
+        }
+    }
+
+    /// Values substituted into the translated message (`{name}` placeholders).
+    public var parameters: [String: String] {
+        switch self {
+        case .invalidJSON(let detail): ["detail": detail]
+        case .payloadTooLarge(let limit), .imageTooLarge(let limit): ["limit_mb": String(limit / 1_000_000)]
+        case .passwordTooShort(let minimum): ["minimum": String(minimum)]
+        case .promptTooLong(let maximum): ["maximum": String(maximum)]
+        case .unknownModel(let model): ["model": model]
+        case .optionUnavailable(let model, let duration, let quality):
+            ["model": model, "duration": String(duration), "quality": quality]
+        case .insufficientCredits(let needed, let available): ["needed": String(needed), "available": String(available)]
+        case .notCancelable(let status): ["status": status]
+        case .providerRejectedInput(_, let message): ["message": message]
+        default: [:]
+        }
+    }
+
+    /// Machine-readable fields added to the error object beside `code` and `message`.
+    public var details: [String: String] {
+        switch self {
+        case .insufficientCredits(let needed, let available): ["needed": String(needed), "available": String(available)]
+        case .providerUnavailable(let id?), .providerBusy(let id?), .providerOutOfCredits(let id?),
+             .providerMisconfigured(let id?), .providerRejectedInput(let id?, _):
+            ["video_id": id.uuidString]
+        default: [:]
+        }
+    }
+
+    /// Seconds after which retrying makes sense, sent as `Retry-After`.
+    public var retryAfterSeconds: Int? {
+        switch self {
+        case .providerBusy: 10
+        case .providerUnavailable: 30
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Fluent
+import NIOConcurrencyHelpers
+import Vapor
+
+/// What `serve` does besides answering requests: brings the database up to date, makes the
+/// demo account in demo mode, and runs the reconciler and the simulator's callback sender
+/// until shutdown.
+final class BackgroundWorkers: LifecycleHandler, Sendable {
+    private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+
+    func didBootAsync(_ app: Application) async throws {
+        let logger = Logger(label: "phim.workers")
+        if app.databases.ids().isEmpty == false {
+            try await app.autoMigrate()
+            if let demo = app.phimConfig.demoAccount {
+                try await DemoAccount.ensure(demo, app: app, logger: logger)
+            }
+            let reconcilerLogger = Logger(label: "phim.reconciler")
+            let settings = app.phimConfig.reconciler
+            let loop = ReconcilerLoop(
+                makeReconciler: { [weak app] in
+                    // Read the services on every pass, so a provider swapped in later is used.
+                    guard let app else { fatalError("the application outlives its workers") }
+                    return Reconciler(store: app.store, provider: app.provider, clock: app.clock, logger: reconcilerLogger,
+                                      lifecycle: app.jobLifecycle(logger: reconcilerLogger), settings: settings)
+                },
+                interval: settings.interval, clock: app.clock, logger: reconcilerLogger)
+            start(Task { await loop.run() })
+        }
+        if let simulator = app.simulator {
+            let dispatcher = SimulatorCallbackDispatcher(simulator: simulator, http: app.http.client.shared,
+                                                         logger: Logger(label: "phim.simulator"))
+            start(Task { await dispatcher.run() })
+            logger.info("provider simulator running (demo mode); prompts with #fail fail, #slow take 10x longer")
+        }
+    }
+
+    func shutdownAsync(_ app: Application) async {
+        let running = tasks.withLockedValue { tasks in
+            defer { tasks = [] }
+            return tasks
+        }
+        for task in running { task.cancel() }
+        for task in running { await task.value }
+    }
+
+    private func start(_ task: Task<Void, Never>) {
+        tasks.withLockedValue { $0.append(task) }
+    }
+}
+
+/// The account demo mode makes on first start, so a newcomer can sign in at once.
+enum DemoAccount {
+    static func ensure(_ demo: AppConfig.DemoAccount, app: Application, logger: Logger) async throws {
+        if try await User.query(on: app.db).filter(\.$email == demo.email).first() == nil {
+            let hash = try await app.password.async.hash(demo.password)
+            let now = app.clock.now()
+            let user = User(email: demo.email, passwordHash: hash, isAdmin: true, createdAt: now)
+            try await app.store.writeTransaction { db in
+                try await user.create(on: db)
+                try await CreditLedger.grant(userID: user.requireID(), amount: demo.credits, reason: "demo account",
+                                             at: now, on: db)
+            }
+            logger.notice("created the demo account with \(demo.credits) credits")
+        }
+        // Demo mode only: this password is public by design (and changeable with PHIM_DEMO_PASSWORD).
+        logger.notice("demo account: email \(demo.email) password \(demo.password)")
+    }
+}

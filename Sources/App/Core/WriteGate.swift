@@ -1,0 +1,58 @@
+import Fluent
+
+/// Serialises this process's write transactions when the database is SQLite.
+///
+/// SQLite allows one writer at a time. Fluent opens one connection per event loop, and two
+/// connections that both start a transaction can make SQLite answer `SQLITE_BUSY` straight away
+/// (its deadlock rule) instead of waiting. Queuing writers here costs no throughput, because
+/// SQLite would run them one at a time anyway. PostgreSQL needs no gate: its row locks and the
+/// conditional updates in `CreditLedger` do the work, across processes too.
+public actor WriteGate {
+    private var isHeld = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init() {}
+
+    func acquire() async {
+        if !isHeld {
+            isHeld = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty {
+            isHeld = false
+        } else {
+            waiters.removeFirst().resume()
+        }
+    }
+}
+
+/// A database plus the rule for running write transactions on it; domain code receives this
+/// instead of a bare `Database` so that every multi-step write goes through `writeTransaction`.
+public struct Store: Sendable {
+    public let db: any Database
+    let gate: WriteGate?
+
+    public init(db: any Database, gate: WriteGate?) {
+        self.db = db
+        self.gate = gate
+    }
+
+    /// Runs `body` in one database transaction; on SQLite, after the transactions this process
+    /// started before it have finished. Throws whatever `body` throws, after rolling back.
+    public func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        guard let gate else { return try await db.transaction(body) }
+        await gate.acquire()
+        do {
+            let result = try await db.transaction(body)
+            await gate.release()
+            return result
+        } catch {
+            await gate.release()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import Fluent
+import Foundation
+import Logging
+
+/// The one place where a job changes state and its credits move.
+///
+/// The create reply, provider callbacks, reconciler polls, cancels and timeouts all come here,
+/// so the rules hold whatever the source: states only move forward, a terminal state never
+/// changes, and the hold is settled or released exactly once (in the same transaction as the
+/// state change, guarded by the ledger's unique `close:<job>` key).
+struct JobLifecycle: Sendable {
+    let store: Store
+    let clock: AppClock
+    let logger: Logger
+    let events: JobEventBus
+    let settings: AppConfig.ReconcilerSettings
+
+    /// Where a piece of news came from; it decides when the reconciler should ask next.
+    enum Source: String, Sendable {
+        case createReply = "create_reply", callback, poll
+    }
+
+    enum Outcome: Equatable, Sendable {
+        case unknownJob
+        /// The news names another provider task than the job's: changes nothing.
+        case taskMismatch
+        /// The news was old, repeated, or about a job that has already ended.
+        case unchanged
+        case updated(JobStatus)
+    }
+
+    /// Applies what the provider said about a job's task.
+    @discardableResult
+    func apply(_ news: ProviderTaskStatus, toJob jobID: UUID, source: Source) async throws -> Outcome {
+        let now = clock.now()
+        let outcome: (Outcome, JobEvent?) = try await closingOnce { db in
+            guard let job = try await VideoJob.find(jobID, on: db) else { return (.unknownJob, nil) }
+            if let known = job.providerTaskID, known != news.taskID { return (.taskMismatch, nil) }
+            if job.status.isTerminal { return (.unchanged, nil) }
+
+            job.providerTaskID = news.taskID
+            job.lastHeardAt = now
+            let quietPeriod = source == .poll ? settings.interval : max(settings.interval, settings.staleAfter)
+            job.nextCheckAt = now.adding(quietPeriod)
+
+            let target = Self.target(for: news)
+            let movesForward = target.status.rank > job.status.rank
+                || (target.status == job.status && target.progress > job.progress)
+            guard movesForward else {
+                try await job.save(on: db)
+                return (.unchanged, nil)
+            }
+            job.providerState = news.state.rawValue
+            job.progress = max(job.progress, target.progress)
+            job.updatedAt = now
+            switch target.status {
+            case .completed:
+                job.status = .completed
+                job.videoURL = target.videoURL
+                job.watermarkVideoURL = target.watermarkVideoURL
+                try await finish(job, holdState: .settled, at: now, on: db)
+            case .failed:
+                job.status = .failed
+                job.failureReason = target.failure
+                job.providerFailCode = news.failCode
+                job.providerFailMessage = news.failMessage
+                try await finish(job, holdState: .released, at: now, on: db)
+            default:
+                job.status = target.status
+                try await job.save(on: db)
+            }
+            return (.updated(job.status), Self.event(for: job))
+        }
+        return report(outcome, jobID: jobID, source: source.rawValue)
+    }
+
+    /// Ends an unfinished job as failed and refunds it, for reasons of Phim's own: the create
+    /// was refused, the provider never confirmed it, or it ran past the time limit.
+    @discardableResult
+    func fail(jobID: UUID, reason: FailureReason, providerCode: String? = nil, providerMessage: String? = nil,
+              onlyIf allowed: [JobStatus] = JobStatus.unfinished) async throws -> Outcome {
+        let now = clock.now()
+        let outcome: (Outcome, JobEvent?) = try await closingOnce { db in
+            guard let job = try await VideoJob.find(jobID, on: db) else { return (.unknownJob, nil) }
+            guard allowed.contains(job.status) else { return (.unchanged, nil) }
+            job.status = .failed
+            job.failureReason = reason
+            job.providerFailCode = providerCode
+            job.providerFailMessage = providerMessage
+            job.updatedAt = now
+            try await finish(job, holdState: .released, at: now, on: db)
+            return (.updated(.failed), Self.event(for: job))
+        }
+        return report(outcome, jobID: jobID, source: reason.rawValue)
+    }
+
+    /// Cancels a job the provider has not started on, and refunds it. Kie has no cancel call
+    /// (reference §4.3), so the task may still run there; its later news is ignored.
+    func cancel(jobID: UUID, ownerID: UUID) async throws -> VideoJob {
+        let now = clock.now()
+        let (job, event): (VideoJob, JobEvent?) = try await store.writeTransaction { db in
+            guard let job = try await VideoJob.query(on: db)
+                .filter(\.$id == jobID).filter(\.$user.$id == ownerID).filter(\.$deletedAt == nil).first()
+            else { throw AppError.videoNotFound }
+            if job.status == .canceled { return (job, nil) } // a repeated cancel is not an error
+            guard job.status == .pending else { throw AppError.notCancelable(status: job.status.rawValue) }
+            job.status = .canceled
+            job.updatedAt = now
+            try await finish(job, holdState: .released, at: now, on: db)
+            return (job, Self.event(for: job))
+        }
+        if let event {
+            logger.info("job canceled", metadata: ["job_id": .string(jobID.uuidString)])
+            events.publish(event)
+        }
+        return job
+    }
+
+    // MARK: - Internals
+
+    /// Runs a state change in a transaction. If another path closed the job's hold first (a
+    /// duplicate callback on another instance, say), the ledger's unique key rejects this
+    /// attempt, the transaction rolls back, and the news counts as already applied.
+    private func closingOnce(_ body: @escaping @Sendable (any Database) async throws -> (Outcome, JobEvent?)) async throws -> (Outcome, JobEvent?) {
+        do {
+            return try await store.writeTransaction(body)
+        } catch CreditLedger.LedgerError.alreadyRecorded {
+            return (.unchanged, nil)
+        }
+    }
+
+    private func finish(_ job: VideoJob, holdState: HoldState, at now: Date, on db: any Database) async throws {
+        job.holdState = holdState
+        job.finishedAt = now
+        job.nextCheckAt = nil
+        // A finished job shows full progress; a failed or canceled one none, as before it ran.
+        job.progress = job.status == .completed ? 100 : 0
+        try await job.save(on: db)
+        if holdState == .settled {
+            try await CreditLedger.settle(job: job, at: now, on: db)
+        } else {
+            try await CreditLedger.release(job: job, at: now, on: db)
+        }
+    }
+
+    private func report(_ outcome: (Outcome, JobEvent?), jobID: UUID, source: String) -> Outcome {
+        if let event = outcome.1 {
+            logger.info("job updated", metadata: [
+                "job_id": .string(jobID.uuidString), "status": .string(event.status.rawValue), "source": .string(source),
+            ])
+            events.publish(event)
+        }
+        return outcome.0
+    }
+
+    private static func event(for job: VideoJob) -> JobEvent? {
+        guard let id = job.id else { return nil }
+        return JobEvent(userID: job.$user.id, jobID: id, status: job.status, progress: job.progress)
+    }
+
+    struct Target {
+        var status: JobStatus
+        var progress: Int
+        var videoURL: String?
+        var watermarkVideoURL: String?
+        var failure: FailureReason?
+    }
+
+    /// Maps the provider's state to ours: waiting/queuing → pending (10 %), generating →
+    /// processing (the provider's progress, else 50 %), success → completed, fail → failed.
+    static func target(for news: ProviderTaskStatus) -> Target {
+        switch news.state {
+        case .waiting, .queuing:
+            return Target(status: .pending, progress: 10)
+        case .generating, .other:
+            return Target(status: .processing, progress: min(99, max(11, news.progress ?? 50)))
+        case .success:
+            // Prefer the clean video, fall back to the watermarked one (reference §4.2). A success
+            // without any video is the integration's failure, not the user's: refund it.
+            guard let url = news.resultURLs.first ?? news.watermarkedURLs.first else {
+                return Target(status: .failed, progress: 0, failure: .missingResult)
+            }
+            let watermarked = news.resultURLs.isEmpty ? nil : news.watermarkedURLs.first
+            return Target(status: .completed, progress: 100, videoURL: url, watermarkVideoURL: watermarked)
+        case .fail:
+            return Target(status: .failed, progress: 0, failure: isContentRejection(news) ? .contentRejected : .providerFailed)
+        }
+    }
+
+    /// Content-policy rejections arrive as ordinary failed tasks (reference §7); their message
+    /// is the only sign.
+    static func isContentRejection(_ news: ProviderTaskStatus) -> Bool {
+        let message = (news.failMessage ?? "").lowercased()
+        return ["content policy", "policy", "flagged", "moderation", "sensitive", "violat", "nsfw", "prohibited"]
+            .contains { message.contains($0) }
+    }
+}

@@ -1,0 +1,161 @@
+import Crypto
+import Fluent
+import Foundation
+import Logging
+
+/// Creates a video job: price, hold, record, then ask the provider.
+///
+/// The hold and the job row are committed together before the provider is called, so a crash
+/// at any point leaves either nothing, or a `submitting` job with its hold open that the
+/// reconciler resolves. The provider is called once; a create whose outcome is unknown is
+/// never sent again.
+struct VideoCreation: Sendable {
+    let store: Store
+    let provider: any VideoProvider
+    let clock: AppClock
+    let logger: Logger
+    let lifecycle: JobLifecycle
+    /// Base URL for callbacks and uploaded images, as the provider reaches us.
+    let publicBaseURL: String
+
+    enum Outcome {
+        case created(VideoJob)
+        /// An earlier request with the same `Idempotency-Key` made this job.
+        case replayed(VideoJob)
+    }
+
+    func create(_ request: VideoRequest, userID: UUID, idempotencyKey: String?) async throws -> Outcome {
+        if let idempotencyKey, let earlier = try await findByKey(idempotencyKey, userID: userID) {
+            return try replay(earlier, for: request)
+        }
+
+        guard let price = try await Price.query(on: store.db)
+            .filter(\.$model == request.model.rawValue)
+            .filter(\.$durationSeconds == request.durationSeconds)
+            .filter(\.$quality == request.quality.rawValue)
+            .first()
+        else {
+            throw AppError.optionUnavailable(model: request.model.rawValue, duration: request.durationSeconds,
+                                             quality: request.quality.rawValue)
+        }
+
+        var imageURL: String?
+        if let uploadID = request.uploadID {
+            guard let upload = try await Upload.query(on: store.db)
+                .filter(\.$id == uploadID).filter(\.$user.$id == userID).first()
+            else { throw AppError.uploadNotFound }
+            imageURL = "\(publicBaseURL)/files/\(upload.storageKey)"
+        }
+
+        // The secret goes to the provider inside the callback URL; only its hash is kept.
+        let jobID = UUID()
+        let secret = Self.randomToken()
+        let now = clock.now()
+        let job = VideoJob()
+        job.id = jobID
+        job.$user.id = userID
+        job.mode = request.mode
+        job.model = request.model.rawValue
+        job.prompt = request.prompt
+        job.aspectRatio = request.aspectRatio
+        job.durationSeconds = request.durationSeconds
+        job.quality = request.quality
+        job.uploadID = request.uploadID
+        job.imageURL = imageURL
+        job.priceCredits = price.credits
+        job.idempotencyKey = idempotencyKey
+        job.requestFingerprint = request.fingerprint
+        job.status = .submitting
+        job.progress = 0
+        job.holdState = .open
+        job.callbackSecretHash = Self.hash(secret)
+        job.createdAt = now
+        job.updatedAt = now
+
+        do {
+            try await store.writeTransaction { db in
+                try await CreditLedger.hold(userID: userID, jobID: jobID, amount: price.credits, at: now, on: db)
+                try await job.create(on: db)
+            }
+        } catch CreditLedger.LedgerError.insufficientCredits(let needed, let available) {
+            throw AppError.insufficientCredits(needed: needed, available: available)
+        } catch {
+            // A concurrent request with the same key won the race; its hold stands, ours rolled back.
+            guard let idempotencyKey, (error as? any DatabaseError)?.isConstraintFailure == true,
+                  let earlier = try await findByKey(idempotencyKey, userID: userID)
+            else { throw error }
+            return try replay(earlier, for: request)
+        }
+
+        let callbackBase = "\(publicBaseURL)/api/v1/webhooks/kie/\(jobID.uuidString.lowercased())/\(secret)"
+        let taskRequest = ProviderTaskRequest(
+            model: request.model, prompt: request.prompt, aspectRatio: request.aspectRatio,
+            durationSeconds: request.durationSeconds, quality: request.quality, imageURL: imageURL,
+            callbackURL: callbackBase, progressCallbackURL: callbackBase + "/progress")
+
+        do {
+            let taskID = try await provider.createTask(taskRequest)
+            // The create reply is news like any other: if a fast callback already moved the job
+            // on, this changes nothing.
+            try await lifecycle.apply(ProviderTaskStatus(taskID: taskID, state: .waiting), toJob: jobID, source: .createReply)
+        } catch let error as ProviderError {
+            try await handleFailedSubmission(error, jobID: jobID)
+        }
+        return .created(try await VideoJob.find(jobID, on: store.db) ?? job)
+    }
+
+    /// A create that certainly made nothing is failed and refunded at once, and the caller gets
+    /// the reason. One that may have made a task stays `submitting`, its hold open, until a
+    /// callback names its task or the reconciler gives up on it.
+    private func handleFailedSubmission(_ error: ProviderError, jobID: UUID) async throws {
+        let metadata: Logger.Metadata = ["job_id": .string(jobID.uuidString), "error": .string("\(error)")]
+        switch error {
+        case .ambiguous, .invalidResponse:
+            logger.warning("provider create outcome unknown; waiting for a callback", metadata: metadata)
+        case .unreachable(let detail):
+            logger.error("provider unreachable", metadata: metadata)
+            try await lifecycle.fail(jobID: jobID, reason: .providerError, providerMessage: detail, onlyIf: [.submitting])
+            throw AppError.providerUnavailable(videoID: jobID)
+        case .rejected(let code, let message):
+            try await lifecycle.fail(jobID: jobID, reason: .providerError, providerCode: String(code),
+                                     providerMessage: message, onlyIf: [.submitting])
+            switch code {
+            case 401, 403, 505:
+                logger.error("provider refused our credentials or the feature", metadata: metadata)
+                throw AppError.providerMisconfigured(videoID: jobID)
+            case 402:
+                logger.error("provider account is out of credits", metadata: metadata)
+                throw AppError.providerOutOfCredits(videoID: jobID)
+            case 429:
+                logger.warning("provider rate limit hit", metadata: metadata)
+                throw AppError.providerBusy(videoID: jobID)
+            case 400, 422:
+                logger.warning("provider rejected the input", metadata: metadata)
+                throw AppError.providerRejectedInput(videoID: jobID, message: String(message.prefix(300)))
+            default:
+                logger.error("provider error on create", metadata: metadata)
+                throw AppError.providerUnavailable(videoID: jobID)
+            }
+        }
+    }
+
+    private func findByKey(_ key: String, userID: UUID) async throws -> VideoJob? {
+        try await VideoJob.query(on: store.db).filter(\.$user.$id == userID).filter(\.$idempotencyKey == key).first()
+    }
+
+    private func replay(_ earlier: VideoJob, for request: VideoRequest) throws -> Outcome {
+        guard earlier.requestFingerprint == request.fingerprint else { throw AppError.idempotencyKeyReused }
+        return .replayed(earlier)
+    }
+
+    static func randomToken() -> String {
+        let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+        return bytes.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).hexString
+    }
+}

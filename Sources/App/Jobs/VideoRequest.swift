@@ -1,0 +1,90 @@
+import Crypto
+import Foundation
+
+/// A create request after validation: every option known, every rule checked.
+struct VideoRequest: Sendable, Equatable {
+    static let maximumPromptLength = 5_000
+
+    var model: VideoModel
+    var prompt: String
+    var aspectRatio: AspectRatio
+    var durationSeconds: Int
+    var quality: VideoQuality
+    var uploadID: UUID?
+
+    var mode: VideoMode { model.mode }
+
+    /// A digest of everything that makes two requests the same, to tell a retry with an
+    /// `Idempotency-Key` from a different request that reuses the key.
+    var fingerprint: String {
+        let canonical = [model.rawValue, prompt, aspectRatio.rawValue, String(durationSeconds), quality.rawValue,
+                         uploadID?.uuidString ?? ""].joined(separator: "\u{1F}")
+        return SHA256.hash(data: Data(canonical.utf8)).hexString
+    }
+
+    /// Checks a create body, field by field, in the order a person reads the form. Defaults:
+    /// text-to-video, the standard model of the mode, landscape, 10 s, standard quality.
+    static func validate(_ input: API.CreateVideoInput) throws(AppError) -> VideoRequest {
+        var mode: VideoMode?
+        switch input.mode {
+        case .absent: mode = nil
+        case .value(let raw): guard let parsed = VideoMode(rawValue: raw) else { throw .invalidMode }; mode = parsed
+        case .invalid: throw .invalidMode
+        }
+
+        let model: VideoModel
+        switch input.model {
+        case .absent: model = .standard(for: mode ?? .textToVideo)
+        case .value(let raw):
+            guard let parsed = VideoModel(rawValue: raw) else { throw .unknownModel(String(raw.prefix(100))) }
+            if let mode, parsed.mode != mode { throw .modelDoesNotMatchMode }
+            model = parsed
+        case .invalid: throw .unknownModel("")
+        }
+
+        guard case .value(let rawPrompt) = input.prompt else { throw .promptRequired }
+        let prompt = rawPrompt.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !prompt.isEmpty else { throw .promptRequired }
+        guard prompt.count <= maximumPromptLength else { throw .promptTooLong(maximum: maximumPromptLength) }
+
+        let aspectRatio: AspectRatio
+        switch input.aspectRatio {
+        case .absent: aspectRatio = .landscape
+        case .value(let raw): guard let parsed = AspectRatio(rawValue: raw) else { throw .invalidAspectRatio }; aspectRatio = parsed
+        case .invalid: throw .invalidAspectRatio
+        }
+
+        let duration: Int
+        switch input.duration {
+        case .absent: duration = 10
+        case .value(let seconds): guard VideoDurations.allowed.contains(seconds) else { throw .invalidDuration }; duration = seconds
+        case .invalid: throw .invalidDuration
+        }
+
+        let quality: VideoQuality
+        switch input.quality {
+        case .absent: quality = .standard
+        case .value(let raw): guard let parsed = VideoQuality(rawValue: raw) else { throw .invalidQuality }; quality = parsed
+        case .invalid: throw .invalidQuality
+        }
+        guard model.qualities.contains(quality) else {
+            throw .optionUnavailable(model: model.rawValue, duration: duration, quality: quality.rawValue)
+        }
+
+        var uploadID: UUID?
+        switch input.uploadID {
+        case .absent: uploadID = nil
+        case .value(let raw): guard let parsed = UUID(uuidString: raw) else { throw .uploadNotFound }; uploadID = parsed
+        case .invalid: throw .uploadNotFound
+        }
+        if model.mode == .imageToVideo, uploadID == nil { throw .uploadRequired }
+        if model.mode == .textToVideo, uploadID != nil { throw .uploadNotAllowed }
+
+        return VideoRequest(model: model, prompt: prompt, aspectRatio: aspectRatio, durationSeconds: duration,
+                            quality: quality, uploadID: uploadID)
+    }
+}
+
+extension Digest {
+    var hexString: String { map { String(format: "%02x", $0) }.joined() }
+}

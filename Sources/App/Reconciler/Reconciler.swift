@@ -1,0 +1,132 @@
+import Fluent
+import Foundation
+import Logging
+import SQLKit
+
+/// One pass of the background reconciler: asks the provider about jobs that have heard
+/// nothing for a while, so jobs finish even when callbacks are lost, and ends jobs that
+/// can no longer finish.
+///
+/// A job is queried only when its `next_check_at` has passed, and claiming it moves that time
+/// a full interval ahead first, so each job costs at most one provider query per interval,
+/// however many browsers watch it and however many instances run passes.
+struct Reconciler: Sendable {
+    let store: Store
+    let provider: any VideoProvider
+    let clock: AppClock
+    let logger: Logger
+    let lifecycle: JobLifecycle
+    let settings: AppConfig.ReconcilerSettings
+    /// Jobs looked at per pass; the rest wait for the next one.
+    var batchSize = 200
+    /// Provider queries in flight at once.
+    var parallelQueries = 8
+
+    struct PassReport: Equatable, Sendable {
+        var queried = 0
+        var updated = 0
+        var queryFailures = 0
+        var timedOut = 0
+        var unconfirmedReleased = 0
+    }
+
+    func runPass() async throws -> PassReport {
+        var report = PassReport()
+        let now = clock.now()
+
+        // Jobs that ran too long, and creates the provider never confirmed, are refunded.
+        let expired = try await VideoJob.query(on: store.db)
+            .filter(\.$status ~~ [.pending, .processing])
+            .filter(\.$createdAt <= now.adding(.zero - settings.jobTimeout))
+            .limit(batchSize).all()
+        for job in expired {
+            if try await lifecycle.fail(jobID: job.requireID(), reason: .timedOut, onlyIf: [.pending, .processing]) != .unchanged {
+                report.timedOut += 1
+            }
+        }
+        let unconfirmed = try await VideoJob.query(on: store.db)
+            .filter(\.$status == .submitting)
+            .filter(\.$createdAt <= now.adding(.zero - settings.unconfirmedSubmissionTimeout))
+            .limit(batchSize).all()
+        for job in unconfirmed {
+            if try await lifecycle.fail(jobID: job.requireID(), reason: .submissionUnconfirmed, onlyIf: [.submitting]) != .unchanged {
+                report.unconfirmedReleased += 1
+            }
+        }
+
+        let due = try await VideoJob.query(on: store.db)
+            .filter(\.$status ~~ [.pending, .processing])
+            .filter(\.$nextCheckAt <= now)
+            .sort(\.$nextCheckAt)
+            .limit(batchSize).all()
+        var claimed: [(UUID, ProviderTaskID)] = []
+        for job in due {
+            guard let taskID = job.providerTaskID, let id = job.id else { continue }
+            if try await claim(jobID: id, now: now) { claimed.append((id, taskID)) }
+        }
+
+        for chunk in stride(from: 0, to: claimed.count, by: parallelQueries).map({ claimed[$0..<min($0 + parallelQueries, claimed.count)] }) {
+            let results = await withTaskGroup(of: (UUID, Result<ProviderTaskStatus, any Error>).self) { group in
+                for (jobID, taskID) in chunk {
+                    group.addTask {
+                        do { return (jobID, .success(try await provider.taskStatus(taskID))) }
+                        catch { return (jobID, .failure(error)) }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            for (jobID, result) in results {
+                report.queried += 1
+                switch result {
+                case .success(let status):
+                    if case .updated = try await lifecycle.apply(status, toJob: jobID, source: .poll) { report.updated += 1 }
+                case .failure(let error):
+                    // Left for the next interval; the claim already pushed its check time out.
+                    report.queryFailures += 1
+                    logger.warning("provider query failed", metadata: [
+                        "job_id": .string(jobID.uuidString), "error": .string("\(error)"),
+                    ])
+                }
+            }
+        }
+        return report
+    }
+
+    /// Moves a due job's next check one interval ahead, unless someone else already did.
+    /// Returns whether this pass won the job.
+    private func claim(jobID: UUID, now: Date) async throws -> Bool {
+        let sql = store.db as! any SQLDatabase // both supported drivers are SQL databases
+        return try await sql.update(VideoJob.schema)
+            .set("next_check_at", to: now.adding(settings.interval))
+            .where("id", .equal, jobID)
+            .where("next_check_at", .lessThanOrEqual, now)
+            .returning("id")
+            .first() != nil
+    }
+}
+
+/// Runs reconciler passes every interval until cancelled.
+struct ReconcilerLoop: Sendable {
+    let makeReconciler: @Sendable () -> Reconciler
+    let interval: Duration
+    let clock: AppClock
+    let logger: Logger
+
+    func run() async {
+        while !Task.isCancelled {
+            do {
+                let report = try await makeReconciler().runPass()
+                if report != .init() {
+                    logger.info("reconcile pass", metadata: [
+                        "queried": .stringConvertible(report.queried), "updated": .stringConvertible(report.updated),
+                        "failures": .stringConvertible(report.queryFailures), "timed_out": .stringConvertible(report.timedOut),
+                        "unconfirmed": .stringConvertible(report.unconfirmedReleased),
+                    ])
+                }
+            } catch {
+                logger.error("reconcile pass failed", metadata: ["error": .string("\(error)")])
+            }
+            do { try await clock.sleep(interval) } catch { return }
+        }
+    }
+}

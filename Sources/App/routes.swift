@@ -1,0 +1,46 @@
+import Vapor
+
+/// Every route, grouped: health, public files, the JSON API, provider webhooks, the simulator.
+func routes(_ app: Application) throws {
+    // MARK: - Health
+    app.get("healthz") { req async throws -> [String: String] in
+        _ = try await Price.query(on: req.db).count() // proves the database answers
+        return ["status": "ok", "provider": req.application.phimConfig.isDemoMode ? "simulator" : "kie"]
+    }
+
+    // MARK: - Uploaded images (public: the provider fetches them by URL)
+    app.get("files", "uploads", ":name") { req async throws -> Response in
+        guard let name = req.parameters.get("name"),
+              name.range(of: #"^[0-9a-f-]{36}\.(jpg|png|webp)$"#, options: .regularExpression) != nil,
+              let path = req.application.fileStorage.localPath(forKey: "uploads/\(name)")
+        else { throw AppError.routeNotFound }
+        let response = try await req.fileio.asyncStreamFile(at: path)
+        response.headers.replaceOrAdd(name: "X-Content-Type-Options", value: "nosniff")
+        return response
+    }
+
+    // MARK: - JSON API
+    let webhooks = app.grouped("api", "v1")
+    let api = app.grouped("api", "v1").grouped(UserAuthenticator())
+    try api.register(collection: AuthController())
+    try api.register(collection: UploadController())
+    try api.register(collection: VideoController())
+    try api.register(collection: CreditController())
+
+    // MARK: - Provider webhooks
+    try webhooks.register(collection: KieWebhookController())
+
+    // MARK: - Built-in simulator (demo mode)
+    if let simulator = app.simulator {
+        try app.register(collection: SimulatorRoutes(simulator: simulator, prefix: ["simulator"],
+                                                     sampleVideoDirectory: SimulatorResources.sampleVideoDirectory))
+    }
+}
+
+enum SimulatorResources {
+    /// The folder holding the sample MP4 files, with a trailing slash.
+    static var sampleVideoDirectory: String {
+        let url = Bundle.module.url(forResource: "sample-landscape", withExtension: "mp4", subdirectory: "Resources/Simulator")
+        return (url?.deletingLastPathComponent().path ?? "Resources/Simulator") + "/"
+    }
+}

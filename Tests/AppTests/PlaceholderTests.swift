@@ -1,0 +1,4 @@
+import Testing
+import VaporTesting
+@testable import App
+@Test func placeholder() { }
