@@ -28,9 +28,15 @@ do {
     } else {
         try await configure(app, config)
     }
-    try await app.execute()
 } catch {
     app.logger.report(error: error)
+    try? await app.asyncShutdown()
+    exit(1)
+}
+do {
+    try await app.execute()
+} catch {
+    // The command system has already printed the error.
     try? await app.asyncShutdown()
     exit(1)
 }

@@ -1,0 +1,120 @@
+@testable import App
+import Fluent
+import Foundation
+import Testing
+import Vapor
+import VaporTesting
+
+@Suite("Accounts and who sees what")
+struct AccessTests {
+    @Test("every user endpoint refuses a caller without credentials, or with a wrong key")
+    func unauthenticatedCallersAreRefused() async throws {
+        try await withTestApp { t in
+            let owner = try await t.makeUser()
+            let id = try await t.createTextVideo(as: owner)
+            let endpoints: [(HTTPMethod, String)] = [
+                (.GET, "/api/v1/me"), (.POST, "/api/v1/api-keys"), (.POST, "/api/v1/uploads"),
+                (.POST, "/api/v1/videos"), (.GET, "/api/v1/videos"), (.GET, "/api/v1/videos/\(id)"),
+                (.DELETE, "/api/v1/videos/\(id)"), (.POST, "/api/v1/videos/\(id)/cancel"),
+                (.GET, "/api/v1/credits/transactions"),
+            ]
+            for (method, path) in endpoints {
+                let anonymous = try await t.tester.sendRequest(method, path, headers: ["Content-Type": "application/json"],
+                                                               body: ByteBuffer(string: #"{"prompt": "x"}"#))
+                #expect(anonymous.status == .unauthorized, "\(method) \(path)")
+                #expect(anonymous.errorCode == "unauthenticated", "\(method) \(path)")
+                let forged = try await t.tester.sendRequest(method, path, headers: ["Authorization": "Bearer phim_forged"])
+                #expect(forged.status == .unauthorized, "\(method) \(path) with a forged key")
+            }
+            #expect(try await t.job(id).deletedAt == nil)
+            #expect(try await t.job(id).status == .pending)
+        }
+    }
+
+    @Test("another user's video answers 404 everywhere, exactly like a missing one")
+    func usersAreIsolated() async throws {
+        try await withTestApp { t in
+            let alice = try await t.makeUser("alice@phim.test")
+            let bob = try await t.makeUser("bob@phim.test")
+            let alicesVideo = try await t.createTextVideo("Alice's secret", as: alice)
+            let missing = UUID()
+
+            for (method, suffix) in [(HTTPMethod.GET, ""), (.DELETE, ""), (.POST, "/cancel")] {
+                let foreign = try await t.request(method, "/api/v1/videos/\(alicesVideo)\(suffix)", as: bob)
+                let absent = try await t.request(method, "/api/v1/videos/\(missing)\(suffix)", as: bob)
+                #expect(foreign.status == .notFound)
+                #expect(foreign.status == absent.status)
+                #expect(foreign.body.string == absent.body.string)
+            }
+            #expect(try await t.request(.GET, "/api/v1/videos", as: bob).json["data"].array.isEmpty)
+            #expect(try await t.request(.GET, "/api/v1/credits/transactions", as: bob).json["data"].array.count == 1) // bob's grant
+
+            // Bob cannot use Alice's upload either.
+            let upload = try #require(try await t.upload(Images.jpeg, as: alice).json["id"].string)
+            let stolen = try await t.createVideo(#"{"mode": "image_to_video", "prompt": "mine now", "upload_id": "\#(upload)"}"#, as: bob)
+            #expect(stolen.status == .notFound)
+            #expect(stolen.errorCode == "upload_not_found")
+
+            let job = try await t.job(alicesVideo)
+            #expect(job.status == .pending && job.deletedAt == nil)
+            #expect(try await t.balances(bob) == (100_000, 0))
+            #expect(try await t.request(.GET, "/api/v1/videos", as: alice).json["data"].array.count == 1)
+        }
+    }
+
+    @Test("register, sign in with a cookie, make an API key, sign out")
+    func accountFlow() async throws {
+        try await withTestApp { t in
+            let registered = try await t.request(.POST, "/api/v1/auth/register", json: #"{"email": " New@Phim.test ", "password": "long enough"}"#)
+            #expect(registered.status == .created)
+            #expect(registered.json["email"].string == "new@phim.test")
+            #expect(registered.json["credits"].int == 0)
+
+            let duplicate = try await t.request(.POST, "/api/v1/auth/register", json: #"{"email": "new@phim.test", "password": "long enough"}"#)
+            #expect(duplicate.status == .conflict)
+            #expect(duplicate.errorCode == "email_taken")
+
+            let wrong = try await t.request(.POST, "/api/v1/auth/login", json: #"{"email": "new@phim.test", "password": "not it at all"}"#)
+            #expect(wrong.status == .unauthorized)
+            #expect(wrong.errorCode == "invalid_credentials")
+
+            let login = try await t.request(.POST, "/api/v1/auth/login", json: #"{"email": "new@phim.test", "password": "long enough"}"#)
+            #expect(login.status == .ok)
+            let setCookie = try #require(login.headers.first(name: .setCookie))
+            #expect(setCookie.contains("HttpOnly"))
+            #expect(setCookie.contains("SameSite=Lax"))
+            let cookie = try #require(setCookie.split(separator: ";").first).description
+
+            let me = try await t.tester.sendRequest(.GET, "/api/v1/me", headers: ["Cookie": cookie])
+            #expect(me.status == .ok)
+            #expect(me.json["email"].string == "new@phim.test")
+
+            let key = try await t.tester.sendRequest(.POST, "/api/v1/api-keys", headers: ["Cookie": cookie, "Content-Type": "application/json"],
+                                                     body: ByteBuffer(string: #"{"name": "shop bot"}"#))
+            #expect(key.status == .created)
+            let token = try #require(key.json["key"].string)
+            #expect(token.hasPrefix("phim_"))
+            let stored = try #require(try await APIKey.query(on: t.app.db).first())
+            #expect(stored.keyHash != token)
+            #expect(try await t.tester.sendRequest(.GET, "/api/v1/me", headers: ["Authorization": "Bearer \(token)"]).status == .ok)
+
+            #expect(try await t.tester.sendRequest(.POST, "/api/v1/auth/logout", headers: ["Cookie": cookie]).status == .noContent)
+            #expect(try await t.tester.sendRequest(.GET, "/api/v1/me", headers: ["Cookie": cookie]).status == .unauthorized)
+        }
+    }
+
+    @Test("bad sign-up details get precise errors", arguments: [
+        (#"{"email": "not-an-email", "password": "long enough"}"#, "invalid_email"),
+        (#"{"email": "a@b.c", "password": "short"}"#, "password_too_short"),
+        (#"{"password": "long enough"}"#, "invalid_email"),
+        (#"{"email": 5, "password": "long enough"}"#, "invalid_json"),
+    ])
+    func badRegistrations(body: String, code: String) async throws {
+        try await withTestApp { t in
+            let response = try await t.request(.POST, "/api/v1/auth/register", json: body)
+            #expect(response.errorCode == code)
+            #expect((400..<500).contains(response.status.code))
+            #expect(try await User.query(on: t.app.db).count() == 0)
+        }
+    }
+}

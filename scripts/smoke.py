@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the built `phim` binary over real HTTP, as an operator runs it.
+
+Starts `phim serve` in demo mode (simulator on the same server, SQLite file) and a second
+service that uses the live Kie client against a standalone `phim simulator`, then walks the
+main paths: sign in, text- and image-to-video, a failure refund, an oversize upload, the
+operator commands, and `phim ledger verify`. Prints 'N passed, N failed' at the end.
+
+Usage: scripts/smoke.py PATH_TO_PHIM
+"""
+import http.cookiejar
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+PHIM = os.path.abspath(sys.argv[1])
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, condition, detail=""):
+    if condition:
+        results["passed"] += 1
+        print(f"  ok    {name}")
+    else:
+        results["failed"] += 1
+        print(f"  FAIL  {name} {detail}")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    def __init__(self, base):
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.headers = {}
+
+    def call(self, method, path, body=None, headers=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        if body is not None:
+            request.add_header("Content-Type", "application/json")
+        for name, value in {**self.headers, **(headers or {})}.items():
+            request.add_header(name, value)
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                payload = response.read()
+                return response.status, json.loads(payload) if payload[:1] in (b"{", b"[") else payload
+        except urllib.error.HTTPError as error:
+            payload = error.read()
+            try:
+                return error.code, json.loads(payload)
+            except ValueError:
+                return error.code, payload
+
+
+def start(args, env, log_path):
+    log = open(log_path, "w")
+    return subprocess.Popen([PHIM, *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=os.path.dirname(log_path))
+
+
+def wait_healthy(base, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def wait_for(client, video_id, states, seconds=30):
+    deadline = time.time() + seconds
+    video = None
+    while time.time() < deadline:
+        _, video = client.call("GET", f"/api/v1/videos/{video_id}")
+        if video.get("status") in states:
+            return video
+        time.sleep(0.25)
+    return video
+
+
+def multipart(field, filename, content, content_type):
+    boundary = "smoke-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+            f"Content-Type: {content_type}\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="phim-smoke-")
+    fast = {"PHIM_SIMULATOR_DELAY_SECONDS": "1.5", "PHIM_RECONCILE_INTERVAL_SECONDS": "1",
+            "PHIM_STALE_AFTER_SECONDS": "3", "PHIM_BCRYPT_COST": "4", "LOG_LEVEL": "info"}
+    processes = []
+    try:
+        # 1. Demo mode: the simulator on the same server.
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        demo_env = {**fast, "DATABASE_URL": os.path.join(work, "demo.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "data")}
+        processes.append(start(["serve", "--port", str(port)], demo_env, os.path.join(work, "serve.log")))
+        check("demo server answers /healthz", wait_healthy(base))
+        log = open(os.path.join(work, "serve.log")).read()
+        check("the demo account is printed in the log", "demo@phim.local" in log and "phim-demo" in log)
+
+        client = Client(base)
+        status, me = client.call("POST", "/api/v1/auth/login", {"email": "demo@phim.local", "password": "phim-demo"})
+        check("demo account signs in", status == 200 and me.get("credits") == 100000, me)
+
+        status, video = client.call("POST", "/api/v1/videos", {"prompt": "A lighthouse in a storm", "aspect_ratio": "portrait"},
+                                    headers={"Idempotency-Key": "smoke-1"})
+        check("text-to-video is accepted", status == 202 and video.get("status") == "pending", video)
+        done = wait_for(client, video["id"], {"completed", "failed"})
+        check("text-to-video completes through callbacks", done.get("status") == "completed", done)
+        with urllib.request.urlopen(urllib.request.Request(done["video_url"], headers={"Range": "bytes=0-1023"}), timeout=10) as response:
+            check("the video URL serves an MP4 with range support", response.status == 206 and response.headers["Content-Type"] == "video/mp4")
+
+        status, replay = client.call("POST", "/api/v1/videos", {"prompt": "A lighthouse in a storm", "aspect_ratio": "portrait"},
+                                     headers={"Idempotency-Key": "smoke-1"})
+        check("a retry with the same key returns the same video", status == 200 and replay.get("id") == video["id"], replay)
+
+        status, failing = client.call("POST", "/api/v1/videos", {"prompt": "This one breaks #fail"})
+        failed = wait_for(client, failing["id"], {"completed", "failed"})
+        check("#fail fails and is refunded", failed.get("status") == "failed" and failed.get("credits_refunded") is True, failed)
+
+        png = bytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) + bytes(200)
+        body, headers = multipart("file", "frame.png", png, "image/png")
+        status, upload = client.call("POST", "/api/v1/uploads", raw=body, headers=headers)
+        check("an image uploads", status == 201, upload)
+        status, i2v = client.call("POST", "/api/v1/videos", {"mode": "image_to_video", "prompt": "It comes alive", "upload_id": upload["id"]})
+        finished = wait_for(client, i2v["id"], {"completed", "failed"})
+        check("image-to-video completes", finished.get("status") == "completed", finished)
+
+        body, headers = multipart("file", "huge.png", png + bytes(12_000_000), "image/png")
+        status, error = client.call("POST", "/api/v1/uploads", raw=body, headers=headers)
+        check("a 12 MB upload is refused with 413", status == 413 and error.get("error", {}).get("code") == "payload_too_large", (status, error))
+
+        status, me = client.call("GET", "/api/v1/me")
+        check("balance after two successes and one refund", me.get("credits") == 100000 - 2 * 7000 and me.get("credits_on_hold") == 0, me)
+
+        # 2. The operator's commands, on the same database file while the server runs.
+        def phim(*args):
+            return subprocess.run([PHIM, *args], env={**os.environ, **demo_env}, cwd=work, capture_output=True, text=True, timeout=120)
+
+        created = phim("users", "create", "--email", "ops@phim.test", "--password", "operator-pass", "--admin")
+        check("phim users create", created.returncode == 0, created.stdout + created.stderr)
+        granted = phim("credits", "grant", "--email", "ops@phim.test", "--amount", "5000", "--reason", "smoke test")
+        check("phim credits grant", granted.returncode == 0 and "5000" in granted.stdout, granted.stdout + granted.stderr)
+        refused = phim("credits", "grant", "--email", "nobody@phim.test", "--amount", "5", "--reason", "x")
+        check("phim credits grant refuses an unknown account", refused.returncode != 0)
+        verified = phim("ledger", "verify")
+        check("phim ledger verify passes", verified.returncode == 0, verified.stdout + verified.stderr)
+
+        # 3. The live Kie client against a standalone simulator.
+        sim_port, live_port = free_port(), free_port()
+        processes.append(start(["simulator", "--port", str(sim_port)], {**fast, "PHIM_SIMULATOR_API_KEY": "live-key"},
+                               os.path.join(work, "simulator.log")))
+        check("standalone simulator answers /healthz", wait_healthy(f"http://127.0.0.1:{sim_port}"))
+        live_env = {**fast, "DATABASE_URL": os.path.join(work, "live.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "live-data"),
+                    "KIE_API_KEY": "live-key", "KIE_BASE_URL": f"http://127.0.0.1:{sim_port}",
+                    "PHIM_PUBLIC_URL": f"http://127.0.0.1:{live_port}"}
+        processes.append(start(["serve", "--port", str(live_port)], live_env, os.path.join(work, "live.log")))
+        check("a service with KIE_API_KEY starts", wait_healthy(f"http://127.0.0.1:{live_port}"))
+        subprocess.run([PHIM, "users", "create", "--email", "live@phim.test", "--password", "live-password"],
+                       env={**os.environ, **live_env}, cwd=work, capture_output=True, timeout=120)
+        subprocess.run([PHIM, "credits", "grant", "--email", "live@phim.test", "--amount", "7000", "--reason", "smoke"],
+                       env={**os.environ, **live_env}, cwd=work, capture_output=True, timeout=120)
+        live = Client(f"http://127.0.0.1:{live_port}")
+        live.call("POST", "/api/v1/auth/login", {"email": "live@phim.test", "password": "live-password"})
+        status, live_video = live.call("POST", "/api/v1/videos", {"prompt": "Through the real client"})
+        check("the live client creates a task at the simulator", status == 202, live_video)
+        live_done = wait_for(live, live_video["id"], {"completed", "failed"})
+        check("the simulator's callback completes it", live_done.get("status") == "completed", live_done)
+        status, broke = live.call("POST", "/api/v1/videos", {"prompt": "Out of credits"})
+        check("a create beyond the balance is 402", status == 402 and broke["error"]["code"] == "insufficient_credits", broke)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if results["failed"]:
+            for name in ("serve.log", "simulator.log", "live.log"):
+                path = os.path.join(work, name)
+                if os.path.exists(path):
+                    print(f"--- {name} (last 40 lines)")
+                    print("".join(open(path).readlines()[-40:]))
+
+    print(f"smoke: {results['passed']} passed, {results['failed']} failed")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
