@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test: builds once, runs the Swift test suite, then drives the built `phim`
-# binary over real HTTP (scripts/smoke.py). Used by .ci/run.
+# Runs every test: builds once, runs the Swift test suite on SQLite and again on a private
+# PostgreSQL server (installed and started here, stopped at the end), then drives the built
+# `phim` binary over real HTTP (scripts/smoke.py). Used by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/postgres.sh
+trap stop_private_postgres EXIT
 
 echo "== build (debug, with tests)"
 swift build --build-tests
 
-echo "== swift test"
+echo "== swift test on SQLite"
+swift test --skip-build
+
+echo "== swift test on PostgreSQL"
+start_private_postgres
 swift test --skip-build
 
 echo "== end-to-end smoke test of the phim binary"

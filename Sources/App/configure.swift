@@ -17,8 +17,10 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
     case .sqliteFile(let path):
         app.databases.use(.sqlite(.file(path)), as: .sqlite)
         app.writeGate = WriteGate()
-    case .postgres(let url):
-        try app.databases.use(.postgres(url: url), as: .psql)
+    case .postgres(let url, let schema):
+        var postgres = try SQLPostgresConfiguration(url: url)
+        if let schema { postgres.searchPath = [schema] }
+        app.databases.use(.postgres(configuration: postgres), as: .psql)
     }
     if case .sqliteFile = config.database, let sql = app.db as? any SQLDatabase {
         // Write-ahead logging: readers never wait for the writer, and a crash mid-write leaves

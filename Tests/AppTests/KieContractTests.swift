@@ -117,6 +117,8 @@ struct KieContractTests {
         #expect(code(await simulator.createTask(authorization: "Bearer right", body: Data(badFrames.utf8))) == 422)
         let fine = #"{"model": "sora-2-text-to-video", "input": {"prompt": "x", "n_frames": "10"}}"#
         #expect(code(await simulator.createTask(authorization: "Bearer right", body: Data(fine.utf8))) == 200)
+        let tagged = #"{"model": "sora-2-text-to-video", "input": {"prompt": "make it #error455 please"}}"#
+        #expect(code(await simulator.createTask(authorization: "Bearer right", body: Data(tagged.utf8))) == 455)
         await simulator.setAccountCredits(0)
         #expect(code(await simulator.createTask(authorization: "Bearer right", body: Data(fine.utf8))) == 402)
     }

@@ -9,7 +9,8 @@ public struct AppConfig: Sendable {
     public enum DatabaseLocation: Sendable, Equatable {
         case sqliteMemory
         case sqliteFile(path: String)
-        case postgres(url: String)
+        /// `schema` puts Phim's tables in that schema (PostgreSQL's `search_path`) instead of `public`.
+        case postgres(url: String, schema: String? = nil)
     }
 
     /// Which provider the service talks to.
@@ -141,7 +142,7 @@ extension AppConfig {
         case nil: config.database = .sqliteFile(path: "phim.sqlite")
         case "sqlite::memory:", ":memory:": config.database = .sqliteMemory
         case let url? where url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"):
-            config.database = .postgres(url: url)
+            config.database = .postgres(url: url, schema: value("PHIM_DATABASE_SCHEMA"))
         case let url? where url.hasPrefix("sqlite://"):
             config.database = .sqliteFile(path: String(url.dropFirst("sqlite://".count)))
         case let url? where url.hasPrefix("sqlite:"):

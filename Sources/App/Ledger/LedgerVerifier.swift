@@ -22,7 +22,8 @@ struct LedgerVerifier {
         // 1. Each user's cached balances equal the sums of their entries.
         struct Sums: Decodable { var user_id: UUID; var available: Int?; var held: Int?; var entries: Int }
         let sums = try await sql.raw("""
-            SELECT user_id, SUM(available_delta) AS available, SUM(held_delta) AS held, COUNT(*) AS entries
+            SELECT user_id, CAST(SUM(available_delta) AS BIGINT) AS available, CAST(SUM(held_delta) AS BIGINT) AS held,
+                   COUNT(*) AS entries
             FROM credit_entries GROUP BY user_id
             """).all(decoding: Sums.self)
         let sumsByUser = Dictionary(uniqueKeysWithValues: sums.map { ($0.user_id, $0) })
@@ -46,7 +47,7 @@ struct LedgerVerifier {
         // 2. Each job has one hold of its price, and is closed exactly as its state says.
         struct JobEntry: Decodable { var job_id: UUID; var kind: String; var count: Int; var held: Int? }
         let jobEntries = try await sql.raw("""
-            SELECT job_id, kind, COUNT(*) AS count, SUM(held_delta) AS held
+            SELECT job_id, kind, COUNT(*) AS count, CAST(SUM(held_delta) AS BIGINT) AS held
             FROM credit_entries WHERE job_id IS NOT NULL GROUP BY job_id, kind
             """).all(decoding: JobEntry.self)
         var entriesByJob: [UUID: [String: JobEntry]] = [:]

@@ -12,7 +12,8 @@ import NIOHTTP1
 /// duplicate or reorder them first.
 ///
 /// Prompt tags, for demos and tests: `#fail` fails the job, `#reject` fails it as a
-/// content-policy rejection, `#slow` makes it take ten times longer.
+/// content-policy rejection, `#slow` makes it take ten times longer, and `#error429` (any
+/// three-digit code) makes createTask answer with that business code instead of a task.
 public actor KieSimulator {
     public struct Settings: Sendable {
         public var jobDuration: Duration
@@ -132,6 +133,9 @@ public actor KieSimulator {
         guard let request = try? JSONDecoder().decode(KieWire.CreateTaskBody.self, from: body) else {
             return envelope(code: 422, msg: "Invalid request body")
         }
+        if let code = Self.requestedErrorCode(in: request.input.prompt ?? "") {
+            return envelope(code: code, msg: "Simulated error \(code)")
+        }
         if let problem = validate(request) { return envelope(code: 422, msg: problem) }
         guard settings.accountCredits >= settings.taskCost else {
             return envelope(code: 402, msg: "Credits insufficient")
@@ -207,6 +211,12 @@ public actor KieSimulator {
     }
 
     // MARK: - Behaviour
+
+    /// The code in an `#errorNNN` prompt tag.
+    static func requestedErrorCode(in prompt: String) -> Int? {
+        guard let range = prompt.range(of: #"#error[1-5][0-9][0-9]"#, options: .regularExpression) else { return nil }
+        return Int(prompt[range].dropFirst("#error".count))
+    }
 
     func state(of task: SimulatedTask, at now: Date) -> ProviderState {
         let total = task.duration.timeInterval

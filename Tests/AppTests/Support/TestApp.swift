@@ -1,6 +1,7 @@
 @testable import App
 import Fluent
 import Foundation
+import SQLKit
 import NIOConcurrencyHelpers
 import Testing
 import Vapor
@@ -30,24 +31,34 @@ struct TestContext: Sendable {
     var tester: any TestingApplicationTester { get throws { try app.testing() } }
 }
 
-/// The database the suite runs on: SQLite in memory, or PostgreSQL when `TEST_DATABASE_URL`
-/// names one (a later issue runs the suite on both).
-func testDatabase() -> AppConfig.DatabaseLocation {
-    if let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], url.hasPrefix("postgres") {
-        return .postgres(url: url)
+/// The database a test runs on: a fresh SQLite file, or, when `TEST_DATABASE_URL` names a
+/// PostgreSQL server on this machine, a fresh schema there (`scripts/test.sh` runs the suite both ways).
+func testDatabase(directory: String) throws -> AppConfig.DatabaseLocation {
+    guard let url = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], url.hasPrefix("postgres") else {
+        return .sqliteFile(path: directory + "/test.sqlite")
     }
-    return .sqliteMemory
+    // Tests drop what they make: never point them at anything but a local server.
+    guard let host = URLComponents(string: url)?.host, ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host) else {
+        throw TestSetupError("TEST_DATABASE_URL must name a server on this machine")
+    }
+    return .postgres(url: url, schema: "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased())
+}
+
+var isTestingOnPostgres: Bool {
+    ProcessInfo.processInfo.environment["TEST_DATABASE_URL"]?.hasPrefix("postgres") == true
 }
 
 func withTestApp(
     adjust: (inout AppConfig) -> Void = { _ in },
     _ body: (TestContext) async throws -> Void
 ) async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("phim-tests-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     var config = AppConfig(
-        database: testDatabase(),
+        database: try testDatabase(directory: directory),
         provider: .simulator,
         publicURL: "https://phim.test",
-        dataDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("phim-tests-\(UUID().uuidString)").path,
+        dataDirectory: directory + "/data",
         simulator: .init(jobDuration: .seconds(20)),
         reconciler: .init(interval: .seconds(15), staleAfter: .seconds(60), jobTimeout: .seconds(3600),
                           unconfirmedSubmissionTimeout: .seconds(1800)),
@@ -60,19 +71,26 @@ func withTestApp(
     app.clock = clock.appClock
     do {
         try await configure(app, config)
+        if case .postgres(_, let schema?) = config.database, let sql = app.db as? any SQLDatabase {
+            try await sql.raw("CREATE SCHEMA \(ident: schema)").run()
+        }
         try await app.autoMigrate()
         guard let simulator = app.simulator else { throw TestSetupError("configure made no simulator") }
         app.provider = SimulatorProvider(simulator: simulator)
         try await body(TestContext(app: app, clock: clock, simulator: simulator))
     } catch {
-        try? await app.autoRevert()
-        try? await app.asyncShutdown()
-        try? FileManager.default.removeItem(atPath: config.dataDirectory)
+        await tearDown(app, config, directory: directory)
         throw error
     }
-    try await app.autoRevert()
-    try await app.asyncShutdown()
-    try? FileManager.default.removeItem(atPath: config.dataDirectory)
+    await tearDown(app, config, directory: directory)
+}
+
+private func tearDown(_ app: Application, _ config: AppConfig, directory: String) async {
+    if case .postgres(_, let schema?) = config.database, let sql = app.db as? any SQLDatabase {
+        try? await sql.raw("DROP SCHEMA \(ident: schema) CASCADE").run()
+    }
+    try? await app.asyncShutdown()
+    try? FileManager.default.removeItem(atPath: directory)
 }
 
 struct TestSetupError: Error, CustomStringConvertible {
