@@ -36,25 +36,13 @@ struct VideoController: RouteCollection {
     }
 
     @Sendable func index(req: Request) async throws -> API.Page<API.Video> {
-        let limit = try Self.limit(req)
         let userID = try req.user.requireID()
-        var query = VideoJob.query(on: req.db)
+        let page = try await VideoJob.query(on: req.db)
             .filter(\.$user.$id == userID)
             .filter(\.$deletedAt == nil)
-        if let raw = req.query[String.self, at: "cursor"] {
-            guard let cursor = Cursor(raw) else { throw AppError.invalidCursor }
-            let window = cursor.window
-            query = query.group(.or) { older in
-                older.filter(\.$createdAt < window.before)
-                older.group(.and) { $0.filter(\.$createdAt < window.after).filter(\.$id < cursor.id) }
-            }
-        }
-        let jobs = try await query.sort(\.$createdAt, .descending).sort(\.$id, .descending).limit(limit + 1).all()
-        let page = Array(jobs.prefix(limit))
+            .newestFirstPage(req)
         let language = req.language
-        return API.Page(
-            data: try page.map { try API.Video($0, language: language) },
-            nextCursor: jobs.count > limit ? page.last.flatMap { job in job.id.map { Cursor(createdAt: job.createdAt, id: $0).encoded } } : nil)
+        return API.Page(data: try page.items.map { try API.Video($0, language: language) }, nextCursor: page.nextCursor)
     }
 
     @Sendable func show(req: Request) async throws -> API.Video {
@@ -94,49 +82,5 @@ struct VideoController: RouteCollection {
         }
         return key
     }
-
-    static func limit(_ req: Request) throws -> Int {
-        guard let raw = req.query[String.self, at: "limit"] else { return 20 }
-        guard let limit = Int(raw), (1...100).contains(limit) else { throw AppError.invalidLimit }
-        return limit
-    }
 }
 
-/// A position in a newest-first list: the creation time (whole milliseconds, as `AppClock`
-/// makes them) and id of the last item seen.
-///
-/// Times make a round trip through each driver's own encoding, which can be off by a
-/// microsecond, so "same time" is matched as "within half a millisecond". That is exact because
-/// stored times are whole milliseconds apart.
-struct Cursor: Equatable {
-    var milliseconds: Int64
-    var id: UUID
-
-    init(createdAt: Date, id: UUID) {
-        self.milliseconds = Int64((createdAt.timeIntervalSince1970 * 1000).rounded())
-        self.id = id
-    }
-
-    init?(_ encoded: String) {
-        var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard encoded.count < 200, let data = Data(base64Encoded: base64),
-              let text = String(data: data, encoding: .utf8) else { return nil }
-        let parts = text.split(separator: "|")
-        guard parts.count == 2, let milliseconds = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
-        self.milliseconds = milliseconds
-        self.id = id
-    }
-
-    var encoded: String {
-        Data("\(milliseconds)|\(id.uuidString)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    /// Just before and just after the cursor's millisecond.
-    var window: (before: Date, after: Date) {
-        (Date(timeIntervalSince1970: (Double(milliseconds) - 0.5) / 1000),
-         Date(timeIntervalSince1970: (Double(milliseconds) + 0.5) / 1000))
-    }
-}

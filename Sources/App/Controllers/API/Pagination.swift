@@ -1,0 +1,77 @@
+import Fluent
+import Vapor
+
+/// A model listed newest first, by creation time then id (both tables that are paged have
+/// these columns).
+protocol NewestFirst: Model where IDValue == UUID {
+    var createdAt: Date { get }
+}
+
+extension VideoJob: NewestFirst {}
+extension CreditEntry: NewestFirst {}
+
+extension QueryBuilder where Model: NewestFirst {
+    /// One page of the query's rows, newest first, after the request's `cursor` and at most its
+    /// `limit` (1...100, default 20). Throws `invalidCursor` or `invalidLimit` for bad values.
+    func newestFirstPage(_ req: Request) async throws -> (items: [Model], nextCursor: String?) {
+        let limit = try Self.limit(req)
+        var query = self
+        if let raw = req.query[String.self, at: "cursor"] {
+            guard let cursor = Cursor(raw) else { throw AppError.invalidCursor }
+            let window = cursor.window
+            query = query.group(.or) { older in
+                older.filter("created_at", .lessThan, window.before)
+                older.group(.and) { $0.filter("created_at", .lessThan, window.after).filter("id", .lessThan, cursor.id) }
+            }
+        }
+        let rows = try await query.sort("created_at", .descending).sort("id", .descending).limit(limit + 1).all()
+        let items = Array(rows.prefix(limit))
+        let next = rows.count > limit ? items.last.flatMap { row in row.id.map { Cursor(createdAt: row.createdAt, id: $0).encoded } } : nil
+        return (items, next)
+    }
+
+    private static func limit(_ req: Request) throws -> Int {
+        guard let raw = req.query[String.self, at: "limit"] else { return 20 }
+        guard let limit = Int(raw), (1...100).contains(limit) else { throw AppError.invalidLimit }
+        return limit
+    }
+}
+
+/// A position in a newest-first list: the creation time (whole milliseconds, as `AppClock`
+/// makes them) and id of the last item seen.
+///
+/// Times make a round trip through each driver's own encoding, which can be off by a
+/// microsecond, so "same time" is matched as "within half a millisecond". That is exact because
+/// stored times are whole milliseconds apart.
+struct Cursor: Equatable {
+    var milliseconds: Int64
+    var id: UUID
+
+    init(createdAt: Date, id: UUID) {
+        self.milliseconds = Int64((createdAt.timeIntervalSince1970 * 1000).rounded())
+        self.id = id
+    }
+
+    init?(_ encoded: String) {
+        var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard encoded.count < 200, let data = Data(base64Encoded: base64),
+              let text = String(data: data, encoding: .utf8) else { return nil }
+        let parts = text.split(separator: "|")
+        guard parts.count == 2, let milliseconds = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else { return nil }
+        self.milliseconds = milliseconds
+        self.id = id
+    }
+
+    var encoded: String {
+        Data("\(milliseconds)|\(id.uuidString)".utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Just before and just after the cursor's millisecond.
+    var window: (before: Date, after: Date) {
+        (Date(timeIntervalSince1970: (Double(milliseconds) - 0.5) / 1000),
+         Date(timeIntervalSince1970: (Double(milliseconds) + 0.5) / 1000))
+    }
+}
