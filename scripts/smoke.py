@@ -11,6 +11,7 @@ Usage: scripts/smoke.py PATH_TO_PHIM
 import http.cookiejar
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -197,6 +198,8 @@ def main():
                 if os.path.exists(path):
                     print(f"--- {name} (last 40 lines)")
                     print("".join(open(path).readlines()[-40:]))
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
     print(f"smoke: {results['passed']} passed, {results['failed']} failed")
     return 1 if results["failed"] else 0

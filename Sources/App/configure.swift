@@ -106,6 +106,6 @@ extension KieSimulator.Settings {
     init(_ settings: AppConfig.SimulatorSettings, webhookHMACKey: String?) {
         self.init(jobDuration: settings.jobDuration, failureRate: settings.failureRate,
                   createRateLimitPer10s: settings.createRateLimitPer10s, expectedAPIKey: settings.expectedAPIKey,
-                  webhookHMACKey: webhookHMACKey)
+                  webhookHMACKey: webhookHMACKey, seed: settings.seed, callbackDropRate: settings.callbackDropRate)
     }
 }

@@ -123,6 +123,21 @@ struct KieContractTests {
         #expect(code(await simulator.createTask(authorization: "Bearer right", body: Data(fine.utf8))) == 402)
     }
 
+    @Test("the simulator loses the share of callbacks it is told to, and counts them")
+    func simulatorDropsCallbacks() async throws {
+        let clock = ManualClock()
+        let simulator = KieSimulator(settings: .init(jobDuration: .seconds(1), seed: 7, callbackDropRate: 0.5),
+                                     clock: clock.appClock, mediaBaseURL: { "" })
+        let body = Data(#"{"model": "sora-2-text-to-video", "callBackUrl": "https://phim.test/cb", "input": {"prompt": "x"}}"#.utf8)
+        for _ in 0..<200 { _ = await simulator.createTask(authorization: "Bearer k", body: body) }
+        clock.advance(by: 2)
+        let delivered = await simulator.takeDueCallbacks().count
+        let counts = await simulator.callCounts
+        #expect(delivered + counts.callbacksDropped == 200)
+        #expect((60...140).contains(counts.callbacksDropped))
+        #expect(await simulator.takeDueCallbacks().isEmpty) // a lost callback is never sent later
+    }
+
     @Test("the simulator's rate limit answers 429 past 20 creates in 10 seconds")
     func simulatorRateLimit() async throws {
         let clock = ManualClock()

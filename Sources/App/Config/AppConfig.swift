@@ -48,6 +48,10 @@ public struct AppConfig: Sendable {
         public var createRateLimitPer10s: Int?
         /// The key the simulator expects in `Authorization: Bearer`; `nil` accepts any non-empty key.
         public var expectedAPIKey: String?
+        /// Share of callbacks (0...1) the simulator loses, to exercise the reconciler.
+        public var callbackDropRate: Double = 0
+        /// Seeds the simulator's randomness (task ids, failures, drops) so a run can be repeated.
+        public var seed: UInt64?
 
         public init(jobDuration: Duration = .seconds(20), failureRate: Double = 0,
                     createRateLimitPer10s: Int? = nil, expectedAPIKey: String? = nil) {
@@ -193,6 +197,20 @@ extension AppConfig {
             }
         }
         config.simulator.expectedAPIKey = value("PHIM_SIMULATOR_API_KEY")
+        if let raw = value("PHIM_SIMULATOR_CALLBACK_DROP_RATE") {
+            if let rate = Double(raw), (0...1).contains(rate) {
+                config.simulator.callbackDropRate = rate
+            } else {
+                problems.append("PHIM_SIMULATOR_CALLBACK_DROP_RATE must be a number from 0 to 1")
+            }
+        }
+        if let raw = value("PHIM_SIMULATOR_SEED") {
+            if let seed = UInt64(raw) {
+                config.simulator.seed = seed
+            } else {
+                problems.append("PHIM_SIMULATOR_SEED must be a whole number")
+            }
+        }
 
         config.reconciler.interval = seconds("PHIM_RECONCILE_INTERVAL_SECONDS", default: 15)
         config.reconciler.staleAfter = seconds("PHIM_STALE_AFTER_SECONDS", default: 60)

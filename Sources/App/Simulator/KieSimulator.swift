@@ -26,10 +26,12 @@ public actor KieSimulator {
         public var accountCredits: Int
         public var taskCost: Int
         public var seed: UInt64?
+        /// Share of callbacks (0...1) that are lost on the way, as Kie documents no retries.
+        public var callbackDropRate: Double
 
         public init(jobDuration: Duration = .seconds(20), failureRate: Double = 0, createRateLimitPer10s: Int? = nil,
                     expectedAPIKey: String? = nil, webhookHMACKey: String? = nil,
-                    accountCredits: Int = 10_000_000, taskCost: Int = 30, seed: UInt64? = nil) {
+                    accountCredits: Int = 10_000_000, taskCost: Int = 30, seed: UInt64? = nil, callbackDropRate: Double = 0) {
             self.jobDuration = jobDuration
             self.failureRate = failureRate
             self.createRateLimitPer10s = createRateLimitPer10s
@@ -38,6 +40,7 @@ public actor KieSimulator {
             self.accountCredits = accountCredits
             self.taskCost = taskCost
             self.seed = seed
+            self.callbackDropRate = callbackDropRate
         }
     }
 
@@ -68,10 +71,21 @@ public actor KieSimulator {
     }
 
     /// How often each endpoint was called, for tests and benchmarks.
-    public struct CallCounts: Sendable, Equatable {
+    public struct CallCounts: Sendable, Equatable, Codable {
         public var createTask = 0
         public var recordInfo = 0
         public var callbacksQueued = 0
+        public var callbacksDropped = 0
+    }
+
+    /// What the provider saw, for the multi-instance test and the benchmarks.
+    public struct Statistics: Sendable, Codable {
+        public var calls: CallCounts
+        public var tasks: Int
+        /// recordInfo calls per task, on average, over tasks that were asked about at all.
+        public var recordInfoPerQueriedTask: Double
+        /// The shortest time between two recordInfo calls about the same task (nil: never twice).
+        public var shortestQueryGapSeconds: Double?
     }
 
     struct SimulatedTask {
@@ -95,6 +109,9 @@ public actor KieSimulator {
     private var awaitingCallbacks: Set<String> = []
     private var recentCreates: [Date] = []
     private var faults: [Fault] = []
+    /// When each task was last asked about, and the shortest gap seen between two asks.
+    private var lastQueryAt: [String: Date] = [:]
+    private var shortestQueryGap: TimeInterval?
     private var random: SplitMix64
     public private(set) var callCounts = CallCounts()
 
@@ -169,7 +186,18 @@ public actor KieSimulator {
             // What integrators observe for an unknown id (reference §11.3).
             return envelope(code: 422, msg: "recordInfo is null")
         }
+        let now = clock.now()
+        if let last = lastQueryAt[taskID] {
+            shortestQueryGap = min(shortestQueryGap ?? .infinity, now.timeIntervalSince(last))
+        }
+        lastQueryAt[taskID] = now
         return recordReply(for: task, code: 200, msg: "success", at: clock.now())
+    }
+
+    public func statistics() -> Statistics {
+        Statistics(calls: callCounts, tasks: tasks.count,
+                   recordInfoPerQueriedTask: lastQueryAt.isEmpty ? 0 : Double(callCounts.recordInfo) / Double(lastQueryAt.count),
+                   shortestQueryGapSeconds: shortestQueryGap)
     }
 
     public func credit(authorization: String?) -> Reply {
@@ -205,6 +233,11 @@ public actor KieSimulator {
                 awaitingCallbacks.remove(id)
             }
             tasks[id] = task
+        }
+        if settings.callbackDropRate > 0 {
+            let before = due.count
+            due.removeAll { _ in Double(random.next() % 1_000_000) / 1_000_000 < settings.callbackDropRate }
+            callCounts.callbacksDropped += before - due.count
         }
         callCounts.callbacksQueued += due.count
         return due

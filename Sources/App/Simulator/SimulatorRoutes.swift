@@ -28,6 +28,14 @@ struct SimulatorRoutes: RouteCollection {
         group.get("api", "v1", "chat", "credit") { req async -> Response in
             Self.response(await simulator.credit(authorization: req.headers.first(name: .authorization)))
         }
+        group.get("_simulator", "stats") { _ async throws -> Response in
+            let encoder = JSONEncoder()
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            encoder.outputFormatting = .sortedKeys
+            var headers = HTTPHeaders()
+            headers.contentType = .json
+            return Response(status: .ok, headers: headers, body: .init(data: try encoder.encode(await simulator.statistics())))
+        }
         group.get("media", ":file") { req async throws -> Response in
             let file = req.parameters.get("file") ?? ""
             guard file.hasSuffix(".mp4") else { throw AppError.routeNotFound }
