@@ -7,7 +7,10 @@
 #   ...
 #   stop_private_postgres
 
-PHIM_PG_PORT="${PHIM_PG_PORT:-54329}"
+# A port nobody listens on, unless PHIM_PG_PORT names one.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 
 pg_bin_dir() {
     ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
@@ -34,6 +37,7 @@ start_private_postgres() {
     ensure_postgres_installed
     local bin
     bin="$(pg_bin_dir)"
+    PHIM_PG_PORT="${PHIM_PG_PORT:-$(free_port)}"
     PHIM_PG_DATA="$(mktemp -d /tmp/phim-pg.XXXXXX)"
     export PHIM_PG_DATA
     if [ "$(id -u)" = 0 ]; then chown postgres "$PHIM_PG_DATA"; fi
