@@ -126,6 +126,21 @@ def main():
         with urllib.request.urlopen(urllib.request.Request(done["video_url"], headers={"Range": "bytes=0-1023"}), timeout=10) as response:
             check("the video URL serves an MP4 with range support", response.status == 206 and response.headers["Content-Type"] == "video/mp4")
 
+        # Live updates: a server-sent event stream shows a new video through to completion.
+        stream_request = urllib.request.Request(base + "/api/v1/events", headers={"Accept": "text/event-stream"})
+        stream = client.opener.open(stream_request, timeout=30)
+        check("the event stream opens", stream.status == 200 and stream.headers["Content-Type"].startswith("text/event-stream"))
+        status, live_video = client.call("POST", "/api/v1/videos", {"prompt": "Watched live"})
+        seen, deadline = [], time.time() + 20
+        while time.time() < deadline and "completed" not in seen:
+            line = stream.readline().decode()
+            if line.startswith("data: "):
+                payload = json.loads(line[6:])
+                if (payload.get("video") or {}).get("id") == live_video["id"]:
+                    seen.append(payload["video"]["status"])
+        stream.close()
+        check("the stream shows the video go pending, processing, completed", seen[:1] == ["pending"] and seen[-1:] == ["completed"] and "processing" in seen, seen)
+
         status, replay = client.call("POST", "/api/v1/videos", {"prompt": "A lighthouse in a storm", "aspect_ratio": "portrait"},
                                      headers={"Idempotency-Key": "smoke-1"})
         check("a retry with the same key returns the same video", status == 200 and replay.get("id") == video["id"], replay)
@@ -147,7 +162,7 @@ def main():
         check("a 12 MB upload is refused with 413", status == 413 and error.get("error", {}).get("code") == "payload_too_large", (status, error))
 
         status, me = client.call("GET", "/api/v1/me")
-        check("balance after two successes and one refund", me.get("credits") == 100000 - 2 * 7000 and me.get("credits_on_hold") == 0, me)
+        check("balance after three successes and one refund", me.get("credits") == 100000 - 3 * 7000 and me.get("credits_on_hold") == 0, me)
 
         # 2. The operator's commands, on the same database file while the server runs.
         def phim(*args):

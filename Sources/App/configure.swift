@@ -21,6 +21,7 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
         var postgres = try SQLPostgresConfiguration(url: url)
         if let schema { postgres.searchPath = [schema] }
         app.databases.use(.postgres(configuration: postgres), as: .psql)
+        app.eventRelay = PostgresEventRelay(configuration: postgres, logger: Logger(label: "phim.events"))
     }
     if case .sqliteFile = config.database, let sql = app.db as? any SQLDatabase {
         // Write-ahead logging: readers never wait for the writer, and a crash mid-write leaves

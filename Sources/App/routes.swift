@@ -26,6 +26,7 @@ func routes(_ app: Application) throws {
     try api.register(collection: UploadController())
     try api.register(collection: VideoController())
     try api.register(collection: CreditController())
+    try api.register(collection: EventsController())
 
     // MARK: - Provider webhooks
     try webhooks.register(collection: KieWebhookController())

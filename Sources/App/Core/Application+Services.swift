@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 import Vapor
 
 /// Phim's services, stored on the application (Vapor's storage), set in `configure` and
@@ -11,6 +12,7 @@ extension Application {
     private struct EventsKey: StorageKey { typealias Value = JobEventBus }
     private struct GateKey: StorageKey { typealias Value = WriteGate }
     private struct FileStorageKey: StorageKey { typealias Value = any FileStorage }
+    private struct RelayKey: StorageKey { typealias Value = PostgresEventRelay }
 
     public var phimConfig: AppConfig {
         get { storage[ConfigKey.self] ?? AppConfig() }
@@ -60,6 +62,22 @@ extension Application {
             return files
         }
         set { storage[FileStorageKey.self] = newValue }
+    }
+
+    /// Carries job events between instances; set on PostgreSQL.
+    var eventRelay: PostgresEventRelay? {
+        get { storage[RelayKey.self] }
+        set { storage[RelayKey.self] = newValue }
+    }
+
+    /// Starts relaying job events through PostgreSQL (when the database is PostgreSQL) and
+    /// returns the listening task; until it runs, events are delivered in this process only.
+    /// `onListening` is called once the listener is in place.
+    func startEventRelay(onListening: @escaping @Sendable () -> Void = {}) -> Task<Void, Never>? {
+        guard let relay = eventRelay, let sql = db as? any SQLDatabase else { return nil }
+        let bus = jobEvents
+        bus.useRelay { event in await relay.publish(event, on: sql) }
+        return Task { await relay.listen(deliver: { bus.deliverLocally($0) }, onListening: onListening) }
     }
 
     /// The database with its write rule.

@@ -26,6 +26,7 @@ final class BackgroundWorkers: LifecycleHandler, Sendable {
                 },
                 interval: settings.interval, clock: app.clock, logger: reconcilerLogger)
             start(Task { await loop.run() })
+            if let relay = app.startEventRelay() { start(relay) }
         }
         if let simulator = app.simulator {
             let dispatcher = SimulatorCallbackDispatcher(simulator: simulator, http: app.http.client.shared,

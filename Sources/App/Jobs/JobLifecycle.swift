@@ -71,7 +71,7 @@ struct JobLifecycle: Sendable {
             }
             return (.updated(job.status), Self.event(for: job))
         }
-        return report(outcome, jobID: jobID, source: source.rawValue)
+        return await report(outcome, jobID: jobID, source: source.rawValue)
     }
 
     /// Ends an unfinished job as failed and refunds it, for reasons of Phim's own: the create
@@ -91,7 +91,7 @@ struct JobLifecycle: Sendable {
             try await finish(job, holdState: .released, at: now, on: db)
             return (.updated(.failed), Self.event(for: job))
         }
-        return report(outcome, jobID: jobID, source: reason.rawValue)
+        return await report(outcome, jobID: jobID, source: reason.rawValue)
     }
 
     /// Cancels a job the provider has not started on, and refunds it. Kie has no cancel call
@@ -111,7 +111,7 @@ struct JobLifecycle: Sendable {
         }
         if let event {
             logger.info("job canceled", metadata: ["job_id": .string(jobID.uuidString)])
-            events.publish(event)
+            await events.publish(event)
         }
         return job
     }
@@ -143,12 +143,12 @@ struct JobLifecycle: Sendable {
         }
     }
 
-    private func report(_ outcome: (Outcome, JobEvent?), jobID: UUID, source: String) -> Outcome {
+    private func report(_ outcome: (Outcome, JobEvent?), jobID: UUID, source: String) async -> Outcome {
         if let event = outcome.1 {
             logger.info("job updated", metadata: [
                 "job_id": .string(jobID.uuidString), "status": .string(event.status.rawValue), "source": .string(source),
             ])
-            events.publish(event)
+            await events.publish(event)
         }
         return outcome.0
     }
