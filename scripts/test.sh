@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: builds once, runs the Swift test suite on SQLite and again on a private
-# PostgreSQL server (installed and started here, stopped at the end), then drives the built
-# `phim` binary over real HTTP (scripts/smoke.py). Used by .ci/run.
+# PostgreSQL server (installed and started here, stopped at the end), runs two instances on
+# that server (scripts/multi_instance.py), then drives the built `phim` binary over real HTTP
+# (scripts/smoke.py). Used by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/postgres.sh
@@ -16,6 +17,9 @@ swift test --skip-build
 echo "== swift test on PostgreSQL"
 start_private_postgres
 swift test --skip-build
+
+echo "== two instances on one PostgreSQL"
+python3 scripts/multi_instance.py "$(swift build --show-bin-path)/phim"
 
 echo "== end-to-end smoke test of the phim binary"
 python3 scripts/smoke.py "$(swift build --show-bin-path)/phim"

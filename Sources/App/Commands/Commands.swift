@@ -18,7 +18,7 @@ struct MigrateCommand: AsyncCommand {
     var help: String { "Creates or updates the database tables." }
 
     func run(using context: CommandContext, signature: Signature) async throws {
-        try await context.application.autoMigrate()
+        try await context.application.migrateSafely()
         context.console.success("Database is up to date.")
     }
 }
@@ -37,7 +37,7 @@ struct UsersCommand: AsyncCommandGroup {
 
         func run(using context: CommandContext, signature: Signature) async throws {
             let app = context.application
-            try await app.autoMigrate()
+            try await app.migrateSafely()
             let email = try AuthController.validEmail(signature.email)
             let password = try AuthController.validPassword(signature.password)
             let user = User(email: email, passwordHash: try await app.password.async.hash(password),
@@ -66,7 +66,7 @@ struct CreditsCommand: AsyncCommandGroup {
 
         func run(using context: CommandContext, signature: Signature) async throws {
             let app = context.application
-            try await app.autoMigrate()
+            try await app.migrateSafely()
             guard let email = signature.email?.normalizedEmail,
                   let user = try await User.query(on: app.db).filter(\.$email == email).first()
             else { throw CommandFailure("No account has the email \(signature.email ?? "(none given)").") }
@@ -95,7 +95,7 @@ struct LedgerCommand: AsyncCommandGroup {
 
         func run(using context: CommandContext, signature: Signature) async throws {
             let app = context.application
-            try await app.autoMigrate()
+            try await app.migrateSafely()
             let report = try await LedgerVerifier(db: app.db).verify()
             context.console.print("Checked \(report.usersChecked) users, \(report.jobsChecked) jobs, \(report.entriesChecked) ledger entries.")
             guard report.isConsistent else {

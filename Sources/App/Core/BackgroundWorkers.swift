@@ -1,5 +1,7 @@
 import Fluent
 import NIOConcurrencyHelpers
+import PostgresKit
+import SQLKit
 import Vapor
 
 /// What `serve` does besides answering requests: brings the database up to date, makes the
@@ -11,7 +13,7 @@ final class BackgroundWorkers: LifecycleHandler, Sendable {
     func didBootAsync(_ app: Application) async throws {
         let logger = Logger(label: "phim.workers")
         if app.databases.ids().isEmpty == false {
-            try await app.autoMigrate()
+            try await app.migrateSafely()
             if let demo = app.phimConfig.demoAccount {
                 try await DemoAccount.ensure(demo, app: app, logger: logger)
             }
@@ -47,6 +49,34 @@ final class BackgroundWorkers: LifecycleHandler, Sendable {
 
     private func start(_ task: Task<Void, Never>) {
         tasks.withLockedValue { $0.append(task) }
+    }
+}
+
+extension Application {
+    /// Creates the schema if it is missing and runs pending migrations. On PostgreSQL, several
+    /// instances may start at once: an advisory lock, held on a connection of its own, lets one
+    /// migrate while the others wait.
+    func migrateSafely() async throws {
+        guard case .postgres(_, let schema) = phimConfig.database, let relay = eventRelay else {
+            try await autoMigrate()
+            return
+        }
+        // Any fixed number will do, as long as only Phim's migrations take this lock.
+        let lockID = 0x5048_494D // "PHIM"
+        let connection = try await PostgresConnection.connect(configuration: relay.configuration, id: 0, logger: logger)
+        do {
+            try await connection.query("SELECT pg_advisory_lock(\(lockID))", logger: logger)
+            if let schema, let sql = db as? any SQLDatabase {
+                try await sql.raw("CREATE SCHEMA IF NOT EXISTS \(ident: schema)").run()
+            }
+            try await autoMigrate()
+            try await connection.query("SELECT pg_advisory_unlock(\(lockID))", logger: logger)
+            try await connection.close()
+        } catch {
+            // Closing the session releases the lock too.
+            try? await connection.close()
+            throw error
+        }
     }
 }
 
