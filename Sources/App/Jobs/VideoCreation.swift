@@ -41,9 +41,9 @@ struct VideoCreation: Sendable {
 
         var imageURL: String?
         if let uploadID = request.uploadID {
-            guard let upload = try await Upload.query(on: store.db)
-                .filter(\.$id == uploadID).filter(\.$user.$id == userID).first()
-            else { throw AppError.uploadNotFound }
+            guard let upload = try await OwnerScope(userID: userID, db: store.db).upload(uploadID) else {
+                throw AppError.uploadNotFound
+            }
             imageURL = "\(publicBaseURL)/files/\(upload.storageKey)"
         }
 
@@ -140,7 +140,7 @@ struct VideoCreation: Sendable {
     }
 
     private func findByKey(_ key: String, userID: UUID) async throws -> VideoJob? {
-        try await VideoJob.query(on: store.db).filter(\.$user.$id == userID).filter(\.$idempotencyKey == key).first()
+        try await OwnerScope(userID: userID, db: store.db).video(idempotencyKey: key)
     }
 
     private func replay(_ earlier: VideoJob, for request: VideoRequest) throws -> Outcome {

@@ -9,8 +9,7 @@ struct CreditController: RouteCollection {
     }
 
     @Sendable func transactions(req: Request) async throws -> API.Page<API.Transaction> {
-        let userID = try req.user.requireID()
-        let page = try await CreditEntry.query(on: req.db).filter(\.$user.$id == userID).newestFirstPage(req)
+        let page = try await req.owner.ledger().newestFirstPage(req)
         return API.Page(data: try page.items.map(API.Transaction.init), nextCursor: page.nextCursor)
     }
 

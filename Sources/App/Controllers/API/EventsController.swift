@@ -23,6 +23,7 @@ struct EventsController: RouteCollection {
 
     @Sendable func stream(req: Request) async throws -> Response {
         let userID = try req.user.requireID()
+        let owner = try req.owner
         let language = req.language
         let events = req.application.jobEvents.subscribe(userID: userID)
         let db = req.db
@@ -57,8 +58,8 @@ struct EventsController: RouteCollection {
                     }
                     group.addTask {
                         for await event in events {
-                            let job = try await VideoJob.query(on: db).filter(\.$id == event.jobID)
-                                .filter(\.$user.$id == userID).filter(\.$deletedAt == nil).first()
+                            // A video deleted since (or unreadable now) is sent as absent; the balances still go out.
+                            let job = try? await owner.video(event.jobID)
                             let (credits, held) = try await balances()
                             try await send(Update(video: try job.map { try API.Video($0, language: language) },
                                                   credits: credits, creditsOnHold: held), event: "video")

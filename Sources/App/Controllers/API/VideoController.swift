@@ -36,11 +36,7 @@ struct VideoController: RouteCollection {
     }
 
     @Sendable func index(req: Request) async throws -> API.Page<API.Video> {
-        let userID = try req.user.requireID()
-        let page = try await VideoJob.query(on: req.db)
-            .filter(\.$user.$id == userID)
-            .filter(\.$deletedAt == nil)
-            .newestFirstPage(req)
+        let page = try await req.owner.videos().newestFirstPage(req)
         let language = req.language
         return API.Page(data: try page.items.map { try API.Video($0, language: language) }, nextCursor: page.nextCursor)
     }
@@ -67,12 +63,7 @@ struct VideoController: RouteCollection {
     // MARK: - Helpers
 
     static func ownedJob(_ req: Request) async throws -> VideoJob {
-        let userID = try req.user.requireID()
-        guard let id = req.parameters.get("videoID", as: UUID.self),
-              let job = try await VideoJob.query(on: req.db)
-                .filter(\.$id == id).filter(\.$user.$id == userID).filter(\.$deletedAt == nil).first()
-        else { throw AppError.videoNotFound }
-        return job
+        try await req.owner.video(req.parameters.get("videoID", as: UUID.self))
     }
 
     static func idempotencyKey(_ req: Request) throws -> String? {

@@ -1,0 +1,45 @@
+import Fluent
+import Vapor
+
+/// The only way request handlers reach rows that belong to a user: every query made here starts
+/// filtered to the signed-in user, so a handler cannot forget the filter.
+///
+/// This is Phim's row-level security, in the query layer, the same on SQLite and PostgreSQL
+/// (`AccessTests` run on both). Background work (callbacks, the reconciler) acts on jobs by
+/// their id and secret, never on a user's behalf, and does not go through here.
+struct OwnerScope: Sendable {
+    let userID: UUID
+    let db: any Database
+
+    /// The user's videos that are not deleted.
+    func videos() -> QueryBuilder<VideoJob> {
+        VideoJob.query(on: db).filter(\.$user.$id == userID).filter(\.$deletedAt == nil)
+    }
+
+    /// One of the user's videos; another user's answers exactly like a missing one.
+    func video(_ id: UUID?) async throws -> VideoJob {
+        guard let id, let job = try await videos().filter(\.$id == id).first() else { throw AppError.videoNotFound }
+        return job
+    }
+
+    /// A video by the user's `Idempotency-Key`, deleted or not (a retry must find it either way).
+    func video(idempotencyKey: String) async throws -> VideoJob? {
+        try await VideoJob.query(on: db).filter(\.$user.$id == userID).filter(\.$idempotencyKey == idempotencyKey).first()
+    }
+
+    func upload(_ id: UUID) async throws -> Upload? {
+        try await Upload.query(on: db).filter(\.$user.$id == userID).filter(\.$id == id).first()
+    }
+
+    /// The user's ledger entries.
+    func ledger() -> QueryBuilder<CreditEntry> {
+        CreditEntry.query(on: db).filter(\.$user.$id == userID)
+    }
+}
+
+extension Request {
+    /// The signed-in user's rows; only behind `RequireUser`.
+    var owner: OwnerScope {
+        get throws { OwnerScope(userID: try user.requireID(), db: db) }
+    }
+}
