@@ -140,6 +140,16 @@ extension AppConfig {
             return .milliseconds(Int64(number * 1000))
         }
 
+        /// A share from 0 to 1; 0 when unset.
+        func fraction(_ name: String) -> Double {
+            guard let raw = value(name) else { return 0 }
+            guard let number = Double(raw), (0...1).contains(number) else {
+                problems.append("\(name) must be a number from 0 to 1")
+                return 0
+            }
+            return number
+        }
+
         var config = AppConfig(runsBackgroundWorkers: runsBackgroundWorkers)
 
         switch value("DATABASE_URL") {
@@ -182,13 +192,7 @@ extension AppConfig {
         config.dataDirectory = value("PHIM_DATA_DIR") ?? "data"
 
         config.simulator.jobDuration = seconds("PHIM_SIMULATOR_DELAY_SECONDS", default: 20, allowZero: true)
-        if let raw = value("PHIM_SIMULATOR_FAILURE_RATE") {
-            if let rate = Double(raw), (0...1).contains(rate) {
-                config.simulator.failureRate = rate
-            } else {
-                problems.append("PHIM_SIMULATOR_FAILURE_RATE must be a number from 0 to 1")
-            }
-        }
+        config.simulator.failureRate = fraction("PHIM_SIMULATOR_FAILURE_RATE")
         if let raw = value("PHIM_SIMULATOR_RATE_LIMIT") {
             if let limit = Int(raw), limit >= 0 {
                 config.simulator.createRateLimitPer10s = limit == 0 ? nil : limit
@@ -197,13 +201,7 @@ extension AppConfig {
             }
         }
         config.simulator.expectedAPIKey = value("PHIM_SIMULATOR_API_KEY")
-        if let raw = value("PHIM_SIMULATOR_CALLBACK_DROP_RATE") {
-            if let rate = Double(raw), (0...1).contains(rate) {
-                config.simulator.callbackDropRate = rate
-            } else {
-                problems.append("PHIM_SIMULATOR_CALLBACK_DROP_RATE must be a number from 0 to 1")
-            }
-        }
+        config.simulator.callbackDropRate = fraction("PHIM_SIMULATOR_CALLBACK_DROP_RATE")
         if let raw = value("PHIM_SIMULATOR_SEED") {
             if let seed = UInt64(raw) {
                 config.simulator.seed = seed

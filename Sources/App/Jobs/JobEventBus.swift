@@ -48,7 +48,4 @@ public final class JobEventBus: Sendable {
         }
         return stream
     }
-
-    /// How many streams are open, for tests and metrics.
-    var subscriberCount: Int { subscribers.withLockedValue { $0.values.reduce(0) { $0 + $1.count } } }
 }

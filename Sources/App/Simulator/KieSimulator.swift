@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import NIOHTTP1
 
@@ -343,10 +342,8 @@ public actor KieSimulator {
         var headers = ["Content-Type": "application/json"]
         guard let key = settings.webhookHMACKey else { return headers }
         let timestamp = String(Int(now.timeIntervalSince1970))
-        let message = KieWire.signatureMessage(taskID: taskID, timestamp: timestamp)
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(key.utf8)))
         headers["X-Webhook-Timestamp"] = timestamp
-        headers["X-Webhook-Signature"] = Data(mac).base64EncodedString()
+        headers["X-Webhook-Signature"] = KieWire.webhookSignature(taskID: taskID, timestamp: timestamp, key: key)
         return headers
     }
 

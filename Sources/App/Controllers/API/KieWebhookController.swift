@@ -47,10 +47,11 @@ struct KieWebhookController: RouteCollection {
             // there is confirmed by the completion callback or a poll, never billed from here.
             return Acknowledgement(received: true, status: job.status)
         }
-        let outcome = try await lifecycle.apply(news, toJob: jobID, source: .callback)
-        if outcome == .taskMismatch { throw AppError.callbackTaskMismatch }
-        let current = try await VideoJob.find(jobID, on: req.db)
-        return Acknowledgement(received: true, status: current?.status)
+        switch try await lifecycle.apply(news, toJob: jobID, source: .callback) {
+        case .taskMismatch: throw AppError.callbackTaskMismatch
+        case .updated(let status): return Acknowledgement(received: true, status: status)
+        case .unchanged, .unknownJob: return Acknowledgement(received: true, status: job.status)
+        }
     }
 
     private func verifySignature(_ req: Request, taskID: String, key: String) throws {
@@ -59,9 +60,7 @@ struct KieWebhookController: RouteCollection {
               let seconds = TimeInterval(timestamp),
               abs(req.clock.now().timeIntervalSince1970 - seconds) <= Self.replayWindow
         else { throw AppError.invalidSignature }
-        let message = KieWire.signatureMessage(taskID: taskID, timestamp: timestamp)
-        let expected = Data(HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(key.utf8))))
-            .base64EncodedString()
+        let expected = KieWire.webhookSignature(taskID: taskID, timestamp: timestamp, key: key)
         guard Self.constantTimeEqual(expected, signature) else { throw AppError.invalidSignature }
     }
 

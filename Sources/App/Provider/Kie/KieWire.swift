@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The Kie AI "jobs" JSON contract (see `shared/reference/kie-api.md`): request bodies, the
@@ -158,9 +159,11 @@ public enum KieWire {
         )
     }
 
-    /// The secret-free message Kie signs: `"<taskId>.<timestamp>"` (§6).
-    static func signatureMessage(taskID: String, timestamp: String) -> String {
-        "\(taskID).\(timestamp)"
+    /// Kie's webhook signature (§6): base64 of HMAC-SHA256 over `"<taskId>.<timestamp>"`, keyed
+    /// with the raw console key. The simulator signs with it and the webhook handler checks with it.
+    static func webhookSignature(taskID: String, timestamp: String, key: String) -> String {
+        let message = Data("\(taskID).\(timestamp)".utf8)
+        return Data(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: Data(key.utf8)))).base64EncodedString()
     }
 }
 
