@@ -21,34 +21,21 @@ import concurrent.futures
 import http.cookiejar
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 
+from harness import Checks, Processes, free_port, wait_healthy
+
 PHIM = os.path.abspath(sys.argv[1])
 DATABASE_URL = os.environ["TEST_DATABASE_URL"]
 RECONCILE_INTERVAL = 2.0
 JOBS = 200
 USERS = 10
-results = {"passed": 0, "failed": 0}
-
-
-def check(name, condition, detail=""):
-    results["passed" if condition else "failed"] += 1
-    print(f"  {'ok   ' if condition else 'FAIL '} {name}" + ("" if condition else f" {detail}"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+check = Checks()
 
 
 def call(base, method, path, body=None, token=None, cookies=None):
@@ -64,44 +51,26 @@ def call(base, method, path, body=None, token=None, cookies=None):
         return error.code, json.loads(error.read() or b"{}")
 
 
-def wait_healthy(base, seconds=90):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.2)
-    return False
-
-
 def main():
-    work = tempfile.mkdtemp(prefix="phim-multi-")
+    processes = Processes(PHIM, "phim-multi-")
     schema = "multi_" + uuid.uuid4().hex[:12]
     sim_port, port_a, port_b = free_port(), free_port(), free_port()
     sim, base_a, base_b = (f"http://127.0.0.1:{p}" for p in (sim_port, port_a, port_b))
     common = {"DATABASE_URL": DATABASE_URL, "PHIM_DATABASE_SCHEMA": schema, "PHIM_BCRYPT_COST": "4",
-              "KIE_API_KEY": "multi-key", "KIE_BASE_URL": sim, "PHIM_DATA_DIR": os.path.join(work, "shared-data"),
+              "KIE_API_KEY": "multi-key", "KIE_BASE_URL": sim, "PHIM_DATA_DIR": os.path.join(processes.work, "shared-data"),
               "PHIM_RECONCILE_INTERVAL_SECONDS": str(RECONCILE_INTERVAL), "PHIM_STALE_AFTER_SECONDS": "4",
               "LOG_LEVEL": "notice"}
-    processes = []
-
-    def start(args, env, name):
-        log = open(os.path.join(work, name), "w")
-        processes.append(subprocess.Popen([PHIM, *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=work))
-
     def phim(*args):
-        return subprocess.run([PHIM, *args], env={**os.environ, **common}, cwd=work, capture_output=True, text=True, timeout=120)
+        return processes.run(args, common)
 
     try:
-        start(["simulator", "--port", str(sim_port)],
+        processes.start(["simulator", "--port", str(sim_port)],
               {"PHIM_SIMULATOR_DELAY_SECONDS": "3", "PHIM_SIMULATOR_CALLBACK_DROP_RATE": "0.3",
                "PHIM_SIMULATOR_FAILURE_RATE": "0.1", "PHIM_SIMULATOR_SEED": "42", "PHIM_SIMULATOR_API_KEY": "multi-key",
                "LOG_LEVEL": "error"}, "simulator.log")
         # Both instances start at once on an empty schema: the migration lock lets one migrate.
-        start(["serve", "--port", str(port_a)], {**common, "PHIM_PUBLIC_URL": base_b}, "a.log")
-        start(["serve", "--port", str(port_b)], {**common, "PHIM_PUBLIC_URL": base_a}, "b.log")
+        processes.start(["serve", "--port", str(port_a)], {**common, "PHIM_PUBLIC_URL": base_b}, "a.log")
+        processes.start(["serve", "--port", str(port_b)], {**common, "PHIM_PUBLIC_URL": base_a}, "b.log")
         check("simulator and both instances start (migrating once)",
               wait_healthy(sim) and wait_healthy(base_a) and wait_healthy(base_b))
 
@@ -201,25 +170,8 @@ def main():
               f"shortest gap between two queries about one job {gap if gap is not None else '-'} s "
               f"(interval {RECONCILE_INTERVAL} s)")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if results["failed"]:
-            for name in ("a.log", "b.log", "simulator.log"):
-                path = os.path.join(work, name)
-                if os.path.exists(path):
-                    print(f"--- {name} (last 30 lines)")
-                    print("".join(open(path).readlines()[-30:]))
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-
-    print(f"multi-instance: {results['passed']} passed, {results['failed']} failed")
-    return 1 if results["failed"] else 0
-
+        processes.stop(show_logs=check.failed > 0)
+    return check.summary("multi-instance")
 
 if __name__ == "__main__":
     sys.exit(main())

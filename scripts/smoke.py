@@ -11,32 +11,15 @@ Usage: scripts/smoke.py PATH_TO_PHIM
 import http.cookiejar
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 
+from harness import Checks, Processes, free_port, wait_healthy
+
 PHIM = os.path.abspath(sys.argv[1])
-results = {"passed": 0, "failed": 0}
-
-
-def check(name, condition, detail=""):
-    if condition:
-        results["passed"] += 1
-        print(f"  ok    {name}")
-    else:
-        results["failed"] += 1
-        print(f"  FAIL  {name} {detail}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+check = Checks()
 
 
 class Client:
@@ -64,23 +47,6 @@ class Client:
                 return error.code, payload
 
 
-def start(args, env, log_path):
-    log = open(log_path, "w")
-    return subprocess.Popen([PHIM, *args], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=os.path.dirname(log_path))
-
-
-def wait_healthy(base, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.2)
-    return False
-
-
 def wait_for(client, video_id, states, seconds=30):
     deadline = time.time() + seconds
     video = None
@@ -100,18 +66,18 @@ def multipart(field, filename, content, content_type):
 
 
 def main():
-    work = tempfile.mkdtemp(prefix="phim-smoke-")
+    processes = Processes(PHIM, "phim-smoke-")
+    work = processes.work
     fast = {"PHIM_SIMULATOR_DELAY_SECONDS": "1.5", "PHIM_RECONCILE_INTERVAL_SECONDS": "1",
             "PHIM_STALE_AFTER_SECONDS": "3", "PHIM_BCRYPT_COST": "4", "LOG_LEVEL": "info"}
-    processes = []
     try:
         # 1. Demo mode: the simulator on the same server.
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         demo_env = {**fast, "DATABASE_URL": os.path.join(work, "demo.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "data")}
-        processes.append(start(["serve", "--port", str(port)], demo_env, os.path.join(work, "serve.log")))
+        processes.start(["serve", "--port", str(port)], demo_env, "serve.log")
         check("demo server answers /healthz", wait_healthy(base))
-        log = open(os.path.join(work, "serve.log")).read()
+        log = processes.log("serve.log")
         check("the demo account is printed in the log", "demo@phim.local" in log and "phim-demo" in log)
 
         client = Client(base)
@@ -166,7 +132,7 @@ def main():
 
         # 2. The operator's commands, on the same database file while the server runs.
         def phim(*args):
-            return subprocess.run([PHIM, *args], env={**os.environ, **demo_env}, cwd=work, capture_output=True, text=True, timeout=120)
+            return processes.run(args, demo_env)
 
         created = phim("users", "create", "--email", "ops@phim.test", "--password", "operator-pass", "--admin")
         check("phim users create", created.returncode == 0, created.stdout + created.stderr)
@@ -179,18 +145,15 @@ def main():
 
         # 3. The live Kie client against a standalone simulator.
         sim_port, live_port = free_port(), free_port()
-        processes.append(start(["simulator", "--port", str(sim_port)], {**fast, "PHIM_SIMULATOR_API_KEY": "live-key"},
-                               os.path.join(work, "simulator.log")))
+        processes.start(["simulator", "--port", str(sim_port)], {**fast, "PHIM_SIMULATOR_API_KEY": "live-key"}, "simulator.log")
         check("standalone simulator answers /healthz", wait_healthy(f"http://127.0.0.1:{sim_port}"))
         live_env = {**fast, "DATABASE_URL": os.path.join(work, "live.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "live-data"),
                     "KIE_API_KEY": "live-key", "KIE_BASE_URL": f"http://127.0.0.1:{sim_port}",
                     "PHIM_PUBLIC_URL": f"http://127.0.0.1:{live_port}"}
-        processes.append(start(["serve", "--port", str(live_port)], live_env, os.path.join(work, "live.log")))
+        processes.start(["serve", "--port", str(live_port)], live_env, "live.log")
         check("a service with KIE_API_KEY starts", wait_healthy(f"http://127.0.0.1:{live_port}"))
-        subprocess.run([PHIM, "users", "create", "--email", "live@phim.test", "--password", "live-password"],
-                       env={**os.environ, **live_env}, cwd=work, capture_output=True, timeout=120)
-        subprocess.run([PHIM, "credits", "grant", "--email", "live@phim.test", "--amount", "7000", "--reason", "smoke"],
-                       env={**os.environ, **live_env}, cwd=work, capture_output=True, timeout=120)
+        processes.run(["users", "create", "--email", "live@phim.test", "--password", "live-password"], live_env)
+        processes.run(["credits", "grant", "--email", "live@phim.test", "--amount", "7000", "--reason", "smoke"], live_env)
         live = Client(f"http://127.0.0.1:{live_port}")
         live.call("POST", "/api/v1/auth/login", {"email": "live@phim.test", "password": "live-password"})
         status, live_video = live.call("POST", "/api/v1/videos", {"prompt": "Through the real client"})
@@ -200,24 +163,8 @@ def main():
         status, broke = live.call("POST", "/api/v1/videos", {"prompt": "Out of credits"})
         check("a create beyond the balance is 402", status == 402 and broke["error"]["code"] == "insufficient_credits", broke)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if results["failed"]:
-            for name in ("serve.log", "simulator.log", "live.log"):
-                path = os.path.join(work, name)
-                if os.path.exists(path):
-                    print(f"--- {name} (last 40 lines)")
-                    print("".join(open(path).readlines()[-40:]))
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-
-    print(f"smoke: {results['passed']} passed, {results['failed']} failed")
-    return 1 if results["failed"] else 0
+        processes.stop(show_logs=check.failed > 0)
+    return check.summary("smoke")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""What the end-to-end scripts share: a tally of checks, free ports, and the `phim` processes
+they start (with their logs shown when a check failed, and their work folder removed when all
+passed)."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+
+class Checks:
+    """Counts checks and prints each; `summary` is the 'N passed, N failed' line CI reads."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def __call__(self, name, condition, detail=""):
+        if condition:
+            self.passed += 1
+            print(f"  ok    {name}")
+        else:
+            self.failed += 1
+            print(f"  FAIL  {name} {detail}")
+
+    def summary(self, label):
+        print(f"{label}: {self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(base, seconds=90):
+    """Waits until `base/healthz` answers 200; returns whether it did in time."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+class Processes:
+    """`phim` processes started in a fresh work folder, each logging to its own file."""
+
+    def __init__(self, phim, prefix):
+        self.phim = phim
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        self.running = []
+        self.logs = []
+
+    def start(self, args, env, log_name):
+        log = open(os.path.join(self.work, log_name), "w")
+        self.logs.append(log_name)
+        self.running.append(subprocess.Popen([self.phim, *args], env={**os.environ, **env}, stdout=log,
+                                             stderr=subprocess.STDOUT, cwd=self.work))
+
+    def run(self, args, env):
+        """Runs a `phim` command to completion and returns its result."""
+        return subprocess.run([self.phim, *args], env={**os.environ, **env}, cwd=self.work,
+                              capture_output=True, text=True, timeout=120)
+
+    def log(self, log_name):
+        return open(os.path.join(self.work, log_name)).read()
+
+    def stop(self, show_logs):
+        """Stops every process; shows the end of each log if `show_logs`, else removes the folder."""
+        for process in self.running:
+            process.terminate()
+        for process in self.running:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if show_logs:
+            for name in self.logs:
+                print(f"--- {name} (last 40 lines)")
+                print("".join(self.log(name).splitlines(keepends=True)[-40:]))
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
