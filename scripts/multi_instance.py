@@ -38,14 +38,18 @@ USERS = 10
 check = Checks()
 
 
-def call(base, method, path, body=None, token=None, cookies=None):
+def call(base, method, path, body=None, token=None, cookies=None, headers=None):
     request = urllib.request.Request(base + path, data=json.dumps(body).encode() if body is not None else None, method=method)
     request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies)) if cookies is not None else urllib.request.build_opener()
     try:
         with opener.open(request, timeout=60) as response:
+            if cookies is not None and response.headers.get("X-CSRF-Token"):
+                cookies.csrf_token = response.headers["X-CSRF-Token"]  # sent back with cookie changes
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
@@ -82,7 +86,8 @@ def main():
                  "--reason", "multi-instance test")
             jar = http.cookiejar.CookieJar()
             call(base_a, "POST", "/api/v1/auth/login", {"email": email, "password": "multi-password"}, cookies=jar)
-            status, key = call(base_b, "POST", "/api/v1/api-keys", {"name": "multi"}, cookies=jar)  # the A session works on B
+            status, key = call(base_b, "POST", "/api/v1/api-keys", {"name": "multi"}, cookies=jar,  # the A session works on B
+                               headers={"X-CSRF-Token": getattr(jar, "csrf_token", "")})
             tokens.append(key.get("key"))
         check("sessions made on A work on B", all(tokens), tokens)
 

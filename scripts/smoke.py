@@ -38,6 +38,9 @@ class Client:
         try:
             with self.opener.open(request, timeout=30) as response:
                 payload = response.read()
+                # Signing in hands out the session's anti-forgery token; cookie calls send it back.
+                if response.headers.get("X-CSRF-Token"):
+                    self.headers["X-CSRF-Token"] = response.headers["X-CSRF-Token"]
                 return response.status, json.loads(payload) if payload[:1] in (b"{", b"[") else payload
         except urllib.error.HTTPError as error:
             payload = error.read()

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: builds once, runs the Swift test suite on SQLite and again on a private
 # PostgreSQL server (installed and started here, stopped at the end), runs two instances on
-# that server (scripts/multi_instance.py), then drives the built `phim` binary over real HTTP
-# (scripts/smoke.py). Used by .ci/run.
+# that server (scripts/multi_instance.py), drives the built `phim` binary over real HTTP
+# (scripts/smoke.py), and drives the studio in headless Chromium (scripts/browser_test.py, whose
+# screenshots land in artifacts/screenshots). Used by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/postgres.sh
+source scripts/browser.sh
 trap stop_private_postgres EXIT
 
 echo "== build (debug, with tests)"
@@ -23,3 +25,7 @@ python3 scripts/multi_instance.py "$(swift build --show-bin-path)/phim"
 
 echo "== end-to-end smoke test of the phim binary"
 python3 scripts/smoke.py "$(swift build --show-bin-path)/phim"
+
+echo "== the studio in headless Chromium"
+ensure_browser
+python3 scripts/browser_test.py "$(swift build --show-bin-path)/phim" artifacts/screenshots

@@ -70,10 +70,16 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
                           maxAge: nil, domain: nil, path: "/", isSecure: secureCookies, isHTTPOnly: true, sameSite: .lax)
     }
 
+    // MARK: - Views
+    WebResources.configureLeaf(app)
+
     // MARK: - Middleware
     app.middleware = .init()
     app.middleware.use(APIErrorMiddleware())
+    // Before sessions, so CSS and scripts cost no session lookup. Files live under Public/static/.
+    app.middleware.use(FileMiddleware(publicDirectory: WebResources.publicDirectory))
     app.middleware.use(app.sessions.middleware)
+    app.middleware.use(CSRFGuard())
 
     // MARK: - Routes
     try routes(app)

@@ -19,6 +19,11 @@ func routes(_ app: Application) throws {
         return response
     }
 
+    // MARK: - Studio (HTML pages; static files under /static come from FileMiddleware)
+    let pages = app.grouped(UserAuthenticator())
+    try pages.register(collection: AccountPages())
+    try pages.register(collection: StudioPages())
+
     // MARK: - JSON API
     let webhooks = app.grouped("api", "v1")
     let api = app.grouped("api", "v1").grouped(UserAuthenticator())

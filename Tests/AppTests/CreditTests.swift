@@ -38,7 +38,7 @@ struct CreditTests {
             #expect(response.errorCode == "insufficient_credits")
             #expect(response.json["error"]["needed"].int == 7_000)
             #expect(response.json["error"]["available"].int == 6_999)
-            #expect(response.json["error"]["message"].string == "Không đủ tín dụng: cần 7000, bạn còn 6999.")
+            #expect(response.json["error"]["message"].string == "Không đủ tín dụng: cần 7.000, bạn còn 6.999.", "amounts grouped as people read them")
             #expect(try await t.jobCount() == 0)
             #expect(try await t.balances(user) == (6_999, 0))
             #expect(t.app.provider is SimulatorProvider)

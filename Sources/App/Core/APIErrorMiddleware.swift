@@ -1,8 +1,8 @@
 import Vapor
 
 /// Turns every error into `{"error": {"code", "message"}}` with the right status, the message
-/// in the caller's language. Unexpected errors are logged in full and answered with a generic
-/// 500 that reveals nothing.
+/// in the caller's language; a browser finding its way to a page gets the same as an HTML page.
+/// Unexpected errors are logged in full and answered with a generic 500 that reveals nothing.
 struct APIErrorMiddleware: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         do {
@@ -12,15 +12,42 @@ struct APIErrorMiddleware: AsyncMiddleware {
             if appError == .internal {
                 request.logger.error("unhandled error", metadata: ["error": .string(String(reflecting: error))])
             }
+            if Self.wantsPage(request), let page = try? await Self.page(for: appError, request: request) {
+                return page
+            }
             return Self.response(for: appError, request: request)
         }
+    }
+
+    /// A browser navigating (or posting a form) outside the JSON API.
+    static func wantsPage(_ request: Request) -> Bool {
+        let path = request.url.path
+        return !path.hasPrefix("/api/") && !path.hasPrefix("/simulator/")
+            // The literal type: `*/*` (curl, most programs) matches `.html` in Vapor's comparison.
+            && request.headers[.accept].contains { $0.contains("text/html") }
+    }
+
+    struct ErrorPage: Encodable {
+        var frame: PageFrame
+        var status: Int
+        var message: String
+    }
+
+    static func page(for error: AppError, request: Request) async throws -> Response {
+        let language = request.pageLanguage
+        let message = error.message(in: language)
+        let response = try await request.view.render("error", ErrorPage(
+            frame: PageFrame(request, title: message, user: nil, startsSession: false), status: Int(error.status.code), message: message)
+        ).encodeResponse(for: request)
+        response.status = error.status
+        return response
     }
 
     static func response(for error: AppError, request: Request) -> Response {
         let details = error.details
         let body = API.ErrorBody(error: .init(
             code: error.code,
-            message: Localizer.shared.text("error.\(error.code)", request.language, error.parameters),
+            message: error.message(in: request.language),
             needed: details["needed"].flatMap(Int.init),
             available: details["available"].flatMap(Int.init),
             videoID: details["video_id"]))

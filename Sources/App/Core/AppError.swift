@@ -19,6 +19,8 @@ public enum AppError: Error, Equatable, Sendable {
     case invalidEmail
     case passwordTooShort(minimum: Int)
     case emailTaken
+    /// A cookie-authenticated change without the session's anti-forgery token.
+    case csrfFailed
 
     // Creating a video
     case promptRequired
@@ -70,6 +72,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .routeNotFound, .videoNotFound, .uploadNotFound, .callbackNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .unauthenticated, .invalidCredentials, .invalidSignature: .unauthorized
+        case .csrfFailed: .forbidden
         case .emailTaken, .notCancelable: .conflict
         case .invalidEmail, .passwordTooShort, .promptRequired, .promptTooLong, .invalidMode, .unknownModel,
              .modelDoesNotMatchMode, .invalidAspectRatio, .invalidDuration, .invalidQuality, .optionUnavailable,
@@ -94,6 +97,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidEmail: "invalid_email"
         case .passwordTooShort: "password_too_short"
         case .emailTaken: "email_taken"
+        case .csrfFailed: "csrf_failed"
         case .promptRequired: "prompt_required"
         case .promptTooLong: "prompt_too_long"
         case .invalidMode: "invalid_mode"
@@ -126,6 +130,15 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidSignature: "invalid_signature"
         case .internal: "internal_error"
         }
+    }
+
+    /// The message people read, in their language.
+    public func message(in language: Language) -> String {
+        var values = parameters
+        if case .insufficientCredits(let needed, let available) = self {
+            values = ["needed": Formatting.credits(needed, language), "available": Formatting.credits(available, language)]
+        }
+        return Localizer.shared.text("error.\(code)", language, values)
     }
 
     /// Values substituted into the translated message (`{name}` placeholders).

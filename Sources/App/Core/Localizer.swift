@@ -42,6 +42,12 @@ public struct Localizer: Sendable {
         return Localizer(tables: tables)
     }()
 
+    /// Every text whose key starts with `prefix` (keys whole), for handing to the page's script.
+    public func texts(prefix: String, _ language: Language) -> [String: String] {
+        let keys = Set((tables[.vi] ?? [:]).keys).union((tables[language] ?? [:]).keys).filter { $0.hasPrefix(prefix) }
+        return Dictionary(uniqueKeysWithValues: keys.map { ($0, text($0, language)) })
+    }
+
     public func text(_ key: String, _ language: Language, _ parameters: [String: String] = [:]) -> String {
         var text = tables[language]?[key] ?? tables[.vi]?[key] ?? key
         for (name, value) in parameters {
@@ -51,7 +57,21 @@ public struct Localizer: Sendable {
     }
 }
 
+extension Language {
+    /// The cookie that keeps a person's choice from the language switch.
+    static let cookieName = "phim_lang"
+}
+
 extension Request {
-    /// The language to answer this request in.
-    var language: Language { Language.preferred(by: headers.first(name: .acceptLanguage)) }
+    /// The language chosen with the studio's language switch, if any.
+    private var chosenLanguage: Language? { cookies[Language.cookieName].flatMap { Language(rawValue: $0.string) } }
+
+    /// The language to answer an API request in: the one chosen in the studio, else the
+    /// `Accept-Language` preference, else Vietnamese. (The studio's script sends its page's
+    /// language, so its messages always match the page.)
+    var language: Language { chosenLanguage ?? Language.preferred(by: headers.first(name: .acceptLanguage)) }
+
+    /// The language of the studio's pages: Vietnamese unless English was chosen with the switch,
+    /// whatever the browser prefers.
+    var pageLanguage: Language { chosenLanguage ?? .vi }
 }

@@ -17,35 +17,18 @@ struct AuthController: RouteCollection {
 
     @Sendable func register(req: Request) async throws -> Response {
         let input = try req.decodeJSON(API.Credentials.self)
-        let email = try Self.validEmail(input.email)
-        let password = try Self.validPassword(input.password)
-        let hash = try await req.password.async.hash(password)
-        let user = User(email: email, passwordHash: hash, isAdmin: false, createdAt: req.clock.now())
-        do {
-            try await user.create(on: req.db)
-        } catch let error as any DatabaseError where error.isConstraintFailure {
-            throw AppError.emailTaken
-        }
-        req.logger.info("user registered", metadata: ["user_id": .string(user.id?.uuidString ?? "")])
+        let user = try await Self.createAccount(email: input.email, password: input.password, req: req)
         return try await API.Me(user).encodeResponse(status: .created, for: req)
     }
 
-    @Sendable func login(req: Request) async throws -> API.Me {
+    @Sendable func login(req: Request) async throws -> Response {
         let input = try req.decodeJSON(API.Credentials.self)
-        guard let email = input.email?.normalizedEmail, let password = input.password, !password.isEmpty else {
-            throw AppError.invalidCredentials
-        }
-        guard let user = try await User.query(on: req.db).filter(\.$email == email).first() else {
-            // Spend the time a check would take, so the answer's timing does not reveal accounts.
-            _ = try await req.password.async.hash(password)
-            throw AppError.invalidCredentials
-        }
-        guard try await req.password.async.verify(password, created: user.passwordHash) else {
-            throw AppError.invalidCredentials
-        }
-        req.session.data[UserAuthenticator.sessionKey] = try user.requireID().uuidString
-        req.auth.login(user)
-        return try API.Me(user)
+        let user = try await Self.verifyCredentials(email: input.email, password: input.password, req: req)
+        Self.startSession(for: user, req: req)
+        let response = try await API.Me(user).encodeResponse(for: req)
+        // Programs that keep the cookie send this back with every change (see `CSRF`).
+        response.headers.replaceOrAdd(name: CSRF.headerName, value: CSRF.token(for: req))
+        return response
     }
 
     @Sendable func logout(req: Request) async throws -> HTTPStatus {
@@ -69,6 +52,42 @@ struct AuthController: RouteCollection {
         try await record.create(on: req.db)
         return try await API.CreatedAPIKey(id: record.requireID(), name: record.name, key: key, createdAt: record.createdAt)
             .encodeResponse(status: .created, for: req)
+    }
+
+    // MARK: - Shared with the sign-in and sign-up pages
+
+    static func createAccount(email rawEmail: String?, password rawPassword: String?, req: Request) async throws -> User {
+        let email = try validEmail(rawEmail)
+        let password = try validPassword(rawPassword)
+        let hash = try await req.password.async.hash(password)
+        let user = User(email: email, passwordHash: hash, isAdmin: false, createdAt: req.clock.now())
+        do {
+            try await user.create(on: req.db)
+        } catch let error as any DatabaseError where error.isConstraintFailure {
+            throw AppError.emailTaken
+        }
+        req.logger.info("user registered", metadata: ["user_id": .string(user.id?.uuidString ?? "")])
+        return user
+    }
+
+    static func verifyCredentials(email rawEmail: String?, password: String?, req: Request) async throws -> User {
+        guard let email = rawEmail?.normalizedEmail, let password, !password.isEmpty else {
+            throw AppError.invalidCredentials
+        }
+        guard let user = try await User.query(on: req.db).filter(\.$email == email).first() else {
+            // Spend the time a check would take, so the answer's timing does not reveal accounts.
+            _ = try await req.password.async.hash(password)
+            throw AppError.invalidCredentials
+        }
+        guard try await req.password.async.verify(password, created: user.passwordHash) else {
+            throw AppError.invalidCredentials
+        }
+        return user
+    }
+
+    static func startSession(for user: User, req: Request) {
+        req.session.data[UserAuthenticator.sessionKey] = user.id?.uuidString
+        req.auth.login(user)
     }
 
     static func validEmail(_ raw: String?) throws(AppError) -> String {

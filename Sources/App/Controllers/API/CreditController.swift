@@ -15,10 +15,15 @@ struct CreditController: RouteCollection {
 
     /// Public: the studio shows prices before sign-in, and programs quote before they create.
     @Sendable func pricing(req: Request) async throws -> API.Pricing {
-        let rows = try await Price.query(on: req.db).sort(\.$model).sort(\.$durationSeconds).sort(\.$quality).all()
-        return API.Pricing(currency: "credits", prices: rows.compactMap { row in
+        API.Pricing(currency: "credits", prices: try await Self.priceRows(on: req.db))
+    }
+
+    /// The price table as the API and the studio's live price show it.
+    static func priceRows(on db: any Database) async throws -> [API.PriceRow] {
+        let rows = try await Price.query(on: db).sort(\.$model).sort(\.$durationSeconds).sort(\.$quality).all()
+        return rows.compactMap { row in
             guard let model = VideoModel(rawValue: row.model) else { return nil }
             return API.PriceRow(model: row.model, mode: model.mode, duration: row.durationSeconds, quality: row.quality, credits: row.credits)
-        })
+        }
     }
 }

@@ -4,8 +4,8 @@ import Vapor
 /// `GET /api/v1/events`: the caller's live updates as server-sent events.
 ///
 /// Each change to one of the caller's videos arrives as an `event: video` whose data is the
-/// video (as `GET /api/v1/videos/{id}` shows it, or absent once deleted) with the caller's
-/// balances. Nothing here asks the provider: events come from `JobLifecycle`, on this
+/// video's id, the video (as `GET /api/v1/videos/{id}` shows it, or absent once deleted) and
+/// the caller's balances. Nothing here asks the provider: events come from `JobLifecycle`, on this
 /// instance or, through PostgreSQL, on another.
 struct EventsController: RouteCollection {
     /// Comment lines that keep proxies from closing an idle stream.
@@ -16,6 +16,7 @@ struct EventsController: RouteCollection {
     }
 
     struct Update: Content {
+        var videoID: UUID?
         var video: API.Video?
         var credits: Int
         var creditsOnHold: Int
@@ -48,7 +49,7 @@ struct EventsController: RouteCollection {
             do {
                 try await writer.write(.buffer(ByteBuffer(string: "retry: 3000\n\n")))
                 let (credits, held) = try await balances()
-                try await send(Update(video: nil, credits: credits, creditsOnHold: held), event: "hello")
+                try await send(Update(videoID: nil, video: nil, credits: credits, creditsOnHold: held), event: "hello")
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         while true {
@@ -61,7 +62,7 @@ struct EventsController: RouteCollection {
                             // A video deleted since (or unreadable now) is sent as absent; the balances still go out.
                             let job = try? await owner.video(event.jobID)
                             let (credits, held) = try await balances()
-                            try await send(Update(video: try job.map { try API.Video($0, language: language) },
+                            try await send(Update(videoID: event.jobID, video: try job.map { try API.Video($0, language: language) },
                                                   credits: credits, creditsOnHold: held), event: "video")
                         }
                     }

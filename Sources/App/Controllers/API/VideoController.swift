@@ -51,6 +51,9 @@ struct VideoController: RouteCollection {
         job.deletedAt = req.clock.now()
         try await job.save(on: req.db)
         req.logger.info("video deleted", metadata: ["job_id": .string(job.id?.uuidString ?? "")])
+        // The owner's other tabs and devices drop the card too (the event reads the video as absent).
+        await req.application.jobEvents.publish(JobEvent(userID: job.$user.id, jobID: try job.requireID(),
+                                                         status: job.status, progress: job.progress))
         return .noContent
     }
 

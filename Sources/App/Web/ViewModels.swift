@@ -1,0 +1,137 @@
+import Foundation
+import Vapor
+
+/// The quality choices the studio offers, each a pair of models (one per mode) and a Kie size.
+/// The page sends `model` and `quality` like any API client; prices come from the price table.
+enum QualityTier: String, CaseIterable, Codable, Sendable {
+    case standard, stable, pro, proHigh = "pro_high"
+
+    func model(for mode: VideoMode) -> VideoModel {
+        switch (self, mode) {
+        case (.standard, .textToVideo): .sora2TextToVideo
+        case (.standard, .imageToVideo): .sora2ImageToVideo
+        case (.stable, .textToVideo): .sora2StableTextToVideo
+        case (.stable, .imageToVideo): .sora2StableImageToVideo
+        case (.pro, .textToVideo), (.proHigh, .textToVideo): .sora2ProTextToVideo
+        case (.pro, .imageToVideo), (.proHigh, .imageToVideo): .sora2ProImageToVideo
+        }
+    }
+
+    var quality: VideoQuality { self == .proHigh ? .high : .standard }
+
+    init(model: VideoModel, quality: VideoQuality) {
+        switch model {
+        case .sora2TextToVideo, .sora2ImageToVideo: self = .standard
+        case .sora2StableTextToVideo, .sora2StableImageToVideo: self = .stable
+        case .sora2ProTextToVideo, .sora2ProImageToVideo: self = quality == .high ? .proHigh : .pro
+        }
+    }
+
+    var labelKey: String { "tier.\(rawValue)" }
+}
+
+/// What every page's frame shows: language, the signed-in person, the anti-forgery token.
+struct PageFrame: Encodable {
+    var lang: String
+    var title: String
+    var csrfToken: String
+    var path: String
+    var email: String?
+    var credits: String?
+    var creditsOnHold: String?
+    var isDemo: Bool
+
+    /// `startsSession: false` is for error pages, which may be answered before the session
+    /// middleware ran; their forms then carry the session's token only if it already has one.
+    init(_ req: Request, title: String, user: User?, startsSession: Bool = true) {
+        let language = req.pageLanguage
+        lang = language.rawValue
+        self.title = title
+        csrfToken = startsSession ? CSRF.token(for: req) : (req.hasSession ? req.session.data[CSRF.sessionKey] ?? "" : "")
+        path = req.url.path
+        email = user?.email
+        credits = user.map { Formatting.credits($0.creditsAvailable, language) }
+        creditsOnHold = user.map { Formatting.credits($0.creditsHeld, language) }
+        isDemo = req.application.phimConfig.isDemoMode
+    }
+}
+
+/// One video as its gallery card shows it; every label already in the reader's language.
+struct VideoCard: Encodable {
+    var id: String
+    var status: String
+    var statusLabel: String
+    var progress: Int
+    var prompt: String
+    var aspectRatio: String
+    var duration: Int
+    var tier: String
+    var specs: String
+    var createdAt: String
+    var createdText: String
+    var videoURL: String?
+    var imageURL: String?
+    var uploadID: String?
+    var failureMessage: String?
+    var refunded: Bool
+    var isUnfinished: Bool
+    var isCompleted: Bool
+    var isFailed: Bool
+    var isCanceled: Bool
+    var canCancel: Bool
+
+    init(_ job: VideoJob, language: Language) throws {
+        let t = { (key: String) in Localizer.shared.text(key, language) }
+        let tier = QualityTier(model: VideoModel(rawValue: job.model) ?? .sora2TextToVideo, quality: job.quality)
+        id = try job.requireID().uuidString
+        status = job.status.rawValue
+        statusLabel = t("status.\(job.status.rawValue)")
+        progress = job.progress
+        prompt = job.prompt
+        aspectRatio = job.aspectRatio.rawValue
+        duration = job.durationSeconds
+        self.tier = tier.rawValue
+        specs = [t("aspect.\(job.aspectRatio.rawValue)"),
+                 Localizer.shared.text("duration.seconds", language, ["seconds": String(job.durationSeconds)]),
+                 t(tier.labelKey),
+                 Localizer.shared.text("credits.amount", language, ["amount": Formatting.credits(job.priceCredits, language)])]
+            .joined(separator: " · ")
+        createdAt = Formatting.iso(job.createdAt)
+        createdText = Formatting.time(job.createdAt, language)
+        videoURL = job.status == .completed ? job.videoURL : nil
+        imageURL = job.imageURL
+        uploadID = job.uploadID?.uuidString
+        failureMessage = job.failureReason.map { t("failure.\($0.rawValue)") }
+        refunded = job.holdState == .released
+        isUnfinished = !job.status.isTerminal
+        isCompleted = job.status == .completed
+        isFailed = job.status == .failed
+        isCanceled = job.status == .canceled
+        canCancel = job.status == .pending
+    }
+}
+
+/// One line of the credits page.
+struct LedgerLine: Encodable {
+    var createdAt: String
+    var createdText: String
+    var kindLabel: String
+    var amount: String
+    var isCredit: Bool
+    var isDebit: Bool
+    var heldChange: String
+    var videoID: String?
+    var reason: String?
+
+    init(_ entry: CreditEntry, language: Language) {
+        createdAt = Formatting.iso(entry.createdAt)
+        createdText = Formatting.time(entry.createdAt, language)
+        kindLabel = Localizer.shared.text("ledger.kind.\(entry.kind.rawValue)", language)
+        amount = entry.availableDelta == 0 ? "—" : Formatting.signedCredits(entry.availableDelta, language)
+        isCredit = entry.availableDelta > 0
+        isDebit = entry.availableDelta < 0
+        heldChange = entry.heldDelta == 0 ? "—" : Formatting.signedCredits(entry.heldDelta, language)
+        videoID = entry.jobID?.uuidString
+        reason = entry.reason
+    }
+}

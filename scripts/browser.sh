@@ -1,0 +1,15 @@
+# Sourced by scripts/test.sh: makes sure headless Chromium, its driver and selenium are here.
+# Debian's chromium and chromium-driver come from apt, selenium from PyPI; fonts-noto-core
+# gives the screenshots Vietnamese glyphs.
+
+ensure_browser() {
+    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans"; then
+        echo "installing chromium, chromium-driver and fonts (apt)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-core >/dev/null
+    fi
+    if ! python3 -c "import selenium" 2>/dev/null; then
+        echo "installing selenium (pip)"
+        python3 -m pip install -q selenium
+    fi
+}

@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""Drives the studio in headless Chromium the way a person would, against a real `phim serve`
+in demo mode (the simulator answers as Kie would, with callbacks).
+
+Usage: browser_test.py PATH_TO_PHIM [SCREENSHOT_DIR]
+
+Screenshots of the main states are saved (default `artifacts/screenshots`) to be looked at.
+Needs Debian's chromium and chromium-driver and PyPI's selenium; scripts/test.sh installs them.
+"""
+import json
+import os
+import struct
+import sys
+import time
+import zlib
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from harness import Checks, Processes, free_port, wait_healthy
+
+PHIM = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/phim"
+SHOTS = sys.argv[2] if len(sys.argv) > 2 else "artifacts/screenshots"
+check = Checks()
+
+
+def png(width, height):
+    """A real PNG (a warm gradient), for the image-to-video upload."""
+    rows = b"".join(b"\x00" + bytes(channel for x in range(width)
+                                    for channel in (255, 120 + x * 100 // width, 60 + y * 150 // height))
+                    for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+class Studio:
+    """The browser, with the few gestures the checks need."""
+
+    def __init__(self, base):
+        self.base = base
+        options = webdriver.ChromeOptions()
+        options.binary_location = "/usr/bin/chromium"
+        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required",
+                     "--window-size=1440,900", "--lang=vi-VN", "--disable-gpu", "--mute-audio"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        self.driver.set_window_size(1440, 900)
+
+    def open(self, path):
+        self.driver.get(self.base + path)
+
+    def find(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def all(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def wait(self, condition, seconds=30):
+        try:
+            return WebDriverWait(self.driver, seconds, poll_frequency=0.1).until(lambda _: condition())
+        except TimeoutException:
+            return None
+
+    def shot(self, name):
+        os.makedirs(SHOTS, exist_ok=True)
+        self.driver.save_screenshot(os.path.join(SHOTS, name + ".png"))
+
+    def text(self, css):
+        return self.find(css).text.strip()
+
+    def balance(self):
+        return self.text("#balance-available"), self.text("#balance-held")
+
+    def sign_in(self, email, password):
+        self.open("/signin")
+        self.find('input[name="email"]').send_keys(email)
+        self.find('input[name="password"]').send_keys(password)
+        self.find('form[action="/signin"] button[type="submit"]').click()
+        self.wait(lambda: self.driver.current_url.endswith("/studio"), 10)
+
+    def submit(self, prompt, duration="10", image=None):
+        box = self.find("#prompt")
+        box.clear()
+        box.send_keys(prompt)
+        self.find(f'input[name="duration"][value="{duration}"]').find_element(By.XPATH, "..").click()
+        if image:
+            self.find("#image-input").send_keys(image)
+        before = {card.get_attribute("data-id") for card in self.all(".card")}
+        self.find("#submit").click()
+        card = self.wait(lambda: next((c for c in self.all(".card") if c.get_attribute("data-id") not in before), None), 15)
+        return card.get_attribute("data-id") if card else None
+
+    def card_status(self, video_id):
+        return self.js("var c = document.getElementById('video-' + arguments[0]); return c ? c.dataset.status : null;", video_id)
+
+    def watch(self, video_id, until, seconds=60):
+        """Records the card's status as it changes, until one of `until` or the time runs out."""
+        seen = []
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            status = self.card_status(video_id)
+            if status and (not seen or seen[-1] != status):
+                seen.append(status)
+            if status in until:
+                break
+            time.sleep(0.1)
+        return seen
+
+    def api(self, method, path):
+        """Calls the JSON API from the page, with its cookie and token, as the studio does."""
+        return self.driver.execute_async_script("""
+            var done = arguments[arguments.length - 1];
+            fetch(arguments[1], {method: arguments[0], headers: {"Accept": "application/json",
+                  "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content}})
+              .then(function (r) { return r.text().then(function (t) { done({status: r.status, body: t}); }); });
+        """, method, path)
+
+    def columns(self):
+        return self.js("return getComputedStyle(document.getElementById('gallery')).gridTemplateColumns.split(' ').length;")
+
+    def quit(self):
+        self.driver.quit()
+
+
+def main():
+    processes = Processes(PHIM, "phim-browser-")
+    work = processes.work
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {"DATABASE_URL": os.path.join(work, "phim.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "data"),
+           "PHIM_SIMULATOR_DELAY_SECONDS": "6", "PHIM_BCRYPT_COST": "4",
+           "PHIM_RECONCILE_INTERVAL_SECONDS": "2", "PHIM_STALE_AFTER_SECONDS": "4"}
+    image_path = os.path.join(work, "reference.png")
+    with open(image_path, "wb") as f:
+        f.write(png(320, 180))
+    processes.start(["serve", "--port", str(port)], env, "serve.log")
+    check("server answers /healthz", wait_healthy(base))
+    studio = Studio(base)
+    try:
+        run(studio, image_path)
+    except Exception as error:  # a crash in a step is a failed check, with the page kept for a look
+        check("browser steps ran to the end", False, repr(error))
+        studio.shot("zz-crash")
+    finally:
+        # Expected answers the browser logs as failed loads: the wrong password (401), too few
+        # credits (402), and the event stream while the test blocks it.
+        expected = ("/signin - Failed to load resource: the server responded with a status of 401",
+                    "/api/v1/videos - Failed to load resource: the server responded with a status of 402",
+                    "/api/v1/events")
+        errors = [entry for entry in studio.driver.get_log("browser") if entry["level"] == "SEVERE"
+                  and not any(text in entry["message"] for text in expected)]
+        check("no script errors in the browser console", not errors, json.dumps(errors)[:800])
+        studio.quit()
+        failed = check.failed > 0
+        processes.stop(show_logs=failed)
+    sys.exit(check.summary("browser tests"))
+
+
+def run(studio, image_path):
+    # --- Sign in with the demo account.
+    studio.open("/studio")
+    check("a visitor is sent to sign in", studio.driver.current_url.endswith("/signin"))
+    check("the sign-in page is in Vietnamese by default", studio.js("return document.documentElement.lang") == "vi"
+          and studio.text("h1") == "Chào mừng trở lại")
+    studio.shot("01-signin-vi")
+    studio.sign_in("demo@phim.local", "wrong-password")
+    check("a wrong password shows the error on the form", "không đúng" in studio.text(".alert-error"))
+    studio.sign_in("demo@phim.local", "phim-demo")
+    check("the demo account signs in to the studio", studio.driver.current_url.endswith("/studio"))
+    check("the header shows the demo balance", studio.balance() == ("100.000", "0"), str(studio.balance()))
+    check("a new account sees the empty state", studio.find("#empty").is_displayed())
+    check("the gallery has 4 columns on a wide screen", studio.columns() == 4, str(studio.columns()))
+    studio.shot("02-studio-empty")
+
+    # --- Live price from the price table.
+    price = lambda: studio.text("#price-amount")
+    check("the price for 10 s standard is 7.000", price() == "7.000", price())
+    studio.find('input[name="duration"][value="15"]').find_element(By.XPATH, "..").click()
+    check("15 s standard costs 10.500", price() == "10.500", price())
+    Select(studio.find('select[name="tier"]')).select_by_value("pro_high")
+    check("15 s Pro 1080p costs 147.000", price() == "147.000", price())
+    Select(studio.find('select[name="tier"]')).select_by_value("standard")
+
+    # --- Text to video: pending -> processing -> completed, then it plays.
+    video_id = studio.submit("Một chiếc thuyền giấy trôi trên vũng nước lúc hoàng hôn, máy quay chậm")
+    check("the new video appears at the top of the gallery", video_id is not None
+          and studio.all(".card")[0].get_attribute("data-id") == video_id)
+    check("the empty state is gone", not studio.find("#empty").is_displayed())
+    studio.wait(lambda: studio.balance() == ("93.000", "7.000"), 5)
+    check("the price moves to 'on hold' at once", studio.balance() == ("93.000", "7.000"), str(studio.balance()))
+    studio.wait(lambda: studio.card_status(video_id) == "processing", 20)
+    seen = [studio.card_status(video_id)]
+    studio.shot("03-studio-processing")
+    seen = ["pending"] + studio.watch(video_id, {"completed", "failed"}) if seen == ["processing"] else seen
+    check("the card went pending -> processing -> completed without a reload",
+          seen[-1:] == ["completed"] and "processing" in seen, str(seen))
+    studio.wait(lambda: studio.balance() == ("93.000", "0"), 5)
+    check("completion spends the hold", studio.balance() == ("93.000", "0"), str(studio.balance()))
+    duration = studio.wait(lambda: studio.js(
+        "var v = document.querySelector('#video-' + arguments[0] + ' video'); return v && v.duration > 0 ? v.duration : null;",
+        video_id), 20)
+    check("the finished video plays inline (duration > 0)", (duration or 0) > 0, str(duration))
+    playing = studio.js("""
+        var v = document.querySelector('#video-' + arguments[0] + ' video'); v.muted = true;
+        return v.play().then(function () { return true; }, function () { return false; });""", video_id)
+    check("the video starts playing", playing is True)
+    download = studio.find(f"#video-{video_id} a[download]").get_attribute("href")
+    check("download links straight to the provider's URL", "/simulator/media/" in download, download)
+    studio.shot("04-studio-completed")
+
+    # --- Image to video with an uploaded image.
+    studio.find("#image-input").send_keys(image_path)
+    check("the chosen image shows as a preview", studio.wait(lambda: studio.find("#attachment").is_displayed(), 5))
+    studio.shot("05-composer-image")
+    studio.find('[data-action="remove-image"]').click()
+    check("remove takes the image away", not studio.find("#attachment").is_displayed())
+    i2v_id = studio.submit("Ánh nắng chiếu qua khung cửa, bụi bay lơ lửng", image=image_path)
+    video = json.loads(studio.api("GET", f"/api/v1/videos/{i2v_id}")["body"]) if i2v_id else {}
+    check("an image-to-video job was created from the uploaded image",
+          video.get("mode") == "image_to_video" and "/files/uploads/" in (video.get("image_url") or ""), str(video)[:300])
+    check("the image-to-video job completes", studio.watch(i2v_id, {"completed", "failed"})[-1:] == ["completed"])
+
+    # --- A failing job is refunded, and the card says so.
+    before = studio.balance()
+    fail_id = studio.submit("Một con mèo nhảy qua hàng rào #fail")
+    seen = studio.watch(fail_id, {"completed", "failed"})
+    check("#fail ends failed", seen[-1:] == ["failed"], str(seen))
+    card = studio.find(f"#video-{fail_id}")
+    check("the failed card shows the reason and the refund",
+          card.find_element(By.CSS_SELECTOR, ".failure").text.strip() != ""
+          and "Đã hoàn lại tín dụng" in card.find_element(By.CSS_SELECTOR, ".refunded").text)
+    studio.wait(lambda: studio.balance() == before, 5)
+    check("the balance is back where it was", studio.balance() == before, f"{before} -> {studio.balance()}")
+    studio.shot("06-studio-failed")
+    card.find_element(By.CSS_SELECTOR, '[data-action="retry"]').click()
+    check("try again refills the form", studio.find("#prompt").get_attribute("value") == "Một con mèo nhảy qua hàng rào #fail")
+    studio.find("#prompt").clear()
+
+    # --- Cancel while pending: the card says canceled and the credits come back.
+    before = studio.balance()
+    slow_id = studio.submit("Mây trôi chậm qua đỉnh Fansipan #slow")
+    cancel = studio.wait(lambda: next(iter(studio.all(f'#video-{slow_id} [data-action="cancel"]')), None), 10)
+    if cancel:
+        cancel.click()
+    check("a pending video can be canceled", studio.watch(slow_id, {"canceled"}, 10)[-1:] == ["canceled"])
+    studio.wait(lambda: studio.balance() == before, 5)
+    check("canceling refunds the price", studio.balance() == before, f"{before} -> {studio.balance()}")
+
+    # --- Hostile text is shown as text.
+    hostile = '<img src=x onerror="document.body.dataset.pwned=1">"quoted" & <b>bold</b>'
+    hostile_id = studio.submit(hostile)
+    shown = studio.js("return document.querySelector('#video-' + arguments[0] + ' .prompt').textContent", hostile_id)
+    check("a prompt with markup is shown literally and never runs",
+          shown == hostile and studio.js("return document.body.dataset.pwned") is None, repr(shown))
+
+    # --- Double submit: one click, one job, even when clicked twice.
+    count_before = len(studio.all(".card"))
+    studio.find("#prompt").send_keys("Sóng vỗ vào ghềnh đá, trời giông")
+    studio.js("var b = document.getElementById('submit'); b.click(); b.click(); "
+              "document.getElementById('composer').requestSubmit();")
+    studio.wait(lambda: len(studio.all(".card")) > count_before, 10)
+    time.sleep(1.5)
+    listed = json.loads(studio.api("GET", "/api/v1/videos?limit=100")["body"])["data"]
+    check("a double click creates one job", sum(v["prompt"] == "Sóng vỗ vào ghềnh đá, trời giông" for v in listed) == 1)
+
+    # --- Delete, with confirmation; it stays gone after a reload.
+    studio.find(f'#video-{hostile_id} [data-action="delete"]').click()
+    check("delete asks first", studio.wait(lambda: studio.find("#confirm-dialog").is_displayed(), 5))
+    studio.shot("07-delete-confirm")
+    studio.find('#confirm-dialog button[value="keep"]').click()
+    check("'keep' keeps the video", studio.card_status(hostile_id) is not None)
+    studio.find(f'#video-{hostile_id} [data-action="delete"]').click()
+    studio.wait(lambda: studio.find("#confirm-dialog").is_displayed(), 5)
+    studio.find('#confirm-dialog button[value="confirm"]').click()
+    check("the deleted card leaves the gallery", studio.wait(lambda: studio.card_status(hostile_id) is None, 5))
+    studio.open("/studio")
+    check("and stays gone after a reload", studio.card_status(hostile_id) is None and studio.card_status(video_id) == "completed")
+
+    # --- Fallback: with the event stream blocked, the page polls our API and still updates.
+    studio.driver.execute_cdp_cmd("Network.enable", {})
+    studio.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/api/v1/events*"]})
+    studio.open("/studio")
+    check("without the stream the page falls back to polling",
+          studio.wait(lambda: studio.js("return document.getElementById('studio').dataset.live") == "polling", 10))
+    poll_id = studio.submit("Đèn lồng trôi trên sông Hoài về đêm")
+    check("a job still reaches completed by polling", studio.watch(poll_id, {"completed", "failed"})[-1:] == ["completed"])
+    studio.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    studio.open("/studio")
+    check("with the stream back the page is live again",
+          studio.wait(lambda: studio.js("return document.getElementById('studio').dataset.live") == "live", 10))
+
+    # --- Credits page.
+    studio.open("/credits")
+    kinds = [cell.text for cell in studio.all(".ledger tbody tr td:nth-child(2)")]
+    check("the credits page lists grants, holds, spending and refunds",
+          {"Nạp tín dụng", "Tạm giữ", "Đã dùng", "Hoàn lại"} <= set(kinds), str(kinds))
+    studio.shot("08-credits")
+
+    # --- English.
+    studio.open("/studio")
+    studio.find('.lang-switch button[value="en"]').click()
+    studio.wait(lambda: studio.js("return document.documentElement.lang") == "en", 5)
+    check("the language switch turns the studio English",
+          studio.text(".submit-label") == "Create video" and studio.text(f"#video-{video_id} .badge") == "Completed")
+    check("English numbers use commas", studio.balance()[0].count(",") == 1, str(studio.balance()))
+    studio.shot("09-studio-en")
+    studio.find('.lang-switch button[value="vi"]').click()
+    studio.wait(lambda: studio.js("return document.documentElement.lang") == "vi", 5)
+
+    # --- Phone.
+    studio.driver.set_window_size(390, 844)
+    studio.open("/studio")
+    check("one column on a phone", studio.columns() == 1, str(studio.columns()))
+    rect = studio.js("var r = document.getElementById('composer').getBoundingClientRect(); return [r.bottom, r.width, window.innerHeight, window.innerWidth];")
+    check("the composer sits at the bottom, within the screen", abs(rect[0] - rect[2]) < 2 and rect[1] <= rect[3], str(rect))
+    overflow = studio.js("return document.documentElement.scrollWidth > window.innerWidth;")
+    check("nothing overflows sideways on a phone", not overflow)
+    studio.shot("10-phone")
+    studio.driver.set_window_size(1440, 900)
+
+    # --- A new account: sign up, no credits, a clear error with a way to the credits page.
+    studio.find('form.signout button').click()
+    studio.wait(lambda: studio.driver.current_url.endswith("/signin"), 5)
+    studio.open("/signup")
+    studio.find('input[name="email"]').send_keys("moi@phim.test")
+    studio.find('input[name="password"]').send_keys("mat-khau-dai")
+    studio.find('form[action="/signup"] button[type="submit"]').click()
+    studio.wait(lambda: studio.driver.current_url.endswith("/studio"), 10)
+    check("sign up lands in the studio with no credits", studio.balance() == ("0", "0"), str(studio.balance()))
+    studio.find("#prompt").send_keys("Phố cổ Hội An dưới mưa")
+    studio.find("#submit").click()
+    alert = studio.wait(lambda: next(iter(studio.all(".alert-error")), None), 10)
+    check("too few credits: a clear error that links to the credits page",
+          alert is not None and "Không đủ tín dụng" in alert.text
+          and alert.find_element(By.CSS_SELECTOR, "a").get_attribute("href").endswith("/credits"))
+    check("and no job was made", len(studio.all(".card")) == 0)
+    studio.shot("11-insufficient-credits")
+
+
+if __name__ == "__main__":
+    main()
