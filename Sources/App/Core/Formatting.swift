@@ -21,14 +21,25 @@ enum Formatting {
 
     /// A time in UTC, for pages read before their script turns it into the reader's local time.
     static func time(_ date: Date, _ language: Language) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = language == .vi ? "dd/MM/yyyy HH:mm" : "MMM d, yyyy HH:mm"
-        return formatter.string(from: date) + " UTC"
+        // Calendar arithmetic rather than a DateFormatter per call: a gallery page shows many times.
+        let parts = utcCalendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        let (year, month, day, hour, minute) = (parts.year ?? 0, parts.month ?? 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0)
+        let clock = String(format: "%02d:%02d", hour, minute)
+        switch language {
+        case .vi: return String(format: "%02d/%02d/%04d ", day, month, year) + clock + " UTC"
+        case .en: return "\(monthAbbreviations[month - 1]) \(day), \(year) \(clock) UTC"
+        }
     }
 
     static func iso(_ date: Date) -> String {
-        ISO8601DateFormatter().string(from: date)
+        date.ISO8601Format()
     }
+
+    private static let utcCalendar: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
+    private static let monthAbbreviations = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 }

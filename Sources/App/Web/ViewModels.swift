@@ -79,6 +79,8 @@ struct VideoCard: Encodable {
     var isFailed: Bool
     var isCanceled: Bool
     var canCancel: Bool
+    /// Failed or canceled: "try again" refills the composer.
+    var canRetry: Bool
 
     init(_ job: VideoJob, language: Language) throws {
         let t = { (key: String) in Localizer.shared.text(key, language) }
@@ -108,6 +110,7 @@ struct VideoCard: Encodable {
         isFailed = job.status == .failed
         isCanceled = job.status == .canceled
         canCancel = job.status == .pending
+        canRetry = job.status == .failed || job.status == .canceled
     }
 }
 

@@ -38,9 +38,8 @@ struct AuthController: RouteCollection {
     }
 
     @Sendable func me(req: Request) async throws -> API.Me {
-        // Re-read: the balance may have moved since the request authenticated.
-        guard let user = try await User.find(req.user.requireID(), on: req.db) else { throw AppError.unauthenticated }
-        return try API.Me(user)
+        // `UserAuthenticator` read the user (and so the balance) from the database for this request.
+        try API.Me(req.user)
     }
 
     @Sendable func createAPIKey(req: Request) async throws -> Response {

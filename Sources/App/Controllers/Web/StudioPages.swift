@@ -48,7 +48,7 @@ struct StudioPages: RouteCollection {
     }
 
     @Sendable func studio(req: Request) async throws -> View {
-        let user = try await Self.freshUser(req)
+        let user = try req.user
         let language = req.pageLanguage
         let page = try await req.owner.videos().newestFirstPage(req)
         let t = { (key: String) in Localizer.shared.text(key, language) }
@@ -84,7 +84,7 @@ struct StudioPages: RouteCollection {
     }
 
     @Sendable func credits(req: Request) async throws -> View {
-        let user = try await Self.freshUser(req)
+        let user = try req.user
         let language = req.pageLanguage
         let page = try await req.owner.ledger().newestFirstPage(req)
         return try await req.view.render("credits", CreditsPage(
@@ -96,12 +96,6 @@ struct StudioPages: RouteCollection {
     }
 
     // MARK: - Helpers
-
-    /// The user as stored now: the balance may have moved since the request authenticated.
-    static func freshUser(_ req: Request) async throws -> User {
-        guard let user = try await User.find(req.user.requireID(), on: req.db) else { throw AppError.unauthenticated }
-        return user
-    }
 
     struct ComposerData: Encodable {
         struct Tier: Encodable {
