@@ -9,10 +9,8 @@ Needs Debian's chromium and chromium-driver and PyPI's selenium; scripts/test.sh
 """
 import json
 import os
-import struct
 import sys
 import time
-import zlib
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -20,24 +18,11 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from harness import Checks, Processes, free_port, wait_healthy
+from harness import Checks, Processes, free_port, png, wait_healthy
 
 PHIM = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/phim"
 SHOTS = sys.argv[2] if len(sys.argv) > 2 else "artifacts/screenshots"
 check = Checks()
-
-
-def png(width, height):
-    """A real PNG (a warm gradient), for the image-to-video upload."""
-    rows = b"".join(b"\x00" + bytes(channel for x in range(width)
-                                    for channel in (255, 120 + x * 100 // width, 60 + y * 150 // height))
-                    for y in range(height))
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 class Studio:

@@ -1,13 +1,15 @@
 """What the end-to-end scripts share: a tally of checks, free ports, and the `phim` processes
 they start (with their logs shown when a check failed, and their work folder removed when all
-passed)."""
+passed), and a real PNG to upload."""
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import time
 import urllib.request
+import zlib
 
 
 class Checks:
@@ -87,3 +89,16 @@ class Processes:
                 print("".join(self.log(name).splitlines(keepends=True)[-40:]))
         else:
             shutil.rmtree(self.work, ignore_errors=True)
+
+
+def png(width, height):
+    """A real PNG (a warm gradient), for the image-to-video upload."""
+    rows = b"".join(b"\x00" + bytes(channel for x in range(width)
+                                    for channel in (255, 120 + x * 100 // width, 60 + y * 150 // height))
+                    for y in range(height))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")

@@ -63,7 +63,9 @@ def main():
     common = {"DATABASE_URL": DATABASE_URL, "PHIM_DATABASE_SCHEMA": schema, "PHIM_BCRYPT_COST": "4",
               "KIE_API_KEY": "multi-key", "KIE_BASE_URL": sim, "PHIM_DATA_DIR": os.path.join(processes.work, "shared-data"),
               "PHIM_RECONCILE_INTERVAL_SECONDS": str(RECONCILE_INTERVAL), "PHIM_STALE_AFTER_SECONDS": "4",
-              "LOG_LEVEL": "notice"}
+              "LOG_LEVEL": "notice",
+              # This test is about money and races, not the per-account creation limits.
+              "PHIM_CREATES_PER_MINUTE": "100000", "PHIM_MAX_UNFINISHED_VIDEOS": "100000"}
     def phim(*args):
         return processes.run(args, common)
 
@@ -90,6 +92,16 @@ def main():
                                headers={"X-CSRF-Token": getattr(jar, "csrf_token", "")})
             tokens.append(key.get("key"))
         check("sessions made on A work on B", all(tokens), tokens)
+
+        # The sign-in limit's counters are in the shared database: guesses spread over both
+        # instances add up.
+        phim("users", "create", "--email", "guessed@multi.test", "--password", "multi-password")
+        guesses = [call(base, "POST", "/api/v1/auth/login", {"email": "guessed@multi.test", "password": "wrong-guess"})[0]
+                   for base in [base_a, base_b] * 2 + [base_a]]
+        status, body = call(base_b, "POST", "/api/v1/auth/login", {"email": "guessed@multi.test", "password": "multi-password"})
+        check("five wrong passwords spread over A and B lock the account on both",
+              guesses == [401] * 5 and status == 429 and body.get("error", {}).get("code") == "too_many_login_attempts",
+              (guesses, status, body))
 
         # A live stream on A for user 0, read in the background.
         stream_events = []

@@ -4,19 +4,25 @@
 Starts `phim serve` in demo mode (simulator on the same server, SQLite file) and a second
 service that uses the live Kie client against a standalone `phim simulator`, then walks the
 main paths: sign in, text- and image-to-video, a failure refund, an oversize upload, the
-operator commands, and `phim ledger verify`. Prints 'N passed, N failed' at the end.
+operator commands, and `phim ledger verify`. Both services log at `trace`, the most verbose
+level, and their logs are searched for every secret the run used. Prints 'N passed, N failed'
+at the end.
 
 Usage: scripts/smoke.py PATH_TO_PHIM
 """
+import http.client
 import http.cookiejar
 import json
 import os
+import re
+import select
+import socket
 import sys
 import time
 import urllib.error
 import urllib.request
 
-from harness import Checks, Processes, free_port, wait_healthy
+from harness import Checks, Processes, free_port, png, wait_healthy
 
 PHIM = os.path.abspath(sys.argv[1])
 check = Checks()
@@ -25,7 +31,8 @@ check = Checks()
 class Client:
     def __init__(self, base):
         self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
         self.headers = {}
 
     def call(self, method, path, body=None, headers=None, raw=None):
@@ -50,6 +57,32 @@ class Client:
                 return error.code, payload
 
 
+def stream_upload(base, path, headers, body, piece=65536):
+    """Sends `body` chunked over a raw socket and, like curl, stops as soon as an answer arrives.
+    Returns the status, the JSON answer and how many bytes of the body the server let in."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nTransfer-Encoding: chunked\r\n"
+    sock.sendall((head + "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n").encode())
+    sent, pending = 0, b""
+    while sent < len(body) or pending:
+        readable, writable, _ = select.select([sock], [sock], [], 10)
+        if readable or not writable:
+            break  # an answer came (or the server stopped reading): stop sending
+        if not pending:
+            chunk = body[sent:sent + piece]
+            pending = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+            sent += len(chunk)
+        pending = pending[sock.send(pending):]
+    else:
+        sock.sendall(b"0\r\n\r\n")
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    answer = json.loads(response.read() or b"{}")
+    sock.close()
+    return response.status, answer, sent
+
+
 def wait_for(client, video_id, states, seconds=30):
     deadline = time.time() + seconds
     video = None
@@ -72,20 +105,35 @@ def main():
     processes = Processes(PHIM, "phim-smoke-")
     work = processes.work
     fast = {"PHIM_SIMULATOR_DELAY_SECONDS": "1.5", "PHIM_RECONCILE_INTERVAL_SECONDS": "1",
-            "PHIM_STALE_AFTER_SECONDS": "3", "PHIM_BCRYPT_COST": "4", "LOG_LEVEL": "info"}
+            "PHIM_STALE_AFTER_SECONDS": "3", "PHIM_BCRYPT_COST": "4", "LOG_LEVEL": "trace"}
+    # Every secret this run uses, to be searched for in the logs at the end.
+    demo_password, simulator_key, live_key = "demo-Secret-4711", "sim-Secret-0815", "kie-live-Secret-2468"
+    secrets = {"the demo password": demo_password, "the provider key (demo)": simulator_key,
+               "the provider key (live)": live_key, "an operator's password": "operator-Secret-pass",
+               "a user's password": "live-Secret-password"}
     try:
         # 1. Demo mode: the simulator on the same server.
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        demo_env = {**fast, "DATABASE_URL": os.path.join(work, "demo.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "data")}
+        demo_env = {**fast, "DATABASE_URL": os.path.join(work, "demo.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "data"),
+                    "PHIM_DEMO_PASSWORD": demo_password, "PHIM_SIMULATOR_API_KEY": simulator_key}
         processes.start(["serve", "--port", str(port)], demo_env, "serve.log")
         check("demo server answers /healthz", wait_healthy(base))
         log = processes.log("serve.log")
-        check("the demo account is printed in the log", "demo@phim.local" in log and "phim-demo" in log)
+        check("the demo account is named in the log, its chosen password is not",
+              "demo@phim.local" in log and demo_password not in log)
 
         client = Client(base)
-        status, me = client.call("POST", "/api/v1/auth/login", {"email": "demo@phim.local", "password": "phim-demo"})
+        status, me = client.call("POST", "/api/v1/auth/login", {"email": "demo@phim.local", "password": demo_password})
         check("demo account signs in", status == 200 and me.get("credits") == 100000, me)
+        secrets["the session cookie"] = next(cookie.value for cookie in client.cookies if cookie.name == "phim_session")
+        secrets["the anti-forgery token"] = client.headers["X-CSRF-Token"]
+        status, key = client.call("POST", "/api/v1/api-keys", {"name": "smoke"})
+        secrets["an API key"] = key.get("key")
+        keyed = Client(base)
+        keyed.headers["Authorization"] = f"Bearer {key.get('key')}"
+        status, me = keyed.call("GET", "/api/v1/me")
+        check("an API key works", status == 200 and me.get("email") == "demo@phim.local", me)
 
         status, video = client.call("POST", "/api/v1/videos", {"prompt": "A lighthouse in a storm", "aspect_ratio": "portrait"},
                                     headers={"Idempotency-Key": "smoke-1"})
@@ -118,17 +166,25 @@ def main():
         failed = wait_for(client, failing["id"], {"completed", "failed"})
         check("#fail fails and is refunded", failed.get("status") == "failed" and failed.get("credits_refunded") is True, failed)
 
-        png = bytes([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) + bytes(200)
-        body, headers = multipart("file", "frame.png", png, "image/png")
+        image = png(64, 36)
+        body, headers = multipart("file", "frame.png", image, "image/png")
         status, upload = client.call("POST", "/api/v1/uploads", raw=body, headers=headers)
         check("an image uploads", status == 201, upload)
         status, i2v = client.call("POST", "/api/v1/videos", {"mode": "image_to_video", "prompt": "It comes alive", "upload_id": upload["id"]})
         finished = wait_for(client, i2v["id"], {"completed", "failed"})
         check("image-to-video completes", finished.get("status") == "completed", finished)
 
-        body, headers = multipart("file", "huge.png", png + bytes(12_000_000), "image/png")
+        body, headers = multipart("file", "huge.png", image + bytes(50_000_000), "image/png")
         status, error = client.call("POST", "/api/v1/uploads", raw=body, headers=headers)
-        check("a 12 MB upload is refused with 413", status == 413 and error.get("error", {}).get("code") == "payload_too_large", (status, error))
+        check("a 50 MB upload is refused with 413 image_too_large", status == 413 and error.get("error", {}).get("code") == "image_too_large", (status, error))
+        # Without a Content-Length the limit is enforced as the body streams in.
+        status, error, let_in = stream_upload(base, "/api/v1/uploads", {**headers, "Authorization": f"Bearer {secrets['an API key']}"}, body)
+        check("a 50 MB chunked upload is cut off with 413 image_too_large after at most ~11 MB",
+              status == 413 and error.get("error", {}).get("code") == "image_too_large" and let_in < 20_000_000,
+              (status, error, let_in))
+        body, headers = multipart("file", "frame.png", image + b"<script>alert(1)</script>", "image/png")
+        status, error = client.call("POST", "/api/v1/uploads", raw=body, headers=headers)
+        check("an image with a script after its end is refused with 422 invalid_image", status == 422 and error.get("error", {}).get("code") == "invalid_image", (status, error))
 
         status, me = client.call("GET", "/api/v1/me")
         check("balance after three successes and one refund", me.get("credits") == 100000 - 3 * 7000 and me.get("credits_on_hold") == 0, me)
@@ -137,7 +193,7 @@ def main():
         def phim(*args):
             return processes.run(args, demo_env)
 
-        created = phim("users", "create", "--email", "ops@phim.test", "--password", "operator-pass", "--admin")
+        created = phim("users", "create", "--email", "ops@phim.test", "--password", secrets["an operator's password"], "--admin")
         check("phim users create", created.returncode == 0, created.stdout + created.stderr)
         granted = phim("credits", "grant", "--email", "ops@phim.test", "--amount", "5000", "--reason", "smoke test")
         check("phim credits grant", granted.returncode == 0 and "5000" in granted.stdout, granted.stdout + granted.stderr)
@@ -148,23 +204,34 @@ def main():
 
         # 3. The live Kie client against a standalone simulator.
         sim_port, live_port = free_port(), free_port()
-        processes.start(["simulator", "--port", str(sim_port)], {**fast, "PHIM_SIMULATOR_API_KEY": "live-key"}, "simulator.log")
+        processes.start(["simulator", "--port", str(sim_port)], {**fast, "PHIM_SIMULATOR_API_KEY": live_key}, "simulator.log")
         check("standalone simulator answers /healthz", wait_healthy(f"http://127.0.0.1:{sim_port}"))
         live_env = {**fast, "DATABASE_URL": os.path.join(work, "live.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "live-data"),
-                    "KIE_API_KEY": "live-key", "KIE_BASE_URL": f"http://127.0.0.1:{sim_port}",
+                    "KIE_API_KEY": live_key, "KIE_BASE_URL": f"http://127.0.0.1:{sim_port}",
                     "PHIM_PUBLIC_URL": f"http://127.0.0.1:{live_port}"}
         processes.start(["serve", "--port", str(live_port)], live_env, "live.log")
         check("a service with KIE_API_KEY starts", wait_healthy(f"http://127.0.0.1:{live_port}"))
-        processes.run(["users", "create", "--email", "live@phim.test", "--password", "live-password"], live_env)
+        processes.run(["users", "create", "--email", "live@phim.test", "--password", secrets["a user's password"]], live_env)
         processes.run(["credits", "grant", "--email", "live@phim.test", "--amount", "7000", "--reason", "smoke"], live_env)
         live = Client(f"http://127.0.0.1:{live_port}")
-        live.call("POST", "/api/v1/auth/login", {"email": "live@phim.test", "password": "live-password"})
+        live.call("POST", "/api/v1/auth/login", {"email": "live@phim.test", "password": secrets["a user's password"]})
         status, live_video = live.call("POST", "/api/v1/videos", {"prompt": "Through the real client"})
         check("the live client creates a task at the simulator", status == 202, live_video)
         live_done = wait_for(live, live_video["id"], {"completed", "failed"})
         check("the simulator's callback completes it", live_done.get("status") == "completed", live_done)
         status, broke = live.call("POST", "/api/v1/videos", {"prompt": "Out of credits"})
         check("a create beyond the balance is 402", status == 402 and broke["error"]["code"] == "insufficient_credits", broke)
+
+        # 4. No secret in any log, though every service logged at trace.
+        logs = {name: processes.log(name) for name in ("serve.log", "simulator.log", "live.log")}
+        check("the logs were written at trace level", all("TRACE" in text for text in logs.values()),
+              {name: len(text) for name, text in logs.items()})
+        for what, value in secrets.items():
+            found = [name for name, text in logs.items() if value and value in text]
+            check(f"{what} appears in no log", not found, found)
+        callback_secret = re.compile(r"/webhooks/kie/[0-9a-fA-F-]{36}/(?!\[redacted\])[A-Za-z0-9_-]{8,}")
+        leaked = [name for name, text in logs.items() if callback_secret.search(text)]
+        check("no job's callback secret appears in any log", not leaked, leaked)
     finally:
         processes.stop(show_logs=check.failed > 0)
     return check.summary("smoke")

@@ -8,6 +8,7 @@ import Vapor
 /// services, sessions, middleware, routes, background work, commands.
 public func configure(_ app: Application, _ config: AppConfig) async throws {
     app.phimConfig = config
+    config.registerSecretsForRedaction()
 
     // MARK: - Database
     switch config.database {
@@ -45,6 +46,7 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
     // MARK: - Services
     app.passwords.use(.bcrypt(cost: config.passwordHashCost))
     app.fileStorage = LocalDiskStorage(directory: config.dataDirectory)
+    app.moderator = BlockedTermsModerator(terms: config.blockedTerms)
     switch config.provider {
     case .kie(let baseURL, let apiKey):
         app.provider = KieClient(http: app.http.client.shared, baseURL: { baseURL }, apiKey: apiKey,
@@ -75,6 +77,8 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
 
     // MARK: - Middleware
     app.middleware = .init()
+    // Outermost, so error pages carry the headers too.
+    app.middleware.use(SecurityHeaders(publicURL: config.publicURL))
     app.middleware.use(APIErrorMiddleware())
     // Before sessions, so CSS and scripts cost no session lookup. Files live under Public/static/.
     app.middleware.use(FileMiddleware(publicDirectory: WebResources.publicDirectory))
@@ -97,6 +101,7 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
 /// Kie's paths at its root so that `KIE_BASE_URL=http://127.0.0.1:P` points a service at it.
 public func configureStandaloneSimulator(_ app: Application, _ config: AppConfig, publicURL: String?) async throws {
     app.phimConfig = config
+    config.registerSecretsForRedaction()
     let simulator = KieSimulator(settings: .init(config.simulator, webhookHMACKey: config.webhookHMACKey),
                                  clock: app.clock,
                                  mediaBaseURL: { [weak app] in (publicURL ?? app?.loopbackBaseURL ?? "") + "/media" })

@@ -33,6 +33,14 @@ func routes(_ app: Application) throws {
     try api.register(collection: CreditController())
     try api.register(collection: EventsController())
 
+    // The API's OpenAPI 3 document (hand-written; `OpenAPITests` holds it to the routes, and
+    // schemathesis in `scripts/test.sh` holds the service to it).
+    webhooks.get("openapi.json") { req async throws -> Response in
+        var headers = HTTPHeaders()
+        headers.contentType = .json
+        return Response(status: .ok, headers: headers, body: .init(data: APIDocument.contents))
+    }
+
     // MARK: - Provider webhooks
     try webhooks.register(collection: KieWebhookController())
 
@@ -41,6 +49,16 @@ func routes(_ app: Application) throws {
         try app.register(collection: SimulatorRoutes(simulator: simulator, prefix: ["simulator"],
                                                      sampleVideoDirectory: SimulatorResources.sampleVideoDirectory))
     }
+}
+
+enum APIDocument {
+    /// Read once: the file ships with the binary and never changes while it runs.
+    static let contents: Data = {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json", subdirectory: "Resources/OpenAPI"),
+              let data = try? Data(contentsOf: url)
+        else { return Data() }
+        return data
+    }()
 }
 
 enum SimulatorResources {

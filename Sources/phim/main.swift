@@ -4,7 +4,10 @@ import Vapor
 
 // Start-up only: read the environment, pick the command, build and run the application.
 var env = try Environment.detect()
-try LoggingSystem.bootstrap(from: &env)
+try LoggingSystem.bootstrap(from: &env) { level in
+    let console = Terminal()
+    return { label in RedactingLogHandler(wrapping: ConsoleLogger(label: label, console: console, level: level)) }
+}
 
 let command = env.arguments.dropFirst().first
 // `phim simulator --port P` is `serve` for an application that is only the simulator.

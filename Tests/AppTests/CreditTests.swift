@@ -9,7 +9,8 @@ import VaporTesting
 struct CreditTests {
     @Test("50 concurrent creates on a balance that covers 10 make exactly 10 jobs")
     func concurrentCreatesNeverOverdraw() async throws {
-        try await withTestApp { t in
+        // The balance is what stops them here, not the per-account limits.
+        try await withTestApp(adjust: { $0.limits.createsPerMinute = 100; $0.limits.maxUnfinishedJobs = 100 }) { t in
             let user = try await t.makeUser(credits: 70_000)
             let statuses = try await withThrowingTaskGroup(of: HTTPStatus.self) { group in
                 for index in 0..<50 {

@@ -25,7 +25,10 @@ extension TestContext {
         guard posted.status == .seeOther, posted.headers.first(name: .location) == "/studio" else {
             throw TestSetupError("sign-in form failed: \(posted.status)")
         }
-        if let renewed = try? Self.sessionCookie(posted) { session.cookie = renewed }
+        // Signing in starts a new session with a new token; the studio page carries it.
+        session.cookie = try Self.sessionCookie(posted)
+        let studio = try await tester.sendRequest(.GET, "/studio", headers: ["Cookie": session.cookie, "Accept": "text/html"])
+        session.csrfToken = try Self.csrfToken(in: studio.body.string)
         return session
     }
 

@@ -38,6 +38,12 @@ public struct AppConfig: Sendable {
     public var demoAccount: DemoAccount?
     /// Whether `serve` starts the background workers (reconciler, simulator callbacks).
     public var runsBackgroundWorkers: Bool
+    /// How much one account or address may try before being told to wait.
+    public var limits: AbuseLimits
+    /// Words and phrases a prompt may not contain (checked before any credit is held).
+    public var blockedTerms: [String]
+    /// Whether `X-Forwarded-For` names the client (only behind a proxy that sets it).
+    public var trustsForwardedFor: Bool
 
     public struct SimulatorSettings: Sendable {
         /// How long a simulated job takes from creation to its outcome.
@@ -82,7 +88,25 @@ public struct AppConfig: Sendable {
         }
     }
 
+    /// Per-account and per-address limits. Counters live in the database, so several instances
+    /// behind a load balancer share them.
+    public struct AbuseLimits: Sendable {
+        /// Failed sign-ins allowed per account, and per address, in one `loginWindow`.
+        public var loginFailuresPerAccount: Int = 5
+        public var loginFailuresPerAddress: Int = 20
+        public var loginWindow: Duration = .seconds(15 * 60)
+        /// Accounts one address may create per hour.
+        public var signupsPerAddressPerHour: Int = 10
+        /// Video creations one account may start per minute (replays of an idempotent request are free).
+        public var createsPerMinute: Int = 10
+        /// Videos one account may have unfinished at once.
+        public var maxUnfinishedJobs: Int = 10
+
+        public init() {}
+    }
+
     public struct DemoAccount: Sendable {
+        public static let defaultPassword = "phim-demo"
         public var email: String
         public var password: String
         public var credits: Int
@@ -98,7 +122,10 @@ public struct AppConfig: Sendable {
         reconciler: ReconcilerSettings = .init(),
         passwordHashCost: Int = 12,
         demoAccount: DemoAccount? = nil,
-        runsBackgroundWorkers: Bool = false
+        runsBackgroundWorkers: Bool = false,
+        limits: AbuseLimits = .init(),
+        blockedTerms: [String] = [],
+        trustsForwardedFor: Bool = false
     ) {
         self.database = database
         self.provider = provider
@@ -110,6 +137,9 @@ public struct AppConfig: Sendable {
         self.passwordHashCost = passwordHashCost
         self.demoAccount = demoAccount
         self.runsBackgroundWorkers = runsBackgroundWorkers
+        self.limits = limits
+        self.blockedTerms = blockedTerms
+        self.trustsForwardedFor = trustsForwardedFor
     }
 }
 
@@ -177,7 +207,7 @@ extension AppConfig {
             config.provider = .simulator
             config.demoAccount = .init(
                 email: value("PHIM_DEMO_EMAIL") ?? "demo@phim.local",
-                password: value("PHIM_DEMO_PASSWORD") ?? "phim-demo",
+                password: value("PHIM_DEMO_PASSWORD") ?? DemoAccount.defaultPassword,
                 credits: 100_000
             )
         }
@@ -222,8 +252,42 @@ extension AppConfig {
             }
         }
 
+        func count(_ name: String, default fallback: Int) -> Int {
+            guard let raw = value(name) else { return fallback }
+            guard let number = Int(raw), number > 0 else {
+                problems.append("\(name) must be a whole number above 0")
+                return fallback
+            }
+            return number
+        }
+        config.limits.loginFailuresPerAccount = count("PHIM_LOGIN_FAILURES_PER_ACCOUNT", default: config.limits.loginFailuresPerAccount)
+        config.limits.loginFailuresPerAddress = count("PHIM_LOGIN_FAILURES_PER_ADDRESS", default: config.limits.loginFailuresPerAddress)
+        config.limits.signupsPerAddressPerHour = count("PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR", default: config.limits.signupsPerAddressPerHour)
+        config.limits.createsPerMinute = count("PHIM_CREATES_PER_MINUTE", default: config.limits.createsPerMinute)
+        config.limits.maxUnfinishedJobs = count("PHIM_MAX_UNFINISHED_VIDEOS", default: config.limits.maxUnfinishedJobs)
+        config.trustsForwardedFor = value("PHIM_TRUST_FORWARDED_FOR").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
+
+        // Comma- or newline-separated, inline or in a file (one term per line, `#` comments).
+        var terms = (value("PHIM_BLOCKED_TERMS") ?? "").split(whereSeparator: { $0 == "," || $0.isNewline }).map(String.init)
+        if let path = value("PHIM_BLOCKED_TERMS_FILE") {
+            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+                terms += text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.hasPrefix("#") }
+            } else {
+                problems.append("PHIM_BLOCKED_TERMS_FILE cannot be read")
+            }
+        }
+        config.blockedTerms = terms.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+
         if !problems.isEmpty { throw InvalidSetting(problems: problems) }
         return config
+    }
+
+    /// Tells the log which configured values must never appear in it.
+    func registerSecretsForRedaction() {
+        if case .kie(_, let apiKey) = provider { RedactingLogHandler.registerSecret(apiKey) }
+        RedactingLogHandler.registerSecret(simulator.expectedAPIKey)
+        RedactingLogHandler.registerSecret(webhookHMACKey)
+        if let demo = demoAccount, demo.password != DemoAccount.defaultPassword { RedactingLogHandler.registerSecret(demo.password) }
     }
 
     /// Whether the built-in simulator stands in for the provider.

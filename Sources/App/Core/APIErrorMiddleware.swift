@@ -50,7 +50,9 @@ struct APIErrorMiddleware: AsyncMiddleware {
             message: error.message(in: request.language),
             needed: details["needed"].flatMap(Int.init),
             available: details["available"].flatMap(Int.init),
-            videoID: details["video_id"]))
+            videoID: details["video_id"],
+            limit: details["limit"].flatMap(Int.init),
+            retryAfterSeconds: error.retryAfterSeconds))
         let response = Response(status: error.status)
         try? response.content.encode(body, as: .json)
         if let seconds = error.retryAfterSeconds {

@@ -21,6 +21,8 @@ public enum AppError: Error, Equatable, Sendable {
     case emailTaken
     /// A cookie-authenticated change without the session's anti-forgery token.
     case csrfFailed
+    case tooManyLoginAttempts(retryAfter: Int)
+    case tooManySignups(retryAfter: Int)
 
     // Creating a video
     case promptRequired
@@ -38,10 +40,16 @@ public enum AppError: Error, Equatable, Sendable {
     case invalidIdempotencyKey
     case idempotencyKeyReused
     case insufficientCredits(needed: Int, available: Int)
+    /// The operator's moderation refused the prompt; nothing was held.
+    case promptRejected
+    case tooManyCreates(retryAfter: Int)
+    case tooManyUnfinishedVideos(limit: Int)
 
     // Uploads
     case fileRequired
     case unsupportedImageType
+    /// Cut off, damaged, or carrying other data after the image (a polyglot).
+    case invalidImage
     case imageTooLarge(limitBytes: Int)
 
     // Videos
@@ -79,6 +87,9 @@ public enum AppError: Error, Equatable, Sendable {
              .uploadRequired, .uploadNotAllowed, .idempotencyKeyReused, .providerRejectedInput, .callbackTaskMismatch:
             .unprocessableEntity
         case .insufficientCredits: .paymentRequired
+        case .invalidImage: .unprocessableEntity
+        case .promptRejected: .unprocessableEntity
+        case .tooManyLoginAttempts, .tooManySignups, .tooManyCreates, .tooManyUnfinishedVideos: .tooManyRequests
         case .providerUnavailable, .providerBusy, .providerOutOfCredits: .serviceUnavailable
         case .providerMisconfigured: .badGateway
         case .internal: .internalServerError
@@ -113,9 +124,15 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidIdempotencyKey: "invalid_idempotency_key"
         case .idempotencyKeyReused: "idempotency_key_reused"
         case .insufficientCredits: "insufficient_credits"
+        case .promptRejected: "prompt_rejected"
+        case .tooManyLoginAttempts: "too_many_login_attempts"
+        case .tooManySignups: "too_many_signups"
+        case .tooManyCreates: "rate_limited"
+        case .tooManyUnfinishedVideos: "too_many_unfinished_videos"
         case .fileRequired: "file_required"
         case .unsupportedImageType: "unsupported_image_type"
         case .imageTooLarge: "image_too_large"
+        case .invalidImage: "invalid_image"
         case .videoNotFound: "video_not_found"
         case .notCancelable: "not_cancelable"
         case .invalidCursor: "invalid_cursor"
@@ -153,6 +170,9 @@ public enum AppError: Error, Equatable, Sendable {
             ["model": model, "duration": String(duration), "quality": quality]
         case .insufficientCredits(let needed, let available): ["needed": String(needed), "available": String(available)]
         case .notCancelable(let status): ["status": status]
+        case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds):
+            ["minutes": String((seconds + 59) / 60)]
+        case .tooManyUnfinishedVideos(let limit): ["limit": String(limit)]
         case .providerRejectedInput(_, let message): ["message": message]
         default: [:]
         }
@@ -162,6 +182,7 @@ public enum AppError: Error, Equatable, Sendable {
     public var details: [String: String] {
         switch self {
         case .insufficientCredits(let needed, let available): ["needed": String(needed), "available": String(available)]
+        case .tooManyUnfinishedVideos(let limit): ["limit": String(limit)]
         case .providerUnavailable(let id?), .providerBusy(let id?), .providerOutOfCredits(let id?),
              .providerMisconfigured(let id?), .providerRejectedInput(let id?, _):
             ["video_id": id.uuidString]
@@ -174,6 +195,9 @@ public enum AppError: Error, Equatable, Sendable {
         switch self {
         case .providerBusy: 10
         case .providerUnavailable: 30
+        case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds): seconds
+        // A video finishes in minutes; there is no exact moment to name.
+        case .tooManyUnfinishedVideos: 60
         default: nil
         }
     }

@@ -13,6 +13,7 @@ extension Application {
     private struct GateKey: StorageKey { typealias Value = WriteGate }
     private struct FileStorageKey: StorageKey { typealias Value = any FileStorage }
     private struct RelayKey: StorageKey { typealias Value = PostgresEventRelay }
+    private struct ModeratorKey: StorageKey { typealias Value = any PromptModerator }
 
     public var phimConfig: AppConfig {
         get { storage[ConfigKey.self] ?? AppConfig() }
@@ -62,6 +63,13 @@ extension Application {
             return files
         }
         set { storage[FileStorageKey.self] = newValue }
+    }
+
+    /// Reviews every prompt before credits are held: the operator's blocked terms unless a real
+    /// moderation service is plugged in here.
+    public var moderator: any PromptModerator {
+        get { storage[ModeratorKey.self] ?? BlockedTermsModerator(terms: []) }
+        set { storage[ModeratorKey.self] = newValue }
     }
 
     /// Carries job events between instances; set on PostgreSQL.

@@ -28,6 +28,15 @@ final class BackgroundWorkers: LifecycleHandler, Sendable {
                 },
                 interval: settings.interval, clock: app.clock, logger: reconcilerLogger)
             start(Task { await loop.run() })
+            let limiter = RateLimiter(store: app.store, clock: app.clock)
+            let clock = app.clock
+            start(Task {
+                // Old rate-limit windows are dead weight; an hourly sweep keeps the table small.
+                while !Task.isCancelled {
+                    do { try await limiter.prune() } catch { logger.warning("rate-limit prune failed", metadata: ["error": .string("\(error)")]) }
+                    do { try await clock.sleep(.seconds(3600)) } catch { return }
+                }
+            })
             if let relay = app.startEventRelay() { start(relay) }
         }
         if let simulator = app.simulator {
@@ -94,7 +103,9 @@ enum DemoAccount {
             }
             logger.notice("created the demo account with \(demo.credits) credits")
         }
-        // Demo mode only: this password is public by design (and changeable with PHIM_DEMO_PASSWORD).
-        logger.notice("demo account: email \(demo.email) password \(demo.password)")
+        // The default demo password is public (the README and sign-in page show it); one the
+        // operator chose is a secret like any other and stays out of the log.
+        let password = demo.password == AppConfig.DemoAccount.defaultPassword ? demo.password : "(PHIM_DEMO_PASSWORD)"
+        logger.notice("demo account: email \(demo.email) password \(password)")
     }
 }

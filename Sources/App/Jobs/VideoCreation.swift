@@ -3,7 +3,11 @@ import Fluent
 import Foundation
 import Logging
 
-/// Creates a video job: price, hold, record, then ask the provider.
+/// Creates a video job: review, price, hold, record, then ask the provider.
+///
+/// Everything that can refuse a request for free (moderation, the account's limits, the price
+/// table, the balance) comes before or inside the hold's transaction, so a refused create
+/// leaves no trace but the rate counter.
 ///
 /// The hold and the job row are committed together before the provider is called, so a crash
 /// at any point leaves either nothing, or a `submitting` job with its hold open that the
@@ -15,6 +19,9 @@ struct VideoCreation: Sendable {
     let clock: AppClock
     let logger: Logger
     let lifecycle: JobLifecycle
+    let moderator: any PromptModerator
+    let rateLimiter: RateLimiter
+    let limits: AppConfig.AbuseLimits
     /// Base URL for callbacks and uploaded images, as the provider reaches us.
     let publicBaseURL: String
 
@@ -27,6 +34,15 @@ struct VideoCreation: Sendable {
     func create(_ request: VideoRequest, userID: UUID, idempotencyKey: String?) async throws -> Outcome {
         if let idempotencyKey, let earlier = try await findByKey(idempotencyKey, userID: userID) {
             return try replay(earlier, for: request)
+        }
+
+        let createRule = limits.createPerAccount
+        if try await rateLimiter.hit(createRule, key: userID.uuidString) > createRule.limit {
+            throw AppError.tooManyCreates(retryAfter: rateLimiter.secondsUntilReset(createRule))
+        }
+        if case .rejected(let term) = try await moderator.review(prompt: request.prompt) {
+            logger.notice("prompt refused by moderation", metadata: ["user_id": .string(userID.uuidString), "term": .string(term)])
+            throw AppError.promptRejected
         }
 
         guard let price = try await Price.query(on: store.db)
@@ -72,13 +88,24 @@ struct VideoCreation: Sendable {
         job.createdAt = now
         job.updatedAt = now
 
+        let maxUnfinished = limits.maxUnfinishedJobs
         do {
             try await store.writeTransaction { db in
+                // The hold updates the user's row first, which on PostgreSQL makes a concurrent
+                // create for the same user wait here until this one commits, so the count
+                // below sees every job of the user's that will exist.
                 try await CreditLedger.hold(userID: userID, jobID: jobID, amount: price.credits, at: now, on: db)
+                let unfinished = try await VideoJob.query(on: db)
+                    .filter(\.$user.$id == userID)
+                    .filter(\.$status ~~ JobStatus.unfinished)
+                    .count()
+                guard unfinished < maxUnfinished else { throw AppError.tooManyUnfinishedVideos(limit: maxUnfinished) }
                 try await job.create(on: db)
             }
         } catch CreditLedger.LedgerError.insufficientCredits(let needed, let available) {
             throw AppError.insufficientCredits(needed: needed, available: available)
+        } catch let error as AppError {
+            throw error
         } catch {
             // A concurrent request with the same key won the race; its hold stands, ours rolled back.
             guard let idempotencyKey, (error as? any DatabaseError)?.isConstraintFailure == true,

@@ -13,5 +13,6 @@ extension Application {
         migrations.add(CreateUpload())
         migrations.add(CreateVideoJob())
         migrations.add(CreateCreditEntry())
+        migrations.add(CreateRateLimitCounter())
     }
 }

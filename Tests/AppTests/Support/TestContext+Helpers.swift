@@ -142,9 +142,25 @@ extension TestContext {
     }
 }
 
-/// Small valid images, by their first bytes.
+/// Small, whole images (8x6, made with ffmpeg's test pattern), and ways to spoil them.
 enum Images {
-    static let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52] + Array(repeating: 0, count: 64)
-    static let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + Array(repeating: 0, count: 64) + [0xFF, 0xD9]
-    static let webp: [UInt8] = Array("RIFF".utf8) + [0x24, 0, 0, 0] + Array("WEBPVP8 ".utf8) + Array(repeating: 0, count: 32)
+    static let png = decode("iVBORw0KGgoAAAANSUhEUgAAAAgAAAAGCAIAAABxZ0isAAAACXBIWXMAAAABAAAAAQBPJcTWAAAAMklEQVR4nGNgYGD4D8b/wdR/MOs/mAOS+A8m/qOwSJYAUQcY6kGUA8gK+/8NIGo/Th0AWU5DvYkMiQsAAAAASUVORK5CYII=")
+    static let jpeg = decode("/9j/4AAQSkZJRgABAgAAAQABAAD//gAQTGF2YzU5LjM3LjEwMAD/2wBDAAgKCgsKCw0NDQ0NDRAPEBAQEBAQEBAQEBASEhIVFRUSEhIQEBISFBQVFRcXFxUVFRUXFxkZGR4eHBwjIyQrKzP/xABtAAEBAAAAAAAAAAAAAAAAAAACBAEBAQEAAAAAAAAAAAAAAAAABAIFEAADAAEEAwEBAAAAAAAAAAACAQMREwAGBXMjszMEEQACAgECAwkBAQAAAAAAAAACAQQDEQUSACETc3VBNBTFBrMjMyX/wAARCAAGAAgDARIAAhIAAxIA/9oADAMBAAIRAxEAPwCXjjxH+RwIqlOvVINX1KerWiNTYuzSsxEa4SyIi2ixjY4n+UfN0f3vs9j6IadvZRPUWT03F/RzelbWhUvLj4VW5qrnfyMsIfGNU/n8e7XVvuo42Jwf6MIHVUqLYYkRJ5O7ZBkEB21bEG8eiFg5sPB01JFyRCjUPOaX3f7bP4//2Q==")
+    static let webp = decode("UklGRpAAAABXRUJQVlA4IIQAAABwAgCdASoIAAYAAgA0JbACdDKJf2A+AAFpPdocAP72/2Ejim6pX/hhtRvMLW/M7/g1/nGx6Nm6N3IMc3o/IkNJB2F/P81/q+vl92RZkfIub2BVKvq/5x7eNkxjcNtcspG1/c3sa5vVw/sA/X/vVsDlX/5Y/Pf7ONz9KGD+Jj+5v/DQAAA=")
+    static let webpLossless = decode("UklGRloAAABXRUJQVlA4TE4AAAAvB0ABAG9gkG2kHtm/+pGdBoGkjY/+5CMQoKhnnvPM/AfkBkgIcIPSLV618ViCQtpWJItIMkjgK6SwIYRRs3CM3jhE9D8gaiDOv/o+ECc=")
+
+    private static func decode(_ base64: String) -> [UInt8] { Array(Data(base64Encoded: base64)!) }
+
+    /// A well-formed PNG of exactly `size` bytes (its one IDAT chunk padded to fit).
+    static func png(ofSize size: Int) -> [UInt8] {
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            let crc = CRC32.checksum(body[...])
+            return withUnsafeBytes(of: UInt32(data.count).bigEndian, Array.init) + body + withUnsafeBytes(of: crc.bigEndian, Array.init)
+        }
+        let header = chunk("IHDR", [0, 0, 0, 8, 0, 0, 0, 6, 8, 2, 0, 0, 0])
+        let end = chunk("IEND", [])
+        let data = chunk("IDAT", Array(repeating: 0, count: size - 8 - header.count - end.count - 12))
+        return Array(png.prefix(8)) + header + data + end
+    }
 }

@@ -200,6 +200,10 @@ enum API {
             var needed: Int?
             var available: Int?
             var videoID: String?
+            /// The account limit that was reached (`too_many_unfinished_videos`).
+            var limit: Int?
+            /// Also sent as `Retry-After`, for clients that read only the body.
+            var retryAfterSeconds: Int?
         }
         var error: Detail
     }

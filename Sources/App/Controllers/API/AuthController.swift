@@ -24,7 +24,7 @@ struct AuthController: RouteCollection {
     @Sendable func login(req: Request) async throws -> Response {
         let input = try req.decodeJSON(API.Credentials.self)
         let user = try await Self.verifyCredentials(email: input.email, password: input.password, req: req)
-        Self.startSession(for: user, req: req)
+        try await Self.startSession(for: user, req: req)
         let response = try await API.Me(user).encodeResponse(for: req)
         // Programs that keep the cookie send this back with every change (see `CSRF`).
         response.headers.replaceOrAdd(name: CSRF.headerName, value: CSRF.token(for: req))
@@ -58,6 +58,8 @@ struct AuthController: RouteCollection {
     static func createAccount(email rawEmail: String?, password rawPassword: String?, req: Request) async throws -> User {
         let email = try validEmail(rawEmail)
         let password = try validPassword(rawPassword)
+        let signups = req.application.phimConfig.limits.signupPerAddress
+        try await req.rateLimiter.refuseIfSpent(signups, key: req.clientAddress, error: AppError.tooManySignups)
         let hash = try await req.password.async.hash(password)
         let user = User(email: email, passwordHash: hash, isAdmin: false, createdAt: req.clock.now())
         do {
@@ -65,26 +67,49 @@ struct AuthController: RouteCollection {
         } catch let error as any DatabaseError where error.isConstraintFailure {
             throw AppError.emailTaken
         }
+        try await req.rateLimiter.hit(signups, key: req.clientAddress)
         req.logger.info("user registered", metadata: ["user_id": .string(user.id?.uuidString ?? "")])
         return user
     }
 
+    /// Checks an email and password. Failures are counted per account and per address; once
+    /// either count reaches its limit, further attempts are refused without looking at the
+    /// password until the window ends, so guessing costs the attacker time, not us.
     static func verifyCredentials(email rawEmail: String?, password: String?, req: Request) async throws -> User {
         guard let email = rawEmail?.normalizedEmail, let password, !password.isEmpty else {
             throw AppError.invalidCredentials
         }
-        guard let user = try await User.query(on: req.db).filter(\.$email == email).first() else {
-            // Spend the time a check would take, so the answer's timing does not reveal accounts.
+        let limits = req.application.phimConfig.limits
+        let limiter = req.rateLimiter
+        let address = req.clientAddress
+        try await limiter.refuseIfSpent(limits.loginPerAccount, key: email, error: AppError.tooManyLoginAttempts)
+        try await limiter.refuseIfSpent(limits.loginPerAddress, key: address, error: AppError.tooManyLoginAttempts)
+
+        let user = try await User.query(on: req.db).filter(\.$email == email).first()
+        // With no such account, spend the time a check would take, so timing does not reveal accounts.
+        let matches: Bool
+        if let user {
+            matches = try await req.password.async.verify(password, created: user.passwordHash)
+        } else {
             _ = try await req.password.async.hash(password)
-            throw AppError.invalidCredentials
+            matches = false
         }
-        guard try await req.password.async.verify(password, created: user.passwordHash) else {
+        guard let user, matches else {
+            try await limiter.hit(limits.loginPerAccount, key: email)
+            try await limiter.hit(limits.loginPerAddress, key: address)
             throw AppError.invalidCredentials
         }
         return user
     }
 
-    static func startSession(for user: User, req: Request) {
+    /// Signs the user in on a fresh session id: an id planted before sign-in (session fixation)
+    /// is thrown away, and with it the old anti-forgery token.
+    static func startSession(for user: User, req: Request) async throws {
+        if req.hasSession, let oldID = req.session.id {
+            try await req.application.sessions.driver.deleteSession(oldID, for: req).get()
+            req.session.id = nil
+            req.session.data = SessionData()
+        }
         req.session.data[UserAuthenticator.sessionKey] = user.id?.uuidString
         req.auth.login(user)
     }

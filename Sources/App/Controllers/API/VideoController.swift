@@ -22,6 +22,8 @@ struct VideoController: RouteCollection {
         let user = try req.user
         let creation = VideoCreation(store: req.store, provider: req.application.provider, clock: req.clock,
                                      logger: req.logger, lifecycle: req.jobLifecycle,
+                                     moderator: req.application.moderator, rateLimiter: req.rateLimiter,
+                                     limits: req.application.phimConfig.limits,
                                      publicBaseURL: req.application.publicBaseURL)
         switch try await creation.create(request, userID: try user.requireID(), idempotencyKey: idempotencyKey) {
         case .created(let job):

@@ -54,7 +54,7 @@ struct AccountPages: RouteCollection {
         let form = try req.content.decode(AccountForm.self)
         do {
             try await CSRF.require(req)
-            AuthController.startSession(for: try await account(form), req: req)
+            try await AuthController.startSession(for: try await account(form), req: req)
             return req.redirect(to: "/studio", redirectType: .normal)
         } catch let error as AppError {
             return try await renderForm(template, req: req, email: form.email, error: error)
@@ -98,7 +98,8 @@ struct AccountPages: RouteCollection {
             email: email ?? "",
             error: error?.message(in: language),
             demoEmail: demo?.email,
-            demoPassword: demo?.password,
+            // An operator-chosen demo password is a secret; only the public default is shown.
+            demoPassword: demo?.password == AppConfig.DemoAccount.defaultPassword ? demo?.password : nil,
             minimumPasswordLength: AuthController.minimumPasswordLength)
         let response = try await req.view.render(template, page).encodeResponse(for: req)
         if let error { response.status = error.status }
