@@ -1,7 +1,10 @@
 """What the end-to-end scripts share: a tally of checks, free ports, and the `phim` processes
 they start (with their logs shown when a check failed, and their work folder removed when all
 passed), and a real PNG to upload."""
+import http.client
+import json
 import os
+import select
 import shutil
 import socket
 import struct
@@ -102,3 +105,29 @@ def png(width, height):
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def stream_upload(base, path, headers, body, piece=65536):
+    """Sends `body` chunked over a raw socket and, like curl, stops as soon as an answer arrives.
+    Returns the status, the JSON answer and how many bytes of the body the server let in."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nTransfer-Encoding: chunked\r\n"
+    sock.sendall((head + "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n").encode())
+    sent, pending = 0, b""
+    while sent < len(body) or pending:
+        readable, writable, _ = select.select([sock], [sock], [], 10)
+        if readable or not writable:
+            break  # an answer came (or the server stopped reading): stop sending
+        if not pending:
+            chunk = body[sent:sent + piece]
+            pending = b"%x\r\n" % len(chunk) + chunk + b"\r\n"
+            sent += len(chunk)
+        pending = pending[sock.send(pending):]
+    else:
+        sock.sendall(b"0\r\n\r\n")
+    response = http.client.HTTPResponse(sock)
+    response.begin()
+    answer = json.loads(response.read() or b"{}")
+    sock.close()
+    return response.status, answer, sent

@@ -104,7 +104,7 @@ def main():
               (guesses, status, body))
 
         # A live stream on A for user 0, read in the background.
-        stream_events = []
+        stream_events, stream_errors = [], []
         stream_request = urllib.request.Request(base_a + "/api/v1/events", headers={"Authorization": f"Bearer {tokens[0]}"})
         stream = urllib.request.urlopen(stream_request, timeout=120)
 
@@ -116,8 +116,8 @@ def main():
                         video = json.loads(line[6:]).get("video")
                         if video:
                             stream_events.append((video["id"], video["status"]))
-            except Exception:
-                pass
+            except Exception as error:
+                stream_errors.append(repr(error))
         threading.Thread(target=read_stream, daemon=True).start()
 
         started = time.time()
@@ -169,7 +169,7 @@ def main():
         finished_on_stream = {vid for vid, status in stream_events if status in ("completed", "failed")}
         user0_on_a = {vid for vid in created_on_a if vid in {v for v, _ in stream_events}}
         check("a browser on A hears about jobs finished by callbacks on B",
-              len(finished_on_stream & created_on_a) > 0, (len(stream_events), len(user0_on_a)))
+              len(finished_on_stream & created_on_a) > 0, (len(stream_events), len(user0_on_a), stream_errors))
         stream.close()
 
         with urllib.request.urlopen(sim + "/_simulator/stats", timeout=10) as response:

@@ -2,12 +2,13 @@
 # Runs every test: builds once, runs the Swift test suite on SQLite and again on a private
 # PostgreSQL server (installed and started here, stopped at the end), runs two instances on
 # that server (scripts/multi_instance.py), drives the built `phim` binary over real HTTP
-# (scripts/smoke.py), and drives the studio in headless Chromium (scripts/browser_test.py, whose
+# (scripts/smoke.py), kills it mid-burst (scripts/crash_test.py), fuzzes the JSON API against its OpenAPI document and sends it hostile
+# HTTP (scripts/api_fuzz.py), and drives the studio in headless Chromium (scripts/browser_test.py, whose
 # screenshots land in artifacts/screenshots). Used by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/postgres.sh
-source scripts/browser.sh
+source scripts/tools.sh
 trap stop_private_postgres EXIT
 
 echo "== build (debug, with tests)"
@@ -25,6 +26,13 @@ python3 scripts/multi_instance.py "$(swift build --show-bin-path)/phim"
 
 echo "== end-to-end smoke test of the phim binary"
 python3 scripts/smoke.py "$(swift build --show-bin-path)/phim"
+
+echo "== SIGKILL during a burst of creates and callbacks, backup while it runs"
+python3 scripts/crash_test.py "$(swift build --show-bin-path)/phim"
+
+echo "== the JSON API against its OpenAPI document (schemathesis)"
+ensure_schemathesis
+python3 scripts/api_fuzz.py "$(swift build --show-bin-path)/phim"
 
 echo "== the studio in headless Chromium"
 ensure_browser

@@ -41,7 +41,11 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
     encoder.dateEncodingStrategy = .iso8601
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     ContentConfiguration.global.use(encoder: encoder, for: .json)
-    app.routes.defaultMaxBodySize = "64kb"
+    app.routes.defaultMaxBodySize = .init(value: BodyLimits.json)
+    // No route reads multipart through Vapor: multipart-kit's parser traps (ending the process)
+    // on a non-ASCII byte in a part's header name, so any body sent as multipart to a form
+    // route is refused instead. Uploads parse their multipart body themselves (`MultipartForm`).
+    ContentConfiguration.global.use(decoder: RefusedContent(), for: .formData)
 
     // MARK: - Services
     app.passwords.use(.bcrypt(cost: config.passwordHashCost))
@@ -81,7 +85,7 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
     app.middleware.use(SecurityHeaders(publicURL: config.publicURL))
     app.middleware.use(APIErrorMiddleware())
     // Before sessions, so CSS and scripts cost no session lookup. Files live under Public/static/.
-    app.middleware.use(FileMiddleware(publicDirectory: WebResources.publicDirectory))
+    app.middleware.use(StaticFiles(publicDirectory: WebResources.publicDirectory))
     app.middleware.use(app.sessions.middleware)
     app.middleware.use(CSRFGuard())
 

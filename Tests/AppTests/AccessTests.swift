@@ -128,3 +128,57 @@ struct AccessTests {
         }
     }
 }
+
+@Suite("Every documented endpoint, with no credentials and with another user's")
+struct EndpointAccessTests {
+    @Test("each operation in the OpenAPI document refuses strangers and shows a second user nothing of the first's")
+    func everyDocumentedOperation() async throws {
+        try await withTestApp { t in
+            let alice = try await t.makeUser("alice@phim.test")
+            let bob = try await t.makeUser("bob@phim.test")
+            let video = try await t.createTextVideo("Alice's private clip", as: alice)
+            let upload = try #require(try await t.upload(Images.png, as: alice).json["id"].string)
+            let alicesTraces = [video.uuidString, video.uuidString.lowercased(), alice.id.uuidString, alice.email, upload,
+                                "Alice's private clip"]
+
+            let documentResponse = try await t.tester.sendRequest(.GET, "/api/v1/openapi.json")
+            let document = try #require(try JSONSerialization.jsonObject(with: Data(buffer: documentResponse.body)) as? [String: Any])
+            let paths = try #require(document["paths"] as? [String: [String: Any]])
+            var checked = 0
+            for (template, item) in paths.sorted(by: { $0.key < $1.key }) {
+                for (methodName, rawOperation) in item where methodName != "parameters" {
+                    let operation = try #require(rawOperation as? [String: Any])
+                    let method = HTTPMethod(rawValue: methodName.uppercased())
+                    let isPublic = (operation["security"] as? [Any])?.isEmpty == true
+                    let path = template.replacingOccurrences(of: "{videoID}", with: video.uuidString)
+                    let body = ByteBuffer(string: #"{"prompt": "Bob's try", "upload_id": "\#(upload)", "name": "k"}"#)
+                    let label = "\(method) \(template)"
+                    if !isPublic {
+                        let anonymous = try await t.tester.sendRequest(method, path, headers: ["Content-Type": "application/json"], body: body)
+                        #expect(anonymous.status == .unauthorized && anonymous.errorCode == "unauthenticated", "\(label) without credentials")
+                    }
+                    // The event stream never ends, so it cannot be read whole here; `LiveUpdateTests`
+                    // checks that a listener hears nothing of another user's videos.
+                    guard template != "/api/v1/events", !template.hasPrefix("/api/v1/webhooks") else { continue }
+                    let asBob = try await t.tester.sendRequest(method, path, headers: bob.headers, body: body)
+                    #expect(asBob.status.code < 500, "\(label) as Bob: \(asBob.status)")
+                    if template.contains("{videoID}") {
+                        #expect(asBob.status == .notFound && asBob.errorCode == "video_not_found", "\(label) as Bob on Alice's video")
+                    }
+                    if template != "/api/v1/openapi.json" {
+                        for trace in alicesTraces {
+                            #expect(!asBob.body.string.contains(trace), "\(label) showed Bob \(trace)")
+                        }
+                    }
+                    checked += 1
+                }
+            }
+            #expect(checked >= 12)
+            // Bob's attempts changed nothing of Alice's.
+            let job = try await t.job(video)
+            #expect(job.status == .pending && job.deletedAt == nil)
+            #expect(try await t.balances(alice) == (93_000, 7_000))
+            try await t.verifyLedger()
+        }
+    }
+}

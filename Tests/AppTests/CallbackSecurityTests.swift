@@ -110,4 +110,66 @@ struct CallbackSecurityTests {
             #expect(try await t.job(id).status == .completed)
         }
     }
+
+    /// A completion callback for the job at its real URL, with the body as the test writes it.
+    func deliverCompletion(_ t: TestContext, jobID: UUID, state: String, taskID: String) async throws -> TestingHTTPResponse {
+        let callback = try #require(await t.simulator.callbackURLs(forTask: taskID).first)
+        let path = try #require(URLComponents(string: callback)?.path).replacingOccurrences(of: "/progress", with: "")
+        let body = state == "success" ? Self.successBody(taskID: taskID)
+            : #"{"code": 501, "msg": "failed", "data": {"taskId": "\#(taskID)", "state": "fail", "failCode": "500", "failMsg": "forged"}}"#
+        return try await t.tester.sendRequest(.POST, path, headers: ["Content-Type": "application/json"], body: ByteBuffer(string: body))
+    }
+
+    @Test("a completion body the provider does not confirm moves no money: a forged success or a forged failure")
+    func tamperedBodiesAreConfirmedWithTheProvider() async throws {
+        try await withTestApp { t in
+            let user = try await t.makeUser()
+            let running = try await t.createTextVideo("Still running", as: user)
+            let runningTask = try #require(try await t.job(running).providerTaskID)
+
+            // The URL is right (as if it leaked), the body claims success, the provider says it is still running.
+            #expect(try await deliverCompletion(t, jobID: running, state: "success", taskID: runningTask).status == .ok)
+            var job = try await t.job(running)
+            #expect(job.status == .pending && job.videoURL == nil)
+            #expect(try await t.balances(user) == (93_000, 7_000))
+
+            // When it really finishes, it settles once, with the provider's video, not the forged one.
+            try await t.advance(by: 25)
+            job = try await t.job(running)
+            #expect(job.status == .completed)
+            #expect(job.videoURL?.contains("evil.test") == false)
+            #expect(try await t.balances(user) == (93_000, 0))
+
+            // A forged failure for a task that succeeded refunds nothing.
+            let succeeded = try await t.createTextVideo("Will succeed", as: user)
+            let succeededTask = try #require(try await t.job(succeeded).providerTaskID)
+            t.clock.advance(by: 25)
+            _ = await t.simulator.takeDueCallbacks() // the real callbacks are lost
+            t.clock.advance(by: 60)
+            #expect(try await deliverCompletion(t, jobID: succeeded, state: "fail", taskID: succeededTask).status == .ok)
+            #expect(try await t.job(succeeded).status == .completed)
+            #expect(try await t.balances(user) == (86_000, 0))
+            try await t.verifyLedger()
+        }
+    }
+
+    @Test("confirming callbacks keeps to one provider question per job per interval")
+    func confirmationsShareTheQueryBudget() async throws {
+        try await withTestApp { t in
+            let user = try await t.makeUser()
+            let id = try await t.createTextVideo(as: user)
+            let taskID = try #require(try await t.job(id).providerTaskID)
+            let before = await t.simulator.callCounts.recordInfo
+            for _ in 0..<5 {
+                _ = try await deliverCompletion(t, jobID: id, state: "success", taskID: taskID)
+            }
+            #expect(await t.simulator.callCounts.recordInfo == before + 1)
+            #expect(try await t.job(id).status == .pending)
+            // Once the provider finishes and the interval has passed, the reconciler confirms it.
+            t.clock.advance(by: 25)
+            _ = await t.simulator.takeDueCallbacks()
+            _ = try await t.reconcilePass()
+            #expect(try await t.job(id).status == .completed)
+        }
+    }
 }

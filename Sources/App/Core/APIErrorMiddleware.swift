@@ -1,3 +1,4 @@
+import NIOHTTP1
 import Vapor
 
 /// Turns every error into `{"error": {"code", "message"}}` with the right status, the message
@@ -68,14 +69,19 @@ struct APIErrorMiddleware: AsyncMiddleware {
             return error
         case let error as DecodingError:
             return .invalidJSON(detail: error.briefDescription)
+        case is HTTPParserError:
+            // The client broke HTTP's framing (a body that ended early, bad chunk sizes).
+            return .badRequest
         case let error as any AbortError:
             switch error.status {
             case .notFound: return .routeNotFound
             case .methodNotAllowed: return .methodNotAllowed
-            case .payloadTooLarge: return .payloadTooLarge(limitBytes: 1_000_000)
+            case .payloadTooLarge: return .payloadTooLarge(limitBytes: BodyLimits.limit(forPath: request.url.path))
             case .unsupportedMediaType: return .unsupportedMediaType
             case .badRequest: return .invalidJSON(detail: error.reason)
             case .unauthorized: return .unauthenticated
+            case .forbidden: return .routeNotFound
+            case let status where (400..<500).contains(status.code): return .badRequest
             default: return .internal
             }
         default:
@@ -117,5 +123,24 @@ extension Request {
         } catch let error as DecodingError {
             throw AppError.invalidJSON(detail: error.briefDescription)
         }
+    }
+}
+
+/// A content decoder that refuses everything, for media types no route accepts.
+struct RefusedContent: ContentDecoder {
+    func decode<D: Decodable>(_ decodable: D.Type, from body: ByteBuffer, headers: HTTPHeaders) throws -> D {
+        throw AppError.unsupportedMediaType
+    }
+}
+
+/// How large a request body may be, in one place so refusals can name the limit.
+enum BodyLimits {
+    /// Every JSON and form body.
+    static let json = 64 * 1024
+    /// The provider's callbacks, which repeat the whole original request.
+    static let callback = 256 * 1024
+
+    static func limit(forPath path: String) -> Int {
+        path.hasPrefix("/api/v1/webhooks/") ? callback : json
     }
 }

@@ -8,6 +8,8 @@ import Vapor
 public enum AppError: Error, Equatable, Sendable {
     // Requests
     case invalidJSON(detail: String)
+    /// A request the framework could not take (a malformed URL, header or body framing).
+    case badRequest
     case unsupportedMediaType
     case payloadTooLarge(limitBytes: Int)
     case routeNotFound
@@ -18,6 +20,8 @@ public enum AppError: Error, Equatable, Sendable {
     case invalidCredentials
     case invalidEmail
     case passwordTooShort(minimum: Int)
+    case passwordInvalid(maximumBytes: Int)
+    case invalidName
     case emailTaken
     /// A cookie-authenticated change without the session's anti-forgery token.
     case csrfFailed
@@ -27,6 +31,7 @@ public enum AppError: Error, Equatable, Sendable {
     // Creating a video
     case promptRequired
     case promptTooLong(maximum: Int)
+    case promptInvalidCharacters
     case invalidMode
     case unknownModel(String)
     case modelDoesNotMatchMode
@@ -74,7 +79,7 @@ public enum AppError: Error, Equatable, Sendable {
 
     public var status: HTTPResponseStatus {
         switch self {
-        case .invalidJSON, .invalidIdempotencyKey, .invalidCursor, .invalidLimit, .fileRequired: .badRequest
+        case .invalidJSON, .badRequest, .invalidIdempotencyKey, .invalidCursor, .invalidLimit, .fileRequired: .badRequest
         case .unsupportedMediaType, .unsupportedImageType: .unsupportedMediaType
         case .payloadTooLarge, .imageTooLarge: .payloadTooLarge
         case .routeNotFound, .videoNotFound, .uploadNotFound, .callbackNotFound: .notFound
@@ -82,7 +87,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .unauthenticated, .invalidCredentials, .invalidSignature: .unauthorized
         case .csrfFailed: .forbidden
         case .emailTaken, .notCancelable: .conflict
-        case .invalidEmail, .passwordTooShort, .promptRequired, .promptTooLong, .invalidMode, .unknownModel,
+        case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptInvalidCharacters,
+             .promptRequired, .promptTooLong, .invalidMode, .unknownModel,
              .modelDoesNotMatchMode, .invalidAspectRatio, .invalidDuration, .invalidQuality, .optionUnavailable,
              .uploadRequired, .uploadNotAllowed, .idempotencyKeyReused, .providerRejectedInput, .callbackTaskMismatch:
             .unprocessableEntity
@@ -99,6 +105,7 @@ public enum AppError: Error, Equatable, Sendable {
     public var code: String {
         switch self {
         case .invalidJSON: "invalid_json"
+        case .badRequest: "bad_request"
         case .unsupportedMediaType: "unsupported_media_type"
         case .payloadTooLarge: "payload_too_large"
         case .routeNotFound: "not_found"
@@ -107,10 +114,13 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidCredentials: "invalid_credentials"
         case .invalidEmail: "invalid_email"
         case .passwordTooShort: "password_too_short"
+        case .passwordInvalid: "password_invalid"
+        case .invalidName: "invalid_name"
         case .emailTaken: "email_taken"
         case .csrfFailed: "csrf_failed"
         case .promptRequired: "prompt_required"
         case .promptTooLong: "prompt_too_long"
+        case .promptInvalidCharacters: "prompt_invalid_characters"
         case .invalidMode: "invalid_mode"
         case .unknownModel: "unknown_model"
         case .modelDoesNotMatchMode: "model_mode_mismatch"
@@ -162,8 +172,10 @@ public enum AppError: Error, Equatable, Sendable {
     public var parameters: [String: String] {
         switch self {
         case .invalidJSON(let detail): ["detail": detail]
-        case .payloadTooLarge(let limit), .imageTooLarge(let limit): ["limit_mb": String(limit / 1_000_000)]
+        case .payloadTooLarge(let limit): ["limit_kb": String(limit / 1024)]
+        case .imageTooLarge(let limit): ["limit_mb": String(limit / 1_000_000)]
         case .passwordTooShort(let minimum): ["minimum": String(minimum)]
+        case .passwordInvalid(let maximum): ["maximum": String(maximum)]
         case .promptTooLong(let maximum): ["maximum": String(maximum)]
         case .unknownModel(let model): ["model": model]
         case .optionUnavailable(let model, let duration, let quality):

@@ -32,11 +32,17 @@ public struct RedactingLogHandler: LogHandler {
         set { inner[metadataKey: key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
-        inner.log(level: level, message: "\(Self.redact(message.description))",
-                  metadata: metadata?.mapValues { .string(Self.redact($0.description)) },
-                  source: source, file: file, function: function, line: line)
+    public func log(event: LogEvent) {
+        var event = event
+        event.message = "\(Self.redact(event.message.description))"
+        event.metadata = event.metadata?.mapValues { .string(Self.redact($0.description)) }
+        if let error = event.error { event.error = RedactedError(description: Self.redact("\(error)")) }
+        inner.log(event: event)
+    }
+
+    /// An error as its masked description, so an error attached to a log line leaks nothing either.
+    private struct RedactedError: Error, CustomStringConvertible {
+        var description: String
     }
 
     // MARK: - What is masked

@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 
 /// Serialises this process's write transactions when the database is SQLite.
 ///
@@ -7,6 +8,12 @@ import Fluent
 /// (its deadlock rule) instead of waiting. Queuing writers here costs no throughput, because
 /// SQLite would run them one at a time anyway. PostgreSQL needs no gate: its row locks and the
 /// conditional updates in `CreditLedger` do the work, across processes too.
+///
+/// The gate orders this process's transactions; `Store.writeTransaction` also begins them with
+/// `BEGIN IMMEDIATE`, so a transaction takes the write lock before its first read and never has
+/// to upgrade a read snapshot that a single-statement write elsewhere (a session update, a
+/// `phim` command in another process) has made stale, which SQLite refuses with
+/// `SQLITE_BUSY_SNAPSHOT` instead of waiting.
 public actor WriteGate {
     private var isHeld = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -47,12 +54,30 @@ public struct Store: Sendable {
         guard let gate else { return try await db.transaction(body) }
         await gate.acquire()
         do {
-            let result = try await db.transaction(body)
+            let result = try await Self.immediateTransaction(on: db, body)
             await gate.release()
             return result
         } catch {
             await gate.release()
             throw error
+        }
+    }
+
+    /// A SQLite transaction that holds the write lock from its start (SQLite's busy handler,
+    /// which sqlite-nio sets to retry, makes it wait for another writer instead of failing).
+    private static func immediateTransaction<T: Sendable>(on db: any Database,
+                                                          _ body: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        try await db.withConnection { connection in
+            let sql = connection as! any SQLDatabase // SQLite's connections are SQL databases
+            try await sql.raw("BEGIN IMMEDIATE").run()
+            do {
+                let result = try await body(connection)
+                try await sql.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await sql.raw("ROLLBACK").run()
+                throw error
+            }
         }
     }
 }

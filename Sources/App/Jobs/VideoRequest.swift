@@ -46,6 +46,7 @@ struct VideoRequest: Sendable, Equatable {
         let prompt = rawPrompt.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !prompt.isEmpty else { throw .promptRequired }
         guard prompt.count <= maximumPromptLength else { throw .promptTooLong(maximum: maximumPromptLength) }
+        guard !prompt.containsControlCharacters(allowingLineBreaks: true) else { throw .promptInvalidCharacters }
 
         let aspectRatio: AspectRatio
         switch input.aspectRatio {

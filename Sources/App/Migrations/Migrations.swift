@@ -14,5 +14,6 @@ extension Application {
         migrations.add(CreateVideoJob())
         migrations.add(CreateCreditEntry())
         migrations.add(CreateRateLimitCounter())
+        migrations.add(AddVideoJobLastQueriedAt())
     }
 }

@@ -50,6 +50,9 @@ public final class VideoJob: Model, @unchecked Sendable {
     @OptionalField(key: "last_heard_at") var lastHeardAt: Date?
     /// When the reconciler should next ask the provider; `nil` once the job is terminal.
     @OptionalField(key: "next_check_at") var nextCheckAt: Date?
+    /// When the provider was last asked about this job (by the reconciler or to confirm a
+    /// callback); two asks are at least one reconcile interval apart.
+    @OptionalField(key: "last_queried_at") var lastQueriedAt: Date?
     @OptionalField(key: "finished_at") var finishedAt: Date?
     /// Soft delete: hidden from the owner, still settled normally, ledger untouched.
     @OptionalField(key: "deleted_at") var deletedAt: Date?

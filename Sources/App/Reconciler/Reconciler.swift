@@ -95,13 +95,22 @@ struct Reconciler: Sendable {
     /// Moves a due job's next check one interval ahead, unless someone else already did.
     /// Returns whether this pass won the job.
     private func claim(jobID: UUID, now: Date) async throws -> Bool {
-        let sql = store.db as! any SQLDatabase // both supported drivers are SQL databases
-        return try await sql.update(VideoJob.schema)
-            .set("next_check_at", to: now.adding(settings.interval))
+        try await Self.claimQuery(jobID: jobID, now: now, interval: settings.interval, on: store.db, onlyIfDue: true)
+    }
+
+    /// Takes the right to ask the provider about a job now: atomically records the ask, unless
+    /// the job was asked about less than an interval ago (by a pass on any instance, or to
+    /// confirm a callback), or, with `onlyIfDue`, its next check has not come yet.
+    static func claimQuery(jobID: UUID, now: Date, interval: Duration, on db: any Database, onlyIfDue: Bool) async throws -> Bool {
+        let sql = db as! any SQLDatabase // both supported drivers are SQL databases
+        var update = sql.update(VideoJob.schema)
+            .set("next_check_at", to: now.adding(interval))
+            .set("last_queried_at", to: now)
             .where("id", .equal, jobID)
-            .where("next_check_at", .lessThanOrEqual, now)
-            .returning("id")
-            .first() != nil
+            .where(group: { $0.where("last_queried_at", .is, SQLLiteral.null)
+                .orWhere("last_queried_at", .lessThanOrEqual, now.adding(.zero - interval)) })
+        if onlyIfDue { update = update.where("next_check_at", .lessThanOrEqual, now) }
+        return try await update.returning("id").first() != nil
     }
 }
 

@@ -123,6 +123,14 @@ public actor KieSimulator {
     }
 
     public func inject(_ fault: Fault) { faults.append(fault) }
+    /// Faults injected and not yet used by a create.
+    public var pendingFaults: Int { faults.count }
+    public func clearFaults() { faults.removeAll() }
+    /// The callback URLs a task was created with (completion first), as a provider would know them.
+    public func callbackURLs(forTask id: String) -> [String] {
+        guard let body = tasks[id]?.body else { return [] }
+        return [body.callBackUrl, body.progressCallBackUrl].compactMap { $0 }
+    }
     public func setFailureRate(_ rate: Double) { settings.failureRate = rate }
     public func setAccountCredits(_ credits: Int) { settings.accountCredits = credits }
 

@@ -4,7 +4,9 @@ import Vapor
 /// Accounts, sessions and API keys.
 struct AuthController: RouteCollection {
     static let minimumPasswordLength = 8
-    static let maximumPasswordLength = 128
+    /// bcrypt reads at most 72 bytes and stops at a NUL; a longer password, or one with control
+    /// characters, would be stored as less than it looks, so it is refused instead.
+    static let maximumPasswordBytes = 72
 
     func boot(routes: any RoutesBuilder) throws {
         routes.post("auth", "register", use: register)
@@ -45,6 +47,7 @@ struct AuthController: RouteCollection {
     @Sendable func createAPIKey(req: Request) async throws -> Response {
         let input = (req.body.data?.readableBytes ?? 0) > 0 ? try req.decodeJSON(API.CreateAPIKeyInput.self) : API.CreateAPIKeyInput()
         let name = (input.name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.containsControlCharacters(allowingLineBreaks: false) else { throw AppError.invalidName }
         let key = APIKeys.generate()
         let record = APIKey(userID: try req.user.requireID(), name: name.isEmpty ? "API key" : String(name.prefix(100)),
                             keyPrefix: String(key.prefix(12)), keyHash: APIKeys.hash(key), createdAt: req.clock.now())
@@ -76,9 +79,9 @@ struct AuthController: RouteCollection {
     /// either count reaches its limit, further attempts are refused without looking at the
     /// password until the window ends, so guessing costs the attacker time, not us.
     static func verifyCredentials(email rawEmail: String?, password: String?, req: Request) async throws -> User {
-        guard let email = rawEmail?.normalizedEmail, let password, !password.isEmpty else {
-            throw AppError.invalidCredentials
-        }
+        guard let email = rawEmail?.normalizedEmail, let password, !password.isEmpty,
+              password.utf8.count <= maximumPasswordBytes, !password.containsControlCharacters(allowingLineBreaks: false)
+        else { throw AppError.invalidCredentials }
         let limits = req.application.phimConfig.limits
         let limiter = req.rateLimiter
         let address = req.clientAddress
@@ -118,14 +121,18 @@ struct AuthController: RouteCollection {
         guard let email = raw?.normalizedEmail, email.count <= 254 else { throw .invalidEmail }
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-              !email.contains(where: { $0.isWhitespace || $0.isNewline })
+              !email.contains(where: { $0.isWhitespace || $0.isNewline }),
+              !email.containsControlCharacters(allowingLineBreaks: false)
         else { throw .invalidEmail }
         return email
     }
 
     static func validPassword(_ raw: String?) throws(AppError) -> String {
-        guard let password = raw, password.count >= minimumPasswordLength, password.count <= maximumPasswordLength else {
+        guard let password = raw, password.count >= minimumPasswordLength else {
             throw .passwordTooShort(minimum: minimumPasswordLength)
+        }
+        guard password.utf8.count <= maximumPasswordBytes, !password.containsControlCharacters(allowingLineBreaks: false) else {
+            throw .passwordInvalid(maximumBytes: maximumPasswordBytes)
         }
         return password
     }
@@ -133,4 +140,14 @@ struct AuthController: RouteCollection {
 
 extension String {
     var normalizedEmail: String { trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
+
+    /// Whether the text holds characters no person types: C0 and C1 controls and DEL (NUL
+    /// among them, which PostgreSQL cannot store and C libraries read as the end). Tab, line
+    /// feed and carriage return are allowed where text may span lines.
+    func containsControlCharacters(allowingLineBreaks: Bool) -> Bool {
+        unicodeScalars.contains { scalar in
+            if allowingLineBreaks, scalar == "\t" || scalar == "\n" || scalar == "\r" { return false }
+            return scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+        }
+    }
 }

@@ -28,6 +28,7 @@ struct EventsController: RouteCollection {
         let language = req.language
         let events = req.application.jobEvents.subscribe(userID: userID)
         let db = req.db
+        let logger = req.logger
         let encoder = try ContentConfiguration.global.requireEncoder(for: .json)
 
         let response = Response(status: .ok)
@@ -59,11 +60,21 @@ struct EventsController: RouteCollection {
                     }
                     group.addTask {
                         for await event in events {
-                            // A video deleted since (or unreadable now) is sent as absent; the balances still go out.
-                            let job = try? await owner.video(event.jobID)
-                            let (credits, held) = try await balances()
-                            try await send(Update(videoID: event.jobID, video: try job.map { try API.Video($0, language: language) },
-                                                  credits: credits, creditsOnHold: held), event: "video")
+                            let update: Update
+                            do {
+                                // A video deleted since is sent as absent; the balances still go out.
+                                let job: VideoJob?
+                                do { job = try await owner.video(event.jobID) } catch AppError.videoNotFound { job = nil }
+                                let (credits, held) = try await balances()
+                                update = Update(videoID: event.jobID, video: try job.map { try API.Video($0, language: language) },
+                                                credits: credits, creditsOnHold: held)
+                            } catch {
+                                // A failed read (a busy pool) skips this event, not the stream: the
+                                // next event carries the state as it is then.
+                                logger.warning("live update skipped", metadata: ["error": .string("\(error)")])
+                                continue
+                            }
+                            try await send(update, event: "video")
                         }
                     }
                     // Whichever ends first (the client left, so a write failed) ends the stream.

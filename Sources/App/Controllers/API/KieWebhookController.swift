@@ -8,14 +8,20 @@ import Vapor
 /// not carry it, or names another job's task, changes nothing. When the operator set Kie's
 /// webhook HMAC key, the signature and its timestamp are checked too. Duplicates and late
 /// arrivals are answered 200 and change nothing (`JobLifecycle` only moves forward).
+///
+/// Kie signs only the task id and the time, never the body (reference §6), so an outcome that
+/// moves money (success or failure) is not taken from the callback: the provider is asked, and
+/// its answer is what applies. A callback with a tampered body therefore cannot charge or
+/// refund anything the provider does not confirm.
 struct KieWebhookController: RouteCollection {
     /// How far a signed callback's timestamp may be from our clock (the reference leaves it to us).
     static let replayWindow: TimeInterval = 300
 
     func boot(routes: any RoutesBuilder) throws {
         let hooks = routes.grouped("webhooks", "kie", ":jobID", ":secret")
-        hooks.on(.POST, body: .collect(maxSize: "256kb")) { try await receive($0, isProgress: false) }
-        hooks.on(.POST, "progress", body: .collect(maxSize: "256kb")) { try await receive($0, isProgress: true) }
+        let limit = ByteCount(value: BodyLimits.callback)
+        hooks.on(.POST, body: .collect(maxSize: limit)) { try await receive($0, isProgress: false) }
+        hooks.on(.POST, "progress", body: .collect(maxSize: limit)) { try await receive($0, isProgress: true) }
     }
 
     struct Acknowledgement: Content {
@@ -47,10 +53,39 @@ struct KieWebhookController: RouteCollection {
             // there is confirmed by the completion callback or a poll, never billed from here.
             return Acknowledgement(received: true, status: job.status)
         }
-        switch try await lifecycle.apply(news, toJob: jobID, source: .callback) {
+        var confirmed = news
+        if news.state == .success || news.state == .fail, !job.status.isTerminal {
+            guard let answer = try await confirmWithProvider(news.taskID, jobID: jobID, req: req) else {
+                return Acknowledgement(received: true, status: job.status)
+            }
+            confirmed = answer
+        }
+        switch try await lifecycle.apply(confirmed, toJob: jobID, source: .callback) {
         case .taskMismatch: throw AppError.callbackTaskMismatch
         case .updated(let status): return Acknowledgement(received: true, status: status)
         case .unchanged, .unknownJob: return Acknowledgement(received: true, status: job.status)
+        }
+    }
+
+    /// The provider's own account of the task, or nil when it cannot be had now: then the
+    /// reconciler asks as soon as the one-ask-per-interval rule allows, so the outcome still
+    /// lands (a little later) even if this callback was the last one.
+    private func confirmWithProvider(_ taskID: ProviderTaskID, jobID: UUID, req: Request) async throws -> ProviderTaskStatus? {
+        let now = req.clock.now()
+        let interval = req.application.phimConfig.reconciler.interval
+        guard try await Reconciler.claimQuery(jobID: jobID, now: now, interval: interval, on: req.db, onlyIfDue: false) else {
+            // Asked less than an interval ago: due now, so the next pass asks once the gap allows.
+            try await VideoJob.query(on: req.db).set(\.$nextCheckAt, to: now)
+                .filter(\.$id == jobID).filter(\.$status ~~ JobStatus.unfinished).update()
+            return nil
+        }
+        do {
+            let answer = try await req.application.provider.taskStatus(taskID)
+            return answer.taskID == taskID ? answer : nil
+        } catch {
+            req.logger.warning("could not confirm a callback with the provider; the reconciler will",
+                               metadata: ["job_id": .string(jobID.uuidString), "error": .string("\(error)")])
+            return nil
         }
     }
 

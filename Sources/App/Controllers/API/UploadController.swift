@@ -1,5 +1,5 @@
 import Fluent
-import MultipartKit
+import NIOCore
 import Vapor
 
 /// Reference images for image-to-video: streamed in, accepted by their bytes, served publicly
@@ -22,14 +22,16 @@ struct UploadController: RouteCollection {
         let bodyLimit = Self.maximumImageBytes + Self.framingAllowance
         if let declared = req.headers.first(name: .contentLength).flatMap(Int.init), declared > bodyLimit { throw tooLarge }
 
-        let reader = MultipartFileReader(boundary: boundary, field: "file", limit: Self.maximumImageBytes)
-        var received = 0
-        for try await chunk in req.body {
-            received += chunk.readableBytes
-            guard received <= bodyLimit else { throw tooLarge }
-            try reader.feed(chunk)
+        // Collected as it streams, refused the moment it passes the limit.
+        var body = ByteBuffer()
+        for try await var chunk in req.body {
+            guard body.readableBytes + chunk.readableBytes <= bodyLimit else { throw tooLarge }
+            body.writeBuffer(&chunk)
         }
-        guard let data = reader.completeFile, data.readableBytes > 0 else { throw AppError.fileRequired }
+        guard let data = MultipartForm.field("file", boundary: boundary, in: body), data.readableBytes > 0 else {
+            throw AppError.fileRequired
+        }
+        guard data.readableBytes <= Self.maximumImageBytes else { throw tooLarge }
 
         // The declared type and the file name are the sender's claims; the bytes decide.
         let image: ImageInspector.Image
@@ -54,54 +56,61 @@ struct UploadController: RouteCollection {
     }
 }
 
-/// Pulls one field's content out of a `multipart/form-data` body as it streams in, keeping at
-/// most `limit` bytes of it; other fields are skipped.
-private final class MultipartFileReader {
-    private let parser: MultipartParser
-    private(set) var file: ByteBuffer?
-    private var inField = false
-    private var fieldComplete = false
-    private var overflowed = false
-
-    init(boundary: String, field: String, limit: Int) {
-        parser = MultipartParser(boundary: boundary)
-        parser.onHeader = { [unowned self] name, value in
-            if name.lowercased() == "content-disposition", !fieldComplete {
-                inField = Self.fieldName(value) == field
+/// Finds one field of a `multipart/form-data` body (RFC 7578) that has been read whole.
+///
+/// Our own few lines instead of multipart-kit's parser, which traps (taking the whole process
+/// down) on a non-ASCII byte in a part's header name: schemathesis found it.
+enum MultipartForm {
+    /// The content of the first part named `field`; `nil` if there is none or the body is not
+    /// well-formed multipart (a part must end with a delimiter, so a cut-off body has no file).
+    static func field(_ field: String, boundary: String, in body: ByteBuffer) -> ByteBuffer? {
+        let bytes = body.readableBytesView
+        let start = bytes.startIndex
+        let delimiter = Array("--\(boundary)".utf8)
+        let partEnd = Array("\r\n--\(boundary)".utf8)
+        let headerEnd = Array("\r\n\r\n".utf8)
+        // The first delimiter opens the body (an optional preamble before it is ignored).
+        guard var cursor = firstIndex(of: delimiter, in: bytes, from: start) else { return nil }
+        cursor += delimiter.count
+        while true {
+            // "--" after a delimiter closes the body; otherwise a line break starts a part.
+            guard cursor + 2 <= bytes.endIndex, bytes[cursor] == 0x0D, bytes[cursor + 1] == 0x0A else { return nil }
+            let headersStart = cursor + 2
+            guard let headersEnd = firstIndex(of: headerEnd, in: bytes, from: headersStart),
+                  let contentEnd = firstIndex(of: partEnd, in: bytes, from: headersEnd + headerEnd.count)
+            else { return nil }
+            let headers = String(decoding: bytes[headersStart..<headersEnd], as: UTF8.self)
+            if fieldName(headers) == field {
+                return body.getSlice(at: body.readerIndex + (headersEnd + headerEnd.count - start),
+                                     length: contentEnd - (headersEnd + headerEnd.count))
             }
-        }
-        parser.onBody = { [unowned self] chunk in
-            guard inField, !overflowed else { return }
-            if (file?.readableBytes ?? 0) + chunk.readableBytes > limit {
-                overflowed = true
-            } else {
-                file = file ?? ByteBuffer()
-                file?.writeBuffer(&chunk)
-            }
-        }
-        parser.onPartComplete = { [unowned self] in
-            if inField { fieldComplete = true }
-            inField = false
+            cursor = contentEnd + partEnd.count
+            if cursor + 2 <= bytes.endIndex, bytes[cursor] == 0x2D, bytes[cursor + 1] == 0x2D { return nil }
         }
     }
 
-    /// Parses the next piece of the body. A body that is not multipart ends the upload as
-    /// missing its file; a field over the limit as too large.
-    func feed(_ chunk: ByteBuffer) throws {
-        do { try parser.execute(chunk) } catch { throw AppError.fileRequired }
-        if overflowed { throw AppError.imageTooLarge(limitBytes: UploadController.maximumImageBytes) }
+    /// `name` from the part's `Content-Disposition: form-data; name="file"; filename="a.png"`.
+    static func fieldName(_ headers: String) -> String? {
+        for line in headers.split(separator: "\r\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces).lowercased() == "content-disposition" else { continue }
+            for parameter in parts[1].split(separator: ";").dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                if pair.count == 2, pair[0].lowercased() == "name" {
+                    return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                }
+            }
+        }
+        return nil
     }
 
-    /// Only a field whose closing boundary arrived counts: a cut-off body has no file.
-    var completeFile: ByteBuffer? { fieldComplete ? file : nil }
-
-    /// `name` from `form-data; name="file"; filename="a.png"`.
-    static func fieldName(_ disposition: String) -> String? {
-        for parameter in disposition.split(separator: ";").dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            if pair.count == 2, pair[0].lowercased() == "name" {
-                return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-            }
+    private static func firstIndex(of needle: [UInt8], in haystack: ByteBufferView, from: Int) -> Int? {
+        guard let first = needle.first, haystack.endIndex - from >= needle.count else { return nil }
+        var index = from
+        let last = haystack.endIndex - needle.count
+        while index <= last {
+            if haystack[index] == first, haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
+            index += 1
         }
         return nil
     }

@@ -1,6 +1,6 @@
-# Sourced by scripts/test.sh: makes sure headless Chromium, its driver and selenium are here.
-# Debian's chromium and chromium-driver come from apt, selenium from PyPI; fonts-noto-core
-# gives the screenshots Vietnamese glyphs.
+# Sourced by scripts/test.sh: installs the test tools that are missing. Debian's chromium and
+# chromium-driver come from apt, selenium and schemathesis from PyPI; fonts-noto-core gives the
+# screenshots Vietnamese glyphs.
 
 ensure_browser() {
     if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans"; then
@@ -11,5 +11,12 @@ ensure_browser() {
     if ! python3 -c "import selenium" 2>/dev/null; then
         echo "installing selenium (pip)"
         python3 -m pip install -q selenium
+    fi
+}
+
+ensure_schemathesis() {
+    if ! command -v schemathesis >/dev/null; then
+        echo "installing schemathesis (pip)"
+        python3 -m pip install -q schemathesis
     fi
 }
