@@ -7,6 +7,8 @@
 # screenshots land in artifacts/screenshots). Used by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The fault-injection run's seed replays exactly only if sets and dictionaries iterate alike.
+export SWIFT_DETERMINISTIC_HASHING=1
 source scripts/postgres.sh
 source scripts/tools.sh
 trap stop_private_postgres EXIT

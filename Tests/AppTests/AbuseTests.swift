@@ -40,6 +40,24 @@ struct AbuseTests {
         }
     }
 
+    @Test("the sign-in page says so too, in Vietnamese, with Retry-After, and signs nobody in")
+    func loginLimitOnThePage() async throws {
+        try await withTestApp { t in
+            let user = try await t.makeUser()
+            for _ in 0..<5 { _ = try await login(t, user.email, "wrong-password") }
+            let page = try await t.tester.sendRequest(.GET, "/signin", headers: ["Accept": "text/html"])
+            let cookie = try TestContext.sessionCookie(page)
+            let token = try TestContext.csrfToken(in: page.body.string)
+            let refused = try await t.tester.sendRequest(.POST, "/signin", headers: [
+                "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html",
+            ], body: ByteBuffer(string: "email=\(user.email)&password=password123&csrf_token=\(token)"))
+            #expect(refused.status == .tooManyRequests)
+            #expect(refused.headers.first(name: .retryAfter) != nil)
+            #expect(refused.body.string.contains("Bạn đã đăng nhập sai quá nhiều lần"))
+            #expect(try await t.tester.sendRequest(.GET, "/studio", headers: ["Cookie": cookie]).status == .seeOther)
+        }
+    }
+
     @Test("one address guessing across many accounts is stopped, and other addresses are not")
     func loginLimitPerAddress() async throws {
         try await withTestApp(adjust: { $0.trustsForwardedFor = true }) { t in

@@ -217,7 +217,8 @@ public actor KieSimulator {
     public func takeDueCallbacks() -> [Callback] {
         let now = clock.now()
         var due: [Callback] = []
-        for id in awaitingCallbacks {
+        // In task order, not the set's (which changes from run to run), so a seeded run repeats.
+        for id in awaitingCallbacks.sorted() {
             guard var task = tasks[id] else { continue }
             let state = state(of: task, at: now)
             if let url = task.body.progressCallBackUrl, !task.progressCallbackSent,

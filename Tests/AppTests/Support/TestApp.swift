@@ -48,13 +48,9 @@ var isTestingOnPostgres: Bool {
     ProcessInfo.processInfo.environment["TEST_DATABASE_URL"]?.hasPrefix("postgres") == true
 }
 
-func withTestApp(
-    adjust: (inout AppConfig) -> Void = { _ in },
-    _ body: (TestContext) async throws -> Void
-) async throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("phim-tests-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    var config = AppConfig(
+/// The configuration every test starts from, on a fresh database in `directory`.
+func testConfig(directory: String) throws -> AppConfig {
+    AppConfig(
         database: try testDatabase(directory: directory),
         provider: .simulator,
         publicURL: "https://phim.test",
@@ -64,28 +60,56 @@ func withTestApp(
                           unconfirmedSubmissionTimeout: .seconds(1800)),
         passwordHashCost: 4
     )
-    adjust(&config)
+}
+
+/// A configured, migrated application on `config`'s database (whose PostgreSQL schema is made
+/// if `createSchema`), on the manual clock. The caller shuts it down.
+func startTestApp(_ config: AppConfig, clock: ManualClock, createSchema: Bool) async throws -> Application {
     let app = try await Application.make(.testing)
     app.logger.logLevel = .warning
-    let clock = ManualClock()
     app.clock = clock.appClock
     do {
         try await configure(app, config)
-        if case .postgres(_, let schema?) = config.database, let sql = app.db as? any SQLDatabase {
+        if createSchema, case .postgres(_, let schema?) = config.database, let sql = app.db as? any SQLDatabase {
             try await sql.raw("CREATE SCHEMA \(ident: schema)").run()
         }
         try await app.autoMigrate()
+    } catch {
+        try? await app.asyncShutdown()
+        throw error
+    }
+    return app
+}
+
+func withTestApp(
+    adjust: (inout AppConfig) -> Void = { _ in },
+    _ body: (TestContext) async throws -> Void
+) async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("phim-tests-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var config = try testConfig(directory: directory)
+    adjust(&config)
+    let clock = ManualClock()
+    let app: Application
+    do {
+        app = try await startTestApp(config, clock: clock, createSchema: true)
+    } catch {
+        try? FileManager.default.removeItem(atPath: directory)
+        throw error
+    }
+    do {
         guard let simulator = app.simulator else { throw TestSetupError("configure made no simulator") }
         app.provider = SimulatorProvider(simulator: simulator)
         try await body(TestContext(app: app, clock: clock, simulator: simulator))
     } catch {
-        await tearDown(app, config, directory: directory)
+        await tearDownTestApp(app, config, directory: directory)
         throw error
     }
-    await tearDown(app, config, directory: directory)
+    await tearDownTestApp(app, config, directory: directory)
 }
 
-private func tearDown(_ app: Application, _ config: AppConfig, directory: String) async {
+/// Drops what a test made (its PostgreSQL schema, its folder) and shuts the application down.
+func tearDownTestApp(_ app: Application, _ config: AppConfig, directory: String) async {
     if case .postgres(_, let schema?) = config.database, let sql = app.db as? any SQLDatabase {
         try? await sql.raw("DROP SCHEMA \(ident: schema) CASCADE").run()
     }

@@ -102,7 +102,10 @@ struct AccountPages: RouteCollection {
             demoPassword: demo?.password == AppConfig.DemoAccount.defaultPassword ? demo?.password : nil,
             minimumPasswordLength: AuthController.minimumPasswordLength)
         let response = try await req.view.render(template, page).encodeResponse(for: req)
-        if let error { response.status = error.status }
+        if let error {
+            response.status = error.status
+            if let seconds = error.retryAfterSeconds { response.headers.replaceOrAdd(name: .retryAfter, value: String(seconds)) }
+        }
         return response
     }
 }
