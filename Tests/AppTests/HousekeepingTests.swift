@@ -24,7 +24,7 @@ struct HousekeepingTests {
         #expect(!vi.isEmpty)
         #expect(vi == en)
         let codes: [AppError] = [.invalidJSON(detail: ""), .badRequest, .unsupportedMediaType, .payloadTooLarge(limitBytes: 1), .routeNotFound,
-                                 .methodNotAllowed, .unauthenticated, .invalidCredentials, .invalidEmail, .passwordTooShort(minimum: 8), .passwordInvalid(maximumBytes: 72), .invalidName, .promptInvalidCharacters,
+                                 .methodNotAllowed, .unauthenticated, .invalidCredentials, .invalidEmail, .passwordTooShort(minimum: 8), .passwordInvalid(maximumBytes: 72), .invalidName, .promptInvalidCharacters, .invalidDeadline,
                                  .emailTaken, .promptRequired, .promptTooLong(maximum: 1), .invalidMode, .unknownModel(""),
                                  .modelDoesNotMatchMode, .invalidAspectRatio, .invalidDuration, .invalidQuality,
                                  .optionUnavailable(model: "", duration: 0, quality: ""), .uploadRequired, .uploadNotAllowed,

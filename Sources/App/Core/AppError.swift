@@ -32,6 +32,7 @@ public enum AppError: Error, Equatable, Sendable {
     case promptRequired
     case promptTooLong(maximum: Int)
     case promptInvalidCharacters
+    case invalidDeadline
     case invalidMode
     case unknownModel(String)
     case modelDoesNotMatchMode
@@ -87,7 +88,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .unauthenticated, .invalidCredentials, .invalidSignature: .unauthorized
         case .csrfFailed: .forbidden
         case .emailTaken, .notCancelable: .conflict
-        case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptInvalidCharacters,
+        case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptInvalidCharacters, .invalidDeadline,
              .promptRequired, .promptTooLong, .invalidMode, .unknownModel,
              .modelDoesNotMatchMode, .invalidAspectRatio, .invalidDuration, .invalidQuality, .optionUnavailable,
              .uploadRequired, .uploadNotAllowed, .idempotencyKeyReused, .providerRejectedInput, .callbackTaskMismatch:
@@ -121,6 +122,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .promptRequired: "prompt_required"
         case .promptTooLong: "prompt_too_long"
         case .promptInvalidCharacters: "prompt_invalid_characters"
+        case .invalidDeadline: "invalid_deadline"
         case .invalidMode: "invalid_mode"
         case .unknownModel: "unknown_model"
         case .modelDoesNotMatchMode: "model_mode_mismatch"
@@ -176,6 +178,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .imageTooLarge(let limit): ["limit_mb": String(limit / 1_000_000)]
         case .passwordTooShort(let minimum): ["minimum": String(minimum)]
         case .passwordInvalid(let maximum): ["maximum": String(maximum)]
+        case .invalidDeadline: ["minimum": String(VideoRequest.deadlineRange.lowerBound), "maximum": String(VideoRequest.deadlineRange.upperBound)]
         case .promptTooLong(let maximum): ["maximum": String(maximum)]
         case .unknownModel(let model): ["model": model]
         case .optionUnavailable(let model, let duration, let quality):

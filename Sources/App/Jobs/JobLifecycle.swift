@@ -36,6 +36,14 @@ struct JobLifecycle: Sendable {
         let outcome: (Outcome, JobEvent?) = try await closingOnce { db in
             guard let job = try await VideoJob.find(jobID, on: db) else { return (.unknownJob, nil) }
             if let known = job.providerTaskID, known != news.taskID { return (.taskMismatch, nil) }
+            if job.status == .failed, job.failureReason == .deadlineExceeded, news.state == .success, job.providerState != "success" {
+                // The provider finished after the deadline: kept on record, never charged.
+                job.providerTaskID = news.taskID
+                job.providerState = news.state.rawValue
+                job.lastHeardAt = now
+                try await job.save(on: db)
+                return (.unchanged, nil)
+            }
             if job.status.isTerminal { return (.unchanged, nil) }
 
             job.providerTaskID = news.taskID

@@ -31,20 +31,18 @@ struct VideoCreation: Sendable {
         case replayed(VideoJob)
     }
 
-    func create(_ request: VideoRequest, userID: UUID, idempotencyKey: String?) async throws -> Outcome {
-        if let idempotencyKey, let earlier = try await findByKey(idempotencyKey, userID: userID) {
-            return try replay(earlier, for: request)
-        }
+    /// What a create would cost, after every check a create makes before holding credits
+    /// (moderation, the price table, the reference image) except the rate limit.
+    struct Quote: Sendable {
+        var priceCredits: Int
+        var imageURL: String?
+    }
 
-        let createRule = limits.createPerAccount
-        if try await rateLimiter.hit(createRule, key: userID.uuidString) > createRule.limit {
-            throw AppError.tooManyCreates(retryAfter: rateLimiter.secondsUntilReset(createRule))
-        }
+    func quote(_ request: VideoRequest, userID: UUID) async throws -> Quote {
         if case .rejected(let term) = try await moderator.review(prompt: request.prompt) {
             logger.notice("prompt refused by moderation", metadata: ["user_id": .string(userID.uuidString), "term": .string(term)])
             throw AppError.promptRejected
         }
-
         guard let price = try await Price.query(on: store.db)
             .filter(\.$model == request.model.rawValue)
             .filter(\.$durationSeconds == request.durationSeconds)
@@ -54,7 +52,6 @@ struct VideoCreation: Sendable {
             throw AppError.optionUnavailable(model: request.model.rawValue, duration: request.durationSeconds,
                                              quality: request.quality.rawValue)
         }
-
         var imageURL: String?
         if let uploadID = request.uploadID {
             guard let upload = try await OwnerScope(userID: userID, db: store.db).upload(uploadID) else {
@@ -62,6 +59,20 @@ struct VideoCreation: Sendable {
             }
             imageURL = "\(publicBaseURL)/files/\(upload.storageKey)"
         }
+        return Quote(priceCredits: price.credits, imageURL: imageURL)
+    }
+
+    func create(_ request: VideoRequest, userID: UUID, idempotencyKey: String?) async throws -> Outcome {
+        if let idempotencyKey, let earlier = try await findByKey(idempotencyKey, userID: userID) {
+            return try replay(earlier, for: request)
+        }
+
+        let createRule = limits.createPerAccount
+        if try await rateLimiter.hit(createRule, key: userID.uuidString) > createRule.limit {
+            throw AppError.tooManyCreates(retryAfter: rateLimiter.secondsUntilReset(createRule))
+        }
+        let priced = try await quote(request, userID: userID)
+        let imageURL = priced.imageURL
 
         // The secret goes to the provider inside the callback URL; only its hash is kept.
         let jobID = UUID()
@@ -78,7 +89,7 @@ struct VideoCreation: Sendable {
         job.quality = request.quality
         job.uploadID = request.uploadID
         job.imageURL = imageURL
-        job.priceCredits = price.credits
+        job.priceCredits = priced.priceCredits
         job.idempotencyKey = idempotencyKey
         job.requestFingerprint = request.fingerprint
         job.status = .submitting
@@ -87,6 +98,7 @@ struct VideoCreation: Sendable {
         job.callbackSecretHash = Self.hash(secret)
         job.createdAt = now
         job.updatedAt = now
+        job.deadlineAt = request.deadlineSeconds.map { now.addingTimeInterval(TimeInterval($0)) }
 
         let maxUnfinished = limits.maxUnfinishedJobs
         do {
@@ -94,7 +106,7 @@ struct VideoCreation: Sendable {
                 // The hold updates the user's row first, which on PostgreSQL makes a concurrent
                 // create for the same user wait here until this one commits, so the count
                 // below sees every job of the user's that will exist.
-                try await CreditLedger.hold(userID: userID, jobID: jobID, amount: price.credits, at: now, on: db)
+                try await CreditLedger.hold(userID: userID, jobID: jobID, amount: priced.priceCredits, at: now, on: db)
                 let unfinished = try await VideoJob.query(on: db)
                     .filter(\.$user.$id == userID)
                     .filter(\.$status ~~ JobStatus.unfinished)

@@ -86,12 +86,14 @@ public enum HoldState: String, Codable, Sendable {
 }
 
 /// Why a job failed, in Phim's own words (the provider's code and message are kept beside it).
-public enum FailureReason: String, Codable, Sendable {
+public enum FailureReason: String, Codable, Sendable, CaseIterable {
     case providerFailed = "provider_failed"
     case contentRejected = "content_rejected"
     case providerError = "provider_error"
     case submissionUnconfirmed = "submission_unconfirmed"
     case timedOut = "timed_out"
+    /// The caller's `deadline_seconds` passed first.
+    case deadlineExceeded = "deadline_exceeded"
     case missingResult = "missing_result"
 }
 

@@ -4,6 +4,8 @@ import Foundation
 /// A create request after validation: every option known, every rule checked.
 struct VideoRequest: Sendable, Equatable {
     static let maximumPromptLength = 5_000
+    /// A deadline is checked by the reconciler, so one shorter than a few of its intervals means little.
+    static let deadlineRange = 60...86_400
 
     var model: VideoModel
     var prompt: String
@@ -11,6 +13,8 @@ struct VideoRequest: Sendable, Equatable {
     var durationSeconds: Int
     var quality: VideoQuality
     var uploadID: UUID?
+    /// Seconds after creation by which the video must be done, or it fails (refunded).
+    var deadlineSeconds: Int? = nil
 
     var mode: VideoMode { model.mode }
 
@@ -18,7 +22,7 @@ struct VideoRequest: Sendable, Equatable {
     /// `Idempotency-Key` from a different request that reuses the key.
     var fingerprint: String {
         let canonical = [model.rawValue, prompt, aspectRatio.rawValue, String(durationSeconds), quality.rawValue,
-                         uploadID?.uuidString ?? ""].joined(separator: "\u{1F}")
+                         uploadID?.uuidString ?? "", deadlineSeconds.map(String.init) ?? ""].joined(separator: "\u{1F}")
         return SHA256.hash(data: Data(canonical.utf8)).hexString
     }
 
@@ -81,8 +85,15 @@ struct VideoRequest: Sendable, Equatable {
         if model.mode == .imageToVideo, uploadID == nil { throw .uploadRequired }
         if model.mode == .textToVideo, uploadID != nil { throw .uploadNotAllowed }
 
+        var deadline: Int?
+        switch input.deadlineSeconds {
+        case .absent: deadline = nil
+        case .value(let seconds): guard deadlineRange.contains(seconds) else { throw .invalidDeadline }; deadline = seconds
+        case .invalid: throw .invalidDeadline
+        }
+
         return VideoRequest(model: model, prompt: prompt, aspectRatio: aspectRatio, durationSeconds: duration,
-                            quality: quality, uploadID: uploadID)
+                            quality: quality, uploadID: uploadID, deadlineSeconds: deadline)
     }
 }
 

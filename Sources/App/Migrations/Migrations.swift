@@ -15,5 +15,6 @@ extension Application {
         migrations.add(CreateCreditEntry())
         migrations.add(CreateRateLimitCounter())
         migrations.add(AddVideoJobLastQueriedAt())
+        migrations.add(AddVideoJobDeadline())
     }
 }

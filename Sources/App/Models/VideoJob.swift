@@ -53,6 +53,8 @@ public final class VideoJob: Model, @unchecked Sendable {
     /// When the provider was last asked about this job (by the reconciler or to confirm a
     /// callback); two asks are at least one reconcile interval apart.
     @OptionalField(key: "last_queried_at") var lastQueriedAt: Date?
+    /// The caller's deadline: unfinished by then, the job fails and is refunded.
+    @OptionalField(key: "deadline_at") var deadlineAt: Date?
     @OptionalField(key: "finished_at") var finishedAt: Date?
     /// Soft delete: hidden from the owner, still settled normally, ledger untouched.
     @OptionalField(key: "deleted_at") var deletedAt: Date?

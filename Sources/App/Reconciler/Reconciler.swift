@@ -28,6 +28,7 @@ struct Reconciler: Sendable {
         var queryFailures = 0
         var timedOut = 0
         var unconfirmedReleased = 0
+        var deadlinesPassed = 0
     }
 
     func runPass() async throws -> PassReport {
@@ -51,6 +52,18 @@ struct Reconciler: Sendable {
         for job in unconfirmed {
             if try await lifecycle.fail(jobID: job.requireID(), reason: .submissionUnconfirmed, onlyIf: [.submitting]) != .unchanged {
                 report.unconfirmedReleased += 1
+            }
+        }
+
+        // Past the caller's deadline: failed and refunded. Kie has no cancel call (reference
+        // §4.3), so the task may run on; a late success is recorded by `JobLifecycle`, uncharged.
+        let overdue = try await VideoJob.query(on: store.db)
+            .filter(\.$status ~~ JobStatus.unfinished)
+            .filter(\.$deadlineAt <= now)
+            .limit(batchSize).all()
+        for job in overdue {
+            if try await lifecycle.fail(jobID: job.requireID(), reason: .deadlineExceeded, onlyIf: JobStatus.unfinished) != .unchanged {
+                report.deadlinesPassed += 1
             }
         }
 
@@ -130,6 +143,7 @@ struct ReconcilerLoop: Sendable {
                         "queried": .stringConvertible(report.queried), "updated": .stringConvertible(report.updated),
                         "failures": .stringConvertible(report.queryFailures), "timed_out": .stringConvertible(report.timedOut),
                         "unconfirmed": .stringConvertible(report.unconfirmedReleased),
+                        "deadlines": .stringConvertible(report.deadlinesPassed),
                     ])
                 }
             } catch {

@@ -163,8 +163,10 @@ final class FaultRun {
             keyCounter += 1
             key = "fault-key-\(keyCounter)"
         }
+        // Some with a deadline, a few of them shorter than a #slow job takes.
+        let deadline = chance(10) ? #", "deadline_seconds": \#(60 + roll(540))"# : ""
         let fault = await injectCreateFault()
-        let response = try await context.createVideo(#"{"prompt": "\#(prompt)", "duration": \#(chance(30) ? 15 : 10)}"#,
+        let response = try await context.createVideo(#"{"prompt": "\#(prompt)", "duration": \#(chance(30) ? 15 : 10)\#(deadline)}"#,
                                                      as: users[owner], idempotencyKey: key)
         // A fault counts only if the create got as far as the provider and used it.
         if let fault, await simulator.pendingFaults == 0, provider.queued == 0 { inject(fault) }
@@ -484,8 +486,11 @@ final class FaultRun {
 
         var states: [String: Int] = [:]
         for job in jobs { states[job.status.rawValue, default: 0] += 1 }
+        var reasons: [String: Int] = [:]
+        for job in jobs { if let reason = job.failureReason { reasons[reason.rawValue, default: 0] += 1 } }
         let settled = jobs.filter { $0.status == .completed }.reduce(0) { $0 + $1.priceCredits }
         figures = ["\(jobs.count) jobs: " + states.sorted(by: { $0.key < $1.key }).map { "\($0.value) \($0.key)" }.joined(separator: ", "),
+                   "failed because: " + reasons.sorted(by: { $0.key < $1.key }).map { "\($0.value) \($0.key)" }.joined(separator: ", "),
                    "\(granted.values.reduce(0, +)) credits granted, \(settled) settled, \(report.entriesChecked) ledger entries",
                    "\(await simulator.callCounts.createTask) provider creates, \(await simulator.callCounts.recordInfo) status queries"]
         return invariants

@@ -25,9 +25,11 @@ enum API {
         var duration: Lenient<Int> = .absent
         var quality: Lenient<String> = .absent
         var uploadID: Lenient<String> = .absent
+        var deadlineSeconds: Lenient<Int> = .absent
 
         enum CodingKeys: String, CodingKey {
             case mode, model, prompt, aspectRatio = "aspect_ratio", duration, quality, uploadID = "upload_id"
+            case deadlineSeconds = "deadline_seconds"
         }
 
         init() {}
@@ -41,6 +43,7 @@ enum API {
             duration = Lenient(container, .duration)
             quality = Lenient(container, .quality)
             uploadID = Lenient(container, .uploadID)
+            deadlineSeconds = Lenient(container, .deadlineSeconds)
         }
     }
 
@@ -125,6 +128,10 @@ enum API {
         var createdAt: Date
         var updatedAt: Date
         var finishedAt: Date?
+        /// When the video fails (refunded) if it is not done by then.
+        var deadlineAt: Date?
+        /// Only on `GET /api/v1/videos/{id}`.
+        var receipt: Receipt?
 
         init(_ job: VideoJob, language: Language) throws {
             id = try job.requireID()
@@ -149,6 +156,69 @@ enum API {
             createdAt = job.createdAt
             updatedAt = job.updatedAt
             finishedAt = job.finishedAt
+            deadlineAt = job.deadlineAt
+        }
+    }
+
+    /// What a video cost: the price held when it was created (later price changes do not
+    /// touch it) and its ledger entries, hold first, then the settle or release.
+    struct Receipt: Content {
+        var priceCredits: Int
+        /// `open` while the video runs, then `settled` (charged) or `released` (refunded).
+        var state: HoldState
+        var heldAt: Date
+        var closedAt: Date?
+        var entries: [Transaction]
+
+        init(_ job: VideoJob, entries: [CreditEntry]) throws {
+            priceCredits = job.priceCredits
+            state = job.holdState
+            heldAt = job.createdAt
+            closedAt = job.holdState == .open ? nil : job.finishedAt
+            self.entries = try entries.map(Transaction.init)
+        }
+    }
+
+    /// The answer to `POST /api/v1/videos/quote`.
+    struct Quote: Content {
+        var mode: VideoMode
+        var model: String
+        var aspectRatio: AspectRatio
+        var duration: Int
+        var quality: VideoQuality
+        var priceCredits: Int
+        /// Spendable credits now, and after this video's hold.
+        var credits: Int
+        var creditsAfter: Int
+        var affordable: Bool
+        var refundPolicy: [RefundRule]
+
+        init(_ request: VideoRequest, priceCredits: Int, available: Int, language: Language) {
+            mode = request.mode
+            model = request.model.rawValue
+            aspectRatio = request.aspectRatio
+            duration = request.durationSeconds
+            quality = request.quality
+            self.priceCredits = priceCredits
+            credits = available
+            creditsAfter = available - priceCredits
+            affordable = available >= priceCredits
+            refundPolicy = RefundRule.policy(in: language)
+        }
+    }
+
+    /// When the held credits come back, in full.
+    struct RefundRule: Content {
+        /// The failure code a refunded video carries (`failure.code`), or `canceled`.
+        var when: String
+        var refund: String
+        var description: String
+
+        /// Every failure releases the hold (`JobLifecycle.finish`), and so does a cancel.
+        static let refundedOutcomes = FailureReason.allCases.map(\.rawValue) + ["canceled"]
+
+        static func policy(in language: Language) -> [RefundRule] {
+            refundedOutcomes.map { RefundRule(when: $0, refund: "full", description: Localizer.shared.text("refund.\($0)", language)) }
         }
     }
 

@@ -10,6 +10,7 @@ struct VideoController: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
         let videos = routes.grouped(RequireUser()).grouped("videos")
         videos.post(use: create)
+        videos.post("quote", use: quote)
         videos.get(use: index)
         videos.get(":videoID", use: show)
         videos.delete(":videoID", use: delete)
@@ -20,12 +21,7 @@ struct VideoController: RouteCollection {
         let idempotencyKey = try Self.idempotencyKey(req)
         let request = try VideoRequest.validate(try req.decodeJSON(API.CreateVideoInput.self))
         let user = try req.user
-        let creation = VideoCreation(store: req.store, provider: req.application.provider, clock: req.clock,
-                                     logger: req.logger, lifecycle: req.jobLifecycle,
-                                     moderator: req.application.moderator, rateLimiter: req.rateLimiter,
-                                     limits: req.application.phimConfig.limits,
-                                     publicBaseURL: req.application.publicBaseURL)
-        switch try await creation.create(request, userID: try user.requireID(), idempotencyKey: idempotencyKey) {
+        switch try await Self.creation(req).create(request, userID: try user.requireID(), idempotencyKey: idempotencyKey) {
         case .created(let job):
             let response = try await API.Video(job, language: req.language).encodeResponse(status: .accepted, for: req)
             response.headers.replaceOrAdd(name: .location, value: "/api/v1/videos/\(try job.requireID().uuidString)")
@@ -37,14 +33,28 @@ struct VideoController: RouteCollection {
         }
     }
 
+    /// What the same body would cost if created now, the balance after it, and when the credits
+    /// come back. Nothing is held and the creation rate limit is not spent.
+    @Sendable func quote(req: Request) async throws -> API.Quote {
+        let request = try VideoRequest.validate(try req.decodeJSON(API.CreateVideoInput.self))
+        let user = try req.user
+        let quote = try await Self.creation(req).quote(request, userID: try user.requireID())
+        return API.Quote(request, priceCredits: quote.priceCredits, available: user.creditsAvailable, language: req.language)
+    }
+
     @Sendable func index(req: Request) async throws -> API.Page<API.Video> {
         let page = try await req.owner.videos().newestFirstPage(req)
         let language = req.language
         return API.Page(data: try page.items.map { try API.Video($0, language: language) }, nextCursor: page.nextCursor)
     }
 
+    /// One video with its receipt: the price it was held at and its ledger entries.
     @Sendable func show(req: Request) async throws -> API.Video {
-        try API.Video(try await Self.ownedJob(req), language: req.language)
+        let job = try await Self.ownedJob(req)
+        var video = try API.Video(job, language: req.language)
+        let entries = try await req.owner.ledger().filter(\.$jobID == job.requireID()).sort(\.$createdAt).all()
+        video.receipt = try API.Receipt(job, entries: entries)
+        return video
     }
 
     /// Soft delete: hidden from the owner at once; the job still runs and settles, the ledger is untouched.
@@ -66,6 +76,14 @@ struct VideoController: RouteCollection {
     }
 
     // MARK: - Helpers
+
+    static func creation(_ req: Request) -> VideoCreation {
+        VideoCreation(store: req.store, provider: req.application.provider, clock: req.clock,
+                      logger: req.logger, lifecycle: req.jobLifecycle,
+                      moderator: req.application.moderator, rateLimiter: req.rateLimiter,
+                      limits: req.application.phimConfig.limits,
+                      publicBaseURL: req.application.publicBaseURL)
+    }
 
     static func ownedJob(_ req: Request) async throws -> VideoJob {
         try await req.owner.video(req.parameters.get("videoID", as: UUID.self))
