@@ -67,12 +67,22 @@ struct HousekeepingTests {
         #expect(live.demoAccount == nil)
         #expect(live.simulator.jobDuration == .milliseconds(500))
 
+        let limited = try AppConfig.fromEnvironment(["PHIM_CREATES_PER_MINUTE": "3", "PHIM_MAX_UNFINISHED_VIDEOS": "4",
+                                                     "PHIM_BLOCKED_TERMS": " gore , bạo lực\nnsfw", "PHIM_TRUST_FORWARDED_FOR": "1"],
+                                                    runsBackgroundWorkers: false)
+        #expect(limited.limits.createsPerMinute == 3 && limited.limits.maxUnfinishedJobs == 4)
+        #expect(limited.blockedTerms == ["gore", "bạo lực", "nsfw"])
+        #expect(limited.trustsForwardedFor)
+        #expect(demo.limits.loginFailuresPerAccount == 5 && !demo.trustsForwardedFor && demo.blockedTerms.isEmpty)
+
         #expect {
             try AppConfig.fromEnvironment(["PHIM_SIMULATOR_FAILURE_RATE": "2", "DATABASE_URL": "mysql://x",
-                                           "KIE_API_KEY": "secret-value"], runsBackgroundWorkers: false)
+                                           "KIE_API_KEY": "secret-value", "PHIM_CREATES_PER_MINUTE": "0",
+                                           "PHIM_BLOCKED_TERMS_FILE": "/no/such/file"], runsBackgroundWorkers: false)
         } throws: { error in
             let description = String(describing: error)
             return description.contains("PHIM_SIMULATOR_FAILURE_RATE") && description.contains("DATABASE_URL")
+                && description.contains("PHIM_CREATES_PER_MINUTE") && description.contains("PHIM_BLOCKED_TERMS_FILE")
                 && !description.contains("secret-value")
         }
     }

@@ -27,7 +27,7 @@ struct RateLimiter: Sendable {
         let bucket = Self.bucket(rule, key)
         let start = windowStart(rule)
         return try await store.writeTransaction { db in
-            let sql = db as! any SQLDatabase
+            let sql = db as! any SQLDatabase // both supported drivers are SQL databases
             let row = try await sql.raw("""
                 INSERT INTO \(ident: RateLimitCounter.schema) (bucket, window_start, hits) VALUES (\(bind: bucket), \(bind: start), 1)
                 ON CONFLICT (bucket, window_start) DO UPDATE SET hits = \(ident: RateLimitCounter.schema).hits + 1
@@ -53,7 +53,8 @@ struct RateLimiter: Sendable {
         return Int(max(1, windowStart(rule) + rule.windowSeconds - now))
     }
 
-    /// Throws `tooManyRequests` when the window's count has reached the limit.
+    /// Throws the error `error` makes (from the seconds until the window ends) when the
+    /// window's count has reached the limit.
     func refuseIfSpent(_ rule: Rule, key: String, error: (Int) -> AppError) async throws {
         if try await count(rule, key: key) >= rule.limit { throw error(secondsUntilReset(rule)) }
     }
