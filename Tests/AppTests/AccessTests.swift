@@ -129,6 +129,44 @@ struct AccessTests {
     }
 }
 
+extension AccessTests {
+    @Test("a user lists their API keys without the secrets, and a revoked key stops working at once")
+    func apiKeysListAndRevoke() async throws {
+        try await withTestApp { t in
+            let alice = try await t.makeUser("alice@phim.test")
+            let bob = try await t.makeUser("bob@phim.test")
+            t.clock.advance(by: 1) // newest first
+            let made = try await t.request(.POST, "/api/v1/api-keys", as: alice, json: #"{"name": "shop bot"}"#)
+            let secondKey = try #require(made.json["key"].string)
+            let secondID = try #require(made.json["id"].uuid)
+
+            let list = try await t.request(.GET, "/api/v1/api-keys", as: alice)
+            #expect(list.status == .ok)
+            let keys = list.json["data"].array
+            #expect(keys.count == 2)
+            #expect(keys.first?["name"].string == "shop bot")
+            #expect(keys.first?["key_prefix"].string == String(secondKey.prefix(12)))
+            #expect(!list.body.string.contains(secondKey) && !list.body.string.contains(alice.apiKey))
+            #expect(!list.body.string.contains(bob.apiKey.prefix(12)))
+
+            // Bob can neither see nor revoke Alice's keys.
+            #expect(try await t.request(.GET, "/api/v1/api-keys", as: bob).json["data"].array.count == 1)
+            let foreign = try await t.request(.DELETE, "/api/v1/api-keys/\(secondID)", as: bob)
+            #expect(foreign.status == .notFound && foreign.errorCode == "api_key_not_found")
+            var secondUser = alice
+            secondUser.apiKey = secondKey
+            #expect(try await t.request(.GET, "/api/v1/me", as: secondUser).status == .ok)
+
+            #expect(try await t.request(.DELETE, "/api/v1/api-keys/\(secondID)", as: alice).status == .noContent)
+            #expect(try await t.request(.GET, "/api/v1/me", as: secondUser).status == .unauthorized)
+            #expect(try await t.request(.GET, "/api/v1/me", as: alice).status == .ok) // the other key still works
+            #expect(try await t.request(.DELETE, "/api/v1/api-keys/\(secondID)", as: alice).status == .noContent)
+            let listed = try await t.request(.GET, "/api/v1/api-keys", as: alice).json["data"].array
+            #expect(listed.first { $0["id"].uuid == secondID }?["revoked_at"].isNull == false)
+        }
+    }
+}
+
 @Suite("Every documented endpoint, with no credentials and with another user's")
 struct EndpointAccessTests {
     @Test("each operation in the OpenAPI document refuses strangers and shows a second user nothing of the first's")
@@ -138,7 +176,8 @@ struct EndpointAccessTests {
             let bob = try await t.makeUser("bob@phim.test")
             let video = try await t.createTextVideo("Alice's private clip", as: alice)
             let upload = try #require(try await t.upload(Images.png, as: alice).json["id"].string)
-            let alicesTraces = [video.uuidString, video.uuidString.lowercased(), alice.id.uuidString, alice.email, upload,
+            let alicesKey = try #require(try await APIKey.query(on: t.app.db).filter(\.$user.$id == alice.id).first()?.requireID())
+            let alicesTraces = [alicesKey.uuidString, video.uuidString, video.uuidString.lowercased(), alice.id.uuidString, alice.email, upload,
                                 "Alice's private clip"]
 
             let documentResponse = try await t.tester.sendRequest(.GET, "/api/v1/openapi.json")
@@ -151,6 +190,7 @@ struct EndpointAccessTests {
                     let method = HTTPMethod(rawValue: methodName.uppercased())
                     let isPublic = (operation["security"] as? [Any])?.isEmpty == true
                     let path = template.replacingOccurrences(of: "{videoID}", with: video.uuidString)
+                        .replacingOccurrences(of: "{keyID}", with: alicesKey.uuidString)
                     let body = ByteBuffer(string: #"{"prompt": "Bob's try", "upload_id": "\#(upload)", "name": "k"}"#)
                     let label = "\(method) \(template)"
                     if !isPublic {
@@ -165,6 +205,9 @@ struct EndpointAccessTests {
                     if template.contains("{videoID}") {
                         #expect(asBob.status == .notFound && asBob.errorCode == "video_not_found", "\(label) as Bob on Alice's video")
                     }
+                    if template.contains("{keyID}") {
+                        #expect(asBob.status == .notFound && asBob.errorCode == "api_key_not_found", "\(label) as Bob on Alice's key")
+                    }
                     if template != "/api/v1/openapi.json" {
                         for trace in alicesTraces {
                             #expect(!asBob.body.string.contains(trace), "\(label) showed Bob \(trace)")
@@ -178,6 +221,7 @@ struct EndpointAccessTests {
             let job = try await t.job(video)
             #expect(job.status == .pending && job.deletedAt == nil)
             #expect(try await t.balances(alice) == (93_000, 7_000))
+            #expect(try await t.request(.GET, "/api/v1/me", as: alice).status == .ok) // her key was not revoked
             try await t.verifyLedger()
         }
     }

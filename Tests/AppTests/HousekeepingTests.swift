@@ -32,7 +32,7 @@ struct HousekeepingTests {
                                  .insufficientCredits(needed: 0, available: 0), .promptRejected, .tooManyCreates(retryAfter: 1),
                                  .tooManyUnfinishedVideos(limit: 1), .tooManyLoginAttempts(retryAfter: 1), .tooManySignups(retryAfter: 1),
                                  .csrfFailed, .invalidImage, .fileRequired, .unsupportedImageType,
-                                 .imageTooLarge(limitBytes: 1), .videoNotFound, .notCancelable(status: ""), .invalidCursor,
+                                 .imageTooLarge(limitBytes: 1), .videoNotFound, .apiKeyNotFound, .notCancelable(status: ""), .invalidCursor,
                                  .invalidLimit, .providerUnavailable(videoID: nil), .providerBusy(videoID: nil),
                                  .providerOutOfCredits(videoID: nil), .providerMisconfigured(videoID: nil),
                                  .providerRejectedInput(videoID: nil, message: ""), .callbackNotFound, .callbackTaskMismatch,

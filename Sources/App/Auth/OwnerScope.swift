@@ -27,6 +27,11 @@ struct OwnerScope: Sendable {
         try await VideoJob.query(on: db).filter(\.$user.$id == userID).filter(\.$idempotencyKey == idempotencyKey).first()
     }
 
+    /// The user's API keys, revoked ones included (they stay listed, marked).
+    func apiKeys() -> QueryBuilder<APIKey> {
+        APIKey.query(on: db).filter(\.$user.$id == userID)
+    }
+
     func upload(_ id: UUID) async throws -> Upload? {
         try await Upload.query(on: db).filter(\.$user.$id == userID).filter(\.$id == id).first()
     }

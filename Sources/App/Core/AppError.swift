@@ -60,6 +60,7 @@ public enum AppError: Error, Equatable, Sendable {
 
     // Videos
     case videoNotFound
+    case apiKeyNotFound
     case notCancelable(status: String)
     case invalidCursor
     case invalidLimit
@@ -83,7 +84,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidJSON, .badRequest, .invalidIdempotencyKey, .invalidCursor, .invalidLimit, .fileRequired: .badRequest
         case .unsupportedMediaType, .unsupportedImageType: .unsupportedMediaType
         case .payloadTooLarge, .imageTooLarge: .payloadTooLarge
-        case .routeNotFound, .videoNotFound, .uploadNotFound, .callbackNotFound: .notFound
+        case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .unauthenticated, .invalidCredentials, .invalidSignature: .unauthorized
         case .csrfFailed: .forbidden
@@ -146,6 +147,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .imageTooLarge: "image_too_large"
         case .invalidImage: "invalid_image"
         case .videoNotFound: "video_not_found"
+        case .apiKeyNotFound: "api_key_not_found"
         case .notCancelable: "not_cancelable"
         case .invalidCursor: "invalid_cursor"
         case .invalidLimit: "invalid_limit"

@@ -94,6 +94,27 @@ enum API {
         var createdAt: Date
     }
 
+    struct APIKeyInfo: Content {
+        var id: UUID
+        var name: String
+        /// The key's first characters, to tell keys apart.
+        var keyPrefix: String
+        var createdAt: Date
+        var revokedAt: Date?
+
+        init(_ key: APIKey) throws {
+            id = try key.requireID()
+            name = key.name
+            keyPrefix = key.keyPrefix
+            createdAt = key.createdAt
+            revokedAt = key.revokedAt
+        }
+    }
+
+    struct APIKeyList: Content {
+        var data: [APIKeyInfo]
+    }
+
     struct UploadInfo: Content {
         var id: UUID
         var url: String

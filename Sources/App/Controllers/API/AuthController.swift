@@ -15,6 +15,8 @@ struct AuthController: RouteCollection {
         let signedIn = routes.grouped(RequireUser())
         signedIn.get("me", use: me)
         signedIn.post("api-keys", use: createAPIKey)
+        signedIn.get("api-keys", use: listAPIKeys)
+        signedIn.delete("api-keys", ":keyID", use: revokeAPIKey)
     }
 
     @Sendable func register(req: Request) async throws -> Response {
@@ -54,6 +56,26 @@ struct AuthController: RouteCollection {
         try await record.create(on: req.db)
         return try await API.CreatedAPIKey(id: record.requireID(), name: record.name, key: key, createdAt: record.createdAt)
             .encodeResponse(status: .created, for: req)
+    }
+
+    /// The caller's keys, newest first: name, the first characters, when made and revoked. The
+    /// keys themselves are never shown again.
+    @Sendable func listAPIKeys(req: Request) async throws -> API.APIKeyList {
+        let keys = try await req.owner.apiKeys().sort(\.$createdAt, .descending).sort(\.$id, .descending).all()
+        return API.APIKeyList(data: try keys.map(API.APIKeyInfo.init))
+    }
+
+    /// Revokes one of the caller's keys at once; revoking it again changes nothing.
+    @Sendable func revokeAPIKey(req: Request) async throws -> HTTPStatus {
+        guard let id = req.parameters.get("keyID", as: UUID.self),
+              let key = try await req.owner.apiKeys().filter(\.$id == id).first()
+        else { throw AppError.apiKeyNotFound }
+        if key.revokedAt == nil {
+            key.revokedAt = req.clock.now()
+            try await key.save(on: req.db)
+            req.logger.info("api key revoked", metadata: ["key_id": .string(id.uuidString)])
+        }
+        return .noContent
     }
 
     // MARK: - Shared with the sign-in and sign-up pages
