@@ -11,6 +11,8 @@ import json
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -291,6 +293,32 @@ def run(studio, image_path):
     check("the credits page lists grants, holds, spending and refunds",
           {"Nạp tín dụng", "Tạm giữ", "Đã dùng", "Hoàn lại"} <= set(kinds), str(kinds))
     studio.shot("08-credits")
+
+    # --- API keys: made, shown once, usable, revoked after asking.
+    studio.find('.nav a[href="/keys"]').click()
+    studio.wait(lambda: studio.driver.current_url.endswith("/keys"), 5)
+    studio.find('.key-form input[name="name"]').send_keys("bot cửa hàng")
+    studio.find('.key-form button[type="submit"]').click()
+    studio.wait(lambda: studio.all("#new-key"), 5)
+    new_key = studio.find("#new-key").get_attribute("value")
+    studio.shot("12-keys-new")
+    me = urllib.request.Request(studio.base + "/api/v1/me", headers={"Authorization": f"Bearer {new_key}"})
+    with urllib.request.urlopen(me, timeout=10) as response:
+        check("the keys page makes a key that works at once", new_key.startswith("phim_") and response.status == 200)
+    studio.open("/keys")
+    check("the list shows the key by its first characters only",
+          new_key[:12] in studio.driver.page_source and new_key not in studio.driver.page_source)
+    studio.all("a.revoke")[0].click()
+    studio.wait(lambda: studio.all("#confirm-revoke"), 5)
+    studio.shot("13-keys-confirm")
+    studio.find("#confirm-revoke").click()
+    studio.wait(lambda: not studio.all("#confirm-revoke"), 5)
+    try:
+        urllib.request.urlopen(me, timeout=10)
+        refused = False
+    except urllib.error.HTTPError as error:
+        refused = error.code == 401
+    check("after asking, revoking shuts the key out at once", refused and "Đã thu hồi" in studio.driver.page_source)
 
     # --- English.
     studio.open("/studio")

@@ -23,6 +23,7 @@ func routes(_ app: Application) throws {
     let pages = app.grouped(UserAuthenticator())
     try pages.register(collection: AccountPages())
     try pages.register(collection: StudioPages())
+    try pages.register(collection: KeysPages())
 
     // MARK: - JSON API
     let webhooks = app.grouped("api", "v1")

@@ -199,6 +199,57 @@ struct StudioPageTests {
         }
     }
 
+    @Test("the API keys page makes a key shown once, lists it by its first characters, and revokes it after asking")
+    func apiKeysPage() async throws {
+        try await withTestApp { t in
+            let alice = try await t.makeUser("alice@phim.test")
+            let bob = try await t.makeUser("bob@phim.test")
+            let session = try await t.signInWithForm(alice)
+            func post(_ path: String, _ form: String, as browser: BrowserSession) async throws -> TestingHTTPResponse {
+                try await t.tester.sendRequest(.POST, path, headers: [
+                    "Cookie": browser.cookie, "Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html",
+                ], body: ByteBuffer(string: form + "&csrf_token=\(browser.csrfToken)"))
+            }
+
+            #expect(try await t.tester.sendRequest(.GET, "/keys").status == .seeOther)
+            let made = try await post("/keys", "name=shop%20%3Cb%3Ebot%3C%2Fb%3E", as: session)
+            #expect(made.status == .ok)
+            #expect(made.headers.first(name: .cacheControl) == "no-store")
+            let html = made.body.string
+            let keyRange = try #require(html.range(of: #"value="phim_[A-Za-z0-9_-]+""#, options: .regularExpression))
+            let key = String(html[keyRange].dropFirst(7).dropLast())
+            #expect(html.contains("shop &lt;b&gt;bot&lt;/b&gt;") && !html.contains("<b>bot</b>"))
+            var program = alice
+            program.apiKey = key
+            #expect(try await t.request(.GET, "/api/v1/me", as: program).status == .ok)
+
+            // Listed later by its first characters only.
+            let listed = try await t.tester.sendRequest(.GET, "/keys", headers: session.headers).body.string
+            #expect(!listed.contains(key) && listed.contains(String(key.prefix(12))))
+            let record = try #require(try await APIKey.query(on: t.app.db).filter(\.$keyPrefix == String(key.prefix(12))).first())
+            let id = try record.requireID()
+
+            // Asking first: the confirmation names the key; nothing is revoked yet.
+            let asking = try await t.tester.sendRequest(.GET, "/keys?revoke=\(id)", headers: session.headers).body.string
+            #expect(asking.contains("confirm-revoke") && asking.contains(Localizer.shared.text("keys.confirm_body", .vi)))
+            #expect(try await t.request(.GET, "/api/v1/me", as: program).status == .ok)
+
+            // Without the page's token, or as Bob, nothing happens.
+            var forged = session
+            forged.csrfToken = "forged"
+            #expect(try await post("/keys/\(id)/revoke", "x=1", as: forged).status == .forbidden)
+            let bobSession = try await t.signInWithForm(bob)
+            #expect(try await post("/keys/\(id)/revoke", "x=1", as: bobSession).status == .notFound)
+            #expect(try await t.request(.GET, "/api/v1/me", as: program).status == .ok)
+
+            let revoked = try await post("/keys/\(id)/revoke", "x=1", as: session)
+            #expect(revoked.status == .seeOther && revoked.headers.first(name: .location) == "/keys")
+            #expect(try await t.request(.GET, "/api/v1/me", as: program).status == .unauthorized)
+            let after = try await t.tester.sendRequest(.GET, "/keys", headers: session.headers).body.string
+            #expect(after.contains(Localizer.shared.text("keys.revoked", .vi)))
+        }
+    }
+
     @Test("templates hold no words of their own, and every key they and the script use is translated")
     func everyWordIsTranslated() throws {
         let directory = WebResources.viewsDirectory

@@ -48,12 +48,7 @@ struct AuthController: RouteCollection {
 
     @Sendable func createAPIKey(req: Request) async throws -> Response {
         let input = (req.body.data?.readableBytes ?? 0) > 0 ? try req.decodeJSON(API.CreateAPIKeyInput.self) : API.CreateAPIKeyInput()
-        let name = (input.name ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.containsControlCharacters(allowingLineBreaks: false) else { throw AppError.invalidName }
-        let key = APIKeys.generate()
-        let record = APIKey(userID: try req.user.requireID(), name: name.isEmpty ? "API key" : String(name.prefix(100)),
-                            keyPrefix: String(key.prefix(12)), keyHash: APIKeys.hash(key), createdAt: req.clock.now())
-        try await record.create(on: req.db)
+        let (record, key) = try await Self.makeAPIKey(named: input.name, req: req)
         return try await API.CreatedAPIKey(id: record.requireID(), name: record.name, key: key, createdAt: record.createdAt)
             .encodeResponse(status: .created, for: req)
     }
@@ -67,18 +62,31 @@ struct AuthController: RouteCollection {
 
     /// Revokes one of the caller's keys at once; revoking it again changes nothing.
     @Sendable func revokeAPIKey(req: Request) async throws -> HTTPStatus {
-        guard let id = req.parameters.get("keyID", as: UUID.self),
-              let key = try await req.owner.apiKeys().filter(\.$id == id).first()
-        else { throw AppError.apiKeyNotFound }
-        if key.revokedAt == nil {
-            key.revokedAt = req.clock.now()
-            try await key.save(on: req.db)
-            req.logger.info("api key revoked", metadata: ["key_id": .string(id.uuidString)])
-        }
+        try await Self.revokeAPIKey(req.parameters.get("keyID", as: UUID.self), req: req)
         return .noContent
     }
 
-    // MARK: - Shared with the sign-in and sign-up pages
+    // MARK: - Shared with the pages
+
+    /// Makes a key for the signed-in user; returns the record and the key, which is shown once.
+    static func makeAPIKey(named rawName: String?, req: Request) async throws -> (APIKey, String) {
+        let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.containsControlCharacters(allowingLineBreaks: false) else { throw AppError.invalidName }
+        let key = APIKeys.generate()
+        let record = APIKey(userID: try req.user.requireID(), name: name.isEmpty ? "API key" : String(name.prefix(100)),
+                            keyPrefix: String(key.prefix(12)), keyHash: APIKeys.hash(key), createdAt: req.clock.now())
+        try await record.create(on: req.db)
+        return (record, key)
+    }
+
+    /// Revokes one of the signed-in user's keys; another user's is "not found".
+    static func revokeAPIKey(_ id: UUID?, req: Request) async throws {
+        guard let id, let key = try await req.owner.apiKeys().filter(\.$id == id).first() else { throw AppError.apiKeyNotFound }
+        guard key.revokedAt == nil else { return }
+        key.revokedAt = req.clock.now()
+        try await key.save(on: req.db)
+        req.logger.info("api key revoked", metadata: ["key_id": .string(id.uuidString)])
+    }
 
     static func createAccount(email rawEmail: String?, password rawPassword: String?, req: Request) async throws -> User {
         let email = try validEmail(rawEmail)
