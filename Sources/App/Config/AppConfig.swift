@@ -110,6 +110,10 @@ public struct AppConfig: Sendable {
         public var email: String
         public var password: String
         public var credits: Int
+
+        /// The default password is public (the README and the sign-in page show it); one the
+        /// operator chose is a secret: never logged, never shown.
+        public var hasPublicPassword: Bool { password == Self.defaultPassword }
     }
 
     public init(
@@ -287,7 +291,7 @@ extension AppConfig {
         if case .kie(_, let apiKey) = provider { RedactingLogHandler.registerSecret(apiKey) }
         RedactingLogHandler.registerSecret(simulator.expectedAPIKey)
         RedactingLogHandler.registerSecret(webhookHMACKey)
-        if let demo = demoAccount, demo.password != DemoAccount.defaultPassword { RedactingLogHandler.registerSecret(demo.password) }
+        if let demo = demoAccount, !demo.hasPublicPassword { RedactingLogHandler.registerSecret(demo.password) }
     }
 
     /// Whether the built-in simulator stands in for the provider.

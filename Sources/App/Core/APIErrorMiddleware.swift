@@ -40,7 +40,7 @@ struct APIErrorMiddleware: AsyncMiddleware {
         let response = try await request.view.render("error", ErrorPage(
             frame: PageFrame(request, title: message, user: nil, startsSession: false), status: Int(error.status.code), message: message)
         ).encodeResponse(for: request)
-        response.status = error.status
+        error.mark(response)
         return response
     }
 
@@ -54,11 +54,9 @@ struct APIErrorMiddleware: AsyncMiddleware {
             videoID: details["video_id"],
             limit: details["limit"].flatMap(Int.init),
             retryAfterSeconds: error.retryAfterSeconds))
-        let response = Response(status: error.status)
+        let response = Response()
         try? response.content.encode(body, as: .json)
-        if let seconds = error.retryAfterSeconds {
-            response.headers.replaceOrAdd(name: .retryAfter, value: String(seconds))
-        }
+        error.mark(response)
         return response
     }
 

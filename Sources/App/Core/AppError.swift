@@ -207,6 +207,13 @@ public enum AppError: Error, Equatable, Sendable {
         }
     }
 
+    /// Gives a response (JSON, error page or a form shown again) this error's status and, where
+    /// waiting helps, its `Retry-After`.
+    public func mark(_ response: Response) {
+        response.status = status
+        if let seconds = retryAfterSeconds { response.headers.replaceOrAdd(name: .retryAfter, value: String(seconds)) }
+    }
+
     /// Seconds after which retrying makes sense, sent as `Retry-After`.
     public var retryAfterSeconds: Int? {
         switch self {

@@ -103,9 +103,7 @@ enum DemoAccount {
             }
             logger.notice("created the demo account with \(demo.credits) credits")
         }
-        // The default demo password is public (the README and sign-in page show it); one the
-        // operator chose is a secret like any other and stays out of the log.
-        let password = demo.password == AppConfig.DemoAccount.defaultPassword ? demo.password : "(PHIM_DEMO_PASSWORD)"
+        let password = demo.hasPublicPassword ? demo.password : "(PHIM_DEMO_PASSWORD)"
         logger.notice("demo account: email \(demo.email) password \(password)")
     }
 }

@@ -5,13 +5,11 @@ import Vapor
 /// The pages have no inline script or style (a test checks the templates), so the policy can
 /// forbid both: an injected `<script>` or `onerror=` would not run even if escaping failed.
 struct SecurityHeaders: AsyncMiddleware {
-    let contentSecurityPolicy: String
-    let strictTransportSecurity: Bool
+    /// The same for every response, so made once.
+    let headers: [(name: String, value: String)]
 
     init(publicURL: String?) {
-        let isHTTPS = publicURL?.hasPrefix("https://") ?? false
-        strictTransportSecurity = isHTTPS
-        contentSecurityPolicy = [
+        let contentSecurityPolicy = [
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self'",
@@ -26,11 +24,7 @@ struct SecurityHeaders: AsyncMiddleware {
             "form-action 'self'",
             "frame-ancestors 'none'",
         ].joined(separator: "; ")
-    }
-
-    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        let response = try await next.respond(to: request)
-        let headers: [(String, String)] = [
+        var headers = [
             ("Content-Security-Policy", contentSecurityPolicy),
             ("X-Frame-Options", "DENY"),
             ("X-Content-Type-Options", "nosniff"),
@@ -39,10 +33,15 @@ struct SecurityHeaders: AsyncMiddleware {
             ("Cross-Origin-Opener-Policy", "same-origin"),
             ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
         ]
-        for (name, value) in headers { response.headers.replaceOrAdd(name: name, value: value) }
-        if strictTransportSecurity {
-            response.headers.replaceOrAdd(name: "Strict-Transport-Security", value: "max-age=31536000; includeSubDomains")
+        if publicURL?.hasPrefix("https://") == true {
+            headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
         }
+        self.headers = headers
+    }
+
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        let response = try await next.respond(to: request)
+        for (name, value) in headers { response.headers.replaceOrAdd(name: name, value: value) }
         return response
     }
 }

@@ -98,14 +98,10 @@ struct AccountPages: RouteCollection {
             email: email ?? "",
             error: error?.message(in: language),
             demoEmail: demo?.email,
-            // An operator-chosen demo password is a secret; only the public default is shown.
-            demoPassword: demo?.password == AppConfig.DemoAccount.defaultPassword ? demo?.password : nil,
+            demoPassword: demo?.hasPublicPassword == true ? demo?.password : nil,
             minimumPasswordLength: AuthController.minimumPasswordLength)
         let response = try await req.view.render(template, page).encodeResponse(for: req)
-        if let error {
-            response.status = error.status
-            if let seconds = error.retryAfterSeconds { response.headers.replaceOrAdd(name: .retryAfter, value: String(seconds)) }
-        }
+        error?.mark(response)
         return response
     }
 }

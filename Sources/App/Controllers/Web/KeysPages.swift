@@ -78,7 +78,7 @@ struct KeysPages: RouteCollection {
             confirming: confirming.flatMap { id in rows.first { $0.id == id.uuidString && !$0.revoked } },
             error: error?.message(in: language))
         let response = try await req.view.render("keys", page).encodeResponse(for: req)
-        if let error { response.status = error.status }
+        error?.mark(response)
         // A page that shows a secret is not kept by the browser or any cache.
         if newKey != nil { response.headers.replaceOrAdd(name: .cacheControl, value: "no-store") }
         return response
