@@ -2,9 +2,11 @@
 # Runs every test: builds once, runs the Swift test suite on SQLite and again on a private
 # PostgreSQL server (installed and started here, stopped at the end), runs two instances on
 # that server (scripts/multi_instance.py), drives the built `phim` binary over real HTTP
-# (scripts/smoke.py), kills it mid-burst (scripts/crash_test.py), fuzzes the JSON API against its OpenAPI document and sends it hostile
-# HTTP (scripts/api_fuzz.py), and drives the studio in headless Chromium (scripts/browser_test.py, whose
-# screenshots land in artifacts/screenshots). Used by .ci/run.
+# (scripts/smoke.py), kills it mid-burst (scripts/crash_test.py), checks its outbound webhooks
+# with an independent Standard Webhooks verifier (scripts/webhook_test.py), fuzzes the JSON API
+# against its OpenAPI document and sends it hostile HTTP (scripts/api_fuzz.py), and drives the
+# studio in headless Chromium (scripts/browser_test.py, whose screenshots land in
+# artifacts/screenshots). Used by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The fault-injection run's seed replays exactly only if sets and dictionaries iterate alike.
@@ -31,6 +33,10 @@ python3 scripts/smoke.py "$(swift build --show-bin-path)/phim"
 
 echo "== SIGKILL during a burst of creates and callbacks, backup while it runs"
 python3 scripts/crash_test.py "$(swift build --show-bin-path)/phim"
+
+echo "== outbound webhooks, verified with the standardwebhooks package"
+ensure_standardwebhooks
+python3 scripts/webhook_test.py "$(swift build --show-bin-path)/phim"
 
 echo "== the JSON API against its OpenAPI document (schemathesis)"
 ensure_schemathesis

@@ -1,5 +1,5 @@
 # Sourced by scripts/test.sh: installs the test tools that are missing. Debian's chromium and
-# chromium-driver come from apt, selenium and schemathesis from PyPI; fonts-noto-core gives the
+# chromium-driver come from apt, selenium, schemathesis and standardwebhooks from PyPI; fonts-noto-core gives the
 # screenshots Vietnamese glyphs.
 
 ensure_browser() {
@@ -18,5 +18,12 @@ ensure_schemathesis() {
     if ! command -v schemathesis >/dev/null; then
         echo "installing schemathesis (pip)"
         python3 -m pip install -q schemathesis
+    fi
+}
+
+ensure_standardwebhooks() {
+    if ! python3 -c "import standardwebhooks" 2>/dev/null; then
+        echo "installing standardwebhooks (pip)"
+        python3 -m pip install -q standardwebhooks
     fi
 }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Fluent
 import FluentPostgresDriver
 import FluentSQLiteDriver
@@ -36,11 +37,7 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
     // MARK: - Encoding
     // The API speaks snake_case with ISO 8601 times. Request bodies are decoded with explicit
     // keys (`Request.decodeJSON`), and the provider's camelCase never passes through these.
-    let encoder = JSONEncoder()
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.dateEncodingStrategy = .iso8601
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    ContentConfiguration.global.use(encoder: encoder, for: .json)
+    ContentConfiguration.global.use(encoder: API.encoder, for: .json)
     app.routes.defaultMaxBodySize = .init(value: BodyLimits.json)
     // No route reads multipart through Vapor: multipart-kit's parser traps (ending the process)
     // on a non-ASCII byte in a part's header name, so any body sent as multipart to a form
@@ -67,6 +64,16 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
                                  apiKey: config.simulator.expectedAPIKey ?? "demo",
                                  clock: app.clock, logger: Logger(label: "phim.provider"))
     }
+
+    // Webhooks get a client of their own: it never follows redirects (a receiver could
+    // redirect into the private network) and gives up on slow receivers.
+    let webhookClient = HTTPClient(
+        eventLoopGroup: app.eventLoopGroup,
+        configuration: .init(redirectConfiguration: .disallow,
+                             timeout: .init(connect: .seconds(5), read: .seconds(Int64(config.webhooks.attemptTimeout.components.seconds)))),
+        backgroundActivityLogger: Logger(label: "phim.webhooks"))
+    app.webhookSender = HTTPWebhookSender(client: webhookClient)
+    app.lifecycle.use(HTTPClientShutdown(client: webhookClient))
 
     // MARK: - Sessions
     let secureCookies = config.publicURL?.hasPrefix("https://") ?? false

@@ -33,6 +33,7 @@ func routes(_ app: Application) throws {
     try api.register(collection: VideoController())
     try api.register(collection: CreditController())
     try api.register(collection: EventsController())
+    try api.register(collection: WebhookController())
 
     // The API's OpenAPI 3 document (hand-written; `OpenAPITests` holds it to the routes, and
     // schemathesis in `scripts/test.sh` holds the service to it).

@@ -78,27 +78,40 @@ struct ProviderFailureTests {
         }
     }
 
-    @Test("a create never confirmed is released after the waiting period, exactly once")
+    @Test("a create never confirmed keeps its hold while the provider could still bill, then is released exactly once")
     func ambiguousCreateReleasedAfterTimeout() async throws {
-        try await withTestApp { t in
+        try await withTestApp(adjust: { $0.reconciler.unconfirmedSubmissionTimeout = AppConfig.ReconcilerSettings().unconfirmedSubmissionTimeout }) { t in
             let user = try await t.makeUser(credits: 10_000)
-            let provider = ScriptedProvider()
-            provider.queueCreate(.fail(.ambiguous(detail: "read timeout")))
-            t.app.provider = provider
+            await t.simulator.inject(.acceptThenHang) // the task is made, the reply is lost
             let id = try #require(try await t.createVideo(#"{"prompt": "Silence"}"#, as: user).json["id"].uuid)
 
-            t.clock.advance(by: 1_700)
+            // Its callbacks are lost too. For 23 hours the job is honestly unknown: submitting, held.
+            t.clock.advance(by: 23 * 3600)
             #expect(try await t.reconcilePass().unconfirmedReleased == 0)
+            #expect(try await t.job(id).status == .submitting)
             #expect(try await t.balances(user) == (3_000, 7_000))
+            let session = try await t.signInWithForm(user)
+            let card = try await t.tester.sendRequest(.GET, "/studio/cards/\(id)", headers: session.headers)
+            #expect(card.body.string.contains(Localizer.shared.text("card.confirming", .vi)))
 
-            t.clock.advance(by: 200)
+            // A day on, no task can still be running: the hold is released, once.
+            t.clock.advance(by: 3600)
             #expect(try await t.reconcilePass().unconfirmedReleased == 1)
             #expect(try await t.reconcilePass().unconfirmedReleased == 0)
-            let job = try await t.job(id)
+            var job = try await t.job(id)
             #expect(job.status == .failed)
             #expect(job.failureReason == .submissionUnconfirmed)
             #expect(try await t.balances(user) == (10_000, 0))
-            #expect(provider.createRequests.count == 1)
+
+            // A callback that turns up even later is recorded (for provider reconciliation)
+            // but charges nothing and changes nothing the user sees.
+            try await t.deliver(await t.simulator.takeDueCallbacks())
+            job = try await t.job(id)
+            #expect(job.status == .failed)
+            #expect(job.providerState == "success")
+            #expect(job.providerTaskID != nil)
+            #expect(try await t.balances(user) == (10_000, 0))
+            #expect(await t.simulator.callCounts.createTask == 1)
             try await t.verifyLedger()
         }
     }

@@ -36,6 +36,18 @@ struct OwnerScope: Sendable {
         try await Upload.query(on: db).filter(\.$user.$id == userID).filter(\.$id == id).first()
     }
 
+    /// The user's webhook delivery log.
+    func webhookDeliveries() -> QueryBuilder<WebhookDelivery> {
+        WebhookDelivery.query(on: db).filter(\.$user.$id == userID)
+    }
+
+    func webhookDelivery(_ id: UUID?) async throws -> WebhookDelivery {
+        guard let id, let delivery = try await webhookDeliveries().filter(\.$id == id).first() else {
+            throw AppError.webhookDeliveryNotFound
+        }
+        return delivery
+    }
+
     /// The user's ledger entries.
     func ledger() -> QueryBuilder<CreditEntry> {
         CreditEntry.query(on: db).filter(\.$user.$id == userID)

@@ -44,6 +44,23 @@ public struct AppConfig: Sendable {
     public var blockedTerms: [String]
     /// Whether `X-Forwarded-For` names the client (only behind a proxy that sets it).
     public var trustsForwardedFor: Bool
+    /// How outbound webhooks are sent.
+    public var webhooks: WebhookSettings = .init()
+
+    public struct WebhookSettings: Sendable {
+        /// Whether webhook URLs may lead to loopback, private or link-local addresses (receivers
+        /// on the operator's own network). Off by default: users must not reach into it.
+        public var allowsPrivateTargets = false
+        /// Delays before each retry of a failed attempt. The default follows Standard Webhooks'
+        /// advice (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): 8 attempts over 27.6 hours.
+        public var retrySchedule: [Duration] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000].map { .seconds($0) }
+        /// How long one attempt waits for an answer.
+        public var attemptTimeout: Duration = .seconds(10)
+        /// How often the dispatcher looks for due deliveries when it is idle.
+        public var pollInterval: Duration = .seconds(1)
+
+        public init() {}
+    }
 
     public struct SimulatorSettings: Sendable {
         /// How long a simulated job takes from creation to its outcome.
@@ -75,12 +92,15 @@ public struct AppConfig: Sendable {
         public var staleAfter: Duration
         /// A job still unfinished this long after creation is failed and refunded.
         public var jobTimeout: Duration
-        /// A create whose outcome is unknown (timeout after sending) waits this long for a callback
-        /// that would reveal its task id before the hold is released.
+        /// A create whose outcome is unknown (a timeout after sending) keeps its hold this long,
+        /// waiting for a callback that names its task. Kie has no way to look a task up without
+        /// its id, so only time can tell "never made" from "made but unheard of"; the default
+        /// (24 h) is far past the longest a task can run and its callbacks be retried, so the
+        /// hold is released only when the provider can no longer bill for it.
         public var unconfirmedSubmissionTimeout: Duration
 
         public init(interval: Duration = .seconds(15), staleAfter: Duration = .seconds(60),
-                    jobTimeout: Duration = .seconds(3600), unconfirmedSubmissionTimeout: Duration = .seconds(1800)) {
+                    jobTimeout: Duration = .seconds(3600), unconfirmedSubmissionTimeout: Duration = .seconds(86_400)) {
             self.interval = interval
             self.staleAfter = staleAfter
             self.jobTimeout = jobTimeout
@@ -247,6 +267,7 @@ extension AppConfig {
         config.reconciler.interval = seconds("PHIM_RECONCILE_INTERVAL_SECONDS", default: 15)
         config.reconciler.staleAfter = seconds("PHIM_STALE_AFTER_SECONDS", default: 60)
         config.reconciler.jobTimeout = seconds("PHIM_JOB_TIMEOUT_SECONDS", default: 3600)
+        config.reconciler.unconfirmedSubmissionTimeout = seconds("PHIM_UNCONFIRMED_HOLD_SECONDS", default: 86_400)
 
         if let raw = value("PHIM_BCRYPT_COST") {
             if let cost = Int(raw), (4...31).contains(cost) {
@@ -270,6 +291,17 @@ extension AppConfig {
         config.limits.createsPerMinute = count("PHIM_CREATES_PER_MINUTE", default: config.limits.createsPerMinute)
         config.limits.maxUnfinishedJobs = count("PHIM_MAX_UNFINISHED_VIDEOS", default: config.limits.maxUnfinishedJobs)
         config.trustsForwardedFor = value("PHIM_TRUST_FORWARDED_FOR").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
+
+        config.webhooks.allowsPrivateTargets = value("PHIM_WEBHOOK_ALLOW_PRIVATE_TARGETS").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
+        if let raw = value("PHIM_WEBHOOK_RETRY_SCHEDULE") {
+            let delays = raw.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            if !delays.isEmpty, delays.allSatisfy({ $0 != nil && $0! > 0 && $0!.isFinite }) {
+                config.webhooks.retrySchedule = delays.map { .milliseconds(Int64($0! * 1000)) }
+            } else {
+                problems.append("PHIM_WEBHOOK_RETRY_SCHEDULE must be positive numbers of seconds separated by commas")
+            }
+        }
+        config.webhooks.attemptTimeout = seconds("PHIM_WEBHOOK_TIMEOUT_SECONDS", default: 10)
 
         // Comma- or newline-separated, inline or in a file (one term per line, `#` comments).
         var terms = (value("PHIM_BLOCKED_TERMS") ?? "").split(whereSeparator: { $0 == "," || $0.isNewline }).map(String.init)

@@ -51,6 +51,14 @@ public enum AppError: Error, Equatable, Sendable {
     case tooManyCreates(retryAfter: Int)
     case tooManyUnfinishedVideos(limit: Int)
 
+    // Outbound webhooks
+    case invalidWebhookURL
+    /// The URL leads to loopback, a private or link-local network, or the metadata service.
+    case webhookURLNotAllowed(host: String)
+    case webhookURLUnresolvable(host: String)
+    case invalidWebhookEvents
+    case webhookDeliveryNotFound
+
     // Uploads
     case fileRequired
     case unsupportedImageType
@@ -63,6 +71,8 @@ public enum AppError: Error, Equatable, Sendable {
     case apiKeyNotFound
     case notCancelable(status: String)
     case invalidCursor
+    /// A list filter (`video_id`, `state`) with a value that cannot match anything.
+    case invalidFilter(name: String)
     case invalidLimit
 
     // Provider trouble, surfaced to the user who asked for a video
@@ -81,10 +91,10 @@ public enum AppError: Error, Equatable, Sendable {
 
     public var status: HTTPResponseStatus {
         switch self {
-        case .invalidJSON, .badRequest, .invalidIdempotencyKey, .invalidCursor, .invalidLimit, .fileRequired: .badRequest
+        case .invalidJSON, .badRequest, .invalidIdempotencyKey, .invalidCursor, .invalidFilter, .invalidLimit, .fileRequired: .badRequest
         case .unsupportedMediaType, .unsupportedImageType: .unsupportedMediaType
         case .payloadTooLarge, .imageTooLarge: .payloadTooLarge
-        case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound: .notFound
+        case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound, .webhookDeliveryNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .unauthenticated, .invalidCredentials, .invalidSignature: .unauthorized
         case .csrfFailed: .forbidden
@@ -96,6 +106,7 @@ public enum AppError: Error, Equatable, Sendable {
             .unprocessableEntity
         case .insufficientCredits: .paymentRequired
         case .invalidImage: .unprocessableEntity
+        case .invalidWebhookURL, .webhookURLNotAllowed, .webhookURLUnresolvable, .invalidWebhookEvents: .unprocessableEntity
         case .promptRejected: .unprocessableEntity
         case .tooManyLoginAttempts, .tooManySignups, .tooManyCreates, .tooManyUnfinishedVideos: .tooManyRequests
         case .providerUnavailable, .providerBusy, .providerOutOfCredits: .serviceUnavailable
@@ -148,8 +159,14 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidImage: "invalid_image"
         case .videoNotFound: "video_not_found"
         case .apiKeyNotFound: "api_key_not_found"
+        case .invalidWebhookURL: "invalid_webhook_url"
+        case .webhookURLNotAllowed: "webhook_url_not_allowed"
+        case .webhookURLUnresolvable: "webhook_url_unresolvable"
+        case .invalidWebhookEvents: "invalid_webhook_events"
+        case .webhookDeliveryNotFound: "webhook_delivery_not_found"
         case .notCancelable: "not_cancelable"
         case .invalidCursor: "invalid_cursor"
+        case .invalidFilter: "invalid_filter"
         case .invalidLimit: "invalid_limit"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
@@ -191,6 +208,9 @@ public enum AppError: Error, Equatable, Sendable {
             ["minutes": String((seconds + 59) / 60)]
         case .tooManyUnfinishedVideos(let limit): ["limit": String(limit)]
         case .providerRejectedInput(_, let message): ["message": message]
+        case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): ["host": String(host.prefix(200))]
+        case .invalidFilter(let name): ["name": name]
+        case .invalidWebhookEvents: ["events": WebhookEvent.allCases.map(\.rawValue).joined(separator: ", ")]
         default: [:]
         }
     }

@@ -14,6 +14,8 @@ extension Application {
     private struct FileStorageKey: StorageKey { typealias Value = any FileStorage }
     private struct RelayKey: StorageKey { typealias Value = PostgresEventRelay }
     private struct ModeratorKey: StorageKey { typealias Value = any PromptModerator }
+    private struct WebhookPolicyKey: StorageKey { typealias Value = WebhookTargetPolicy }
+    private struct WebhookSenderKey: StorageKey { typealias Value = any WebhookSender }
 
     public var phimConfig: AppConfig {
         get { storage[ConfigKey.self] ?? AppConfig() }
@@ -70,6 +72,26 @@ extension Application {
     public var moderator: any PromptModerator {
         get { storage[ModeratorKey.self] ?? BlockedTermsModerator(terms: []) }
         set { storage[ModeratorKey.self] = newValue }
+    }
+
+    /// Where webhooks may be sent (the operator's setting; tests replace its resolver).
+    var webhookTargetPolicy: WebhookTargetPolicy {
+        get { storage[WebhookPolicyKey.self] ?? WebhookTargetPolicy(allowsPrivateTargets: phimConfig.webhooks.allowsPrivateTargets) }
+        set { storage[WebhookPolicyKey.self] = newValue }
+    }
+
+    /// Sends webhook attempts: an HTTP client of its own (no redirects) unless a test swaps it.
+    var webhookSender: any WebhookSender {
+        get {
+            guard let sender = storage[WebhookSenderKey.self] else { fatalError("configure(_:_:) sets the webhook sender") }
+            return sender
+        }
+        set { storage[WebhookSenderKey.self] = newValue }
+    }
+
+    func webhookDispatcher(logger: Logger) -> WebhookDispatcher {
+        WebhookDispatcher(store: store, sender: webhookSender, policy: webhookTargetPolicy, clock: clock,
+                          logger: logger, settings: phimConfig.webhooks)
     }
 
     /// Carries job events between instances; set on PostgreSQL.

@@ -5,8 +5,8 @@ import SQLKit
 import Vapor
 
 /// What `serve` does besides answering requests: brings the database up to date, makes the
-/// demo account in demo mode, and runs the reconciler and the simulator's callback sender
-/// until shutdown.
+/// demo account in demo mode, and runs the reconciler, the webhook dispatcher and the
+/// simulator's callback sender until shutdown.
 final class BackgroundWorkers: LifecycleHandler, Sendable {
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
 
@@ -28,6 +28,14 @@ final class BackgroundWorkers: LifecycleHandler, Sendable {
                 },
                 interval: settings.interval, clock: app.clock, logger: reconcilerLogger)
             start(Task { await loop.run() })
+            let webhookLogger = Logger(label: "phim.webhooks")
+            let webhooks = WebhookDispatcherLoop(
+                makeDispatcher: { [weak app] in
+                    guard let app else { fatalError("the application outlives its workers") }
+                    return app.webhookDispatcher(logger: webhookLogger)
+                },
+                pollInterval: app.phimConfig.webhooks.pollInterval, clock: app.clock, logger: webhookLogger)
+            start(Task { await webhooks.run() })
             let limiter = RateLimiter(store: app.store, clock: app.clock)
             let clock = app.clock
             start(Task {

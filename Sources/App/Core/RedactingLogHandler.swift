@@ -4,8 +4,8 @@ import NIOConcurrencyHelpers
 
 /// Keeps secrets out of the log, whatever the level: wraps the real handler and masks, in every
 /// message and metadata value, what could let a reader act as someone (session ids, API keys,
-/// bearer tokens, anti-forgery tokens, callback secrets, passwords and their hashes, the
-/// provider key).
+/// bearer tokens, anti-forgery tokens, callback secrets, webhook signing secrets, passwords and
+/// their hashes, the provider key).
 ///
 /// The framework logs SQL binds at `debug` and whole request heads at `trace`; both carry such
 /// values, and an operator turning up the level to chase a problem must not leak them.
@@ -66,6 +66,8 @@ public struct RedactingLogHandler: LogHandler {
         (#"(?i)(\\?"?password\\?"?\s*[:=]\s*\\?"?)[^"\\&\s,\]]+"#, "$1[redacted]"),
         (#"(/webhooks/kie/[0-9A-Fa-f-]{36}/)[A-Za-z0-9_-]+"#, "$1[redacted]"),
         (#"phim_[A-Za-z0-9_-]{16,}"#, "phim_[redacted]"),
+        // Webhook signing secrets (SQL binds carry them at `debug`).
+        (#"whsec_[A-Za-z0-9+/=]+"#, "whsec_[redacted]"),
         (#"\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}"#, "[redacted bcrypt hash]"),
         (#"(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+@"#, "$1[redacted]@"),
     ].map { pattern, template in

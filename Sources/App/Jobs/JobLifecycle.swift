@@ -7,7 +7,8 @@ import Logging
 /// The create reply, provider callbacks, reconciler polls, cancels and timeouts all come here,
 /// so the rules hold whatever the source: states only move forward, a terminal state never
 /// changes, and the hold is settled or released exactly once (in the same transaction as the
-/// state change, guarded by the ledger's unique `close:<job>` key).
+/// state change, guarded by the ledger's unique `close:<job>` key). The webhook deliveries a
+/// change announces are queued in that same transaction (`WebhookOutbox`).
 struct JobLifecycle: Sendable {
     let store: Store
     let clock: AppClock
@@ -36,8 +37,11 @@ struct JobLifecycle: Sendable {
         let outcome: (Outcome, JobEvent?) = try await closingOnce { db in
             guard let job = try await VideoJob.find(jobID, on: db) else { return (.unknownJob, nil) }
             if let known = job.providerTaskID, known != news.taskID { return (.taskMismatch, nil) }
-            if job.status == .failed, job.failureReason == .deadlineExceeded, news.state == .success, job.providerState != "success" {
-                // The provider finished after the deadline: kept on record, never charged.
+            if job.status == .failed, let reason = job.failureReason, FailureReason.releasedByPhim.contains(reason),
+               news.state == .success, job.providerState != "success" {
+                // The provider finished after Phim gave up on the job (its deadline, the time
+                // limit, or a create never confirmed): kept on record for provider
+                // reconciliation, never charged.
                 job.providerTaskID = news.taskID
                 job.providerState = news.state.rawValue
                 job.lastHeardAt = now
@@ -45,6 +49,7 @@ struct JobLifecycle: Sendable {
                 return (.unchanged, nil)
             }
             if job.status.isTerminal { return (.unchanged, nil) }
+            let previous = (status: job.status, progress: job.progress)
 
             job.providerTaskID = news.taskID
             job.lastHeardAt = now
@@ -77,6 +82,7 @@ struct JobLifecycle: Sendable {
                 job.status = target.status
                 try await job.save(on: db)
             }
+            try await WebhookOutbox.enqueue(for: job, previous: previous, at: now, on: db)
             return (.updated(job.status), Self.event(for: job))
         }
         return await report(outcome, jobID: jobID, source: source.rawValue)
@@ -91,12 +97,14 @@ struct JobLifecycle: Sendable {
         let outcome: (Outcome, JobEvent?) = try await closingOnce { db in
             guard let job = try await VideoJob.find(jobID, on: db) else { return (.unknownJob, nil) }
             guard allowed.contains(job.status) else { return (.unchanged, nil) }
+            let previous = (status: job.status, progress: job.progress)
             job.status = .failed
             job.failureReason = reason
             job.providerFailCode = providerCode
             job.providerFailMessage = providerMessage
             job.updatedAt = now
             try await finish(job, holdState: .released, at: now, on: db)
+            try await WebhookOutbox.enqueue(for: job, previous: previous, at: now, on: db)
             return (.updated(.failed), Self.event(for: job))
         }
         return await report(outcome, jobID: jobID, source: reason.rawValue)
@@ -112,9 +120,11 @@ struct JobLifecycle: Sendable {
             else { throw AppError.videoNotFound }
             if job.status == .canceled { return (job, nil) } // a repeated cancel is not an error
             guard job.status == .pending else { throw AppError.notCancelable(status: job.status.rawValue) }
+            let previous = (status: job.status, progress: job.progress)
             job.status = .canceled
             job.updatedAt = now
             try await finish(job, holdState: .released, at: now, on: db)
+            try await WebhookOutbox.enqueue(for: job, previous: previous, at: now, on: db)
             return (job, Self.event(for: job))
         }
         if let event {

@@ -22,6 +22,7 @@ struct VideoCreation: Sendable {
     let moderator: any PromptModerator
     let rateLimiter: RateLimiter
     let limits: AppConfig.AbuseLimits
+    let webhookPolicy: WebhookTargetPolicy
     /// Base URL for callbacks and uploaded images, as the provider reaches us.
     let publicBaseURL: String
 
@@ -59,6 +60,7 @@ struct VideoCreation: Sendable {
             }
             imageURL = "\(publicBaseURL)/files/\(upload.storageKey)"
         }
+        if let url = request.webhookURL { try await webhookPolicy.require(url) }
         return Quote(priceCredits: price.credits, imageURL: imageURL)
     }
 
@@ -73,6 +75,10 @@ struct VideoCreation: Sendable {
         }
         let priced = try await quote(request, userID: userID)
         let imageURL = priced.imageURL
+        if request.webhookURL != nil {
+            // Deliveries are signed with the account's secret; make it now if this is the first.
+            _ = try await WebhookOutbox.endpoint(forUser: userID, at: clock.now(), on: store.db)
+        }
 
         // The secret goes to the provider inside the callback URL; only its hash is kept.
         let jobID = UUID()
@@ -99,6 +105,8 @@ struct VideoCreation: Sendable {
         job.createdAt = now
         job.updatedAt = now
         job.deadlineAt = request.deadlineSeconds.map { now.addingTimeInterval(TimeInterval($0)) }
+        job.webhookURL = request.webhookURL
+        job.webhookEvents = request.webhookURL == nil ? nil : request.webhookEvents.stored
 
         let maxUnfinished = limits.maxUnfinishedJobs
         do {

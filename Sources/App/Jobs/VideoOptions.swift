@@ -95,6 +95,10 @@ public enum FailureReason: String, Codable, Sendable, CaseIterable {
     /// The caller's `deadline_seconds` passed first.
     case deadlineExceeded = "deadline_exceeded"
     case missingResult = "missing_result"
+
+    /// Failures Phim decided on its own while the provider's task may still have run; if the
+    /// provider later reports a success, it is recorded (uncharged) for provider reconciliation.
+    static let releasedByPhim: Set<FailureReason> = [.submissionUnconfirmed, .timedOut, .deadlineExceeded]
 }
 
 /// The price table an empty database starts with.

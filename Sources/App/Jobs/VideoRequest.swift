@@ -15,6 +15,9 @@ struct VideoRequest: Sendable, Equatable {
     var uploadID: UUID?
     /// Seconds after creation by which the video must be done, or it fails (refunded).
     var deadlineSeconds: Int? = nil
+    /// Where this video's events are posted (Standard Webhooks), and which ones.
+    var webhookURL: String? = nil
+    var webhookEvents: WebhookEventFilter = .all
 
     var mode: VideoMode { model.mode }
 
@@ -22,7 +25,8 @@ struct VideoRequest: Sendable, Equatable {
     /// `Idempotency-Key` from a different request that reuses the key.
     var fingerprint: String {
         let canonical = [model.rawValue, prompt, aspectRatio.rawValue, String(durationSeconds), quality.rawValue,
-                         uploadID?.uuidString ?? "", deadlineSeconds.map(String.init) ?? ""].joined(separator: "\u{1F}")
+                         uploadID?.uuidString ?? "", deadlineSeconds.map(String.init) ?? "",
+                         webhookURL ?? "", webhookEvents.stored ?? ""].joined(separator: "\u{1F}")
         return SHA256.hash(data: Data(canonical.utf8)).hexString
     }
 
@@ -92,8 +96,27 @@ struct VideoRequest: Sendable, Equatable {
         case .invalid: throw .invalidDeadline
         }
 
+        // Only the URL's form here; where it leads is checked by `VideoCreation` (it needs DNS).
+        var webhookURL: String?
+        switch input.webhookURL {
+        case .absent: webhookURL = nil
+        case .value(let raw):
+            do { _ = try WebhookTargetPolicy.host(of: raw) } catch { throw .invalidWebhookURL }
+            webhookURL = raw
+        case .invalid: throw .invalidWebhookURL
+        }
+        var webhookEvents = WebhookEventFilter.all
+        switch input.webhookEvents {
+        case .absent: break
+        case .value(let names):
+            guard webhookURL != nil, let filter = WebhookEventFilter(names: names) else { throw .invalidWebhookEvents }
+            webhookEvents = filter
+        case .invalid: throw .invalidWebhookEvents
+        }
+
         return VideoRequest(model: model, prompt: prompt, aspectRatio: aspectRatio, durationSeconds: duration,
-                            quality: quality, uploadID: uploadID, deadlineSeconds: deadline)
+                            quality: quality, uploadID: uploadID, deadlineSeconds: deadline,
+                            webhookURL: webhookURL, webhookEvents: webhookEvents)
     }
 }
 

@@ -16,5 +16,6 @@ extension Application {
         migrations.add(CreateRateLimitCounter())
         migrations.add(AddVideoJobLastQueriedAt())
         migrations.add(AddVideoJobDeadline())
+        migrations.add(CreateWebhooks())
     }
 }

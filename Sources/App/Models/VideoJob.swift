@@ -53,6 +53,11 @@ public final class VideoJob: Model, @unchecked Sendable {
     /// When the provider was last asked about this job (by the reconciler or to confirm a
     /// callback); two asks are at least one reconcile interval apart.
     @OptionalField(key: "last_queried_at") var lastQueriedAt: Date?
+    /// Where this video's events are sent (besides the account's endpoint), and which ones
+    /// (`WebhookEventFilter.stored`; `nil` means all).
+    @OptionalField(key: "webhook_url") var webhookURL: String?
+    @OptionalField(key: "webhook_events") var webhookEvents: String?
+
     /// The caller's deadline: unfinished by then, the job fails and is refunded.
     @OptionalField(key: "deadline_at") var deadlineAt: Date?
     @OptionalField(key: "finished_at") var finishedAt: Date?

@@ -78,6 +78,8 @@ struct VideoCard: Encodable {
     var isCompleted: Bool
     var isFailed: Bool
     var isCanceled: Bool
+    /// The provider has not confirmed the create yet (it may have timed out after sending).
+    var isSubmitting: Bool
     var canCancel: Bool
     /// Failed or canceled: "try again" refills the composer.
     var canRetry: Bool
@@ -109,6 +111,7 @@ struct VideoCard: Encodable {
         isCompleted = job.status == .completed
         isFailed = job.status == .failed
         isCanceled = job.status == .canceled
+        isSubmitting = job.status == .submitting
         canCancel = job.status == .pending
         canRetry = job.status == .failed || job.status == .canceled
     }

@@ -4,6 +4,15 @@ import Vapor
 /// The JSON shapes of the public API. Responses are encoded with snake_case keys; Fluent
 /// models are never encoded as they are.
 enum API {
+    /// How every JSON answer (and outbound webhook body) is written: snake_case keys, ISO 8601 times.
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
     // MARK: - Requests
 
     struct Credentials: Decodable {
@@ -26,10 +35,12 @@ enum API {
         var quality: Lenient<String> = .absent
         var uploadID: Lenient<String> = .absent
         var deadlineSeconds: Lenient<Int> = .absent
+        var webhookURL: Lenient<String> = .absent
+        var webhookEvents: Lenient<[String]> = .absent
 
         enum CodingKeys: String, CodingKey {
             case mode, model, prompt, aspectRatio = "aspect_ratio", duration, quality, uploadID = "upload_id"
-            case deadlineSeconds = "deadline_seconds"
+            case deadlineSeconds = "deadline_seconds", webhookURL = "webhook_url", webhookEvents = "webhook_events"
         }
 
         init() {}
@@ -44,6 +55,22 @@ enum API {
             quality = Lenient(container, .quality)
             uploadID = Lenient(container, .uploadID)
             deadlineSeconds = Lenient(container, .deadlineSeconds)
+            webhookURL = Lenient(container, .webhookURL)
+            webhookEvents = Lenient(container, .webhookEvents)
+        }
+    }
+
+    /// `PUT /api/v1/webhook-endpoint`.
+    struct WebhookEndpointInput: Decodable {
+        var url: Lenient<String> = .absent
+        var events: Lenient<[String]> = .absent
+
+        enum CodingKeys: String, CodingKey { case url, events }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            url = Lenient(container, .url)
+            events = Lenient(container, .events)
         }
     }
 
@@ -268,6 +295,82 @@ enum API {
             videoID = entry.jobID
             reason = entry.reason
             createdAt = entry.createdAt
+        }
+    }
+
+    struct WebhookEndpointInfo: Content {
+        /// Where every video's events go; absent when there is no account endpoint.
+        var url: String?
+        var events: [String]
+        /// Verifies `webhook-signature` (Standard Webhooks); also signs per-video `webhook_url` deliveries.
+        var secret: String
+        var createdAt: Date
+        var updatedAt: Date
+
+        init(_ endpoint: WebhookEndpoint) {
+            url = endpoint.url
+            events = WebhookEventFilter(stored: endpoint.events).names
+            secret = endpoint.secret
+            createdAt = endpoint.createdAt
+            updatedAt = endpoint.updatedAt
+        }
+    }
+
+    struct WebhookAttemptInfo: Content {
+        var attemptedAt: Date
+        var statusCode: Int?
+        var error: String?
+        var durationMs: Int
+    }
+
+    struct WebhookDeliveryInfo: Content {
+        var id: UUID
+        /// The `webhook-id` header: the same on every attempt and replay.
+        var webhookID: String
+        var videoID: UUID
+        var event: String
+        var url: String
+        var state: WebhookDeliveryState
+        /// Attempts since it was queued or last replayed.
+        var attempts: Int
+        var nextAttemptAt: Date?
+        var lastAttemptAt: Date?
+        var lastStatusCode: Int?
+        var lastError: String?
+        var createdAt: Date
+        var deliveredAt: Date?
+        /// Only on `GET /api/v1/webhook-deliveries/{id}`: the exact body that was signed, and every attempt.
+        var payload: String?
+        var attemptLog: [WebhookAttemptInfo]?
+
+        enum CodingKeys: String, CodingKey {
+            case id, webhookID = "webhook_id", videoID = "video_id", event, url, state, attempts
+            case nextAttemptAt = "next_attempt_at", lastAttemptAt = "last_attempt_at", lastStatusCode = "last_status_code"
+            case lastError = "last_error", createdAt = "created_at", deliveredAt = "delivered_at", payload
+            case attemptLog = "attempt_log"
+        }
+
+        init(_ delivery: WebhookDelivery, attempts log: [WebhookAttempt]? = nil) throws {
+            id = try delivery.requireID()
+            webhookID = delivery.messageID
+            videoID = delivery.jobID
+            event = delivery.eventType
+            url = delivery.url
+            state = delivery.state
+            attempts = delivery.attempts
+            nextAttemptAt = delivery.nextAttemptAt
+            lastAttemptAt = delivery.lastAttemptAt
+            lastStatusCode = delivery.lastStatusCode
+            lastError = delivery.lastError
+            createdAt = delivery.createdAt
+            deliveredAt = delivery.deliveredAt
+            if let log {
+                payload = delivery.payload
+                attemptLog = log.map {
+                    WebhookAttemptInfo(attemptedAt: $0.attemptedAt, statusCode: $0.statusCode, error: $0.error,
+                                       durationMs: $0.durationMilliseconds)
+                }
+            }
         }
     }
 

@@ -9,6 +9,7 @@ protocol NewestFirst: Model where IDValue == UUID {
 
 extension VideoJob: NewestFirst {}
 extension CreditEntry: NewestFirst {}
+extension WebhookDelivery: NewestFirst {}
 
 extension QueryBuilder where Model: NewestFirst {
     /// One page of the query's rows, newest first, after the request's `cursor` and at most its

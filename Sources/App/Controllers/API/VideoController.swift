@@ -81,7 +81,7 @@ struct VideoController: RouteCollection {
         VideoCreation(store: req.store, provider: req.application.provider, clock: req.clock,
                       logger: req.logger, lifecycle: req.jobLifecycle,
                       moderator: req.application.moderator, rateLimiter: req.rateLimiter,
-                      limits: req.application.phimConfig.limits,
+                      limits: req.application.phimConfig.limits, webhookPolicy: req.application.webhookTargetPolicy,
                       publicBaseURL: req.application.publicBaseURL)
     }
 
