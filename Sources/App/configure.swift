@@ -70,7 +70,7 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
     let webhookClient = HTTPClient(
         eventLoopGroup: app.eventLoopGroup,
         configuration: .init(redirectConfiguration: .disallow,
-                             timeout: .init(connect: .seconds(5), read: .seconds(Int64(config.webhooks.attemptTimeout.components.seconds)))),
+                             timeout: .init(connect: .seconds(5), read: .milliseconds(Int64(config.webhooks.attemptTimeout / .milliseconds(1))))),
         backgroundActivityLogger: Logger(label: "phim.webhooks"))
     app.webhookSender = HTTPWebhookSender(client: webhookClient)
     app.lifecycle.use(HTTPClientShutdown(client: webhookClient))

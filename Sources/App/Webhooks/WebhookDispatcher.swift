@@ -26,8 +26,7 @@ struct HTTPWebhookSender: WebhookSender {
         request.headers.add(name: "User-Agent", value: "Phim-Webhooks/1.0")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(string: body))
-        let seconds = Int64(timeout.components.seconds)
-        let response = try await client.execute(request, timeout: .seconds(max(1, seconds)))
+        let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout / .milliseconds(1))))
         // The answer's body is not used; read a little of it so the connection can be reused.
         _ = try? await response.body.collect(upTo: 16 * 1024)
         return Int(response.status.code)
@@ -140,8 +139,7 @@ struct WebhookDispatcher: Sendable {
 
     private func attempt(_ delivery: WebhookDelivery, secret: String) async -> (WebhookDelivery, Result, Int) {
         let started = ContinuousClock.now
-        func elapsed() -> Int { Int((ContinuousClock.now - started).components.seconds * 1000
-            + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000) }
+        func elapsed() -> Int { Int((ContinuousClock.now - started) / .milliseconds(1)) }
         do {
             try await policy.check(delivery.url)
         } catch {
