@@ -193,6 +193,11 @@ def main():
         check("the simulator's callback completes it", live_done.get("status") == "completed", live_done)
         status, broke = live.call("POST", "/api/v1/videos", {"prompt": "Out of credits"})
         check("a create beyond the balance is 402", status == 402 and broke["error"]["code"] == "insufficient_credits", broke)
+        reconciled = processes.run(["provider", "reconcile", "--hours", "1"], live_env)
+        check("phim provider reconcile finds the settled video billed by the provider, no differences",
+              reconciled.returncode == 0 and "1 charged (7000 credits)" in reconciled.stdout and "1 success" in reconciled.stdout
+              and "No differences" in reconciled.stdout and "provider credits now" in reconciled.stdout,
+              reconciled.stdout + reconciled.stderr)
 
         # 4. No secret in any log, though every service logged at trace.
         logs = {name: processes.log(name) for name in ("serve.log", "simulator.log", "live.log")}

@@ -4,13 +4,14 @@ import Vapor
 
 extension Application {
     /// The operator's commands beside `serve`: `migrate`, `users create`, `credits grant`,
-    /// `ledger verify`, `backup`. (`simulator` is set up in `main.swift`, as it needs no database.)
+    /// `ledger verify`, `backup`, `provider reconcile`. (`simulator` is set up in `main.swift`, as it needs no database.)
     func registerCommands() {
         asyncCommands.use(MigrateCommand(), as: "migrate")
         asyncCommands.use(UsersCommand(), as: "users")
         asyncCommands.use(CreditsCommand(), as: "credits")
         asyncCommands.use(LedgerCommand(), as: "ledger")
         asyncCommands.use(BackupCommand(), as: "backup")
+        asyncCommands.use(ProviderCommand(), as: "provider")
     }
 }
 
@@ -135,6 +136,73 @@ struct BackupCommand: AsyncCommand {
         try await (app.db as! any SQLDatabase).raw("VACUUM INTO \(bind: target)").run()
         let size = (try? FileManager.default.attributesOfItem(atPath: target)[.size] as? Int) ?? 0
         context.console.success("Backed up \(path) to \(target) (\(size) bytes) in \(started.duration(to: .now)).")
+    }
+}
+
+struct ProviderCommand: AsyncCommandGroup {
+    var help: String { "Checks Phim's books against the video provider." }
+    var commands: [String: any AnyAsyncCommand] { ["reconcile": Reconcile()] }
+
+    /// `phim provider reconcile`: what our ledger settled and refunded over a period against
+    /// what the provider says about each task, and its balance movement since the last run.
+    struct Reconcile: AsyncCommand {
+        struct Signature: CommandSignature {
+            @Option(name: "hours", help: "The period: the last N hours (default 24).") var hours: Int?
+            @Option(name: "since", help: "The period's start, ISO 8601 (e.g. 2026-11-01T00:00:00Z); instead of --hours.") var since: String?
+            @Option(name: "until", help: "The period's end, ISO 8601 (default now).") var until: String?
+        }
+        var help: String {
+            "Compares the videos of a period with the provider's tasks and lists the differences; exits non-zero if a user was charged for a task the provider did not bill."
+        }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.migrateSafely()
+            func date(_ text: String?, _ name: String) throws -> Date? {
+                guard let text else { return nil }
+                guard let date = ISO8601DateFormatter().date(from: text) else {
+                    throw CommandFailure("--\(name) must be an ISO 8601 time such as 2026-11-01T00:00:00Z.")
+                }
+                return date
+            }
+            let until = try date(signature.until, "until") ?? app.clock.now()
+            if let hours = signature.hours, hours <= 0 { throw CommandFailure("--hours must be a whole number above 0.") }
+            let since = try date(signature.since, "since") ?? until.addingTimeInterval(-3600 * Double(signature.hours ?? 24))
+            guard since < until else { throw CommandFailure("The period is empty: --since must come before --until.") }
+
+            let report = try await ProviderReconciliation(db: app.db, provider: app.provider, clock: app.clock)
+                .run(since: since, until: until)
+            let console = context.console
+            let iso = ISO8601DateFormatter()
+            console.print("Provider reconciliation \(iso.string(from: since)) … \(iso.string(from: until))")
+            console.print("Phim:     \(report.lines.count) videos: \(report.count(.settled)) charged (\(report.settledCredits) credits), "
+                + "\(report.count(.released)) refunded, \(report.count(.open)) still running")
+            let byAnswer = Dictionary(grouping: report.lines, by: { $0.provider.summary }).mapValues(\.count)
+            console.print("Provider: " + byAnswer.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+            if let now = report.balanceNow {
+                var line = "Balance:  \(now) provider credits now"
+                if let previous = report.previousBalance {
+                    line += "; \(previous.credits) at \(iso.string(from: previous.checkedAt)) (moved \(now - previous.credits))"
+                }
+                console.print(line)
+            } else {
+                console.warning("Balance:  could not be read (\(report.balanceError ?? "unknown error"))")
+            }
+            let differences = report.differences
+            if differences.isEmpty {
+                console.success("No differences: every settled video was billed by the provider, every refunded one was not.")
+                return
+            }
+            console.print("Differences (\(differences.count)):")
+            for line in differences {
+                console.print("  \(line.videoID.uuidString.lowercased())  \(iso.string(from: line.createdAt))  "
+                    + "\(line.hold.rawValue) \(line.priceCredits)  provider: \(line.provider.summary)  task \(line.providerTaskID ?? "-")  "
+                    + "\(line.failure?.rawValue ?? "")  → \(line.verdict.rawValue)")
+            }
+            if !report.overcharges.isEmpty {
+                throw CommandFailure("\(report.overcharges.count) video(s) were charged although the provider did not bill them.")
+            }
+        }
     }
 }
 

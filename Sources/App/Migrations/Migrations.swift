@@ -17,5 +17,6 @@ extension Application {
         migrations.add(AddVideoJobLastQueriedAt())
         migrations.add(AddVideoJobDeadline())
         migrations.add(CreateWebhooks())
+        migrations.add(CreateProviderBalanceCheck())
     }
 }

@@ -9,6 +9,15 @@ public protocol VideoProvider: Sendable {
     /// Reads a task's current state. Never called from a user's request: only the reconciler
     /// asks, at most once per job per reconcile interval.
     func taskStatus(_ id: ProviderTaskID) async throws -> ProviderTaskStatus
+    /// The provider account's remaining credits (Kie's `GET /api/v1/chat/credit`).
+    func remainingCredits() async throws -> Int
+}
+
+extension VideoProvider {
+    /// Providers that cannot tell their balance say so.
+    public func remainingCredits() async throws -> Int {
+        throw ProviderError.invalidResponse(detail: "this provider does not report its balance")
+    }
 }
 
 public typealias ProviderTaskID = String

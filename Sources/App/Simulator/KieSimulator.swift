@@ -21,7 +21,8 @@ public actor KieSimulator {
         public var expectedAPIKey: String?
         /// When set, every callback carries Kie's `X-Webhook-Timestamp` / `X-Webhook-Signature`.
         public var webhookHMACKey: String?
-        /// The simulated provider account's balance; each created task costs `taskCost`.
+        /// The simulated provider account's balance. Each created task costs `taskCost`, given
+        /// back when the task fails (Kie reports failed tasks as not charged, reference §10.1).
         public var accountCredits: Int
         public var taskCost: Int
         public var seed: UInt64?
@@ -106,6 +107,8 @@ public actor KieSimulator {
     private var tasks: [String: SimulatedTask] = [:]
     /// Tasks that still owe a callback, so `takeDueCallbacks` never scans finished ones.
     private var awaitingCallbacks: Set<String> = []
+    /// Tasks that will fail and have not been refunded yet.
+    private var failingTasks: Set<String> = []
     private var recentCreates: [Date] = []
     private var faults: [Fault] = []
     /// When each task was last asked about, and the shortest gap seen between two asks.
@@ -161,6 +164,7 @@ public actor KieSimulator {
             return envelope(code: code, msg: "Simulated error \(code)")
         }
         if let problem = validate(request) { return envelope(code: 422, msg: problem) }
+        refundFailedTasks(at: now)
         guard settings.accountCredits >= settings.taskCost else {
             return envelope(code: 402, msg: "Credits insufficient")
         }
@@ -180,6 +184,7 @@ public actor KieSimulator {
         tasks[id] = SimulatedTask(id: id, body: request, rawParam: String(decoding: body, as: UTF8.self),
                                   createdAt: now, duration: duration, outcome: outcome)
         if request.callBackUrl != nil || request.progressCallBackUrl != nil { awaitingCallbacks.insert(id) }
+        if case .fail = outcome { failingTasks.insert(id) }
 
         var reply = envelope(code: 200, msg: "success", data: ["taskId": id])
         reply.hangs = hang
@@ -209,6 +214,7 @@ public actor KieSimulator {
 
     public func credit(authorization: String?) -> Reply {
         if let denied = checkAuthorization(authorization) { return denied }
+        refundFailedTasks(at: clock.now())
         return envelope(code: 200, msg: "success", data: settings.accountCredits)
     }
 
@@ -252,6 +258,15 @@ public actor KieSimulator {
     }
 
     // MARK: - Behaviour
+
+    /// Gives back the cost of every task that has failed by `now`, once.
+    private func refundFailedTasks(at now: Date) {
+        for id in failingTasks {
+            guard let task = tasks[id], state(of: task, at: now) == .fail else { continue }
+            failingTasks.remove(id)
+            settings.accountCredits += settings.taskCost
+        }
+    }
 
     /// The code in an `#errorNNN` prompt tag.
     static func requestedErrorCode(in prompt: String) -> Int? {

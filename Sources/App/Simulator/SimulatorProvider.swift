@@ -24,4 +24,9 @@ public struct SimulatorProvider: VideoProvider {
         let reply = await simulator.recordInfo(authorization: "Bearer \(apiKey)", taskID: id)
         return try KieWire.parseRecordInfoReply(reply.body)
     }
+
+    public func remainingCredits() async throws -> Int {
+        let reply = await simulator.credit(authorization: "Bearer \(apiKey)")
+        return try KieWire.parseCreditReply(reply.body)
+    }
 }

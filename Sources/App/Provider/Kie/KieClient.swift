@@ -53,15 +53,9 @@ struct KieClient: VideoProvider {
     }
 
     /// The account's remaining provider credits (reference §10.1).
-    func remainingCredits() async throws -> Int {
+    public func remainingCredits() async throws -> Int {
         let reply = try await send(.GET, path: "/api/v1/chat/credit", body: nil, timeout: readTimeout)
-        guard let envelope = try? JSONDecoder().decode(KieWire.Envelope<FlexibleInt>.self, from: reply.body) else {
-            throw ProviderError.invalidResponse(detail: "credit reply is not the Kie envelope")
-        }
-        guard envelope.code == 200, let credits = envelope.data else {
-            throw ProviderError.rejected(code: envelope.code, message: envelope.msg ?? "")
-        }
-        return credits.value
+        return try KieWire.parseCreditReply(reply.body)
     }
 
     // MARK: - Transport

@@ -108,6 +108,17 @@ public enum KieWire {
         return id
     }
 
+    /// Reads a credit balance reply (reference §10.1): `data` is the remaining credit count.
+    static func parseCreditReply(_ data: Data) throws -> Int {
+        guard let envelope = try? JSONDecoder().decode(Envelope<FlexibleInt>.self, from: data) else {
+            throw ProviderError.invalidResponse(detail: "credit reply is not the Kie envelope")
+        }
+        guard envelope.code == 200, let credits = envelope.data else {
+            throw ProviderError.rejected(code: envelope.code, message: envelope.msg ?? "")
+        }
+        return credits.value
+    }
+
     /// Reads a recordInfo reply.
     static func parseRecordInfoReply(_ data: Data) throws -> ProviderTaskStatus {
         let envelope: Envelope<TaskRecord>
