@@ -320,6 +320,16 @@ def run(studio, image_path):
         refused = error.code == 401
     check("after asking, revoking shuts the key out at once", refused and "Đã thu hồi" in studio.driver.page_source)
 
+    # --- The operator's provider reconciliation (the demo account is an admin).
+    studio.find('.nav a[href="/admin/provider"]').click()
+    studio.wait(lambda: studio.driver.current_url.endswith("/admin/provider"), 5)
+    studio.find("#run-reconcile").click()
+    studio.wait(lambda: studio.all("#report-title"), 15)
+    studio.shot("14-admin-provider")
+    # The video canceled above was refunded, but Kie has no cancel call: its task runs on.
+    check("the admin page reconciles the period with the provider and lists the canceled task still running there",
+          "Nhà cung cấp: thành công" in studio.driver.page_source and "Vẫn chạy ở nhà cung cấp" in studio.driver.page_source)
+
     # --- English.
     studio.open("/studio")
     studio.find('.lang-switch button[value="en"]').click()

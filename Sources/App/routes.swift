@@ -24,6 +24,7 @@ func routes(_ app: Application) throws {
     try pages.register(collection: AccountPages())
     try pages.register(collection: StudioPages())
     try pages.register(collection: KeysPages())
+    try pages.register(collection: AdminPages())
 
     // MARK: - JSON API
     let webhooks = app.grouped("api", "v1")

@@ -98,3 +98,46 @@ struct ProviderReconciliationTests {
         #expect(ProviderReconciliation.verdict(hold: hold, failure: failure, provider: answer) == expected)
     }
 }
+
+@Suite("The admin page for provider reconciliation")
+struct AdminProviderPageTests {
+    @Test("only an admin sees it; running it lists the differences in the reader's language")
+    func adminOnly() async throws {
+        try await withTestApp { t in
+            let admin = try await t.makeUser()
+            let user = try await t.makeUser()
+            let record = try #require(try await User.find(admin.id, on: t.app.db))
+            record.isAdmin = true
+            try await record.save(on: t.app.db)
+
+            // A video refunded after its deadline, which the provider then finishes and bills.
+            let late = try #require(try await t.createVideo(#"{"prompt": "Aurora #slow", "deadline_seconds": 60}"#, as: admin).json["id"].uuid)
+            t.clock.advance(by: 65)
+            _ = try await t.reconcilePass()
+            try await t.advance(by: 200)
+
+            let visitor = try await t.signInWithForm(user)
+            #expect(try await t.tester.sendRequest(.GET, "/admin/provider", headers: visitor.headers).status == .notFound)
+            let forbidden = try await t.tester.sendRequest(.POST, "/admin/provider/reconcile", headers: visitor.formHeaders,
+                                                           body: ByteBuffer(string: "hours=24&csrf_token=\(visitor.csrfToken)"))
+            #expect(forbidden.status == .notFound)
+            #expect(!(try await t.tester.sendRequest(.GET, "/studio", headers: visitor.headers).body.string.contains("/admin/provider")))
+
+            let operator_ = try await t.signInWithForm(admin)
+            let page = try await t.tester.sendRequest(.GET, "/admin/provider", headers: operator_.headers)
+            #expect(page.status == .ok)
+            #expect(page.body.string.contains(Localizer.shared.text("admin.provider.run", .vi)))
+            let result = try await t.tester.sendRequest(.POST, "/admin/provider/reconcile", headers: operator_.formHeaders,
+                                                        body: ByteBuffer(string: "hours=24&csrf_token=\(operator_.csrfToken)"))
+            #expect(result.status == .ok)
+            let html = result.body.string
+            #expect(html.contains(String(late.uuidString.lowercased().prefix(8))))
+            #expect(html.contains(Localizer.shared.text("admin.verdict.provider_billed_user_refunded", .vi)))
+            #expect(html.contains("verdict-provider_billed_user_refunded"))
+
+            let badPeriod = try await t.tester.sendRequest(.POST, "/admin/provider/reconcile", headers: operator_.formHeaders,
+                                                           body: ByteBuffer(string: "hours=5&csrf_token=\(operator_.csrfToken)"))
+            #expect(badPeriod.status == .badRequest)
+        }
+    }
+}

@@ -11,6 +11,7 @@ struct BrowserSession: Sendable {
     var csrfToken: String
 
     var headers: HTTPHeaders { ["Cookie": cookie, "Accept": "text/html"] }
+    var formHeaders: HTTPHeaders { ["Cookie": cookie, "Accept": "text/html", "Content-Type": "application/x-www-form-urlencoded"] }
 }
 
 extension TestContext {

@@ -40,6 +40,8 @@ struct PageFrame: Encodable {
     var credits: String?
     var creditsOnHold: String?
     var isDemo: Bool
+    /// Shows the operator's pages in the menu.
+    var isAdmin: Bool
 
     /// `startsSession: false` is for error pages, which may be answered before the session
     /// middleware ran; their forms then carry the session's token only if it already has one.
@@ -53,6 +55,7 @@ struct PageFrame: Encodable {
         credits = user.map { Formatting.credits($0.creditsAvailable, language) }
         creditsOnHold = user.map { Formatting.credits($0.creditsHeld, language) }
         isDemo = req.application.phimConfig.isDemoMode
+        isAdmin = user?.isAdmin ?? false
     }
 }
 
