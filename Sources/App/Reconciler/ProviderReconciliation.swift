@@ -88,21 +88,14 @@ struct ProviderReconciliation: Sendable {
             .filter(\.$createdAt >= since).filter(\.$createdAt < until)
             .sort(\.$createdAt).all()
 
-        var answers: [UUID: ProviderAnswer] = [:]
-        let asked = jobs.compactMap { job -> (UUID, String)? in
+        // Running videos are not compared, and a video without a task id cannot be asked about.
+        let asked = jobs.compactMap { job -> Asked? in
             guard job.holdState != .open, let id = job.id, let task = job.providerTaskID else { return nil }
-            return (id, task)
+            return Asked(jobID: id, taskID: task)
         }
-        for start in stride(from: 0, to: asked.count, by: parallelQueries) {
-            let chunk = asked[start..<min(start + parallelQueries, asked.count)]
-            let results = await withTaskGroup(of: (UUID, ProviderAnswer).self) { group in
-                for (jobID, taskID) in chunk {
-                    group.addTask { (jobID, await ask(taskID)) }
-                }
-                return await group.reduce(into: []) { $0.append($1) }
-            }
-            for (jobID, answer) in results { answers[jobID] = answer }
-        }
+        let answers = Dictionary(uniqueKeysWithValues: await asked.concurrentMap(width: parallelQueries) { video in
+            (video.jobID, await ask(video.taskID))
+        })
 
         let lines = try jobs.map { job in
             let answer = answers[try job.requireID()] ?? .notAsked
@@ -124,6 +117,11 @@ struct ProviderReconciliation: Sendable {
             report.balanceError = "\(error)"
         }
         return report
+    }
+
+    private struct Asked: Sendable {
+        var jobID: UUID
+        var taskID: ProviderTaskID
     }
 
     private func ask(_ taskID: String) async -> ProviderAnswer {

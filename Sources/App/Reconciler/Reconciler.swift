@@ -78,31 +78,30 @@ struct Reconciler: Sendable {
             if try await claim(jobID: id, now: now) { claimed.append((id, taskID)) }
         }
 
-        for chunk in stride(from: 0, to: claimed.count, by: parallelQueries).map({ claimed[$0..<min($0 + parallelQueries, claimed.count)] }) {
-            let results = await withTaskGroup(of: (UUID, Result<ProviderTaskStatus, any Error>).self) { group in
-                for (jobID, taskID) in chunk {
-                    group.addTask {
-                        do { return (jobID, .success(try await provider.taskStatus(taskID))) }
-                        catch { return (jobID, .failure(error)) }
-                    }
-                }
-                return await group.reduce(into: []) { $0.append($1) }
-            }
-            for (jobID, result) in results {
-                report.queried += 1
-                switch result {
-                case .success(let status):
-                    if case .updated = try await lifecycle.apply(status, toJob: jobID, source: .poll) { report.updated += 1 }
-                case .failure(let error):
-                    // Left for the next interval; the claim already pushed its check time out.
-                    report.queryFailures += 1
-                    logger.warning("provider query failed", metadata: [
-                        "job_id": .string(jobID.uuidString), "error": .string("\(error)"),
-                    ])
-                }
+        let provider = provider
+        let results = await claimed.map { Claimed(jobID: $0.0, taskID: $0.1) }.concurrentMap(width: parallelQueries) { job in
+            do { return (job.jobID, Result<ProviderTaskStatus, any Error>.success(try await provider.taskStatus(job.taskID))) }
+            catch { return (job.jobID, .failure(error)) }
+        }
+        for (jobID, result) in results {
+            report.queried += 1
+            switch result {
+            case .success(let status):
+                if case .updated = try await lifecycle.apply(status, toJob: jobID, source: .poll) { report.updated += 1 }
+            case .failure(let error):
+                // Left for the next interval; the claim already pushed its check time out.
+                report.queryFailures += 1
+                logger.warning("provider query failed", metadata: [
+                    "job_id": .string(jobID.uuidString), "error": .string("\(error)"),
+                ])
             }
         }
         return report
+    }
+
+    private struct Claimed: Sendable {
+        var jobID: UUID
+        var taskID: ProviderTaskID
     }
 
     /// Moves a due job's next check one interval ahead, unless someone else already did.

@@ -95,21 +95,15 @@ struct WebhookDispatcher: Sendable {
         }
 
         var report = PassReport()
-        for start in stride(from: 0, to: claimed.count, by: parallelAttempts) {
-            let chunk = claimed[start..<min(start + parallelAttempts, claimed.count)]
-            let results = await withTaskGroup(of: (WebhookDelivery, Result, Int).self) { group in
-                for delivery in chunk {
-                    let secret = secrets[delivery.$user.id] ?? ""
-                    group.addTask { await attempt(delivery, secret: secret) }
-                }
-                return await group.reduce(into: []) { $0.append($1) }
-            }
-            for (delivery, result, milliseconds) in results {
-                switch try await record(result, of: delivery, durationMilliseconds: milliseconds) {
-                case .delivered: report.delivered += 1
-                case .pending: report.retrying += 1
-                case .failed: report.failed += 1
-                }
+        let secretByUser = secrets
+        let results = await claimed.concurrentMap(width: parallelAttempts) { delivery in
+            await attempt(delivery, secret: secretByUser[delivery.$user.id] ?? "")
+        }
+        for (delivery, result, milliseconds) in results {
+            switch try await record(result, of: delivery, durationMilliseconds: milliseconds) {
+            case .delivered: report.delivered += 1
+            case .pending: report.retrying += 1
+            case .failed: report.failed += 1
             }
         }
         return report
