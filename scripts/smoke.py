@@ -42,12 +42,14 @@ class Client:
         try:
             with self.opener.open(request, timeout=30) as response:
                 payload = response.read()
+                self.last_headers = response.headers
                 # Signing in hands out the session's anti-forgery token; cookie calls send it back.
                 if response.headers.get("X-CSRF-Token"):
                     self.headers["X-CSRF-Token"] = response.headers["X-CSRF-Token"]
                 return response.status, json.loads(payload) if payload[:1] in (b"{", b"[") else payload
         except urllib.error.HTTPError as error:
             payload = error.read()
+            self.last_headers = error.headers
             try:
                 return error.code, json.loads(payload)
             except ValueError:
@@ -160,6 +162,19 @@ def main():
 
         status, me = client.call("GET", "/api/v1/me")
         check("balance after three successes and one refund", me.get("credits") == 100000 - 3 * 7000 and me.get("credits_on_hold") == 0, me)
+
+        # Metrics: answered on loopback, refused through a proxy (X-Forwarded-For) without a token.
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+        check("/metrics answers a local scraper with the job and credit figures",
+              'phim_jobs_count{state="completed"} 3' in metrics and 'phim_credits_total{movement="settled"} 21000' in metrics,
+              [line for line in metrics.splitlines() if line.startswith(("phim_jobs_count", "phim_credits_total"))])
+        try:
+            urllib.request.urlopen(urllib.request.Request(base + "/metrics", headers={"X-Forwarded-For": "203.0.113.9"}), timeout=10)
+            proxied = 200
+        except urllib.error.HTTPError as error:
+            proxied = error.code
+        check("/metrics through a proxy without a token is 404", proxied == 404, proxied)
 
         # 2. The operator's commands, on the same database file while the server runs.
         def phim(*args):

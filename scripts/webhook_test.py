@@ -79,7 +79,7 @@ def main():
     processes = Processes(PHIM, "phim-webhooks-")
     work = processes.work
     common = {"PHIM_SIMULATOR_DELAY_SECONDS": "1.5", "PHIM_RECONCILE_INTERVAL_SECONDS": "1", "PHIM_BCRYPT_COST": "4",
-              "LOG_LEVEL": "debug"}
+              "LOG_LEVEL": "debug", "LOG_FORMAT": "json"}
     try:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -100,6 +100,7 @@ def main():
 
         status, video = client.call("POST", "/api/v1/videos", {"prompt": "A kite over the sea", "webhook_url": receiver.url("/flaky")})
         check("a video with its own webhook_url is accepted", status == 202, video)
+        create_request_id = client.last_headers.get("X-Request-ID")
         got_three = receiver.wait("/flaky", lambda posts: len(typed(posts, "video.completed")) >= 3)
         completed = typed(receiver.at("/flaky"), "video.completed")
         check("after two 500s the completion is sent a third time", got_three and len(completed) == 3, len(completed))
@@ -160,6 +161,21 @@ def main():
         log = processes.log("serve.log")
         check("neither signing secret appears in the debug log (SQL binds included)",
               secret not in log and rotated.get("secret", "-") not in log and "whsec_[redacted]" in log)
+
+        # Structured logs: one JSON object per line, and the create's request id follows the job.
+        lines = [line for line in log.splitlines() if line.strip()]
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                pass
+        check("with LOG_FORMAT=json every log line is a JSON object", lines and len(records) == len(lines),
+              [line for line in lines if not line.startswith("{")][:3])
+        followed = [r for r in records if r.get("origin_request_id") == create_request_id and r.get("job_id", "").lower() == video["id"].lower()]
+        check("the create's X-Request-ID follows its job through the callbacks to completion",
+              create_request_id and any(r.get("request-id") == create_request_id for r in records)
+              and any(r.get("status") == "completed" for r in followed), (create_request_id, followed[:2]))
 
         # The default policy: loopback targets are refused before anything is held.
         strict_port = free_port()

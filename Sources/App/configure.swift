@@ -75,6 +75,8 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
     app.webhookSender = HTTPWebhookSender(client: webhookClient)
     app.lifecycle.use(HTTPClientShutdown(client: webhookClient))
 
+    app.provider = MeasuredProvider(inner: app.provider, metrics: app.metrics)
+
     // MARK: - Sessions
     let secureCookies = config.publicURL?.hasPrefix("https://") ?? false
     app.sessions.use(.fluent)
@@ -88,6 +90,8 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
 
     // MARK: - Middleware
     app.middleware = .init()
+    // Outermost of all, so every answer is counted with its final status.
+    app.middleware.use(RequestMetrics(metrics: app.metrics))
     // Outermost, so error pages carry the headers too.
     app.middleware.use(SecurityHeaders(publicURL: config.publicURL))
     app.middleware.use(APIErrorMiddleware())

@@ -8,6 +8,9 @@ func routes(_ app: Application) throws {
         return ["status": "ok", "provider": req.application.phimConfig.isDemoMode ? "simulator" : "kie"]
     }
 
+    // MARK: - Prometheus metrics (local scrapers or PHIM_METRICS_TOKEN)
+    try app.register(collection: MetricsController())
+
     // MARK: - Uploaded images (public: the provider fetches them by URL)
     app.get("files", "uploads", ":name") { req async throws -> Response in
         guard let name = req.parameters.get("name"),

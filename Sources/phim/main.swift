@@ -4,9 +4,14 @@ import Vapor
 
 // Start-up only: read the environment, pick the command, build and run the application.
 var env = try Environment.detect()
+// LOG_FORMAT=json: one JSON object per line, for log collectors; else Vapor's console lines.
+let logsJSON = ProcessInfo.processInfo.environment["LOG_FORMAT"]?.lowercased() == "json"
 try LoggingSystem.bootstrap(from: &env) { level in
     let console = Terminal()
-    return { label in RedactingLogHandler(wrapping: ConsoleLogger(label: label, console: console, level: level)) }
+    return { label in
+        RedactingLogHandler(wrapping: logsJSON ? JSONLogHandler(label: label, level: level)
+                                               : ConsoleLogger(label: label, console: console, level: level))
+    }
 }
 
 let command = env.arguments.dropFirst().first

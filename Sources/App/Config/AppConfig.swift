@@ -46,6 +46,8 @@ public struct AppConfig: Sendable {
     public var trustsForwardedFor: Bool
     /// How outbound webhooks are sent.
     public var webhooks: WebhookSettings = .init()
+    /// The bearer token `GET /metrics` demands; without one, only local scrapers are answered.
+    public var metricsToken: String?
 
     public struct WebhookSettings: Sendable {
         /// Whether webhook URLs may lead to loopback, private or link-local addresses (receivers
@@ -302,6 +304,9 @@ extension AppConfig {
             }
         }
         config.webhooks.attemptTimeout = seconds("PHIM_WEBHOOK_TIMEOUT_SECONDS", default: 10)
+        if let token = value("PHIM_METRICS_TOKEN") {
+            if token.count >= 16 { config.metricsToken = token } else { problems.append("PHIM_METRICS_TOKEN must be at least 16 characters") }
+        }
 
         // Comma- or newline-separated, inline or in a file (one term per line, `#` comments).
         var terms = (value("PHIM_BLOCKED_TERMS") ?? "").split(whereSeparator: { $0 == "," || $0.isNewline }).map(String.init)
@@ -323,6 +328,7 @@ extension AppConfig {
         if case .kie(_, let apiKey) = provider { RedactingLogHandler.registerSecret(apiKey) }
         RedactingLogHandler.registerSecret(simulator.expectedAPIKey)
         RedactingLogHandler.registerSecret(webhookHMACKey)
+        RedactingLogHandler.registerSecret(metricsToken)
         if let demo = demoAccount, !demo.hasPublicPassword { RedactingLogHandler.registerSecret(demo.password) }
     }
 

@@ -16,6 +16,7 @@ extension Application {
     private struct ModeratorKey: StorageKey { typealias Value = any PromptModerator }
     private struct WebhookPolicyKey: StorageKey { typealias Value = WebhookTargetPolicy }
     private struct WebhookSenderKey: StorageKey { typealias Value = any WebhookSender }
+    private struct MetricsKey: StorageKey { typealias Value = PhimMetrics }
 
     public var phimConfig: AppConfig {
         get { storage[ConfigKey.self] ?? AppConfig() }
@@ -91,7 +92,15 @@ extension Application {
 
     func webhookDispatcher(logger: Logger) -> WebhookDispatcher {
         WebhookDispatcher(store: store, sender: webhookSender, policy: webhookTargetPolicy, clock: clock,
-                          logger: logger, settings: phimConfig.webhooks)
+                          logger: logger, settings: phimConfig.webhooks, metrics: metrics)
+    }
+
+    /// This application's Prometheus registry (`GET /metrics`).
+    var metrics: PhimMetrics {
+        if let metrics = storage[MetricsKey.self] { return metrics }
+        let metrics = PhimMetrics()
+        storage[MetricsKey.self] = metrics
+        return metrics
     }
 
     /// Carries job events between instances; set on PostgreSQL.

@@ -26,7 +26,7 @@ final class BackgroundWorkers: LifecycleHandler, Sendable {
                     return Reconciler(store: app.store, provider: app.provider, clock: app.clock, logger: reconcilerLogger,
                                       lifecycle: app.jobLifecycle(logger: reconcilerLogger), settings: settings)
                 },
-                interval: settings.interval, clock: app.clock, logger: reconcilerLogger)
+                interval: settings.interval, clock: app.clock, logger: reconcilerLogger, metrics: app.metrics)
             start(Task { await loop.run() })
             let webhookLogger = Logger(label: "phim.webhooks")
             let webhooks = WebhookDispatcherLoop(

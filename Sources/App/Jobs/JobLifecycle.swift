@@ -34,7 +34,7 @@ struct JobLifecycle: Sendable {
     @discardableResult
     func apply(_ news: ProviderTaskStatus, toJob jobID: UUID, source: Source) async throws -> Outcome {
         let now = clock.now()
-        let outcome: (Outcome, JobEvent?) = try await closingOnce { db in
+        let outcome: (Outcome, Announcement?) = try await closingOnce { db in
             guard let job = try await VideoJob.find(jobID, on: db) else { return (.unknownJob, nil) }
             if let known = job.providerTaskID, known != news.taskID { return (.taskMismatch, nil) }
             if job.status == .failed, let reason = job.failureReason, FailureReason.releasedByPhim.contains(reason),
@@ -83,7 +83,7 @@ struct JobLifecycle: Sendable {
                 try await job.save(on: db)
             }
             try await WebhookOutbox.enqueue(for: job, previous: previous, at: now, on: db)
-            return (.updated(job.status), Self.event(for: job))
+            return (.updated(job.status), Self.announcement(for: job))
         }
         return await report(outcome, jobID: jobID, source: source.rawValue)
     }
@@ -94,7 +94,7 @@ struct JobLifecycle: Sendable {
     func fail(jobID: UUID, reason: FailureReason, providerCode: String? = nil, providerMessage: String? = nil,
               onlyIf allowed: [JobStatus] = JobStatus.unfinished) async throws -> Outcome {
         let now = clock.now()
-        let outcome: (Outcome, JobEvent?) = try await closingOnce { db in
+        let outcome: (Outcome, Announcement?) = try await closingOnce { db in
             guard let job = try await VideoJob.find(jobID, on: db) else { return (.unknownJob, nil) }
             guard allowed.contains(job.status) else { return (.unchanged, nil) }
             let previous = (status: job.status, progress: job.progress)
@@ -105,7 +105,7 @@ struct JobLifecycle: Sendable {
             job.updatedAt = now
             try await finish(job, holdState: .released, at: now, on: db)
             try await WebhookOutbox.enqueue(for: job, previous: previous, at: now, on: db)
-            return (.updated(.failed), Self.event(for: job))
+            return (.updated(.failed), Self.announcement(for: job))
         }
         return await report(outcome, jobID: jobID, source: reason.rawValue)
     }
@@ -139,7 +139,7 @@ struct JobLifecycle: Sendable {
     /// Runs a state change in a transaction. If another path closed the job's hold first (a
     /// duplicate callback on another instance, say), the ledger's unique key rejects this
     /// attempt, the transaction rolls back, and the news counts as already applied.
-    private func closingOnce(_ body: @escaping @Sendable (any Database) async throws -> (Outcome, JobEvent?)) async throws -> (Outcome, JobEvent?) {
+    private func closingOnce(_ body: @escaping @Sendable (any Database) async throws -> (Outcome, Announcement?)) async throws -> (Outcome, Announcement?) {
         do {
             return try await store.writeTransaction(body)
         } catch CreditLedger.LedgerError.alreadyRecorded {
@@ -161,14 +161,27 @@ struct JobLifecycle: Sendable {
         }
     }
 
-    private func report(_ outcome: (Outcome, JobEvent?), jobID: UUID, source: String) async -> Outcome {
-        if let event = outcome.1 {
-            logger.info("job updated", metadata: [
-                "job_id": .string(jobID.uuidString), "status": .string(event.status.rawValue), "source": .string(source),
-            ])
-            await events.publish(event)
+    /// A committed change: the event for live listeners, and the id of the request that
+    /// created the job, so its log lines can be followed from create to completion.
+    struct Announcement: Sendable {
+        var event: JobEvent
+        var originRequestID: String?
+    }
+
+    private func report(_ outcome: (Outcome, Announcement?), jobID: UUID, source: String) async -> Outcome {
+        if let announcement = outcome.1 {
+            var metadata: Logger.Metadata = [
+                "job_id": .string(jobID.uuidString), "status": .string(announcement.event.status.rawValue), "source": .string(source),
+            ]
+            if let origin = announcement.originRequestID { metadata["origin_request_id"] = .string(origin) }
+            logger.info("job updated", metadata: metadata)
+            await events.publish(announcement.event)
         }
         return outcome.0
+    }
+
+    private static func announcement(for job: VideoJob) -> Announcement? {
+        event(for: job).map { Announcement(event: $0, originRequestID: job.requestID) }
     }
 
     private static func event(for job: VideoJob) -> JobEvent? {

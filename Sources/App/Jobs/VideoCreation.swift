@@ -25,6 +25,8 @@ struct VideoCreation: Sendable {
     let webhookPolicy: WebhookTargetPolicy
     /// Base URL for callbacks and uploaded images, as the provider reaches us.
     let publicBaseURL: String
+    /// The creating request's id, kept on the job so its whole life can be found in the logs.
+    var requestID: String? = nil
 
     enum Outcome {
         case created(VideoJob)
@@ -98,6 +100,7 @@ struct VideoCreation: Sendable {
         job.priceCredits = priced.priceCredits
         job.idempotencyKey = idempotencyKey
         job.requestFingerprint = request.fingerprint
+        job.requestID = requestID
         job.status = .submitting
         job.progress = 0
         job.holdState = .open

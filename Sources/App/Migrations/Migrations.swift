@@ -18,5 +18,6 @@ extension Application {
         migrations.add(AddVideoJobDeadline())
         migrations.add(CreateWebhooks())
         migrations.add(CreateProviderBalanceCheck())
+        migrations.add(AddVideoJobRequestID())
     }
 }

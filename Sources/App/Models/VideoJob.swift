@@ -23,6 +23,9 @@ public final class VideoJob: Model, @unchecked Sendable {
     @Field(key: "price_credits") var priceCredits: Int
     /// The client's `Idempotency-Key`, unique per user.
     @OptionalField(key: "idempotency_key") var idempotencyKey: String?
+    /// The id of the HTTP request that created the job (`request-id` in its log lines); later
+    /// log lines about the job carry it as `origin_request_id`.
+    @OptionalField(key: "request_id") var requestID: String?
     /// A digest of the request, to tell a true retry from a reused key.
     @OptionalField(key: "request_fingerprint") var requestFingerprint: String?
 

@@ -132,11 +132,14 @@ struct ReconcilerLoop: Sendable {
     let interval: Duration
     let clock: AppClock
     let logger: Logger
+    var metrics: PhimMetrics? = nil
 
     func run() async {
         while !Task.isCancelled {
             do {
+                let started = ContinuousClock.now
                 let report = try await makeReconciler().runPass()
+                metrics?.reconcilerPass(duration: ContinuousClock.now - started, queried: report.queried)
                 if report != .init() {
                     logger.info("reconcile pass", metadata: [
                         "queried": .stringConvertible(report.queried), "updated": .stringConvertible(report.updated),

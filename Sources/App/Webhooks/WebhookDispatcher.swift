@@ -55,6 +55,7 @@ struct WebhookDispatcher: Sendable {
     let clock: AppClock
     let logger: Logger
     let settings: AppConfig.WebhookSettings
+    var metrics: PhimMetrics? = nil
     var batchSize = 50
     var parallelAttempts = 8
 
@@ -100,7 +101,9 @@ struct WebhookDispatcher: Sendable {
             await attempt(delivery, secret: secretByUser[delivery.$user.id] ?? "")
         }
         for (delivery, result, milliseconds) in results {
-            switch try await record(result, of: delivery, durationMilliseconds: milliseconds) {
+            let state = try await record(result, of: delivery, durationMilliseconds: milliseconds)
+            metrics?.webhookAttempt(state)
+            switch state {
             case .delivered: report.delivered += 1
             case .pending: report.retrying += 1
             case .failed: report.failed += 1

@@ -29,7 +29,19 @@ struct KieWebhookController: RouteCollection {
         var status: JobStatus?
     }
 
+    /// Counts every callback by how it ended (`phim_provider_callbacks_total`).
     func receive(_ req: Request, isProgress: Bool) async throws -> Acknowledgement {
+        do {
+            let acknowledgement = try await accept(req, isProgress: isProgress)
+            req.application.metrics.callback("accepted", progress: isProgress)
+            return acknowledgement
+        } catch {
+            req.application.metrics.callback((error as? AppError)?.code ?? "error", progress: isProgress)
+            throw error
+        }
+    }
+
+    private func accept(_ req: Request, isProgress: Bool) async throws -> Acknowledgement {
         guard let jobID = req.parameters.get("jobID", as: UUID.self), let secret = req.parameters.get("secret"),
               let job = try await VideoJob.find(jobID, on: req.db),
               Self.constantTimeEqual(VideoCreation.hash(secret), job.callbackSecretHash)

@@ -82,7 +82,7 @@ struct VideoController: RouteCollection {
                       logger: req.logger, lifecycle: req.jobLifecycle,
                       moderator: req.application.moderator, rateLimiter: req.rateLimiter,
                       limits: req.application.phimConfig.limits, webhookPolicy: req.application.webhookTargetPolicy,
-                      publicBaseURL: req.application.publicBaseURL)
+                      publicBaseURL: req.application.publicBaseURL, requestID: req.id)
     }
 
     static func ownedJob(_ req: Request) async throws -> VideoJob {
