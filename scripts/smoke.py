@@ -88,7 +88,8 @@ def main():
         # 1. Demo mode: the simulator on the same server.
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        demo_env = {**fast, "DATABASE_URL": os.path.join(work, "demo.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "data"),
+        demo_env = {**fast, "PHIM_CREATES_PER_MINUTE": "100", "PHIM_MAX_UNFINISHED_VIDEOS": "50",
+                    "DATABASE_URL": os.path.join(work, "demo.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "data"),
                     "PHIM_DEMO_PASSWORD": demo_password, "PHIM_SIMULATOR_API_KEY": simulator_key}
         processes.start(["serve", "--port", str(port)], demo_env, "serve.log")
         check("demo server answers /healthz", wait_healthy(base))
@@ -186,8 +187,36 @@ def main():
         check("phim credits grant", granted.returncode == 0 and "5000" in granted.stdout, granted.stdout + granted.stderr)
         refused = phim("credits", "grant", "--email", "nobody@phim.test", "--amount", "5", "--reason", "x")
         check("phim credits grant refuses an unknown account", refused.returncode != 0)
+        # A burst: 30 videos at once, their callbacks due close together, all confirmed with the
+        # simulator on this same server while it posts more of them.
+        phim("credits", "grant", "--email", "demo@phim.local", "--amount", "300000", "--reason", "burst")
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(30) as pool:
+            burst = list(pool.map(lambda n: Client.call(client, "POST", "/api/v1/videos", {"prompt": f"Burst {n}"}), range(30)))
+        check("30 creates at once are accepted", all(status == 202 for status, _ in burst), [status for status, _ in burst])
+        finished = [wait_for(client, video["id"], {"completed", "failed"}, seconds=20) for _, video in burst if isinstance(video, dict) and "id" in video]
+        check("all 30 complete through their callbacks within 20 s",
+              len(finished) == 30 and all(video.get("status") == "completed" for video in finished),
+              [video.get("status") for video in finished])
+
         verified = phim("ledger", "verify")
         check("phim ledger verify passes", verified.returncode == 0, verified.stdout + verified.stderr)
+
+        # Every callback lost: the reconciler's polls alone finish the video, one query each.
+        lost_port = free_port()
+        lost_base = f"http://127.0.0.1:{lost_port}"
+        processes.start(["serve", "--port", str(lost_port)],
+                        {**fast, "DATABASE_URL": os.path.join(work, "lost.sqlite"), "PHIM_DATA_DIR": os.path.join(work, "lost-data"),
+                         "PHIM_SIMULATOR_CALLBACK_DROP_RATE": "1"}, "lost.log")
+        check("a demo server that loses every callback starts", wait_healthy(lost_base))
+        lost = Client(lost_base)
+        lost.call("POST", "/api/v1/auth/login", {"email": "demo@phim.local", "password": "phim-demo"})
+        status, unheard = lost.call("POST", "/api/v1/videos", {"prompt": "Nobody calls back"})
+        finished = wait_for(lost, unheard.get("id"), {"completed", "failed"}, seconds=30)
+        _, stats = lost.call("GET", "/simulator/_simulator/stats")
+        check("with every callback lost, polling completes the video with one status query",
+              finished.get("status") == "completed" and stats["calls"]["callbacks_dropped"] >= 1 and stats["calls"]["record_info"] == 1,
+              (finished.get("status"), stats))
 
         # 3. The live Kie client against a standalone simulator.
         sim_port, live_port = free_port(), free_port()

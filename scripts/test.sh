@@ -6,7 +6,9 @@
 # with an independent Standard Webhooks verifier (scripts/webhook_test.py), fuzzes the JSON API
 # against its OpenAPI document and sends it hostile HTTP (scripts/api_fuzz.py), and drives the
 # studio in headless Chromium (scripts/browser_test.py, whose screenshots land in
-# artifacts/screenshots). Used by .ci/run.
+# artifacts/screenshots). Builds the release binary too and runs the smoke and webhook checks on
+# it: optimized code once behaved differently (see Sources/App/Core/Concurrency.swift). Used by
+# .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The fault-injection run's seed replays exactly only if sets and dictionaries iterate alike.
@@ -41,6 +43,11 @@ python3 scripts/webhook_test.py "$(swift build --show-bin-path)/phim"
 echo "== the JSON API against its OpenAPI document (schemathesis)"
 ensure_schemathesis
 python3 scripts/api_fuzz.py "$(swift build --show-bin-path)/phim"
+
+echo "== the release build: smoke and webhook checks again (the optimizer once changed behaviour)"
+swift build -c release --product phim
+python3 scripts/smoke.py "$(swift build -c release --show-bin-path)/phim"
+python3 scripts/webhook_test.py "$(swift build -c release --show-bin-path)/phim"
 
 echo "== the studio in headless Chromium"
 ensure_browser

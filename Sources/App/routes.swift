@@ -3,6 +3,9 @@ import Vapor
 /// Every route, grouped: health, public files, the JSON API, provider webhooks, the simulator.
 func routes(_ app: Application) throws {
     // MARK: - Health
+    // Liveness: answers without touching anything, so it also measures the bare framework
+    // (the benchmark's ceiling).
+    app.get("livez") { _ -> String in "ok" }
     app.get("healthz") { req async throws -> [String: String] in
         _ = try await Price.query(on: req.db).count() // proves the database answers
         return ["status": "ok", "provider": req.application.phimConfig.isDemoMode ? "simulator" : "kie"]

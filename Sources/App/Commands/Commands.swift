@@ -12,6 +12,7 @@ extension Application {
         asyncCommands.use(LedgerCommand(), as: "ledger")
         asyncCommands.use(BackupCommand(), as: "backup")
         asyncCommands.use(ProviderCommand(), as: "provider")
+        asyncCommands.use(BenchCommand(), as: "bench")
     }
 }
 
@@ -204,6 +205,12 @@ struct ProviderCommand: AsyncCommandGroup {
             }
         }
     }
+}
+
+/// `phim bench …`: what `bench/run.sh` needs from inside the service.
+struct BenchCommand: AsyncCommandGroup {
+    var help: String { "Benchmark helpers (used by bench/run.sh)." }
+    var commands: [String: any AnyAsyncCommand] { ["seed": BenchSeedCommand(), "commit-rate": BenchCommitRateCommand()] }
 }
 
 /// A command's error for the operator, printed as is.

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Fluent
 import NIOConcurrencyHelpers
 import PostgresKit
@@ -9,6 +10,7 @@ import Vapor
 /// simulator's callback sender until shutdown.
 final class BackgroundWorkers: LifecycleHandler, Sendable {
     private let tasks = NIOLockedValueBox<[Task<Void, Never>]>([])
+    private let simulatorClient = NIOLockedValueBox<HTTPClient?>(nil)
 
     func didBootAsync(_ app: Application) async throws {
         let logger = Logger(label: "phim.workers")
@@ -48,7 +50,15 @@ final class BackgroundWorkers: LifecycleHandler, Sendable {
             if let relay = app.startEventRelay() { start(relay) }
         }
         if let simulator = app.simulator {
-            let dispatcher = SimulatorCallbackDispatcher(simulator: simulator, http: app.http.client.shared,
+            // The simulator stands for another system, so it gets a connection pool of its own.
+            // Sharing the service's would deadlock under load: each callback it posts holds a
+            // pooled connection to this server while the handler confirms the outcome with the
+            // simulator through the same pool (same host), and once the pool's few connections
+            // are all held by callbacks, every confirmation waits until the callbacks time out.
+            let client = HTTPClient(eventLoopGroup: app.eventLoopGroup, configuration: .init(),
+                                    backgroundActivityLogger: Logger(label: "phim.simulator"))
+            simulatorClient.withLockedValue { $0 = client }
+            let dispatcher = SimulatorCallbackDispatcher(simulator: simulator, http: client,
                                                          logger: Logger(label: "phim.simulator"))
             start(Task { await dispatcher.run() })
             logger.info("provider simulator running (demo mode); prompts with #fail fail, #slow take 10x longer")
@@ -62,6 +72,7 @@ final class BackgroundWorkers: LifecycleHandler, Sendable {
         }
         for task in running { task.cancel() }
         for task in running { await task.value }
+        try? await simulatorClient.withLockedValue { $0 }?.shutdown()
     }
 
     private func start(_ task: Task<Void, Never>) {

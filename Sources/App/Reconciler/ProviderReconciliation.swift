@@ -93,9 +93,10 @@ struct ProviderReconciliation: Sendable {
             guard job.holdState != .open, let id = job.id, let task = job.providerTaskID else { return nil }
             return Asked(jobID: id, taskID: task)
         }
-        let answers = Dictionary(uniqueKeysWithValues: await asked.concurrentMap(width: parallelQueries) { video in
-            (video.jobID, await ask(video.taskID))
-        })
+        let answered = await asked.concurrentMap(width: parallelQueries) { video in
+            Answered(jobID: video.jobID, answer: await ask(video.taskID))
+        }
+        let answers = Dictionary(uniqueKeysWithValues: answered.map { ($0.jobID, $0.answer) })
 
         let lines = try jobs.map { job in
             let answer = answers[try job.requireID()] ?? .notAsked
@@ -122,6 +123,11 @@ struct ProviderReconciliation: Sendable {
     private struct Asked: Sendable {
         var jobID: UUID
         var taskID: ProviderTaskID
+    }
+
+    private struct Answered: Sendable {
+        var jobID: UUID
+        var answer: ProviderAnswer
     }
 
     private func ask(_ taskID: String) async -> ProviderAnswer {

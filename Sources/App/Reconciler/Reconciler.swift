@@ -72,27 +72,26 @@ struct Reconciler: Sendable {
             .filter(\.$nextCheckAt <= now)
             .sort(\.$nextCheckAt)
             .limit(batchSize).all()
-        var claimed: [(UUID, ProviderTaskID)] = []
+        var claimed: [Claimed] = []
         for job in due {
             guard let taskID = job.providerTaskID, let id = job.id else { continue }
-            if try await claim(jobID: id, now: now) { claimed.append((id, taskID)) }
+            if try await claim(jobID: id, now: now) { claimed.append(Claimed(jobID: id, taskID: taskID)) }
         }
 
         let provider = provider
-        let results = await claimed.map { Claimed(jobID: $0.0, taskID: $0.1) }.concurrentMap(width: parallelQueries) { job in
-            do { return (job.jobID, Result<ProviderTaskStatus, any Error>.success(try await provider.taskStatus(job.taskID))) }
-            catch { return (job.jobID, .failure(error)) }
+        let polls = await claimed.concurrentMap(width: parallelQueries) { job in
+            do { return Poll(job: job, status: try await provider.taskStatus(job.taskID), error: nil) }
+            catch { return Poll(job: job, status: nil, error: "\(error)") }
         }
-        for (jobID, result) in results {
+        for poll in polls {
             report.queried += 1
-            switch result {
-            case .success(let status):
-                if case .updated = try await lifecycle.apply(status, toJob: jobID, source: .poll) { report.updated += 1 }
-            case .failure(let error):
+            if let status = poll.status {
+                if case .updated = try await lifecycle.apply(status, toJob: poll.job.jobID, source: .poll) { report.updated += 1 }
+            } else {
                 // Left for the next interval; the claim already pushed its check time out.
                 report.queryFailures += 1
                 logger.warning("provider query failed", metadata: [
-                    "job_id": .string(jobID.uuidString), "error": .string("\(error)"),
+                    "job_id": .string(poll.job.jobID.uuidString), "error": .string(poll.error ?? ""),
                 ])
             }
         }
@@ -102,6 +101,13 @@ struct Reconciler: Sendable {
     private struct Claimed: Sendable {
         var jobID: UUID
         var taskID: ProviderTaskID
+    }
+
+    /// What one provider query brought back.
+    private struct Poll: Sendable {
+        var job: Claimed
+        var status: ProviderTaskStatus?
+        var error: String?
     }
 
     /// Moves a due job's next check one interval ahead, unless someone else already did.

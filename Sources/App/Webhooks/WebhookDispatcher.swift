@@ -97,11 +97,11 @@ struct WebhookDispatcher: Sendable {
 
         var report = PassReport()
         let secretByUser = secrets
-        let results = await claimed.concurrentMap(width: parallelAttempts) { delivery in
+        let attempts = await claimed.concurrentMap(width: parallelAttempts) { delivery in
             await attempt(delivery, secret: secretByUser[delivery.$user.id] ?? "")
         }
-        for (delivery, result, milliseconds) in results {
-            let state = try await record(result, of: delivery, durationMilliseconds: milliseconds)
+        for attempt in attempts {
+            let state = try await record(attempt.result, of: attempt.delivery, durationMilliseconds: attempt.milliseconds)
             metrics?.webhookAttempt(state)
             switch state {
             case .delivered: report.delivered += 1
@@ -134,21 +134,27 @@ struct WebhookDispatcher: Sendable {
             .returning("id").first() != nil
     }
 
-    private func attempt(_ delivery: WebhookDelivery, secret: String) async -> (WebhookDelivery, Result, Int) {
+    private struct Attempt: Sendable {
+        var delivery: WebhookDelivery
+        var result: Result
+        var milliseconds: Int
+    }
+
+    private func attempt(_ delivery: WebhookDelivery, secret: String) async -> Attempt {
         let started = ContinuousClock.now
         func elapsed() -> Int { Int((ContinuousClock.now - started) / .milliseconds(1)) }
         do {
             try await policy.check(delivery.url)
         } catch {
-            return (delivery, .refusedTarget("target refused: \(error)"), elapsed())
+            return Attempt(delivery: delivery, result: .refusedTarget("target refused: \(error)"), milliseconds: elapsed())
         }
         let headers = WebhookSigner.headers(secret: secret, messageID: delivery.messageID, at: clock.now(), body: delivery.payload)
         do {
             let status = try await sender.post(url: delivery.url, headers: headers, body: delivery.payload,
                                                timeout: settings.attemptTimeout)
-            return (delivery, .answered(status: status), elapsed())
+            return Attempt(delivery: delivery, result: .answered(status: status), milliseconds: elapsed())
         } catch {
-            return (delivery, .noAnswer(String("\(error)".prefix(300))), elapsed())
+            return Attempt(delivery: delivery, result: .noAnswer(String("\(error)".prefix(300))), milliseconds: elapsed())
         }
     }
 
