@@ -69,7 +69,8 @@ final class PhimMetrics: Sendable {
         }
 
         struct KindSum: Decodable { var kind: String; var available: Int?; var held: Int? }
-        let sums = try await sql.raw("SELECT kind, SUM(available_delta) AS available, SUM(held_delta) AS held FROM credit_entries GROUP BY kind")
+        // PostgreSQL sums BIGINTs as NUMERIC; the casts keep both databases answering integers.
+        let sums = try await sql.raw("SELECT kind, CAST(SUM(available_delta) AS BIGINT) AS available, CAST(SUM(held_delta) AS BIGINT) AS held FROM credit_entries GROUP BY kind")
             .all(decoding: KindSum.self)
         func sum(_ kind: CreditEntry.Kind) -> KindSum? { sums.first { $0.kind == kind.rawValue } }
         let credits = [
@@ -83,7 +84,7 @@ final class PhimMetrics: Sendable {
                                labels: [("movement", movement)]).set(amount)
         }
         struct Held: Decodable { var held: Int? }
-        let onHold = try await sql.raw("SELECT SUM(credits_held) AS held FROM users").first(decoding: Held.self)?.held ?? 0
+        let onHold = try await sql.raw("SELECT CAST(SUM(credits_held) AS BIGINT) AS held FROM users").first(decoding: Held.self)?.held ?? 0
         registry.makeGauge(descriptor: name("credits_on_hold", "count", "Credits held by unfinished videos right now."), labels: [])
             .set(Double(onHold))
 
