@@ -324,7 +324,13 @@ def report(rows, commit_rate, latency, memory, startup, calls):
     text = (f"# Benchmarks\n\nOne run of `bash bench/run.sh` ({'quick: ' if QUICK else ''}{USERS:,} accounts, {VIDEOS:,} finished and "
             f"{WAITING:,} waiting videos; wrk with 2 threads, {CONNECTIONS} connections (creates: 16), {DURATION} per path).\n\n"
             f"Machine: {machine()}.\n\nRun on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n{table}\n")
-    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as out:
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    # The hand-written analysis below the table survives a new run.
+    if os.path.exists(path):
+        earlier = open(path).read()
+        if "\n## Analysis" in earlier:
+            text += earlier[earlier.index("\n## Analysis"):]
+    with open(path, "w") as out:
         out.write(text)
     print("wrote BENCHMARKS.md")
 
