@@ -105,14 +105,9 @@ struct VideoRequest: Sendable, Equatable {
             webhookURL = raw
         case .invalid: throw .invalidWebhookURL
         }
-        var webhookEvents = WebhookEventFilter.all
-        switch input.webhookEvents {
-        case .absent: break
-        case .value(let names):
-            guard webhookURL != nil, let filter = WebhookEventFilter(names: names) else { throw .invalidWebhookEvents }
-            webhookEvents = filter
-        case .invalid: throw .invalidWebhookEvents
-        }
+        let webhookEvents = try WebhookEventFilter.requested(input.webhookEvents)
+        // A filter says which events go to `webhook_url`, so it needs one.
+        if webhookURL == nil, case .value = input.webhookEvents { throw .invalidWebhookEvents }
 
         return VideoRequest(model: model, prompt: prompt, aspectRatio: aspectRatio, durationSeconds: duration,
                             quality: quality, uploadID: uploadID, deadlineSeconds: deadline,

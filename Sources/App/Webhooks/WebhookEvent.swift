@@ -57,6 +57,18 @@ struct WebhookEventFilter: Sendable, Equatable {
         events = chosen.count == WebhookEvent.allCases.count ? nil : chosen
     }
 
+    /// Reads a request's `events` / `webhook_events` field: absent means every event; a list of
+    /// unknown names, an empty list or another type is `invalid_webhook_events`.
+    static func requested(_ field: API.Lenient<[String]>) throws(AppError) -> WebhookEventFilter {
+        switch field {
+        case .absent: return .all
+        case .value(let names):
+            guard let filter = WebhookEventFilter(names: names) else { throw .invalidWebhookEvents }
+            return filter
+        case .invalid: throw .invalidWebhookEvents
+        }
+    }
+
     var stored: String? { events.map { $0.sorted().map(\.rawValue).joined(separator: ",") } }
 
     /// The names, in the documented order, for responses.

@@ -34,14 +34,7 @@ struct WebhookController: RouteCollection {
         case .value(let raw): url = raw
         case .invalid: throw AppError.invalidWebhookURL
         }
-        var filter = WebhookEventFilter.all
-        switch input.events {
-        case .absent: break
-        case .value(let names):
-            guard let chosen = WebhookEventFilter(names: names) else { throw AppError.invalidWebhookEvents }
-            filter = chosen
-        case .invalid: throw AppError.invalidWebhookEvents
-        }
+        let filter = try WebhookEventFilter.requested(input.events)
         if let url { try await req.application.webhookTargetPolicy.require(url) }
 
         let now = req.clock.now()

@@ -71,7 +71,7 @@ struct AdminPages: RouteCollection {
     }
 
     @Sendable func reconcile(req: Request) async throws -> View {
-        let hours = (try? req.content.decode(ReconcileForm.self).hours).flatMap { $0 } ?? 24
+        let hours = try req.content.decode(ReconcileForm.self).hours ?? 24
         guard Self.periods.contains(hours) else { throw AppError.invalidFilter(name: "hours") }
         let until = req.clock.now()
         let since = until.addingTimeInterval(-3600 * Double(hours))
