@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 import Vapor
 
 /// The only way request handlers reach rows that belong to a user: every query made here starts
@@ -21,6 +22,45 @@ struct OwnerScope: Sendable {
         guard let id, let job = try await videos().filter(\.$id == id).first() else { throw AppError.videoNotFound }
         return job
     }
+
+    // MARK: Reads that only show videos (no Fluent model; see `VideoRecord`)
+
+    /// One of the user's videos, as shown; another user's answers exactly like a missing one.
+    func videoRecord(_ id: UUID?) async throws -> VideoRecord {
+        guard let id, let record = try await sql.raw("""
+            SELECT \(unsafeRaw: VideoRecord.selectList) FROM video_jobs
+            WHERE id = \(bind: id) AND user_id = \(bind: userID) AND deleted_at IS NULL
+            """).first(decoding: VideoRecord.self)
+        else { throw AppError.videoNotFound }
+        return record
+    }
+
+    /// A page of the user's videos, newest first (the same order and cursor as `newestFirstPage`).
+    func videoRecords(_ page: PageRequest) async throws -> (items: [VideoRecord], nextCursor: String?) {
+        var query = SQLQueryString("""
+            SELECT \(unsafeRaw: VideoRecord.selectList) FROM video_jobs
+            WHERE user_id = \(bind: userID) AND deleted_at IS NULL
+            """)
+        if let cursor = page.cursor {
+            let window = cursor.window
+            query += " AND (created_at < \(bind: window.before) OR (created_at < \(bind: window.after) AND id < \(bind: cursor.id)))"
+        }
+        query += " ORDER BY created_at DESC, id DESC LIMIT \(literal: page.limit + 1)"
+        let rows = try await sql.raw(query).all(decoding: VideoRecord.self)
+        return page.cut(rows) { row in row.id.map { Cursor(createdAt: row.createdAt, id: $0) } }
+    }
+
+    /// The ledger entries of one of the user's videos, oldest first. Looked up by the job alone
+    /// (its entries are its owner's), so the job index is used however long the user's ledger is.
+    func ledgerRecords(forVideo video: some VideoColumns) async throws -> [LedgerRecord] {
+        guard let jobID = video.id else { return [] }
+        return try await sql.raw("""
+            SELECT \(unsafeRaw: LedgerRecord.selectList) FROM credit_entries
+            WHERE job_id = \(bind: jobID) ORDER BY created_at, id
+            """).all(decoding: LedgerRecord.self)
+    }
+
+    private var sql: any SQLDatabase { db as! any SQLDatabase } // both supported drivers are SQL databases
 
     /// A video by the user's `Idempotency-Key`, deleted or not (a retry must find it either way).
     func video(idempotencyKey: String) async throws -> VideoJob? {

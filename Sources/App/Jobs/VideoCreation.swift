@@ -2,6 +2,7 @@ import Crypto
 import Fluent
 import Foundation
 import Logging
+import SQLKit
 
 /// Creates a video job: review, price, hold, record, then ask the provider.
 ///
@@ -118,10 +119,7 @@ struct VideoCreation: Sendable {
                 // create for the same user wait here until this one commits, so the count
                 // below sees every job of the user's that will exist.
                 try await CreditLedger.hold(userID: userID, jobID: jobID, amount: priced.priceCredits, at: now, on: db)
-                let unfinished = try await VideoJob.query(on: db)
-                    .filter(\.$user.$id == userID)
-                    .filter(\.$status ~~ JobStatus.unfinished)
-                    .count()
+                let unfinished = try await Self.unfinishedCount(userID: userID, on: db)
                 guard unfinished < maxUnfinished else { throw AppError.tooManyUnfinishedVideos(limit: maxUnfinished) }
                 try await job.create(on: db)
             }
@@ -196,6 +194,16 @@ struct VideoCreation: Sendable {
     private func replay(_ earlier: VideoJob, for request: VideoRequest) throws -> Outcome {
         guard earlier.requestFingerprint == request.fingerprint else { throw AppError.idempotencyKeyReused }
         return .replayed(earlier)
+    }
+
+    /// How many of the user's videos are not finished. `COUNT(*)` is answered from the
+    /// (user, status) index alone; Fluent's `count()` counts ids, which reads every row.
+    static func unfinishedCount(userID: UUID, on db: any Database) async throws -> Int {
+        let unfinished = JobStatus.unfinished.map(\.rawValue)
+        let row = try await (db as! any SQLDatabase).raw("""
+            SELECT COUNT(*) AS unfinished FROM video_jobs WHERE user_id = \(bind: userID) AND status IN (\(binds: unfinished))
+            """).first()
+        return try row?.decode(column: "unfinished", as: Int.self) ?? 0
     }
 
     static func randomToken() -> String {

@@ -19,5 +19,6 @@ extension Application {
         migrations.add(CreateWebhooks())
         migrations.add(CreateProviderBalanceCheck())
         migrations.add(AddVideoJobRequestID())
+        migrations.add(AddVideoJobUserStatusIndex())
     }
 }

@@ -1,3 +1,4 @@
+import Fluent
 import Foundation
 import Vapor
 
@@ -87,10 +88,11 @@ struct VideoCard: Encodable {
     /// Failed or canceled: "try again" refills the composer.
     var canRetry: Bool
 
-    init(_ job: VideoJob, language: Language) throws {
+    init(_ job: some VideoColumns, language: Language) throws {
         let t = { (key: String) in Localizer.shared.text(key, language) }
         let tier = QualityTier(model: VideoModel(rawValue: job.model) ?? .sora2TextToVideo, quality: job.quality)
-        id = try job.requireID().uuidString
+        guard let id = job.id else { throw FluentError.idRequired }
+        self.id = id.uuidString
         status = job.status.rawValue
         statusLabel = t("status.\(job.status.rawValue)")
         progress = job.progress
@@ -132,7 +134,7 @@ struct LedgerLine: Encodable {
     var videoID: String?
     var reason: String?
 
-    init(_ entry: CreditEntry, language: Language) {
+    init(_ entry: some LedgerColumns, language: Language) {
         createdAt = Formatting.iso(entry.createdAt)
         createdText = Formatting.time(entry.createdAt, language)
         kindLabel = Localizer.shared.text("ledger.kind.\(entry.kind.rawValue)", language)

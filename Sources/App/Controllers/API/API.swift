@@ -1,3 +1,4 @@
+import Fluent
 import Foundation
 import Vapor
 
@@ -181,8 +182,9 @@ enum API {
         /// Only on `GET /api/v1/videos/{id}`.
         var receipt: Receipt?
 
-        init(_ job: VideoJob, language: Language) throws {
-            id = try job.requireID()
+        init(_ job: some VideoColumns, language: Language) throws {
+            guard let id = job.id else { throw FluentError.idRequired }
+            self.id = id
             status = job.status
             progress = job.progress
             mode = job.mode
@@ -218,7 +220,7 @@ enum API {
         var closedAt: Date?
         var entries: [Transaction]
 
-        init(_ job: VideoJob, entries: [CreditEntry]) throws {
+        init(_ job: some VideoColumns, entries: [some LedgerColumns]) throws {
             priceCredits = job.priceCredits
             state = job.holdState
             heldAt = job.createdAt
@@ -287,8 +289,9 @@ enum API {
         var reason: String?
         var createdAt: Date
 
-        init(_ entry: CreditEntry) throws {
-            id = try entry.requireID()
+        init(_ entry: some LedgerColumns) throws {
+            guard let id = entry.id else { throw FluentError.idRequired }
+            self.id = id
             kind = entry.kind.rawValue
             amount = entry.availableDelta
             heldChange = entry.heldDelta

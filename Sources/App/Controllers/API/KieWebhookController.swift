@@ -1,5 +1,6 @@
 import Crypto
 import Fluent
+import SQLKit
 import Vapor
 
 /// Receives the provider's callbacks at `/api/v1/webhooks/kie/<job>/<secret>[/progress]`.
@@ -43,7 +44,7 @@ struct KieWebhookController: RouteCollection {
 
     private func accept(_ req: Request, isProgress: Bool) async throws -> Acknowledgement {
         guard let jobID = req.parameters.get("jobID", as: UUID.self), let secret = req.parameters.get("secret"),
-              let job = try await VideoJob.find(jobID, on: req.db),
+              let job = try await CallbackTarget.find(jobID, on: req.db),
               Self.constantTimeEqual(VideoCreation.hash(secret), job.callbackSecretHash)
         else { throw AppError.callbackNotFound }
 
@@ -98,6 +99,24 @@ struct KieWebhookController: RouteCollection {
             req.logger.warning("could not confirm a callback with the provider; the reconciler will",
                                metadata: ["job_id": .string(jobID.uuidString), "error": .string("\(error)")])
             return nil
+        }
+    }
+
+    /// What checking a callback needs to know about its job, read without the full model
+    /// (`JobLifecycle` reads the job again, in its transaction, to change it).
+    struct CallbackTarget: Decodable {
+        var callbackSecretHash: String
+        var providerTaskID: String?
+        var status: JobStatus
+
+        enum CodingKeys: String, CodingKey {
+            case callbackSecretHash = "callback_secret_hash", providerTaskID = "provider_task_id", status
+        }
+
+        static func find(_ jobID: UUID, on db: any Database) async throws -> CallbackTarget? {
+            try await (db as! any SQLDatabase).raw("""
+                SELECT callback_secret_hash, provider_task_id, status FROM video_jobs WHERE id = \(bind: jobID)
+                """).first(decoding: CallbackTarget.self)
         }
     }
 

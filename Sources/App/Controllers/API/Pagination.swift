@@ -15,26 +15,44 @@ extension QueryBuilder where Model: NewestFirst {
     /// One page of the query's rows, newest first, after the request's `cursor` and at most its
     /// `limit` (1...100, default 20). Throws `invalidCursor` or `invalidLimit` for bad values.
     func newestFirstPage(_ req: Request) async throws -> (items: [Model], nextCursor: String?) {
-        let limit = try Self.limit(req)
+        let page = try PageRequest(req)
         var query = self
-        if let raw = req.query[String.self, at: "cursor"] {
-            guard let cursor = Cursor(raw) else { throw AppError.invalidCursor }
+        if let cursor = page.cursor {
             let window = cursor.window
             query = query.group(.or) { older in
                 older.filter("created_at", .lessThan, window.before)
                 older.group(.and) { $0.filter("created_at", .lessThan, window.after).filter("id", .lessThan, cursor.id) }
             }
         }
-        let rows = try await query.sort("created_at", .descending).sort("id", .descending).limit(limit + 1).all()
-        let items = Array(rows.prefix(limit))
-        let next = rows.count > limit ? items.last.flatMap { row in row.id.map { Cursor(createdAt: row.createdAt, id: $0).encoded } } : nil
-        return (items, next)
+        let rows = try await query.sort("created_at", .descending).sort("id", .descending).limit(page.limit + 1).all()
+        return page.cut(rows) { row in row.id.map { Cursor(createdAt: row.createdAt, id: $0) } }
+    }
+}
+
+/// The request's `limit` (1...100, default 20) and `cursor`, read once for any newest-first list.
+struct PageRequest {
+    var limit: Int
+    var cursor: Cursor?
+
+    init(_ req: Request) throws {
+        if let raw = req.query[String.self, at: "limit"] {
+            guard let limit = Int(raw), (1...100).contains(limit) else { throw AppError.invalidLimit }
+            self.limit = limit
+        } else {
+            limit = 20
+        }
+        if let raw = req.query[String.self, at: "cursor"] {
+            guard let cursor = Cursor(raw) else { throw AppError.invalidCursor }
+            self.cursor = cursor
+        }
     }
 
-    private static func limit(_ req: Request) throws -> Int {
-        guard let raw = req.query[String.self, at: "limit"] else { return 20 }
-        guard let limit = Int(raw), (1...100).contains(limit) else { throw AppError.invalidLimit }
-        return limit
+    /// The page from rows read with a limit of `limit + 1`: the extra row only tells that
+    /// there is a next page, which starts after the last row shown.
+    func cut<Row>(_ rows: [Row], position: (Row) -> Cursor?) -> (items: [Row], nextCursor: String?) {
+        let items = Array(rows.prefix(limit))
+        let next = rows.count > limit ? items.last.flatMap(position)?.encoded : nil
+        return (items, next)
     }
 }
 

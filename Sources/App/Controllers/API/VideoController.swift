@@ -43,16 +43,17 @@ struct VideoController: RouteCollection {
     }
 
     @Sendable func index(req: Request) async throws -> API.Page<API.Video> {
-        let page = try await req.owner.videos().newestFirstPage(req)
+        let page = try await req.owner.videoRecords(PageRequest(req))
         let language = req.language
         return API.Page(data: try page.items.map { try API.Video($0, language: language) }, nextCursor: page.nextCursor)
     }
 
     /// One video with its receipt: the price it was held at and its ledger entries.
     @Sendable func show(req: Request) async throws -> API.Video {
-        let job = try await Self.ownedJob(req)
+        let owner = try req.owner
+        let job = try await owner.videoRecord(req.parameters.get("videoID", as: UUID.self))
         var video = try API.Video(job, language: req.language)
-        let entries = try await req.owner.ledger().filter(\.$jobID == job.requireID()).sort(\.$createdAt).all()
+        let entries = try await owner.ledgerRecords(forVideo: job)
         video.receipt = try API.Receipt(job, entries: entries)
         return video
     }

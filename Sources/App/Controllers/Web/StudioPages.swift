@@ -50,7 +50,7 @@ struct StudioPages: RouteCollection {
     @Sendable func studio(req: Request) async throws -> View {
         let user = try req.user
         let language = req.pageLanguage
-        let page = try await req.owner.videos().newestFirstPage(req)
+        let page = try await req.owner.videoRecords(PageRequest(req))
         let t = { (key: String) in Localizer.shared.text(key, language) }
         return try await req.view.render("studio", StudioPage(
             frame: PageFrame(req, title: t("studio.title"), user: user),
@@ -70,7 +70,7 @@ struct StudioPages: RouteCollection {
     /// The next page of cards, for "load more"; the cursor after it comes in `X-Next-Cursor`.
     @Sendable func cards(req: Request) async throws -> Response {
         let language = req.pageLanguage
-        let page = try await req.owner.videos().newestFirstPage(req)
+        let page = try await req.owner.videoRecords(PageRequest(req))
         let response = try await req.view.render("cards", CardsFragment(
             videos: try page.items.map { try VideoCard($0, language: language) })).encodeResponse(for: req)
         if let next = page.nextCursor { response.headers.replaceOrAdd(name: "X-Next-Cursor", value: next) }
@@ -79,7 +79,7 @@ struct StudioPages: RouteCollection {
 
     /// One card, fresh, for a live update; another user's video is a 404 like a missing one.
     @Sendable func card(req: Request) async throws -> View {
-        let job = try await req.owner.video(req.parameters.get("videoID", as: UUID.self))
+        let job = try await req.owner.videoRecord(req.parameters.get("videoID", as: UUID.self))
         return try await req.view.render("cards", CardsFragment(videos: [try VideoCard(job, language: req.pageLanguage)]))
     }
 
