@@ -321,7 +321,9 @@ def run(studio, image_path):
     check("after asking, revoking shuts the key out at once", refused and "Đã thu hồi" in studio.driver.page_source)
 
     # --- The operator's provider reconciliation (the demo account is an admin).
-    studio.find('.nav a[href="/admin/provider"]').click()
+    studio.find('.nav a[href="/admin/users"]').click()
+    studio.wait(lambda: studio.driver.current_url.endswith("/admin/users"), 5)
+    studio.find('.subnav a[href="/admin/provider"]').click()
     studio.wait(lambda: studio.driver.current_url.endswith("/admin/provider"), 5)
     studio.find("#run-reconcile").click()
     studio.wait(lambda: studio.all("#report-title"), 15)
@@ -369,6 +371,38 @@ def run(studio, image_path):
           and alert.find_element(By.CSS_SELECTOR, "a").get_attribute("href").endswith("/credits"))
     check("and no job was made", len(studio.all(".card")) == 0)
     studio.shot("11-insufficient-credits")
+
+    # --- The operator finds the new account and grants it credits, with a reason.
+    studio.find('form.signout button').click()
+    studio.wait(lambda: studio.driver.current_url.endswith("/signin"), 5)
+    studio.sign_in("demo@phim.local", "phim-demo")
+    studio.wait(lambda: studio.driver.current_url.endswith("/studio"), 10)
+    studio.find('.nav a[href="/admin/users"]').click()
+    studio.wait(lambda: studio.driver.current_url.endswith("/admin/users"), 5)
+    studio.find("#user-search").send_keys("moi@")
+    studio.find('form[role="search"] button').click()
+    studio.wait(lambda: "q=moi" in studio.driver.current_url, 5)
+    rows = studio.all("table.users tbody tr")
+    check("searching by email finds just the new account", len(rows) == 1 and "moi@phim.test" in rows[0].text, [row.text for row in rows])
+    studio.shot("15-admin-users")
+    rows[0].find_element(By.CSS_SELECTOR, "a").click()
+    studio.wait(lambda: studio.all("#credits-form"), 5)
+    studio.find("#credits-amount").send_keys("20000")
+    studio.find("#credits-submit").click()
+    check("the browser will not send a grant without a reason", "done=" not in studio.driver.current_url)
+    studio.find("#credits-reason").send_keys("Chào mừng khách hàng mới")
+    studio.find("#credits-submit").click()
+    studio.wait(lambda: "done=granted" in studio.driver.current_url, 5)
+    check("the grant shows on the account at once", studio.text("#account-available") == "20.000"
+          and "Chào mừng khách hàng mới" in studio.driver.page_source, studio.text("#account-available"))
+    studio.shot("16-admin-user-granted")
+    studio.find('.subnav a[href="/admin/audit"]').click()
+    studio.wait(lambda: studio.driver.current_url.endswith("/admin/audit"), 5)
+    audit_rows = studio.all("table.audit tbody tr")
+    check("the audit log names who granted what to whom, before and after",
+          bool(audit_rows) and all(text in audit_rows[0].text for text in ("demo@phim.local", "moi@phim.test", "Cộng tín dụng", "Khả dụng: 20.000")),
+          audit_rows[0].text if audit_rows else "")
+    studio.shot("17-admin-audit")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ func routes(_ app: Application) throws {
     try pages.register(collection: StudioPages())
     try pages.register(collection: KeysPages())
     try pages.register(collection: AdminPages())
+    try pages.register(collection: AdminAccountPages())
 
     // MARK: - JSON API
     let webhooks = app.grouped("api", "v1")

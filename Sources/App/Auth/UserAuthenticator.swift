@@ -14,10 +14,17 @@ struct UserAuthenticator: AsyncMiddleware {
             guard let user = try await Self.user(forAPIKey: bearer.token, on: request.db) else {
                 throw AppError.unauthenticated
             }
+            guard user.disabledAt == nil else { throw AppError.accountDisabled }
             request.auth.login(user)
         } else if request.hasSession, let raw = request.session.data[Self.sessionKey], let id = UUID(uuidString: raw),
                   let user = try await User.find(id, on: request.db) {
-            request.auth.login(user)
+            if user.disabledAt == nil {
+                request.auth.login(user)
+            } else {
+                // Disabled while signed in: signed out, so the next page is the sign-in form,
+                // which says why.
+                request.session.destroy()
+            }
         }
         return try await next.respond(to: request)
     }

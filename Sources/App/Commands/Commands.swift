@@ -3,13 +3,14 @@ import SQLKit
 import Vapor
 
 extension Application {
-    /// The operator's commands beside `serve`: `migrate`, `users create`, `credits grant`,
-    /// `ledger verify`, `backup`, `provider reconcile`. (`simulator` is set up in `main.swift`, as it needs no database.)
+    /// The operator's commands beside `serve`: `migrate`, `users create|list|show|disable|enable`,
+    /// `credits grant|deduct`, `ledger verify|export`, `audit`, `backup`, `provider reconcile`. (`simulator` is set up in `main.swift`, as it needs no database.)
     func registerCommands() {
         asyncCommands.use(MigrateCommand(), as: "migrate")
         asyncCommands.use(UsersCommand(), as: "users")
         asyncCommands.use(CreditsCommand(), as: "credits")
         asyncCommands.use(LedgerCommand(), as: "ledger")
+        asyncCommands.use(AuditCommand(), as: "audit")
         asyncCommands.use(BackupCommand(), as: "backup")
         asyncCommands.use(ProviderCommand(), as: "provider")
         asyncCommands.use(BenchCommand(), as: "bench")
@@ -29,7 +30,10 @@ struct MigrateCommand: AsyncCommand {
 
 struct UsersCommand: AsyncCommandGroup {
     var help: String { "Manages accounts." }
-    var commands: [String: any AnyAsyncCommand] { ["create": CreateUser()] }
+    var commands: [String: any AnyAsyncCommand] {
+        ["create": CreateUser(), "list": List(), "show": Show(),
+         "disable": SetDisabled(disable: true), "enable": SetDisabled(disable: false)]
+    }
 
     struct CreateUser: AsyncCommand {
         struct Signature: CommandSignature {
@@ -58,40 +62,12 @@ struct UsersCommand: AsyncCommandGroup {
 
 struct CreditsCommand: AsyncCommandGroup {
     var help: String { "Moves credits." }
-    var commands: [String: any AnyAsyncCommand] { ["grant": Grant()] }
-
-    struct Grant: AsyncCommand {
-        struct Signature: CommandSignature {
-            @Option(name: "email", help: "Whose account.") var email: String?
-            @Option(name: "amount", help: "Whole credits, more than 0.") var amount: Int?
-            @Option(name: "reason", help: "Why; kept in the ledger.") var reason: String?
-        }
-        var help: String { "Grants credits to an account." }
-
-        func run(using context: CommandContext, signature: Signature) async throws {
-            let app = context.application
-            try await app.migrateSafely()
-            guard let email = signature.email?.normalizedEmail,
-                  let user = try await User.query(on: app.db).filter(\.$email == email).first()
-            else { throw CommandFailure("No account has the email \(signature.email ?? "(none given)").") }
-            guard let amount = signature.amount, amount > 0 else { throw CommandFailure("--amount must be a whole number above 0.") }
-            guard let reason = signature.reason?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
-                throw CommandFailure("--reason is required.")
-            }
-            let userID = try user.requireID()
-            let now = app.clock.now()
-            try await app.store.writeTransaction { db in
-                try await CreditLedger.grant(userID: userID, amount: amount, reason: reason, at: now, on: db)
-            }
-            let updated = try await User.find(userID, on: app.db)
-            context.console.success("Granted \(amount) credits to \(email); available now \(updated?.creditsAvailable ?? 0).")
-        }
-    }
+    var commands: [String: any AnyAsyncCommand] { ["grant": Move(grant: true), "deduct": Move(grant: false)] }
 }
 
 struct LedgerCommand: AsyncCommandGroup {
-    var help: String { "Checks the credit ledger." }
-    var commands: [String: any AnyAsyncCommand] { ["verify": Verify()] }
+    var help: String { "Checks and exports the credit ledger." }
+    var commands: [String: any AnyAsyncCommand] { ["verify": Verify(), "export": Export()] }
 
     struct Verify: AsyncCommand {
         struct Signature: CommandSignature {}

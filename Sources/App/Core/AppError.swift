@@ -75,6 +75,13 @@ public enum AppError: Error, Equatable, Sendable {
     case invalidFilter(name: String)
     case invalidLimit
 
+    // Operators
+    case accountDisabled
+    case userNotFound
+    case invalidAmount(maximum: Int)
+    case reasonRequired(maximum: Int)
+    case cannotDisableSelf
+
     // Provider trouble, surfaced to the user who asked for a video
     case providerUnavailable(videoID: UUID?)
     case providerBusy(videoID: UUID?)
@@ -97,7 +104,9 @@ public enum AppError: Error, Equatable, Sendable {
         case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound, .webhookDeliveryNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .unauthenticated, .invalidCredentials, .invalidSignature: .unauthorized
-        case .csrfFailed: .forbidden
+        case .csrfFailed, .accountDisabled: .forbidden
+        case .userNotFound: .notFound
+        case .invalidAmount, .reasonRequired, .cannotDisableSelf: .unprocessableEntity
         case .emailTaken, .notCancelable: .conflict
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptInvalidCharacters, .invalidDeadline,
              .promptRequired, .promptTooLong, .invalidMode, .unknownModel,
@@ -168,6 +177,11 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidCursor: "invalid_cursor"
         case .invalidFilter: "invalid_filter"
         case .invalidLimit: "invalid_limit"
+        case .accountDisabled: "account_disabled"
+        case .userNotFound: "user_not_found"
+        case .invalidAmount: "invalid_amount"
+        case .reasonRequired: "reason_required"
+        case .cannotDisableSelf: "cannot_disable_self"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
         case .providerOutOfCredits: "provider_out_of_credits"
@@ -210,6 +224,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .providerRejectedInput(_, let message): ["message": message]
         case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): ["host": String(host.prefix(200))]
         case .invalidFilter(let name): ["name": name]
+        case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
         case .invalidWebhookEvents: ["events": WebhookEvent.allCases.map(\.rawValue).joined(separator: ", ")]
         default: [:]
         }

@@ -48,6 +48,18 @@ enum CreditLedger {
                          reason: reason, uniqueKey: nil, at: now, on: db)
     }
 
+    /// Takes credits away (an operator's correction); only from the spendable balance, never
+    /// below zero, never from credits held for running videos.
+    static func deduct(userID: UUID, amount: Int, reason: String, at now: Date, on db: any Database) async throws {
+        guard amount > 0 else { throw LedgerError.invalidAmount }
+        guard try await moveBalances(userID: userID, available: -amount, held: 0, on: db) else {
+            guard let user = try await User.find(userID, on: db) else { throw LedgerError.userNotFound }
+            throw LedgerError.insufficientCredits(needed: amount, available: user.creditsAvailable)
+        }
+        try await record(.deduct, userID: userID, jobID: nil, available: -amount, held: 0,
+                         reason: reason, uniqueKey: nil, at: now, on: db)
+    }
+
     // MARK: - Internals
 
     /// Settle and release share the key `close:<job>`: whichever is first wins, a second of

@@ -20,5 +20,6 @@ extension Application {
         migrations.add(CreateProviderBalanceCheck())
         migrations.add(AddVideoJobRequestID())
         migrations.add(AddVideoJobUserStatusIndex())
+        migrations.add(CreateAdminActions())
     }
 }

@@ -16,6 +16,9 @@ public final class User: Model, Authenticatable, @unchecked Sendable {
     @Field(key: "credits_available") public var creditsAvailable: Int
     @Field(key: "credits_held") public var creditsHeld: Int
     @Field(key: "created_at") public var createdAt: Date
+    /// Set by an operator: the account cannot sign in or use its API keys; its running videos
+    /// still finish and settle.
+    @OptionalField(key: "disabled_at") public var disabledAt: Date?
 
     public init() {}
 

@@ -43,6 +43,9 @@ struct PageFrame: Encodable {
     var isDemo: Bool
     /// Shows the operator's pages in the menu.
     var isAdmin: Bool
+    /// On one of the operator's pages (they share the menu entry), and which part of them.
+    var inAdmin: Bool
+    var adminSection: String?
 
     /// `startsSession: false` is for error pages, which may be answered before the session
     /// middleware ran; their forms then carry the session's token only if it already has one.
@@ -57,6 +60,8 @@ struct PageFrame: Encodable {
         creditsOnHold = user.map { Formatting.credits($0.creditsHeld, language) }
         isDemo = req.application.phimConfig.isDemoMode
         isAdmin = user?.isAdmin ?? false
+        inAdmin = path.hasPrefix("/admin/")
+        adminSection = inAdmin ? path.split(separator: "/").dropFirst().first.map(String.init) : nil
     }
 }
 

@@ -132,6 +132,8 @@ struct AuthController: RouteCollection {
             try await limiter.hit(limits.loginPerAddress, key: address)
             throw AppError.invalidCredentials
         }
+        // Only after the password matched, so this does not tell strangers the account exists.
+        guard user.disabledAt == nil else { throw AppError.accountDisabled }
         return user
     }
 
