@@ -36,7 +36,8 @@ struct HousekeepingTests {
                                  .invalidLimit, .providerUnavailable(videoID: nil), .providerBusy(videoID: nil),
                                  .providerOutOfCredits(videoID: nil), .providerMisconfigured(videoID: nil),
                                  .providerRejectedInput(videoID: nil, message: ""), .callbackNotFound, .callbackTaskMismatch,
-                                 .invalidSignature, .internal]
+                                 .invalidSignature, .accountDisabled, .userNotFound, .invalidAmount(maximum: 1),
+                                 .reasonRequired(maximum: 1), .cannotDisableSelf, .internal]
         for error in codes {
             #expect(vi.contains("error.\(error.code)"), "missing message for \(error.code)")
         }

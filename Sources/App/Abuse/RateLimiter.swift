@@ -24,17 +24,19 @@ struct RateLimiter: Sendable {
     /// Counts one event and returns the window's count including it.
     @discardableResult
     func hit(_ rule: Rule, key: String) async throws -> Int {
-        let bucket = Self.bucket(rule, key)
-        let start = windowStart(rule)
-        return try await store.writeTransaction { db in
-            let sql = db as! any SQLDatabase // both supported drivers are SQL databases
-            let row = try await sql.raw("""
-                INSERT INTO \(ident: RateLimitCounter.schema) (bucket, window_start, hits) VALUES (\(bind: bucket), \(bind: start), 1)
-                ON CONFLICT (bucket, window_start) DO UPDATE SET hits = \(ident: RateLimitCounter.schema).hits + 1
-                RETURNING hits
-                """).first()
-            return try row?.decode(column: "hits", as: Int.self) ?? 1
-        }
+        try await store.writeTransaction { db in try await hit(rule, key: key, on: db) }
+    }
+
+    /// Counts one event inside a transaction the caller opened: rolled back with it, the event
+    /// does not count.
+    func hit(_ rule: Rule, key: String, on db: any Database) async throws -> Int {
+        let sql = db as! any SQLDatabase // both supported drivers are SQL databases
+        let row = try await sql.raw("""
+            INSERT INTO \(ident: RateLimitCounter.schema) (bucket, window_start, hits) VALUES (\(bind: Self.bucket(rule, key)), \(bind: windowStart(rule)), 1)
+            ON CONFLICT (bucket, window_start) DO UPDATE SET hits = \(ident: RateLimitCounter.schema).hits + 1
+            RETURNING hits
+            """).first()
+        return try row?.decode(column: "hits", as: Int.self) ?? 1
     }
 
     /// The window's count so far.

@@ -35,6 +35,22 @@ struct OwnerScope: Sendable {
         return record
     }
 
+    /// One of the user's videos with its ledger entries (hold first), in one query: reading a
+    /// video with its receipt is the commonest call programs make.
+    func videoWithLedger(_ id: UUID?) async throws -> (video: VideoRecord, entries: [LedgerRecord]) {
+        guard let id else { throw AppError.videoNotFound }
+        let rows = try await sql.raw("""
+            SELECT \(unsafeRaw: VideoRecord.selectListInJoin), \(unsafeRaw: LedgerRecord.selectListInJoin)
+            FROM video_jobs v LEFT JOIN credit_entries e ON e.job_id = v.id
+            WHERE v.id = \(bind: id) AND v.user_id = \(bind: userID) AND v.deleted_at IS NULL
+            ORDER BY e.created_at, e.id
+            """).all()
+        guard let first = rows.first else { throw AppError.videoNotFound }
+        let decoder = SQLRowDecoder(prefix: "entry_")
+        let entries = try rows.filter { try !$0.decodeNil(column: "entry_id") }.map { try decoder.decode(LedgerRecord.self, from: $0) }
+        return (try first.decode(model: VideoRecord.self), entries)
+    }
+
     /// A page of the user's videos, newest first (the same order and cursor as `newestFirstPage`).
     func videoRecords(_ page: PageRequest) async throws -> (items: [VideoRecord], nextCursor: String?) {
         var query = SQLQueryString("""
@@ -48,16 +64,6 @@ struct OwnerScope: Sendable {
         query += " ORDER BY created_at DESC, id DESC LIMIT \(literal: page.limit + 1)"
         let rows = try await sql.raw(query).all(decoding: VideoRecord.self)
         return page.cut(rows) { row in row.id.map { Cursor(createdAt: row.createdAt, id: $0) } }
-    }
-
-    /// The ledger entries of one of the user's videos, oldest first. Looked up by the job alone
-    /// (its entries are its owner's), so the job index is used however long the user's ledger is.
-    func ledgerRecords(forVideo video: some VideoColumns) async throws -> [LedgerRecord] {
-        guard let jobID = video.id else { return [] }
-        return try await sql.raw("""
-            SELECT \(unsafeRaw: LedgerRecord.selectList) FROM credit_entries
-            WHERE job_id = \(bind: jobID) ORDER BY created_at, id
-            """).all(decoding: LedgerRecord.self)
     }
 
     private var sql: any SQLDatabase { db as! any SQLDatabase } // both supported drivers are SQL databases

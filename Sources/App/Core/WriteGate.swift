@@ -63,6 +63,22 @@ public struct Store: Sendable {
         }
     }
 
+    /// Runs one statement that writes, on its own (SQLite makes a lone statement atomic): no
+    /// BEGIN and COMMIT round trips, but still after this process's earlier transactions, so
+    /// it never waits in SQLite's busy handler behind them.
+    public func write<T: Sendable>(_ statement: @escaping @Sendable (any Database) async throws -> T) async throws -> T {
+        guard let gate else { return try await statement(db) }
+        await gate.acquire()
+        do {
+            let result = try await statement(db)
+            await gate.release()
+            return result
+        } catch {
+            await gate.release()
+            throw error
+        }
+    }
+
     /// A SQLite transaction that holds the write lock from its start (SQLite's busy handler,
     /// which sqlite-nio sets to retry, makes it wait for another writer instead of failing).
     private static func immediateTransaction<T: Sendable>(on db: any Database,

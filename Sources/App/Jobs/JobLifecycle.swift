@@ -1,6 +1,7 @@
 import Fluent
 import Foundation
 import Logging
+import SQLKit
 
 /// The one place where a job changes state and its credits move.
 ///
@@ -34,6 +35,9 @@ struct JobLifecycle: Sendable {
     @discardableResult
     func apply(_ news: ProviderTaskStatus, toJob jobID: UUID, source: Source) async throws -> Outcome {
         let now = clock.now()
+        if let announcement = try await applyInOneStatement(news, toJob: jobID, source: source, at: now) {
+            return await report((.updated(announcement.event.status), announcement), jobID: jobID, source: source.rawValue)
+        }
         let outcome: (Outcome, Announcement?) = try await closingOnce { db in
             guard let job = try await VideoJob.find(jobID, on: db) else { return (.unknownJob, nil) }
             if let known = job.providerTaskID, known != news.taskID { return (.taskMismatch, nil) }
@@ -135,6 +139,49 @@ struct JobLifecycle: Sendable {
     }
 
     // MARK: - Internals
+
+    /// The two changes most news makes, a created task confirmed (submitting → pending) and a
+    /// running task's progress rising, as one conditional `UPDATE` instead of a transaction
+    /// that reads the whole job first (on SQLite every write waits for the one before it, so
+    /// the shorter the better). The conditions restate the general path's rules for exactly
+    /// these moves: same task, forward only, and no webhook to announce (no per-video URL, no
+    /// account endpoint), so the result is the same either way. Anything else (the first move
+    /// to processing, a finish, a repeat, another task) matches no row and goes the general way.
+    private func applyInOneStatement(_ news: ProviderTaskStatus, toJob jobID: UUID, source: Source,
+                                     at now: Date) async throws -> Announcement? {
+        let target = Self.target(for: news)
+        let quietPeriod = source == .poll ? settings.interval : max(settings.interval, settings.staleAfter)
+        let nextCheck = now.adding(quietPeriod)
+        let statement: SQLQueryString
+        switch target.status {
+        case .pending:
+            statement = """
+                UPDATE video_jobs SET status = \(bind: JobStatus.pending.rawValue), progress = \(bind: target.progress),
+                  provider_task_id = \(bind: news.taskID), provider_state = \(bind: news.state.rawValue),
+                  last_heard_at = \(bind: now), next_check_at = \(bind: nextCheck), updated_at = \(bind: now)
+                WHERE id = \(bind: jobID) AND status = \(bind: JobStatus.submitting.rawValue)
+                  AND (provider_task_id IS NULL OR provider_task_id = \(bind: news.taskID))
+                RETURNING user_id, request_id
+                """
+        case .processing:
+            statement = """
+                UPDATE video_jobs SET progress = \(bind: target.progress), provider_state = \(bind: news.state.rawValue),
+                  last_heard_at = \(bind: now), next_check_at = \(bind: nextCheck), updated_at = \(bind: now)
+                WHERE id = \(bind: jobID) AND status = \(bind: JobStatus.processing.rawValue) AND progress < \(bind: target.progress)
+                  AND provider_task_id = \(bind: news.taskID) AND webhook_url IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM webhook_endpoints
+                                  WHERE webhook_endpoints.user_id = video_jobs.user_id AND webhook_endpoints.url IS NOT NULL)
+                RETURNING user_id, request_id
+                """
+        default:
+            return nil
+        }
+        let row = try await store.write { db in try await (db as! any SQLDatabase).raw(statement).first() }
+        guard let row else { return nil }
+        let event = JobEvent(userID: try row.decode(column: "user_id", as: UUID.self), jobID: jobID,
+                             status: target.status, progress: target.progress)
+        return Announcement(event: event, originRequestID: try row.decode(column: "request_id", as: String?.self))
+    }
 
     /// Runs a state change in a transaction. If another path closed the job's hold first (a
     /// duplicate callback on another instance, say), the ledger's unique key rejects this

@@ -30,7 +30,7 @@ struct VideoCreation: Sendable {
     var requestID: String? = nil
 
     enum Outcome {
-        case created(VideoJob)
+        case created(VideoRecord)
         /// An earlier request with the same `Idempotency-Key` made this job.
         case replayed(VideoJob)
     }
@@ -72,10 +72,6 @@ struct VideoCreation: Sendable {
             return try replay(earlier, for: request)
         }
 
-        let createRule = limits.createPerAccount
-        if try await rateLimiter.hit(createRule, key: userID.uuidString) > createRule.limit {
-            throw AppError.tooManyCreates(retryAfter: rateLimiter.secondsUntilReset(createRule))
-        }
         let priced = try await quote(request, userID: userID)
         let imageURL = priced.imageURL
         if request.webhookURL != nil {
@@ -113,8 +109,15 @@ struct VideoCreation: Sendable {
         job.webhookEvents = request.webhookURL == nil ? nil : request.webhookEvents.stored
 
         let maxUnfinished = limits.maxUnfinishedJobs
+        let createRule = limits.createPerAccount
+        let rateLimiter = rateLimiter
         do {
             try await store.writeTransaction { db in
+                // Counted in the transaction that holds the credits: a create refused here or
+                // later in it rolls back and does not count, and the count costs no commit of its own.
+                guard try await rateLimiter.hit(createRule, key: userID.uuidString, on: db) <= createRule.limit else {
+                    throw AppError.tooManyCreates(retryAfter: rateLimiter.secondsUntilReset(createRule))
+                }
                 // The hold updates the user's row first, which on PostgreSQL makes a concurrent
                 // create for the same user wait here until this one commits, so the count
                 // below sees every job of the user's that will exist.
@@ -149,7 +152,8 @@ struct VideoCreation: Sendable {
         } catch let error as ProviderError {
             try await handleFailedSubmission(error, jobID: jobID)
         }
-        return .created(try await VideoJob.find(jobID, on: store.db) ?? job)
+        // Read again: a fast callback may have moved the job on already.
+        return .created(try await OwnerScope(userID: userID, db: store.db).videoRecord(jobID))
     }
 
     /// A create that certainly made nothing is failed and refunded at once, and the caller gets

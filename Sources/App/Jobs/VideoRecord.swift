@@ -73,6 +73,9 @@ struct VideoRecord: VideoColumns, Decodable, Sendable {
 
     /// The select list, in the table's own column names (the same on SQLite and PostgreSQL).
     static let selectList = CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")
+
+    /// The same columns read from the table under the alias `v` in a join.
+    static let selectListInJoin = CodingKeys.allCases.map { "v.\($0.rawValue) AS \($0.rawValue)" }.joined(separator: ", ")
 }
 
 /// What a ledger entry's answers show (the API's `Transaction`, the credits page's line).
@@ -104,4 +107,7 @@ struct LedgerRecord: LedgerColumns, Decodable, Sendable {
     }
 
     static let selectList = CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")
+
+    /// The columns read from the table under the alias `e` in a join, each named `entry_<column>`.
+    static let selectListInJoin = CodingKeys.allCases.map { "e.\($0.rawValue) AS entry_\($0.rawValue)" }.joined(separator: ", ")
 }

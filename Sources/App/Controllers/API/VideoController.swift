@@ -23,8 +23,9 @@ struct VideoController: RouteCollection {
         let user = try req.user
         switch try await Self.creation(req).create(request, userID: try user.requireID(), idempotencyKey: idempotencyKey) {
         case .created(let job):
-            let response = try await API.Video(job, language: req.language).encodeResponse(status: .accepted, for: req)
-            response.headers.replaceOrAdd(name: .location, value: "/api/v1/videos/\(try job.requireID().uuidString)")
+            let video = try API.Video(job, language: req.language)
+            let response = try await video.encodeResponse(status: .accepted, for: req)
+            response.headers.replaceOrAdd(name: .location, value: "/api/v1/videos/\(video.id.uuidString)")
             return response
         case .replayed(let job):
             let response = try await API.Video(job, language: req.language).encodeResponse(status: .ok, for: req)
@@ -50,10 +51,8 @@ struct VideoController: RouteCollection {
 
     /// One video with its receipt: the price it was held at and its ledger entries.
     @Sendable func show(req: Request) async throws -> API.Video {
-        let owner = try req.owner
-        let job = try await owner.videoRecord(req.parameters.get("videoID", as: UUID.self))
+        let (job, entries) = try await req.owner.videoWithLedger(req.parameters.get("videoID", as: UUID.self))
         var video = try API.Video(job, language: req.language)
-        let entries = try await owner.ledgerRecords(forVideo: job)
         video.receipt = try API.Receipt(job, entries: entries)
         return video
     }
