@@ -404,6 +404,24 @@ def run(studio, image_path):
           audit_rows[0].text if audit_rows else "")
     studio.shot("17-admin-audit")
 
+    # --- Every account's videos, and the price table.
+    studio.find('.subnav a[href="/admin/jobs"]').click()
+    studio.wait(lambda: studio.driver.current_url.endswith("/admin/jobs"), 5)
+    check("the videos page lists every account's videos with their owner",
+          len(studio.all("table.all-jobs tbody tr")) >= 3 and "demo@phim.local" in studio.text("table.all-jobs"))
+    studio.shot("18-admin-jobs")
+    studio.find('.subnav a[href="/admin/prices"]').click()
+    studio.wait(lambda: studio.driver.current_url.endswith("/admin/prices"), 5)
+    first = studio.all("table.prices tbody tr")[0]
+    amount = first.find_element(By.CSS_SELECTOR, 'input[name="credits"]')
+    amount.clear()
+    amount.send_keys("8888")
+    first.find_element(By.CSS_SELECTOR, "button").click()
+    studio.wait(lambda: "changed=" in studio.driver.current_url, 5)
+    check("a price change shows at once, with a note that new videos cost it",
+          "8.888" in studio.text("table.prices tbody tr") and studio.all(".alert-success"))
+    studio.shot("19-admin-prices")
+
 
 if __name__ == "__main__":
     main()

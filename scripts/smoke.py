@@ -278,6 +278,28 @@ def main():
               reconciled.returncode == 0 and "1 charged (7000 credits)" in reconciled.stdout and "1 success" in reconciled.stdout
               and "No differences" in reconciled.stdout and "provider credits now" in reconciled.stdout,
               reconciled.stdout + reconciled.stderr)
+        # The serve process writes its provider-call tallies every 10 s.
+        deadline = time.time() + 20
+        while True:
+            health = processes.run(["provider", "health"], live_env)
+            if "create: 1 calls" in health.stdout or time.time() > deadline:
+                break
+            time.sleep(2)
+        check("phim provider health: the create and status calls of the last hour, the last success and the balance",
+              health.returncode == 0 and "create: 1 calls, 0.0 % errors" in health.stdout and "Last success: 20" in health.stdout
+              and "Balance: " in health.stdout, health.stdout + health.stderr)
+        low = processes.run(["provider", "health"], {**live_env, "PHIM_PROVIDER_LOW_BALANCE": "100000000"})
+        check("phim provider health exits non-zero when the balance is low", low.returncode != 0 and "below 100000000" in low.stdout + low.stderr,
+              low.stdout + low.stderr)
+        prices = processes.run(["prices", "set", "--model", "sora-2-text-to-video", "--duration", "10", "--quality", "standard",
+                                "--credits", "7500", "--reason", "smoke"], live_env)
+        listed = processes.run(["prices", "list"], live_env)
+        check("phim prices set changes one price, and prices list shows it",
+              prices.returncode == 0 and "sora-2-text-to-video 10s standard  7500 credits" in listed.stdout, prices.stdout + listed.stdout)
+        jobs = processes.run(["jobs", "list", "--state", "completed"], live_env)
+        stuck = processes.run(["jobs", "stuck"], live_env)
+        check("phim jobs list and jobs stuck", jobs.returncode == 0 and live_video["id"].lower() in jobs.stdout and "1 video(s)." in jobs.stdout
+              and "0 stuck video(s)" in stuck.stdout, jobs.stdout + stuck.stdout)
 
         # 4. No secret in any log, though every service logged at trace.
         logs = {name: processes.log(name) for name in ("serve.log", "simulator.log", "live.log")}

@@ -75,7 +75,7 @@ public func configure(_ app: Application, _ config: AppConfig) async throws {
     app.webhookSender = HTTPWebhookSender(client: webhookClient)
     app.lifecycle.use(HTTPClientShutdown(client: webhookClient))
 
-    app.provider = MeasuredProvider(inner: app.provider, metrics: app.metrics)
+    app.provider = MeasuredProvider(inner: app.provider, metrics: app.metrics, log: app.providerCallLog, clock: app.clock)
 
     // MARK: - Sessions
     let secureCookies = config.publicURL?.hasPrefix("https://") ?? false

@@ -32,6 +32,8 @@ func routes(_ app: Application) throws {
     try pages.register(collection: KeysPages())
     try pages.register(collection: AdminPages())
     try pages.register(collection: AdminAccountPages())
+    try pages.register(collection: AdminPricePages())
+    try pages.register(collection: AdminJobPages())
 
     // MARK: - JSON API
     let webhooks = app.grouped("api", "v1")

@@ -21,7 +21,7 @@ struct MetricsTests {
     @Test("requests, jobs, credits, callbacks and provider calls are counted; only a scraper with the token is answered")
     func scrape() async throws {
         try await withTestApp(adjust: { $0.metricsToken = Self.token }) { t in
-            t.app.provider = MeasuredProvider(inner: t.app.provider, metrics: t.app.metrics)
+            t.app.provider = MeasuredProvider(inner: t.app.provider, metrics: t.app.metrics, log: t.app.providerCallLog, clock: t.app.clock)
             let user = try await t.makeUser(credits: 50_000)
             _ = try await t.createTextVideo(as: user)
             _ = try await t.createVideo(#"{"prompt": "Breaks #fail"}"#, as: user)
@@ -54,7 +54,7 @@ struct MetricsTests {
     @Test("provider errors are counted by kind, and a forged callback as refused")
     func errorsByKind() async throws {
         try await withTestApp(adjust: { $0.metricsToken = Self.token }) { t in
-            t.app.provider = MeasuredProvider(inner: t.app.provider, metrics: t.app.metrics)
+            t.app.provider = MeasuredProvider(inner: t.app.provider, metrics: t.app.metrics, log: t.app.providerCallLog, clock: t.app.clock)
             let user = try await t.makeUser()
             _ = try await t.createVideo(#"{"prompt": "Busy #error429"}"#, as: user)
             let id = try await t.createTextVideo(as: user)

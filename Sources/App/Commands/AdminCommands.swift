@@ -7,6 +7,11 @@ import Vapor
 
 extension Application {
     var administration: AccountAdministration { AccountAdministration(store: store, clock: clock, logger: logger) }
+    var prices: PriceAdministration { PriceAdministration(store: store, clock: clock, logger: logger) }
+    var jobAdministration: JobAdministration {
+        JobAdministration(store: store, clock: clock, logger: logger, provider: provider,
+                          lifecycle: jobLifecycle(logger: logger), settings: phimConfig.reconciler)
+    }
 }
 
 /// Runs an operator action, turning a refusal into the command's error message (in English).
@@ -142,7 +147,7 @@ struct AuditCommand: AsyncCommand {
     }
 
     static func line(_ action: AdminAction) -> String {
-        "\(Formatting.iso(action.createdAt))  \(action.actor)  \(action.action.rawValue)  \(action.targetEmail ?? "-")  "
+        "\(Formatting.iso(action.createdAt))  \(action.actor)  \(action.action.rawValue)  \(action.target ?? "-")  "
             + "\(action.before) → \(action.after)" + (action.reason.map { "  \"\($0)\"" } ?? "")
     }
 }
@@ -187,6 +192,184 @@ extension LedgerCommand {
                 throw CommandFailure("\(text) is not an ISO 8601 time (e.g. 2026-11-01T00:00:00Z).")
             }
             return date
+        }
+    }
+}
+
+/// `phim prices list` and `phim prices set`: the price table the admin page edits.
+struct PricesCommand: AsyncCommandGroup {
+    var help: String { "Shows and changes what videos cost." }
+    var commands: [String: any AnyAsyncCommand] { ["list": List(), "set": Change()] }
+
+    struct List: AsyncCommand {
+        struct Signature: CommandSignature {}
+        var help: String { "Lists every price: model, length, quality, credits." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.migrateSafely()
+            for price in try await app.prices.all() {
+                context.console.print("\(PriceAdministration.label(price))  \(price.credits) credits  (changed \(Formatting.iso(price.updatedAt)))")
+            }
+        }
+    }
+
+    struct Change: AsyncCommand {
+        struct Signature: CommandSignature {
+            @Option(name: "model", help: "A model id, e.g. sora-2-text-to-video.") var model: String?
+            @Option(name: "duration", help: "Seconds, e.g. 10.") var duration: Int?
+            @Option(name: "quality", help: "standard or high.") var quality: String?
+            @Option(name: "credits", help: "The new price in whole credits.") var credits: Int?
+            @Option(name: "reason", help: "Why (optional; kept in the audit log).") var reason: String?
+        }
+        var help: String { "Changes one price; videos created afterwards cost the new price, earlier ones keep theirs." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.migrateSafely()
+            let prices = app.prices
+            let price = try await refusalsAsFailures {
+                let row = try await prices.find(model: signature.model ?? "", durationSeconds: signature.duration ?? 0,
+                                                quality: signature.quality ?? "standard")
+                return try await prices.set(try row.requireID(), credits: signature.credits ?? 0, reason: signature.reason,
+                                            by: .commandLine())
+            }
+            context.console.success("\(PriceAdministration.label(price)) now costs \(price.credits) credits.")
+        }
+    }
+}
+
+/// `phim jobs list|stuck|failures|reconcile`: every account's videos, as on `/admin/jobs`.
+struct JobsCommand: AsyncCommandGroup {
+    var help: String { "Looks at every account's videos." }
+    var commands: [String: any AnyAsyncCommand] {
+        ["list": List(), "stuck": Stuck(), "failures": Failures(), "reconcile": Reconcile()]
+    }
+
+    static func line(_ row: JobAdministration.Row) -> String {
+        "\(row.id.uuidString.lowercased())  \(row.email)  \(row.status.rawValue)  \(row.model)  \(row.priceCredits) credits  "
+            + "created \(Formatting.iso(row.createdAt))  last news \(row.lastHeardAt.map(Formatting.iso) ?? "-")"
+            + (row.failureReason.map { "  \($0.rawValue)" } ?? "") + (row.deletedAt == nil ? "" : "  (deleted)")
+    }
+
+    struct List: AsyncCommand {
+        struct Signature: CommandSignature {
+            @Option(name: "state", help: "submitting, pending, processing, completed, failed or canceled.") var state: String?
+            @Option(name: "model", help: "A model id, e.g. sora-2-text-to-video.") var model: String?
+            @Option(name: "hours", help: "Only videos created in the last N hours.") var hours: Int?
+            @Option(name: "limit", help: "At most this many (default 100).") var limit: Int?
+        }
+        var help: String { "Lists every account's videos, newest first." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.migrateSafely()
+            var filter = JobAdministration.Filter()
+            if let raw = signature.state {
+                guard let status = JobStatus(rawValue: raw) else { throw CommandFailure("--state must be one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", ")).") }
+                filter.status = status
+            }
+            if let raw = signature.model {
+                guard let model = VideoModel(rawValue: raw) else { throw CommandFailure("--model must be one of \(VideoModel.allCases.map(\.rawValue).joined(separator: ", ")).") }
+                filter.model = model
+            }
+            if let hours = signature.hours {
+                guard hours > 0 else { throw CommandFailure("--hours must be above 0.") }
+                filter.hours = hours
+            }
+            let rows = try await app.jobAdministration.list(filter, limit: max(1, min(signature.limit ?? 100, 10_000)))
+            for row in rows { context.console.print(JobsCommand.line(row)) }
+            context.console.print("\(rows.count) video(s).")
+        }
+    }
+
+    struct Stuck: AsyncCommand {
+        struct Signature: CommandSignature {}
+        var help: String { "Unfinished videos with no news from the provider for longer than the reconciler allows." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.migrateSafely()
+            let jobs = app.jobAdministration
+            let rows = try await jobs.stuck()
+            for row in rows { context.console.print(JobsCommand.line(row)) }
+            context.console.print("\(rows.count) stuck video(s) (no news for more than \(Int(jobs.stuckAfter)) s).")
+        }
+    }
+
+    struct Failures: AsyncCommand {
+        struct Signature: CommandSignature {
+            @Option(name: "hours", help: "The last N hours (default 24).") var hours: Int?
+        }
+        var help: String { "Failed videos grouped by reason and provider code." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.migrateSafely()
+            let hours = signature.hours ?? 24
+            guard hours > 0 else { throw CommandFailure("--hours must be above 0.") }
+            let groups = try await app.jobAdministration.failures(hours: hours)
+            for group in groups {
+                context.console.print("\(group.count)  \(group.failureReason?.rawValue ?? "-")  code \(group.providerFailCode ?? "-")  e.g. \(group.example ?? "-")")
+            }
+            context.console.print("\(groups.map(\.count).reduce(0, +)) failed video(s) in the last \(hours) h.")
+        }
+    }
+
+    struct Reconcile: AsyncCommand {
+        struct Signature: CommandSignature {
+            @Option(name: "id", help: "The video's id.") var id: String?
+        }
+        var help: String { "Asks the provider about one video now and applies the answer." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.migrateSafely()
+            guard let id = signature.id.flatMap(UUID.init(uuidString:)) else { throw CommandFailure("--id must be a video id.") }
+            let jobs = app.jobAdministration
+            let result = try await refusalsAsFailures { try await jobs.reconcileNow(id, by: .commandLine()) }
+            switch result {
+            case .finished(let status): context.console.print("Already \(status.rawValue); nothing to ask.")
+            case .noTask: throw CommandFailure("The provider never confirmed this video's task; it cannot be looked up without its id.")
+            case .askedRecently(let seconds): throw CommandFailure("Asked less than an interval ago; try again in \(seconds) s.")
+            case .queried(let before, let after, let state):
+                context.console.success("Provider says \(state); the video went from \(before.rawValue) to \(after.rawValue).")
+            case .queryFailed(let message): throw CommandFailure("The provider could not be asked: \(message)")
+            }
+        }
+    }
+}
+
+extension ProviderCommand {
+    /// `phim provider health`: the provider's last hour and its balance, as on `/admin/provider`.
+    struct Health: AsyncCommand {
+        struct Signature: CommandSignature {}
+        var help: String {
+            "Calls, errors and latency to the provider over the last hour (all instances), the last success and error, and the balance; exits non-zero when the balance is low or unreadable."
+        }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.migrateSafely()
+            let health = ProviderHealth(store: app.store, clock: app.clock, provider: app.provider, callLog: app.providerCallLog,
+                                        lowBalance: app.phimConfig.providerLowBalance)
+            let report = try await health.report(checkBalance: true)
+            if report.calls.isEmpty { context.console.print("No calls to the provider in the last hour.") }
+            for call in report.calls {
+                let p95 = call.p95AtMostMilliseconds.map { "<= \($0) ms" } ?? "> 10 s"
+                context.console.print("\(call.call): \(call.count) calls, \(String(format: "%.1f", call.errorRate * 100)) % errors, "
+                    + "average \(call.averageMilliseconds) ms, p95 \(p95), slowest \(call.maxMilliseconds) ms"
+                    + (call.errorsByOutcome.isEmpty ? "" : "; " + call.errorsByOutcome.map { "\($0.outcome) x \($0.count)" }.joined(separator: ", ")))
+            }
+            context.console.print("Last success: \(report.lastSuccess.map(Formatting.iso) ?? "never"); last error: "
+                + (report.lastError.map { "\(Formatting.iso($0.at)) \($0.outcome)" } ?? "never"))
+            guard let balance = report.balance else {
+                throw CommandFailure("Could not read the provider balance: \(report.balanceError ?? "unknown error")")
+            }
+            context.console.print("Balance: \(balance) credits" + (report.previousBalance.map { " (\(balance - $0.credits) since \(Formatting.iso($0.checkedAt)))" } ?? ""))
+            if report.isBalanceLow {
+                throw CommandFailure("The provider balance (\(balance)) is below \(report.lowBalance) credits (PHIM_PROVIDER_LOW_BALANCE).")
+            }
         }
     }
 }

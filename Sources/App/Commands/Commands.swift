@@ -4,12 +4,14 @@ import Vapor
 
 extension Application {
     /// The operator's commands beside `serve`: `migrate`, `users create|list|show|disable|enable`,
-    /// `credits grant|deduct`, `ledger verify|export`, `audit`, `backup`, `provider reconcile`. (`simulator` is set up in `main.swift`, as it needs no database.)
+    /// `credits grant|deduct`, `prices list|set`, `jobs list|stuck|failures|reconcile`, `ledger verify|export`, `audit`, `backup`, `provider reconcile`. (`simulator` is set up in `main.swift`, as it needs no database.)
     func registerCommands() {
         asyncCommands.use(MigrateCommand(), as: "migrate")
         asyncCommands.use(UsersCommand(), as: "users")
         asyncCommands.use(CreditsCommand(), as: "credits")
         asyncCommands.use(LedgerCommand(), as: "ledger")
+        asyncCommands.use(PricesCommand(), as: "prices")
+        asyncCommands.use(JobsCommand(), as: "jobs")
         asyncCommands.use(AuditCommand(), as: "audit")
         asyncCommands.use(BackupCommand(), as: "backup")
         asyncCommands.use(ProviderCommand(), as: "provider")
@@ -117,8 +119,8 @@ struct BackupCommand: AsyncCommand {
 }
 
 struct ProviderCommand: AsyncCommandGroup {
-    var help: String { "Checks Phim's books against the video provider." }
-    var commands: [String: any AnyAsyncCommand] { ["reconcile": Reconcile()] }
+    var help: String { "Checks the video provider: its health, and Phim's books against it." }
+    var commands: [String: any AnyAsyncCommand] { ["reconcile": Reconcile(), "health": Health()] }
 
     /// `phim provider reconcile`: what our ledger settled and refunded over a period against
     /// what the provider says about each task, and its balance movement since the last run.

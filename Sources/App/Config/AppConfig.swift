@@ -48,6 +48,9 @@ public struct AppConfig: Sendable {
     public var webhooks: WebhookSettings = .init()
     /// The bearer token `GET /metrics` demands; without one, only local scrapers are answered.
     public var metricsToken: String?
+    /// Below this many provider credits, the admin page and the logs warn (a Sora 2 video costs
+    /// about 30 Kie credits, so the default, 3,000, is about a hundred videos).
+    public var providerLowBalance: Int = 3000
 
     public struct WebhookSettings: Sendable {
         /// Whether webhook URLs may lead to loopback, private or link-local addresses (receivers
@@ -304,6 +307,7 @@ extension AppConfig {
             }
         }
         config.webhooks.attemptTimeout = seconds("PHIM_WEBHOOK_TIMEOUT_SECONDS", default: 10)
+        config.providerLowBalance = count("PHIM_PROVIDER_LOW_BALANCE", default: config.providerLowBalance)
         if let token = value("PHIM_METRICS_TOKEN") {
             if token.count >= 16 { config.metricsToken = token } else { problems.append("PHIM_METRICS_TOKEN must be at least 16 characters") }
         }

@@ -81,6 +81,7 @@ public enum AppError: Error, Equatable, Sendable {
     case invalidAmount(maximum: Int)
     case reasonRequired(maximum: Int)
     case cannotDisableSelf
+    case priceNotFound
 
     // Provider trouble, surfaced to the user who asked for a video
     case providerUnavailable(videoID: UUID?)
@@ -105,7 +106,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .methodNotAllowed: .methodNotAllowed
         case .unauthenticated, .invalidCredentials, .invalidSignature: .unauthorized
         case .csrfFailed, .accountDisabled: .forbidden
-        case .userNotFound: .notFound
+        case .userNotFound, .priceNotFound: .notFound
         case .invalidAmount, .reasonRequired, .cannotDisableSelf: .unprocessableEntity
         case .emailTaken, .notCancelable: .conflict
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptInvalidCharacters, .invalidDeadline,
@@ -182,6 +183,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidAmount: "invalid_amount"
         case .reasonRequired: "reason_required"
         case .cannotDisableSelf: "cannot_disable_self"
+        case .priceNotFound: "price_not_found"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
         case .providerOutOfCredits: "provider_out_of_credits"

@@ -17,6 +17,7 @@ extension Application {
     private struct WebhookPolicyKey: StorageKey { typealias Value = WebhookTargetPolicy }
     private struct WebhookSenderKey: StorageKey { typealias Value = any WebhookSender }
     private struct MetricsKey: StorageKey { typealias Value = PhimMetrics }
+    private struct ProviderCallLogKey: StorageKey { typealias Value = ProviderCallLog }
 
     public var phimConfig: AppConfig {
         get { storage[ConfigKey.self] ?? AppConfig() }
@@ -101,6 +102,14 @@ extension Application {
         let metrics = PhimMetrics()
         storage[MetricsKey.self] = metrics
         return metrics
+    }
+
+    /// Provider calls per minute, for the admin page's provider health.
+    var providerCallLog: ProviderCallLog {
+        if let log = storage[ProviderCallLogKey.self] { return log }
+        let log = ProviderCallLog()
+        storage[ProviderCallLogKey.self] = log
+        return log
     }
 
     /// Carries job events between instances; set on PostgreSQL.

@@ -40,13 +40,30 @@ final class BackgroundWorkers: LifecycleHandler, Sendable {
             start(Task { await webhooks.run() })
             let limiter = RateLimiter(store: app.store, clock: app.clock)
             let clock = app.clock
+            let store = app.store
+            let callLog = app.providerCallLog
             start(Task {
-                // Old rate-limit windows are dead weight; an hourly sweep keeps the table small.
+                // Old rate-limit windows and provider-call minutes are dead weight; an hourly
+                // sweep keeps the tables small.
                 while !Task.isCancelled {
                     do { try await limiter.prune() } catch { logger.warning("rate-limit prune failed", metadata: ["error": .string("\(error)")]) }
+                    do {
+                        try await callLog.prune(before: clock.now().addingTimeInterval(-ProviderCallLog.retention), on: store.db)
+                    } catch { logger.warning("provider call log prune failed", metadata: ["error": .string("\(error)")]) }
                     do { try await clock.sleep(.seconds(3600)) } catch { return }
                 }
             })
+            start(Task {
+                // Cancellation ends the sleep; the last tallies are written on shutdown.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(10))
+                    do { try await callLog.flush(to: store) } catch {
+                        logger.warning("provider call log flush failed", metadata: ["error": .string("\(error)")])
+                    }
+                }
+            })
+            let health = ProviderBalanceWatch(app: app, logger: Logger(label: "phim.provider"))
+            start(Task { await health.run() })
             if let relay = app.startEventRelay() { start(relay) }
         }
         if let simulator = app.simulator {

@@ -10,7 +10,7 @@ struct CreateAdminActions: AsyncMigration {
             .field("actor", .string, .required)
             .field("action", .string, .required)
             .field("target_user_id", .uuid, .references(User.schema, "id", onDelete: .setNull))
-            .field("target_email", .string)
+            .field("target", .string)
             .field("reason", .string)
             .field("before", .string, .required)
             .field("after", .string, .required)

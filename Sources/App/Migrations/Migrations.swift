@@ -21,5 +21,6 @@ extension Application {
         migrations.add(AddVideoJobRequestID())
         migrations.add(AddVideoJobUserStatusIndex())
         migrations.add(CreateAdminActions())
+        migrations.add(CreateProviderCallMinutes())
     }
 }

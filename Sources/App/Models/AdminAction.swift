@@ -11,6 +11,8 @@ final class AdminAction: Model, @unchecked Sendable {
         case deductCredits = "credits.deduct"
         case disableAccount = "account.disable"
         case enableAccount = "account.enable"
+        case setPrice = "price.set"
+        case reconcileJob = "job.reconcile"
     }
 
     @ID(key: .id) var id: UUID?
@@ -19,9 +21,11 @@ final class AdminAction: Model, @unchecked Sendable {
     /// How the operator is shown: an email, or `cli:<system user>`.
     @Field(key: "actor") var actor: String
     @Enum(key: "action") var action: Kind
+    /// The account acted on, if the action was on an account.
     @OptionalField(key: "target_user_id") var targetUserID: UUID?
-    /// The target's email when the action was taken (kept if the account changes later).
-    @OptionalField(key: "target_email") var targetEmail: String?
+    /// What was acted on, as shown: the account's email when the action was taken, or the
+    /// price row (`sora-2-text-to-video 10s standard`).
+    @OptionalField(key: "target") var target: String?
     @OptionalField(key: "reason") var reason: String?
     /// JSON objects of the fields the action changed.
     @Field(key: "before") var before: String
@@ -30,13 +34,19 @@ final class AdminAction: Model, @unchecked Sendable {
 
     init() {}
 
-    init(actor: AccountAdministration.Actor, action: Kind, target: User, reason: String?,
+    convenience init(actor: AccountAdministration.Actor, action: Kind, target: User, reason: String?,
+                     before: [String: AuditValue], after: [String: AuditValue], at now: Date) throws {
+        try self.init(actor: actor, action: action, targetUserID: try target.requireID(), target: target.email,
+                      reason: reason, before: before, after: after, at: now)
+    }
+
+    init(actor: AccountAdministration.Actor, action: Kind, targetUserID: UUID?, target: String, reason: String?,
          before: [String: AuditValue], after: [String: AuditValue], at now: Date) throws {
         actorID = actor.userID
         self.actor = actor.label
         self.action = action
-        targetUserID = try target.requireID()
-        targetEmail = target.email
+        self.targetUserID = targetUserID
+        self.target = target
         self.reason = reason
         self.before = try AuditValue.json(before)
         self.after = try AuditValue.json(after)

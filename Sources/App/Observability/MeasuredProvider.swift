@@ -1,10 +1,13 @@
 import Foundation
 
 /// Times and counts every call to the provider it wraps (`phim_provider_call_duration_seconds`,
-/// `phim_provider_calls_total`), sorted by how the call ended.
+/// `phim_provider_calls_total`), sorted by how the call ended, and tallies it per minute for
+/// the admin page (`ProviderCallLog`).
 struct MeasuredProvider: VideoProvider {
     let inner: any VideoProvider
     let metrics: PhimMetrics
+    let log: ProviderCallLog
+    let clock: AppClock
 
     func createTask(_ request: ProviderTaskRequest) async throws -> ProviderTaskID {
         try await measure("create") { try await inner.createTask(request) }
@@ -22,10 +25,14 @@ struct MeasuredProvider: VideoProvider {
         let started = ContinuousClock.now
         do {
             let value = try await body()
-            metrics.providerCall(call, duration: ContinuousClock.now - started, error: nil)
+            let duration = ContinuousClock.now - started
+            metrics.providerCall(call, duration: duration, error: nil)
+            log.record(call: call, outcome: "ok", duration: duration, at: clock.now())
             return value
         } catch {
-            metrics.providerCall(call, duration: ContinuousClock.now - started, error: Self.kind(of: error))
+            let duration = ContinuousClock.now - started
+            metrics.providerCall(call, duration: duration, error: Self.kind(of: error))
+            log.record(call: call, outcome: Self.kind(of: error), duration: duration, at: clock.now())
             throw error
         }
     }

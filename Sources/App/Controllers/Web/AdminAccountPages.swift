@@ -78,7 +78,7 @@ struct AdminAccountPages: RouteCollection {
             createdText = Formatting.time(action.createdAt, language)
             actor = action.actor
             self.action = Localizer.shared.text("admin.action.\(action.action.rawValue)", language)
-            target = action.targetEmail ?? "–"
+            target = action.target ?? "–"
             targetID = action.targetUserID?.uuidString.lowercased()
             before = AdminAccountPages.readable(action.before, language)
             after = AdminAccountPages.readable(action.after, language)
@@ -94,6 +94,8 @@ struct AdminAccountPages: RouteCollection {
             switch (key, fields[key]) {
             case ("credits_available", let value as Int):
                 Localizer.shared.text("admin.col.available", language) + ": " + Formatting.credits(value, language)
+            case ("credits", let value as Int):
+                Localizer.shared.text("admin.col.price_credits", language) + ": " + Formatting.credits(value, language)
             case ("disabled", let value as Bool):
                 Localizer.shared.text(value ? "admin.users.disabled" : "admin.users.active", language)
             default:

@@ -4,7 +4,9 @@ import Vapor
 /// The operator's pages. Only accounts marked admin see them; to anyone else they do not
 /// exist (404), so their addresses reveal nothing.
 ///
-/// `/admin/provider`: provider reconciliation over a chosen period. Running it asks the
+/// `/admin/provider`: the provider's health (calls, errors and latency over the last hour, the
+/// last success, the account balance with a low-balance warning) and provider reconciliation
+/// over a chosen period. Running it asks the
 /// provider about every video of the period, so it is a form (POST), never a page load.
 struct AdminPages: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
@@ -17,8 +19,33 @@ struct AdminPages: RouteCollection {
 
     struct ProviderPage: Encodable {
         var frame: PageFrame
+        var health: HealthView
         var periods: [PeriodChoice]
         var report: ReportView?
+    }
+
+    /// The provider's last hour and its balance, every label in the reader's language.
+    struct HealthView: Encodable {
+        var calls: [CallRow]
+        var hasCalls: Bool
+        var lastSuccess: String
+        var lastError: String?
+        var balance: String?
+        var balanceMoved: String?
+        var balanceError: Bool
+        var balanceLow: Bool
+        var lowWarning: String
+
+        struct CallRow: Encodable {
+            var call: String
+            var count: String
+            var errorRate: String
+            var errorRateHigh: Bool
+            var average: String
+            var p95: String
+            var max: String
+            var errors: String
+        }
     }
 
     struct PeriodChoice: Encodable {
@@ -67,7 +94,8 @@ struct AdminPages: RouteCollection {
     }
 
     @Sendable func provider(req: Request) async throws -> View {
-        try await req.view.render("admin-provider", ProviderPage(frame: frame(req), periods: choices(selected: 24, req), report: nil))
+        try await req.view.render("admin-provider", ProviderPage(frame: frame(req), health: try await health(req),
+                                                                 periods: choices(selected: 24, req), report: nil))
     }
 
     @Sendable func reconcile(req: Request) async throws -> View {
@@ -80,8 +108,42 @@ struct AdminPages: RouteCollection {
         req.logger.notice("provider reconciliation run from the admin page", metadata: [
             "hours": .stringConvertible(hours), "differences": .stringConvertible(report.differences.count),
         ])
-        return try await req.view.render("admin-provider", ProviderPage(frame: frame(req), periods: choices(selected: hours, req),
+        return try await req.view.render("admin-provider", ProviderPage(frame: frame(req), health: try await health(req, checkBalance: false),
+                                                                         periods: choices(selected: hours, req),
                                                                          report: view(of: report, req)))
+    }
+
+    /// Asks the provider for its balance on every view: one cheap call, and the operator sees the truth.
+    private func health(_ req: Request, checkBalance: Bool = true) async throws -> HealthView {
+        let language = req.pageLanguage
+        func t(_ key: String, _ values: [String: String] = [:]) -> String { Localizer.shared.text(key, language, values) }
+        func duration(_ milliseconds: Int?) -> String {
+            guard let milliseconds else { return "> 10 s" }
+            return milliseconds < 1000 ? "\(milliseconds) ms" : String(format: "%.1f s", Double(milliseconds) / 1000)
+        }
+        let report = try await req.providerHealth.report(checkBalance: checkBalance)
+        return HealthView(
+            calls: report.calls.map { call in
+                HealthView.CallRow(
+                    call: t("admin.health.call.\(call.call)"), count: Formatting.credits(call.count, language),
+                    errorRate: String(format: "%.1f %%", call.errorRate * 100), errorRateHigh: call.errorRate >= 0.05,
+                    average: duration(call.averageMilliseconds), p95: "≤ " + duration(call.p95AtMostMilliseconds),
+                    max: duration(call.maxMilliseconds),
+                    errors: call.errorsByOutcome.map { "\($0.outcome) × \($0.count)" }.joined(separator: ", "))
+            },
+            hasCalls: !report.calls.isEmpty,
+            lastSuccess: report.lastSuccess.map { Formatting.time($0, language) } ?? t("admin.health.never"),
+            lastError: report.lastError.map { "\(Formatting.time($0.at, language)) · \($0.outcome)" },
+            balance: report.balance.map { Formatting.credits($0, language) },
+            balanceMoved: report.balance.flatMap { now in
+                report.previousBalance.map { previous in
+                    t("admin.provider.balance_moved", ["moved": Formatting.credits(now - previous.credits, language),
+                                                       "since": Formatting.time(previous.checkedAt, language)])
+                }
+            },
+            balanceError: report.balance == nil,
+            balanceLow: report.isBalanceLow,
+            lowWarning: t("admin.health.low", ["threshold": Formatting.credits(report.lowBalance, language)]))
     }
 
     private func frame(_ req: Request) throws -> PageFrame {
@@ -155,5 +217,12 @@ struct RequireAdmin: AsyncMiddleware {
     func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
         guard let user = request.auth.get(User.self), user.isAdmin else { throw AppError.routeNotFound }
         return try await next.respond(to: request)
+    }
+}
+
+extension Request {
+    var providerHealth: ProviderHealth {
+        ProviderHealth(store: store, clock: clock, provider: application.provider, callLog: application.providerCallLog,
+                       lowBalance: application.phimConfig.providerLowBalance)
     }
 }

@@ -4,10 +4,10 @@ import Foundation
 import Testing
 import VaporTesting
 
-/// The operator's account pages: credits moved with a reason, accounts disabled, every action
-/// in the audit log, and the ledger exported for accounting.
-@Suite("Admin console: accounts, credits, audit log, ledger export")
-struct AdminAccountTests {
+/// The operator's console: credits moved with a reason, accounts disabled, prices, every
+/// account's videos, provider health, every action in the audit log, the ledger exported.
+@Suite("Admin console: accounts, credits, prices, videos, provider health, audit log, ledger export")
+struct AdminConsoleTests {
     @Test("an admin grants and deducts with a reason; each action is in the ledger and the audit log; refusals change nothing")
     func moveCredits() async throws {
         try await withTestApp { t in
@@ -112,6 +112,143 @@ struct AdminAccountTests {
             let actions = try await AdminAction.query(on: t.app.db).sort(\.$createdAt).all().map(\.action)
             #expect(actions == [.disableAccount, .enableAccount])
             try await t.verifyLedger()
+        }
+    }
+
+    @Test("a price change applies to new videos only: a held video keeps its price; refusals change nothing")
+    func changePrice() async throws {
+        try await withTestApp { t in
+            let admin = try await t.makeAdmin()
+            let user = try await t.makeUser(credits: 50_000)
+            let first = try await t.createTextVideo("A kite over the dunes #slow", as: user)
+            let job = try await t.job(first)
+            let row = try #require(try await Price.query(on: t.app.db).filter(\.$model == job.model)
+                .filter(\.$durationSeconds == job.durationSeconds).filter(\.$quality == job.quality.rawValue).first())
+            let oldPrice = row.credits
+            let newPrice = oldPrice + 2_000
+            let path = "/admin/prices/\(try row.requireID().uuidString.lowercased())"
+
+            let visitor = try await t.signInWithForm(user)
+            #expect(try await t.post(path, "credits=1", as: visitor).status == .notFound)
+            let operator_ = try await t.signInWithForm(admin)
+            for (form, status) in [("credits=0", HTTPStatus.unprocessableEntity), ("credits=lots", .unprocessableEntity)] {
+                #expect(try await t.post(path, form, as: operator_).status == status, "\(form)")
+            }
+            #expect(try await t.post("/admin/prices/\(UUID().uuidString)", "credits=5", as: operator_).status == .notFound)
+            #expect(try await Price.find(row.id, on: t.app.db)?.credits == oldPrice, "refusals change nothing")
+
+            let changed = try await t.post(path, "credits=\(newPrice)&reason=Provider+raised+its+price", as: operator_)
+            #expect(changed.status == .seeOther)
+            let page = try await t.tester.sendRequest(.GET, "/admin/prices", headers: operator_.headers)
+            #expect(page.body.string.contains(Formatting.credits(newPrice, .vi)))
+
+            let quote = try await t.request(.POST, "/api/v1/videos/quote", as: user, json: #"{"prompt": "A kite"}"#)
+            #expect(quote.json["price_credits"].int == newPrice)
+            let second = try await t.createTextVideo("A second kite #slow", as: user)
+            #expect(try await t.job(second).priceCredits == newPrice)
+            #expect(try await t.job(first).priceCredits == oldPrice, "the earlier video keeps the price it was held at")
+            try await t.advance(by: 200)
+            #expect(try await t.balances(user) == (50_000 - oldPrice - newPrice, 0))
+
+            let action = try #require(try await AdminAction.query(on: t.app.db).filter(\.$action == .setPrice).first())
+            #expect(action.before == #"{"credits":\#(oldPrice)}"# && action.after == #"{"credits":\#(newPrice)}"#)
+            #expect(action.target == "\(job.model) \(job.durationSeconds)s \(job.quality.rawValue)" && action.reason == "Provider raised its price")
+            try await t.verifyLedger()
+        }
+    }
+
+    @Test("the operator lists every account's videos by state and model, sees the stuck and the failed, and asks the provider about one")
+    func jobsConsole() async throws {
+        try await withTestApp { t in
+            let admin = try await t.makeAdmin()
+            let alice = try await t.makeUser(credits: 50_000)
+            let bob = try await t.makeUser(credits: 50_000)
+            let failed = try await t.createTextVideo("A storm at sea #fail", as: bob)
+            try await t.advance(by: 30)
+            #expect(try await t.job(failed).status == .failed)
+            // Alice's video then hears nothing: its callbacks are lost and no reconciler runs.
+            let stuck = try await t.createTextVideo("A glacier calving #slow", as: alice)
+            t.clock.advance(by: 100)
+
+            let visitor = try await t.signInWithForm(alice)
+            #expect(try await t.tester.sendRequest(.GET, "/admin/jobs", headers: visitor.headers).status == .notFound)
+            #expect(try await t.post("/admin/jobs/\(stuck.uuidString)/reconcile", "", as: visitor).status == .notFound)
+
+            let operator_ = try await t.signInWithForm(admin)
+            let page = try await t.tester.sendRequest(.GET, "/admin/jobs", headers: operator_.headers).body.string
+            #expect(page.contains("stuck-\(stuck.uuidString.lowercased())") && !page.contains("stuck-\(failed.uuidString.lowercased())"))
+            #expect(page.contains(Localizer.shared.text("failure.provider_failed", .vi)), "failures grouped by reason")
+            let failedOnly = try await t.tester.sendRequest(.GET, "/admin/jobs?state=failed", headers: operator_.headers).body.string
+            #expect(failedOnly.contains("job-\(failed.uuidString.lowercased())") && !failedOnly.contains("job-\(stuck.uuidString.lowercased())"))
+            let otherModel = try await t.tester.sendRequest(.GET, "/admin/jobs?model=sora-2-pro-text-to-video", headers: operator_.headers).body.string
+            #expect(!otherModel.contains("job-\(failed.uuidString.lowercased())"))
+            for bad in ["state=lost", "model=sora-3", "age=5"] {
+                #expect(try await t.tester.sendRequest(.GET, "/admin/jobs?\(bad)", headers: operator_.headers).status == .badRequest, "\(bad)")
+            }
+
+            // Ask now: the provider says it is generating.
+            let asksBefore = await t.simulator.callCounts.recordInfo
+            let first = try await t.post("/admin/jobs/\(stuck.uuidString.lowercased())/reconcile", "", as: operator_)
+            #expect(first.headers.first(name: .location) == "/admin/jobs?result=updated")
+            #expect(try await t.job(stuck).status == .processing)
+            let again = try await t.post("/admin/jobs/\(stuck.uuidString.lowercased())/reconcile", "", as: operator_)
+            #expect(again.headers.first(name: .location) == "/admin/jobs?result=asked_recently", "one ask per interval, as the reconciler")
+            t.clock.advance(by: 120)
+            let done = try await t.post("/admin/jobs/\(stuck.uuidString.lowercased())/reconcile", "", as: operator_)
+            #expect(done.headers.first(name: .location) == "/admin/jobs?result=updated")
+            let job = try await t.job(stuck)
+            #expect(job.status == .completed && job.holdState == .settled)
+            let finished = try await t.post("/admin/jobs/\(stuck.uuidString.lowercased())/reconcile", "", as: operator_)
+            #expect(finished.headers.first(name: .location) == "/admin/jobs?result=finished")
+            #expect(try await t.tester.sendRequest(.GET, "/admin/jobs?result=finished", headers: operator_.headers).body.string
+                .contains(Localizer.shared.text("admin.jobs.result.finished", .vi)))
+            #expect(await t.simulator.callCounts.recordInfo == asksBefore + 2, "asked twice; the refused and the finished asks cost nothing")
+
+            let audit = try await AdminAction.query(on: t.app.db).filter(\.$action == .reconcileJob).sort(\.$createdAt).all()
+            #expect(audit.map(\.after) == [#"{"provider_state":"generating","status":"processing"}"#,
+                                           #"{"provider_state":"success","status":"completed"}"#])
+            #expect(audit.allSatisfy { $0.targetUserID == alice.id && $0.actor == admin.email })
+            #expect(try await t.app.jobAdministration.stuck().isEmpty)
+            try await t.verifyLedger()
+        }
+    }
+
+    @Test("provider health: the last hour's calls, errors and latency from every call made, the last success, and a low-balance warning")
+    func providerHealth() async throws {
+        try await withTestApp(adjust: { $0.providerLowBalance = 20_000_000 }) { t in
+            // As `serve` wires it; the test application calls the simulator directly.
+            t.app.provider = MeasuredProvider(inner: t.app.provider, metrics: t.app.metrics, log: t.app.providerCallLog, clock: t.app.clock)
+            let admin = try await t.makeAdmin()
+            let user = try await t.makeUser(credits: 50_000)
+            _ = try await t.createTextVideo("Rain on a tin roof", as: user)
+            _ = try await t.createTextVideo("Snow on a pine", as: user)
+            let refused = try await t.createVideo(#"{"prompt": "Too busy #error429"}"#, as: user)
+            #expect(refused.status == .serviceUnavailable)
+            try await t.advance(by: 30)
+
+            let health = ProviderHealth(store: t.app.store, clock: t.app.clock, provider: t.app.provider,
+                                        callLog: t.app.providerCallLog, lowBalance: 20_000_000)
+            let report = try await health.report(checkBalance: true)
+            let creates = try #require(report.calls.first { $0.call == "create" })
+            #expect(creates.count == 3 && creates.errors == 1)
+            #expect(creates.errorsByOutcome.map(\.outcome) == ["rejected_429"])
+            let statuses = try #require(report.calls.first { $0.call == "status" })
+            #expect(statuses.count == (await t.simulator.callCounts.recordInfo) && statuses.errors == 0)
+            #expect(report.lastSuccess != nil && report.lastError?.outcome == "rejected_429")
+            #expect(report.balance != nil && report.isBalanceLow)
+            let again = try await health.report(checkBalance: false)
+            #expect(again.calls.first { $0.call == "create" }?.count == 3, "flushing twice counts nothing twice")
+
+            let operator_ = try await t.signInWithForm(admin)
+            let page = try await t.tester.sendRequest(.GET, "/admin/provider", headers: operator_.headers).body.string
+            #expect(page.contains(Localizer.shared.text("admin.health.call.create", .vi)) && page.contains("rejected_429 × 1"))
+            #expect(page.contains("id=\"balance-low\""), "the low-balance warning")
+            #expect(try await ProviderBalanceCheck.query(on: t.app.db).count() == 2, "each balance read is kept")
+
+            // An hour later the window is empty, but the last success is still known.
+            t.clock.advance(by: 3700)
+            let later = try await health.report(checkBalance: false)
+            #expect(later.calls.isEmpty && later.lastSuccess != nil)
         }
     }
 
