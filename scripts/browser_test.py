@@ -422,6 +422,21 @@ def run(studio, image_path):
           "8.888" in studio.text("table.prices tbody tr") and studio.all(".alert-success"))
     studio.shot("19-admin-prices")
 
+    # --- Style chips add their words to the prompt, and take them out again.
+    studio.open("/studio")
+    studio.find("#prompt").send_keys("Chợ nổi Cái Răng lúc bình minh")
+    chip = studio.find('.chip[data-style="cinematic"]')
+    chip.click()
+    with_style = studio.find("#prompt").get_attribute("value")
+    check("a style chip adds its words to the prompt and shows as on",
+          with_style.startswith("Chợ nổi Cái Răng lúc bình minh, ") and chip.get_attribute("data-text") in with_style
+          and chip.get_attribute("aria-pressed") == "true", with_style)
+    studio.shot("20-style-chips")
+    chip.click()
+    check("clicking it again takes the words out", studio.find("#prompt").get_attribute("value") == "Chợ nổi Cái Răng lúc bình minh"
+          and chip.get_attribute("aria-pressed") == "false", studio.find("#prompt").get_attribute("value"))
+    studio.find("#prompt").clear()
+
 
 if __name__ == "__main__":
     main()

@@ -34,6 +34,7 @@ func routes(_ app: Application) throws {
     try pages.register(collection: AdminAccountPages())
     try pages.register(collection: AdminPricePages())
     try pages.register(collection: AdminJobPages())
+    try pages.register(collection: AdminStylePages())
 
     // MARK: - JSON API
     let webhooks = app.grouped("api", "v1")
@@ -42,6 +43,7 @@ func routes(_ app: Application) throws {
     try api.register(collection: UploadController())
     try api.register(collection: VideoController())
     try api.register(collection: CreditController())
+    try api.register(collection: StyleController())
     try api.register(collection: EventsController())
     try api.register(collection: WebhookController())
 

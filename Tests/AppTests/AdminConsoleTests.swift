@@ -252,6 +252,48 @@ struct AdminConsoleTests {
         }
     }
 
+    @Test("style presets: chips in the studio in the reader's language; an operator edits, hides and adds them; the API lists them")
+    func stylePresets() async throws {
+        try await withTestApp { t in
+            let admin = try await t.makeAdmin()
+            let user = try await t.makeUser()
+            let english = try await t.tester.sendRequest(.GET, "/api/v1/styles", headers: ["Accept-Language": "en"])
+            #expect(english.status == .ok && english.json["styles"].array.count == CreateStylePresets.defaults.count)
+            #expect(english.json["styles"][0]["name"].string == "Cinematic")
+
+            let visitor = try await t.signInWithForm(user)
+            let studio = try await t.tester.sendRequest(.GET, "/studio", headers: visitor.headers).body.string
+            #expect(studio.contains(#"data-style="cinematic""#) && studio.contains(">Điện ảnh</button>"))
+            #expect(try await t.post("/admin/styles", "key=cinematic&name_vi=X&name_en=X&prompt_text=X&enabled=1", as: visitor).status == .notFound)
+
+            let operator_ = try await t.signInWithForm(admin)
+            let edited = try await t.post("/admin/styles", "key=cinematic&name_vi=%C4%90i%E1%BB%87n+%E1%BA%A3nh&name_en=Cinematic"
+                                          + "&prompt_text=anamorphic+lens%2C+golden+hour&position=10&enabled=1", as: operator_)
+            #expect(edited.status == .seeOther)
+            #expect(try await t.post("/admin/styles", "key=vintage&name_vi=C%E1%BB%95+%C4%91i%E1%BB%83n&name_en=Vintage+film"
+                                     + "&prompt_text=vintage+1970s+film&position=60", as: operator_).status == .seeOther, "unticked: hidden")
+            #expect(try await t.post("/admin/styles", "new=1&key=noir&name_vi=Phim+%C4%91en+tr%E1%BA%AFng&name_en=Film+noir"
+                                     + "&prompt_text=black+and+white%2C+hard+shadows&enabled=1", as: operator_).status == .seeOther)
+            let refusals = ["new=1&key=noir&name_vi=A&name_en=A&prompt_text=again&enabled=1", "new=1&key=Bad+Key%21&name_vi=A&name_en=A&prompt_text=x",
+                            "key=drone&name_vi=A&name_en=A&prompt_text=\(String(repeating: "x", count: 301))&enabled=1",
+                            "key=drone&name_vi=A&name_en=A&prompt_text=x&position=soon&enabled=1"]
+            for form in refusals {
+                let refused = try await t.post("/admin/styles", form, as: operator_)
+                #expect(refused.status == .unprocessableEntity && refused.body.string.contains(Localizer.shared.text("error.invalid_style", .vi).prefix(7)), "\(form.prefix(40))")
+            }
+
+            let listed = try await t.request(.GET, "/api/v1/styles").json["styles"].array
+            #expect(listed.map { $0["key"].string ?? "" } == ["cinematic", "documentary", "animated", "drone", "slow-motion", "noir"])
+            #expect(listed[0]["prompt_text"].string == "anamorphic lens, golden hour")
+            let after = try await t.tester.sendRequest(.GET, "/studio", headers: visitor.headers).body.string
+            #expect(after.contains("anamorphic lens, golden hour") && !after.contains(#"data-style="vintage""#) && after.contains("Phim đen trắng"))
+            let actions = try await AdminAction.query(on: t.app.db).filter(\.$action ~~ [.createStyle, .updateStyle]).all()
+            #expect(actions.map(\.action).sorted { $0.rawValue < $1.rawValue } == [.createStyle, .updateStyle, .updateStyle])
+            #expect(try await StylePreset.query(on: t.app.db).filter(\.$key == "drone").first()?.promptText
+                    == CreateStylePresets.defaults[3].text, "refusals change nothing")
+        }
+    }
+
     @Test("the ledger export has every entry of the period exactly once, across pages, summing to the balances")
     func ledgerExport() async throws {
         try await withTestApp { t in

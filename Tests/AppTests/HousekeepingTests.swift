@@ -37,7 +37,8 @@ struct HousekeepingTests {
                                  .providerOutOfCredits(videoID: nil), .providerMisconfigured(videoID: nil),
                                  .providerRejectedInput(videoID: nil, message: ""), .callbackNotFound, .callbackTaskMismatch,
                                  .invalidSignature, .accountDisabled, .userNotFound, .invalidAmount(maximum: 1),
-                                 .reasonRequired(maximum: 1), .cannotDisableSelf, .priceNotFound, .internal]
+                                 .reasonRequired(maximum: 1), .cannotDisableSelf, .priceNotFound,
+                                 .invalidStyle(field: "key"), .internal]
         for error in codes {
             #expect(vi.contains("error.\(error.code)"), "missing message for \(error.code)")
         }

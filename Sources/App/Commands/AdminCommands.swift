@@ -373,3 +373,50 @@ extension ProviderCommand {
         }
     }
 }
+
+/// `phim styles list` and `phim styles set`: the style presets the studio shows as chips.
+struct StylesCommand: AsyncCommandGroup {
+    var help: String { "Shows and edits the style presets (chips that add words to a prompt)." }
+    var commands: [String: any AnyAsyncCommand] { ["list": List(), "set": Change()] }
+
+    struct List: AsyncCommand {
+        struct Signature: CommandSignature {}
+        var help: String { "Lists every style preset, in the studio's order." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.migrateSafely()
+            for style in try await StylePresetAdministration(store: app.store, clock: app.clock, logger: app.logger).all() {
+                context.console.print("\(style.position)  \(style.key)  \(style.nameVi) / \(style.nameEn)  \"\(style.promptText)\""
+                    + (style.enabled ? "" : "  (off)"))
+            }
+        }
+    }
+
+    struct Change: AsyncCommand {
+        struct Signature: CommandSignature {
+            @Option(name: "key", help: "The preset's key (a-z, 0-9, dashes); a new key adds a preset.") var key: String?
+            @Option(name: "name-vi", help: "Its name in Vietnamese.") var nameVi: String?
+            @Option(name: "name-en", help: "Its name in English.") var nameEn: String?
+            @Option(name: "text", help: "The words it adds to a prompt.") var text: String?
+            @Option(name: "position", help: "Its place among the chips (lower first).") var position: Int?
+            @Option(name: "enabled", help: "true to show it, false to hide it.") var enabled: String?
+        }
+        var help: String { "Adds a style preset or changes the fields given." }
+
+        func run(using context: CommandContext, signature: Signature) async throws {
+            let app = context.application
+            try await app.migrateSafely()
+            var enabled: Bool?
+            if let raw = signature.enabled {
+                guard let value = Bool(raw.lowercased()) else { throw CommandFailure("--enabled must be true or false.") }
+                enabled = value
+            }
+            let styles = StylePresetAdministration(store: app.store, clock: app.clock, logger: app.logger)
+            let change = StylePresetAdministration.Change(nameVi: signature.nameVi, nameEn: signature.nameEn, promptText: signature.text,
+                                                         position: signature.position, enabled: enabled)
+            let style = try await refusalsAsFailures { try await styles.save(key: signature.key ?? "", change, by: .commandLine()) }
+            context.console.success("\(style.key): \(style.nameVi) / \(style.nameEn) adds \"\(style.promptText)\"" + (style.enabled ? "" : " (off)"))
+        }
+    }
+}

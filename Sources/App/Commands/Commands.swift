@@ -4,7 +4,7 @@ import Vapor
 
 extension Application {
     /// The operator's commands beside `serve`: `migrate`, `users create|list|show|disable|enable`,
-    /// `credits grant|deduct`, `prices list|set`, `jobs list|stuck|failures|reconcile`, `ledger verify|export`, `audit`, `backup`, `provider reconcile`. (`simulator` is set up in `main.swift`, as it needs no database.)
+    /// `credits grant|deduct`, `prices list|set`, `jobs list|stuck|failures|reconcile`, `styles list|set`, `ledger verify|export`, `audit`, `backup`, `provider reconcile`. (`simulator` is set up in `main.swift`, as it needs no database.)
     func registerCommands() {
         asyncCommands.use(MigrateCommand(), as: "migrate")
         asyncCommands.use(UsersCommand(), as: "users")
@@ -12,6 +12,7 @@ extension Application {
         asyncCommands.use(LedgerCommand(), as: "ledger")
         asyncCommands.use(PricesCommand(), as: "prices")
         asyncCommands.use(JobsCommand(), as: "jobs")
+        asyncCommands.use(StylesCommand(), as: "styles")
         asyncCommands.use(AuditCommand(), as: "audit")
         asyncCommands.use(BackupCommand(), as: "backup")
         asyncCommands.use(ProviderCommand(), as: "provider")

@@ -82,6 +82,7 @@ public enum AppError: Error, Equatable, Sendable {
     case reasonRequired(maximum: Int)
     case cannotDisableSelf
     case priceNotFound
+    case invalidStyle(field: String)
 
     // Provider trouble, surfaced to the user who asked for a video
     case providerUnavailable(videoID: UUID?)
@@ -107,7 +108,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .unauthenticated, .invalidCredentials, .invalidSignature: .unauthorized
         case .csrfFailed, .accountDisabled: .forbidden
         case .userNotFound, .priceNotFound: .notFound
-        case .invalidAmount, .reasonRequired, .cannotDisableSelf: .unprocessableEntity
+        case .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle: .unprocessableEntity
         case .emailTaken, .notCancelable: .conflict
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptInvalidCharacters, .invalidDeadline,
              .promptRequired, .promptTooLong, .invalidMode, .unknownModel,
@@ -184,6 +185,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .reasonRequired: "reason_required"
         case .cannotDisableSelf: "cannot_disable_self"
         case .priceNotFound: "price_not_found"
+        case .invalidStyle: "invalid_style"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
         case .providerOutOfCredits: "provider_out_of_credits"
@@ -227,6 +229,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): ["host": String(host.prefix(200))]
         case .invalidFilter(let name): ["name": name]
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
+        case .invalidStyle(let field): ["field": field]
         case .invalidWebhookEvents: ["events": WebhookEvent.allCases.map(\.rawValue).joined(separator: ", ")]
         default: [:]
         }

@@ -22,5 +22,6 @@ extension Application {
         migrations.add(AddVideoJobUserStatusIndex())
         migrations.add(CreateAdminActions())
         migrations.add(CreateProviderCallMinutes())
+        migrations.add(CreateStylePresets())
     }
 }

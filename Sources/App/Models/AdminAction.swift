@@ -13,6 +13,8 @@ final class AdminAction: Model, @unchecked Sendable {
         case enableAccount = "account.enable"
         case setPrice = "price.set"
         case reconcileJob = "job.reconcile"
+        case createStyle = "style.create"
+        case updateStyle = "style.update"
     }
 
     @ID(key: .id) var id: UUID?

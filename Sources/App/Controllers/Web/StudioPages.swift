@@ -24,6 +24,8 @@ struct StudioPages: RouteCollection {
         var aspectRatios: [Choice]
         var durations: [Choice]
         /// The price table and the tiers' models, for the live price (JSON in a data attribute).
+        var styles: [StyleChip]
+        var hasStyles: Bool
         var composerData: String
         /// The words the script shows (JSON in a data attribute): the `js.*` keys.
         var scriptText: String
@@ -33,6 +35,13 @@ struct StudioPages: RouteCollection {
     struct Choice: Encodable {
         var value: String
         var label: String
+    }
+
+    /// A style preset's chip: its name, and the words it adds to the prompt.
+    struct StyleChip: Encodable {
+        var key: String
+        var name: String
+        var text: String
     }
 
     struct CardsFragment: Encodable {
@@ -51,6 +60,7 @@ struct StudioPages: RouteCollection {
         let user = try req.user
         let language = req.pageLanguage
         let page = try await req.owner.videoRecords(PageRequest(req))
+        let styles = try await req.stylePresets.enabled().map { StyleChip(key: $0.key, name: $0.name(in: language), text: $0.promptText) }
         let t = { (key: String) in Localizer.shared.text(key, language) }
         return try await req.view.render("studio", StudioPage(
             frame: PageFrame(req, title: t("studio.title"), user: user),
@@ -62,6 +72,7 @@ struct StudioPages: RouteCollection {
             durations: VideoDurations.allowed.map {
                 Choice(value: String($0), label: Localizer.shared.text("duration.seconds", language, ["seconds": String($0)]))
             },
+            styles: styles, hasStyles: !styles.isEmpty,
             composerData: try await Self.composerData(req),
             scriptText: try Self.json(Localizer.shared.texts(prefix: "js.", language)),
             maximumPromptLength: VideoRequest.maximumPromptLength))

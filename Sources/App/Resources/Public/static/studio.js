@@ -230,6 +230,7 @@
       idempotencyKey = null;
       promptBox.value = "";
       growPrompt();
+      syncChips();
       clearImage();
       showAlert("success", text["js.created"]);
       return refreshCard(video.id);
@@ -240,7 +241,32 @@
   promptBox.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); submit(); }
   });
-  promptBox.addEventListener("input", function () { growPrompt(); idempotencyKey = null; });
+  promptBox.addEventListener("input", function () { growPrompt(); idempotencyKey = null; syncChips(); });
+
+  // A style chip adds its words to the end of the prompt, or takes them out again: what is
+  // sent is exactly what the box shows, and the words can be edited like any others.
+  var chips = Array.prototype.slice.call(form.querySelectorAll(".chip[data-text]"));
+  function hasStyle(chip) { return promptBox.value.indexOf(chip.dataset.text) !== -1; }
+  function syncChips() {
+    chips.forEach(function (chip) { chip.setAttribute("aria-pressed", hasStyle(chip) ? "true" : "false"); });
+  }
+  chips.forEach(function (chip) {
+    chip.addEventListener("click", function () {
+      var words = chip.dataset.text;
+      var value = promptBox.value;
+      if (hasStyle(chip)) {
+        value = value.replace(", " + words, "").replace(words, "");
+      } else {
+        value = value.replace(/[\s,]+$/, "");
+        value = value ? value + ", " + words : words;
+      }
+      promptBox.value = value.replace(/^[\s,]+/, "");
+      idempotencyKey = null;
+      growPrompt();
+      syncChips();
+      promptBox.focus();
+    });
+  });
   form.addEventListener("change", function (event) { if (event.target !== imageInput) formChanged(); });
   form.querySelector('[data-action="attach"]').addEventListener("click", function () { imageInput.click(); });
   form.querySelector('[data-action="remove-image"]').addEventListener("click", function () { clearImage(); formChanged(); });
@@ -345,6 +371,7 @@
 
   function retry(card) {
     promptBox.value = card.dataset.prompt;
+    syncChips();
     growPrompt();
     [["aspect_ratio", card.dataset.aspectRatio], ["duration", card.dataset.duration]].forEach(function (pair) {
       var input = form.querySelector('input[name="' + pair[0] + '"][value="' + pair[1] + '"]');
