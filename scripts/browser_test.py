@@ -26,7 +26,6 @@ PHIM = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/phim"
 SHOTS = sys.argv[2] if len(sys.argv) > 2 else "artifacts/screenshots"
 check = Checks()
 
-
 class Studio:
     """The browser, with the few gestures the checks need."""
 
@@ -119,7 +118,6 @@ class Studio:
     def quit(self):
         self.driver.quit()
 
-
 def main():
     processes = Processes(PHIM, "phim-browser-")
     work = processes.work
@@ -152,7 +150,6 @@ def main():
         failed = check.failed > 0
         processes.stop(show_logs=failed)
     sys.exit(check.summary("browser tests"))
-
 
 def run(studio, image_path):
     # --- Sign in with the demo account.
@@ -437,6 +434,34 @@ def run(studio, image_path):
           and chip.get_attribute("aria-pressed") == "false", studio.find("#prompt").get_attribute("value"))
     studio.find("#prompt").clear()
 
+    # --- A share link: made from the card, opened by anyone, withdrawn from the card.
+    card = studio.all('.card[data-status="completed"]')[0]
+    card_id = card.get_attribute("data-id")
+    share_button = card.find_element(By.CSS_SELECTOR, '[data-action="share"]')
+    studio.js("arguments[0].scrollIntoView({block: 'center'});", share_button)
+    share_button.click()
+    link = studio.wait(lambda: next(iter(studio.all(f'#video-{card_id} a.share-link')), None), 5)
+    share_url = link.get_attribute("href") if link else ""
+    check("sharing shows the public link on the card and says so", "/v/" in share_url and share_url in studio.text("#alerts"),
+          (share_url, studio.text("#alerts")))
+    studio.shot("21-card-shared")
+    studio.driver.get(share_url)
+    og_video = studio.js('var m = document.querySelector("meta[property=\'og:video\']"); return m && m.content;')
+    check("the public page plays the video and carries Open Graph tags",
+          studio.find("#shared-video").get_attribute("src") == og_video and og_video and "og:title" in studio.driver.page_source
+          and "demo@phim.local" not in studio.driver.page_source, og_video)
+    studio.shot("22-shared-page")
+    studio.open("/studio")
+    unshare = studio.find(f'#video-{card_id} [data-action="unshare"]')
+    studio.js("arguments[0].scrollIntoView({block: 'center'});", unshare)
+    unshare.click()
+    studio.wait(lambda: studio.all(f'#video-{card_id} [data-action="share"]'), 5)
+    try:
+        urllib.request.urlopen(share_url, timeout=10)
+        gone = False
+    except urllib.error.HTTPError as error:
+        gone = error.code == 404
+    check("stopping sharing makes the link a 404 at once", gone)
 
 if __name__ == "__main__":
     main()

@@ -35,6 +35,7 @@ func routes(_ app: Application) throws {
     try pages.register(collection: AdminPricePages())
     try pages.register(collection: AdminJobPages())
     try pages.register(collection: AdminStylePages())
+    try pages.register(collection: SharePages())
 
     // MARK: - JSON API
     let webhooks = app.grouped("api", "v1")

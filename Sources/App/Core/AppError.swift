@@ -70,6 +70,7 @@ public enum AppError: Error, Equatable, Sendable {
     case videoNotFound
     case apiKeyNotFound
     case notCancelable(status: String)
+    case notShareable
     case invalidCursor
     /// A list filter (`video_id`, `state`) with a value that cannot match anything.
     case invalidFilter(name: String)
@@ -109,7 +110,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .csrfFailed, .accountDisabled: .forbidden
         case .userNotFound, .priceNotFound: .notFound
         case .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle: .unprocessableEntity
-        case .emailTaken, .notCancelable: .conflict
+        case .emailTaken, .notCancelable, .notShareable: .conflict
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptInvalidCharacters, .invalidDeadline,
              .promptRequired, .promptTooLong, .invalidMode, .unknownModel,
              .modelDoesNotMatchMode, .invalidAspectRatio, .invalidDuration, .invalidQuality, .optionUnavailable,
@@ -186,6 +187,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .cannotDisableSelf: "cannot_disable_self"
         case .priceNotFound: "price_not_found"
         case .invalidStyle: "invalid_style"
+        case .notShareable: "not_shareable"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
         case .providerOutOfCredits: "provider_out_of_credits"

@@ -27,6 +27,7 @@ protocol VideoColumns {
     var updatedAt: Date { get }
     var finishedAt: Date? { get }
     var deadlineAt: Date? { get }
+    var shareToken: String? { get }
 }
 
 extension VideoJob: VideoColumns {}
@@ -60,6 +61,7 @@ struct VideoRecord: VideoColumns, Decodable, Sendable {
     var updatedAt: Date
     var finishedAt: Date?
     var deadlineAt: Date?
+    var shareToken: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, status, progress, mode, model, prompt
@@ -69,6 +71,7 @@ struct VideoRecord: VideoColumns, Decodable, Sendable {
         case failureReason = "failure_reason", providerFailCode = "provider_fail_code"
         case providerFailMessage = "provider_fail_message", holdState = "hold_state"
         case createdAt = "created_at", updatedAt = "updated_at", finishedAt = "finished_at", deadlineAt = "deadline_at"
+        case shareToken = "share_token"
     }
 
     /// The select list, in the table's own column names (the same on SQLite and PostgreSQL).

@@ -23,5 +23,6 @@ extension Application {
         migrations.add(CreateAdminActions())
         migrations.add(CreateProviderCallMinutes())
         migrations.add(CreateStylePresets())
+        migrations.add(AddVideoJobSharing())
     }
 }

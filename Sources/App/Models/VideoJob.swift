@@ -64,6 +64,9 @@ public final class VideoJob: Model, @unchecked Sendable {
     /// The caller's deadline: unfinished by then, the job fails and is refunded.
     @OptionalField(key: "deadline_at") var deadlineAt: Date?
     @OptionalField(key: "finished_at") var finishedAt: Date?
+    /// The secret part of the video's public share link (`/v/<token>`); `nil` when not shared.
+    @OptionalField(key: "share_token") var shareToken: String?
+    @OptionalField(key: "shared_at") var sharedAt: Date?
     /// Soft delete: hidden from the owner, still settled normally, ledger untouched.
     @OptionalField(key: "deleted_at") var deletedAt: Date?
 

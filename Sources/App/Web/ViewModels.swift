@@ -92,8 +92,11 @@ struct VideoCard: Encodable {
     var canCancel: Bool
     /// Failed or canceled: "try again" refills the composer.
     var canRetry: Bool
+    /// Finished videos can be shared; `shareURL` is the public link while shared.
+    var canShare: Bool
+    var shareURL: String?
 
-    init(_ job: some VideoColumns, language: Language) throws {
+    init(_ job: some VideoColumns, language: Language, shareBase: String) throws {
         let t = { (key: String) in Localizer.shared.text(key, language) }
         let tier = QualityTier(model: VideoModel(rawValue: job.model) ?? .sora2TextToVideo, quality: job.quality)
         guard let id = job.id else { throw FluentError.idRequired }
@@ -124,6 +127,8 @@ struct VideoCard: Encodable {
         isSubmitting = job.status == .submitting
         canCancel = job.status == .pending
         canRetry = job.status == .failed || job.status == .canceled
+        canShare = job.status == .completed && job.videoURL != nil
+        shareURL = job.shareToken.map { Sharing.url(base: shareBase, token: $0) }
     }
 }
 

@@ -179,10 +179,13 @@ enum API {
         var finishedAt: Date?
         /// When the video fails (refunded) if it is not done by then.
         var deadlineAt: Date?
+        /// The public share link while the owner shares the video (`POST …/share`).
+        var shareURL: String?
         /// Only on `GET /api/v1/videos/{id}`.
         var receipt: Receipt?
 
-        init(_ job: some VideoColumns, language: Language) throws {
+        /// `shareBase` is the service's public URL; without it the share link is left out.
+        init(_ job: some VideoColumns, language: Language, shareBase: String? = nil) throws {
             guard let id = job.id else { throw FluentError.idRequired }
             self.id = id
             status = job.status
@@ -207,6 +210,7 @@ enum API {
             updatedAt = job.updatedAt
             finishedAt = job.finishedAt
             deadlineAt = job.deadlineAt
+            shareURL = shareBase.flatMap { base in job.shareToken.map { Sharing.url(base: base, token: $0) } }
         }
     }
 
@@ -220,12 +224,14 @@ enum API {
         var closedAt: Date?
         var entries: [Transaction]
 
-        init(_ job: some VideoColumns, entries: [some LedgerColumns]) throws {
+        init<Entry: LedgerColumns>(_ job: some VideoColumns, entries: [Entry]) throws {
             priceCredits = job.priceCredits
             state = job.holdState
             heldAt = job.createdAt
             closedAt = job.holdState == .open ? nil : job.finishedAt
-            self.entries = try entries.map(Transaction.init)
+            var transactions: [Transaction] = []
+            for entry in entries { transactions.append(try Transaction(entry)) }
+            self.entries = transactions
         }
     }
 

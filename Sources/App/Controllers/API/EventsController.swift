@@ -26,6 +26,7 @@ struct EventsController: RouteCollection {
         let userID = try req.user.requireID()
         let owner = try req.owner
         let language = req.language
+        let shareBase = req.application.publicBaseURL
         let events = req.application.jobEvents.subscribe(userID: userID)
         let db = req.db
         let logger = req.logger
@@ -63,10 +64,10 @@ struct EventsController: RouteCollection {
                             let update: Update
                             do {
                                 // A video deleted since is sent as absent; the balances still go out.
-                                let job: VideoJob?
-                                do { job = try await owner.video(event.jobID) } catch AppError.videoNotFound { job = nil }
+                                let job: VideoRecord?
+                                do { job = try await owner.videoRecord(event.jobID) } catch AppError.videoNotFound { job = nil }
                                 let (credits, held) = try await balances()
-                                update = Update(videoID: event.jobID, video: try job.map { try API.Video($0, language: language) },
+                                update = Update(videoID: event.jobID, video: try job.map { try API.Video($0, language: language, shareBase: shareBase) },
                                                 credits: credits, creditsOnHold: held)
                             } catch {
                                 // A failed read (a busy pool) skips this event, not the stream: the

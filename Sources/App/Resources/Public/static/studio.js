@@ -104,6 +104,7 @@
     alerts.appendChild(alert);
     while (alerts.children.length > 3) alerts.firstElementChild.remove();
     if (kind !== "error") setTimeout(function () { alert.remove(); }, 4500);
+    return alert;
   }
 
   function showError(error) {
@@ -305,7 +306,9 @@
   function placeCard(card, atEnd) {
     var existing = document.getElementById(card.id);
     if (existing) {
-      if (existing.dataset.status === card.dataset.status && existing.dataset.progress === card.dataset.progress) return;
+      // Unchanged cards stay as they are, so a playing video keeps playing.
+      if (existing.dataset.status === card.dataset.status && existing.dataset.progress === card.dataset.progress
+          && existing.dataset.shared === card.dataset.shared) return;
       existing.replaceWith(card);
     } else if (atEnd) {
       gallery.appendChild(card);
@@ -420,6 +423,27 @@
         break;
       case "retry":
         retry(card);
+        break;
+      case "share":
+        button.disabled = true;
+        api("POST", "/api/v1/videos/" + id + "/share").then(function (link) {
+          var shown = showAlert("success", text["js.share_ready"] + " " + link.url);
+          // Copying may be refused or wait for focus; the link is on screen either way.
+          if (navigator.clipboard && window.isSecureContext) {
+            navigator.clipboard.writeText(link.url).then(function () {
+              shown.remove();
+              showAlert("success", text["js.share_copied"] + " " + link.url);
+            }, function () {});
+          }
+          return refreshCard(id);
+        }).catch(function (error) { button.disabled = false; showError(error); });
+        break;
+      case "unshare":
+        button.disabled = true;
+        api("DELETE", "/api/v1/videos/" + id + "/share").then(function () {
+          showAlert("success", text["js.unshared"]);
+          return refreshCard(id);
+        }).catch(function (error) { button.disabled = false; showError(error); });
         break;
     }
   });
