@@ -200,7 +200,9 @@ def run(studio, image_path):
         return v.play().then(function () { return true; }, function () { return false; });""", video_id)
     check("the video starts playing", playing is True)
     download = studio.find(f"#video-{video_id} a[download]").get_attribute("href")
-    check("download links straight to the provider's URL", "/simulator/media/" in download, download)
+    landed = studio.js("return fetch(arguments[0], {credentials: 'same-origin', method: 'HEAD'}).then(function (r) { return r.url; });", download)
+    check("download goes through Phim's link, which lands on the provider's file (never copied to Phim)",
+          download.lower().endswith(f"/api/v1/videos/{video_id}/media".lower()) and "/simulator/media/" in (landed or ""), (download, landed))
     studio.shot("04-studio-completed")
 
     # --- Image to video with an uploaded image.

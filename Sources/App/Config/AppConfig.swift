@@ -51,6 +51,9 @@ public struct AppConfig: Sendable {
     /// Below this many provider credits, the admin page and the logs warn (a Sora 2 video costs
     /// about 30 Kie credits, so the default, 3,000, is about a hundred videos).
     public var providerLowBalance: Int = 3000
+    /// How long the provider keeps a finished video (Kie: 14 days, reference §9); after that the
+    /// studio shows the video as expired instead of a player that cannot load.
+    public var resultLifetimeDays: Int = 14
 
     public struct WebhookSettings: Sendable {
         /// Whether webhook URLs may lead to loopback, private or link-local addresses (receivers
@@ -308,6 +311,7 @@ extension AppConfig {
         }
         config.webhooks.attemptTimeout = seconds("PHIM_WEBHOOK_TIMEOUT_SECONDS", default: 10)
         config.providerLowBalance = count("PHIM_PROVIDER_LOW_BALANCE", default: config.providerLowBalance)
+        config.resultLifetimeDays = count("PHIM_RESULT_LIFETIME_DAYS", default: config.resultLifetimeDays)
         if let token = value("PHIM_METRICS_TOKEN") {
             if token.count >= 16 { config.metricsToken = token } else { problems.append("PHIM_METRICS_TOKEN must be at least 16 characters") }
         }

@@ -71,6 +71,7 @@ public enum AppError: Error, Equatable, Sendable {
     case apiKeyNotFound
     case notCancelable(status: String)
     case notShareable
+    case videoExpired(days: Int)
     case invalidCursor
     /// A list filter (`video_id`, `state`) with a value that cannot match anything.
     case invalidFilter(name: String)
@@ -111,6 +112,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .userNotFound, .priceNotFound: .notFound
         case .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle: .unprocessableEntity
         case .emailTaken, .notCancelable, .notShareable: .conflict
+        case .videoExpired: .gone
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptInvalidCharacters, .invalidDeadline,
              .promptRequired, .promptTooLong, .invalidMode, .unknownModel,
              .modelDoesNotMatchMode, .invalidAspectRatio, .invalidDuration, .invalidQuality, .optionUnavailable,
@@ -188,6 +190,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .priceNotFound: "price_not_found"
         case .invalidStyle: "invalid_style"
         case .notShareable: "not_shareable"
+        case .videoExpired: "video_expired"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
         case .providerOutOfCredits: "provider_out_of_credits"
@@ -232,6 +235,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidFilter(let name): ["name": name]
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
         case .invalidStyle(let field): ["field": field]
+        case .videoExpired(let days): ["days": String(days)]
         case .invalidWebhookEvents: ["events": WebhookEvent.allCases.map(\.rawValue).joined(separator: ", ")]
         default: [:]
         }

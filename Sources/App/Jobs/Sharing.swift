@@ -17,8 +17,9 @@ struct Sharing: Sendable {
     static func url(base: String, token: String) -> String { "\(base)/v/\(token)" }
 
     /// The video's link, made now or kept from before.
-    func share(_ video: VideoJob) async throws -> (token: String, at: Date) {
+    func share(_ video: VideoJob, expiry: VideoExpiry) async throws -> (token: String, at: Date) {
         guard video.status == .completed, video.videoURL != nil else { throw AppError.notShareable }
+        if expiry.isExpired(video) { throw AppError.videoExpired(days: expiry.lifetimeDays) }
         if let token = video.shareToken, let at = video.sharedAt { return (token, at) }
         let token = VideoCreation.randomToken()
         let now = clock.now()

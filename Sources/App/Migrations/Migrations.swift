@@ -24,5 +24,6 @@ extension Application {
         migrations.add(CreateProviderCallMinutes())
         migrations.add(CreateStylePresets())
         migrations.add(AddVideoJobSharing())
+        migrations.add(AddVideoJobFreshURL())
     }
 }

@@ -64,6 +64,9 @@ public final class VideoJob: Model, @unchecked Sendable {
     /// The caller's deadline: unfinished by then, the job fails and is refunded.
     @OptionalField(key: "deadline_at") var deadlineAt: Date?
     @OptionalField(key: "finished_at") var finishedAt: Date?
+    /// A fresh provider download link for `video_url` and when it stops working (`MediaLinks`).
+    @OptionalField(key: "fresh_url") var freshURL: String?
+    @OptionalField(key: "fresh_url_until") var freshURLUntil: Date?
     /// The secret part of the video's public share link (`/v/<token>`); `nil` when not shared.
     @OptionalField(key: "share_token") var shareToken: String?
     @OptionalField(key: "shared_at") var sharedAt: Date?

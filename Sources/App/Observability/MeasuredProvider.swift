@@ -21,6 +21,10 @@ struct MeasuredProvider: VideoProvider {
         try await measure("credit") { try await inner.remainingCredits() }
     }
 
+    func freshDownloadURL(for url: String) async throws -> String {
+        try await measure("download_url") { try await inner.freshDownloadURL(for: url) }
+    }
+
     private func measure<T>(_ call: String, _ body: () async throws -> T) async throws -> T {
         let started = ContinuousClock.now
         do {

@@ -11,12 +11,21 @@ public protocol VideoProvider: Sendable {
     func taskStatus(_ id: ProviderTaskID) async throws -> ProviderTaskStatus
     /// The provider account's remaining credits (Kie's `GET /api/v1/chat/credit`).
     func remainingCredits() async throws -> Int
+    /// A fresh, short-lived direct link to a video the provider made (Kie's
+    /// `POST /api/v1/common/download-url`, valid 20 minutes), for when the result URL itself
+    /// may have stopped working.
+    func freshDownloadURL(for url: String) async throws -> String
 }
 
 extension VideoProvider {
     /// Providers that cannot tell their balance say so.
     public func remainingCredits() async throws -> Int {
         throw ProviderError.invalidResponse(detail: "this provider does not report its balance")
+    }
+
+    /// Providers without fresh links say so; the stored URL is used as it is.
+    public func freshDownloadURL(for url: String) async throws -> String {
+        throw ProviderError.invalidResponse(detail: "this provider does not make fresh download links")
     }
 }
 

@@ -74,6 +74,7 @@ public actor KieSimulator {
     public struct CallCounts: Sendable, Equatable, Codable {
         public var createTask = 0
         public var recordInfo = 0
+        public var downloadURL = 0
         public var callbacksQueued = 0
         public var callbacksDropped = 0
     }
@@ -216,6 +217,18 @@ public actor KieSimulator {
         if let denied = checkAuthorization(authorization) { return denied }
         refundFailedTasks(at: clock.now())
         return envelope(code: 200, msg: "success", data: settings.accountCredits)
+    }
+
+    /// A temporary link to one of this simulator's videos, as Kie's download-url makes them
+    /// (any other URL is refused with 422, as Kie refuses URLs it did not make).
+    public func downloadURL(authorization: String?, body: Data) -> Reply {
+        callCounts.downloadURL += 1
+        if let denied = checkAuthorization(authorization) { return denied }
+        guard let request = try? JSONDecoder().decode([String: String].self, from: body), let url = request["url"],
+              url.hasPrefix(mediaBaseURL() + "/"), url.hasSuffix(".mp4")
+        else { return envelope(code: 422, msg: "Only Kie-generated URLs are supported") }
+        let token = (0..<2).map { _ in String(format: "%08x", UInt32(truncatingIfNeeded: random.next())) }.joined()
+        return envelope(code: 200, msg: "success", data: "\(url)?download=\(token)")
     }
 
     /// Removes and returns the callbacks whose time has come: a progress callback once a task

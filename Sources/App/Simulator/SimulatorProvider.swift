@@ -29,4 +29,9 @@ public struct SimulatorProvider: VideoProvider {
         let reply = await simulator.credit(authorization: "Bearer \(apiKey)")
         return try KieWire.parseCreditReply(reply.body)
     }
+
+    public func freshDownloadURL(for url: String) async throws -> String {
+        let reply = await simulator.downloadURL(authorization: "Bearer \(apiKey)", body: try KieWire.downloadURLBody(for: url))
+        return try KieWire.parseDownloadURLReply(reply.body)
+    }
 }

@@ -2,7 +2,8 @@ import AsyncHTTPClient
 import Vapor
 
 /// Serves a `KieSimulator` over HTTP with Kie's paths, under `prefix`:
-/// `POST api/v1/jobs/createTask`, `GET api/v1/jobs/recordInfo`, `GET api/v1/chat/credit`, and
+/// `POST api/v1/jobs/createTask`, `GET api/v1/jobs/recordInfo`, `GET api/v1/chat/credit`,
+/// `POST api/v1/common/download-url`, and
 /// `GET media/<file>.mp4` for the sample video every successful task points to.
 struct SimulatorRoutes: RouteCollection {
     let simulator: KieSimulator
@@ -27,6 +28,10 @@ struct SimulatorRoutes: RouteCollection {
         }
         group.get("api", "v1", "chat", "credit") { req async -> Response in
             Self.response(await simulator.credit(authorization: req.headers.first(name: .authorization)))
+        }
+        group.on(.POST, "api", "v1", "common", "download-url", body: .collect(maxSize: "64kb")) { req async -> Response in
+            let body = req.body.data.map { Data(buffer: $0) } ?? Data()
+            return Self.response(await simulator.downloadURL(authorization: req.headers.first(name: .authorization), body: body))
         }
         group.get("_simulator", "stats") { _ async throws -> Response in
             let encoder = JSONEncoder()

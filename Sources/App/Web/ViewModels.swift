@@ -95,8 +95,13 @@ struct VideoCard: Encodable {
     /// Finished videos can be shared; `shareURL` is the public link while shared.
     var canShare: Bool
     var shareURL: String?
+    /// The provider deleted the video (its retention passed): no player, a note instead.
+    var isExpired: Bool
+    var expiryText: String?
+    /// Two days or less left: the note stands out.
+    var expiresSoon: Bool
 
-    init(_ job: some VideoColumns, language: Language, shareBase: String) throws {
+    init(_ job: some VideoColumns, language: Language, shareBase: String, expiry: VideoExpiry) throws {
         let t = { (key: String) in Localizer.shared.text(key, language) }
         let tier = QualityTier(model: VideoModel(rawValue: job.model) ?? .sora2TextToVideo, quality: job.quality)
         guard let id = job.id else { throw FluentError.idRequired }
@@ -115,19 +120,25 @@ struct VideoCard: Encodable {
             .joined(separator: " · ")
         createdAt = Formatting.iso(job.createdAt)
         createdText = Formatting.time(job.createdAt, language)
-        videoURL = job.status == .completed ? job.videoURL : nil
+        isExpired = expiry.isExpired(job)
+        // Played and downloaded through Phim's redirect, which keeps the provider link fresh.
+        videoURL = job.status == .completed && !isExpired ? "/api/v1/videos/\(id.uuidString.lowercased())/media" : nil
+        let daysLeft = isExpired ? nil : expiry.daysLeft(job)
+        expiryText = isExpired ? Localizer.shared.text("card.expired", language, ["days": String(expiry.lifetimeDays)])
+            : daysLeft.map { Localizer.shared.text("card.expires_in", language, ["days": String(max(1, $0))]) }
+        expiresSoon = (daysLeft ?? Int.max) <= 2
         imageURL = job.imageURL
         uploadID = job.uploadID?.uuidString
         failureMessage = job.failureReason.map { t("failure.\($0.rawValue)") }
         refunded = job.holdState == .released
         isUnfinished = !job.status.isTerminal
-        isCompleted = job.status == .completed
+        isCompleted = job.status == .completed && !isExpired
         isFailed = job.status == .failed
         isCanceled = job.status == .canceled
         isSubmitting = job.status == .submitting
         canCancel = job.status == .pending
         canRetry = job.status == .failed || job.status == .canceled
-        canShare = job.status == .completed && job.videoURL != nil
+        canShare = job.status == .completed && job.videoURL != nil && !isExpired
         shareURL = job.shareToken.map { Sharing.url(base: shareBase, token: $0) }
     }
 }

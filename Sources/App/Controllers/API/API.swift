@@ -181,11 +181,16 @@ enum API {
         var deadlineAt: Date?
         /// The public share link while the owner shares the video (`POST …/share`).
         var shareURL: String?
+        /// A finished video: where to play or download it now (a redirect to the provider, with a
+        /// fresh link once the stored one is a day old), and when the provider deletes it.
+        var mediaURL: String?
+        var expiresAt: Date?
         /// Only on `GET /api/v1/videos/{id}`.
         var receipt: Receipt?
 
-        /// `shareBase` is the service's public URL; without it the share link is left out.
-        init(_ job: some VideoColumns, language: Language, shareBase: String? = nil) throws {
+        /// `shareBase` is the service's public URL and `lifetimeDays` the provider's retention;
+        /// without them the links and the expiry are left out.
+        init(_ job: some VideoColumns, language: Language, shareBase: String? = nil, lifetimeDays: Int? = nil) throws {
             guard let id = job.id else { throw FluentError.idRequired }
             self.id = id
             status = job.status
@@ -211,6 +216,8 @@ enum API {
             finishedAt = job.finishedAt
             deadlineAt = job.deadlineAt
             shareURL = shareBase.flatMap { base in job.shareToken.map { Sharing.url(base: base, token: $0) } }
+            if job.status == .completed, let base = shareBase { mediaURL = "\(base)/api/v1/videos/\(id.uuidString.lowercased())/media" }
+            expiresAt = lifetimeDays.flatMap { VideoExpiry(lifetimeDays: $0, now: Date()).expiresAt(job) }
         }
     }
 

@@ -27,6 +27,7 @@ struct EventsController: RouteCollection {
         let owner = try req.owner
         let language = req.language
         let shareBase = req.application.publicBaseURL
+        let lifetimeDays = req.application.phimConfig.resultLifetimeDays
         let events = req.application.jobEvents.subscribe(userID: userID)
         let db = req.db
         let logger = req.logger
@@ -67,7 +68,7 @@ struct EventsController: RouteCollection {
                                 let job: VideoRecord?
                                 do { job = try await owner.videoRecord(event.jobID) } catch AppError.videoNotFound { job = nil }
                                 let (credits, held) = try await balances()
-                                update = Update(videoID: event.jobID, video: try job.map { try API.Video($0, language: language, shareBase: shareBase) },
+                                update = Update(videoID: event.jobID, video: try job.map { try API.Video($0, language: language, shareBase: shareBase, lifetimeDays: lifetimeDays) },
                                                 credits: credits, creditsOnHold: held)
                             } catch {
                                 // A failed read (a busy pool) skips this event, not the stream: the

@@ -15,14 +15,23 @@ struct VideoController: RouteCollection {
         videos.get(":videoID", use: show)
         videos.delete(":videoID", use: delete)
         videos.post(":videoID", "cancel", use: cancel)
+        videos.get(":videoID", "media", use: media)
         videos.post(":videoID", "share", use: share)
         videos.delete(":videoID", "share", use: unshare)
+    }
+
+    /// Redirects to where the finished video plays now (`MediaLinks`); 410 once it has expired.
+    @Sendable func media(req: Request) async throws -> Response {
+        let video = try await Self.ownedJob(req)
+        let response = req.redirect(to: try await req.mediaLinks.playableURL(for: video), redirectType: .temporary)
+        response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+        return response
     }
 
     /// Publishes a finished video at an unguessable link; asking again gives the same link.
     @Sendable func share(req: Request) async throws -> API.ShareLink {
         let video = try await Self.ownedJob(req)
-        let shared = try await Sharing(store: req.store, clock: req.clock, logger: req.logger).share(video)
+        let shared = try await Sharing(store: req.store, clock: req.clock, logger: req.logger).share(video, expiry: req.videoExpiry)
         return API.ShareLink(url: Sharing.url(base: req.application.publicBaseURL, token: shared.token), sharedAt: shared.at)
     }
 
@@ -39,12 +48,14 @@ struct VideoController: RouteCollection {
         let user = try req.user
         switch try await Self.creation(req).create(request, userID: try user.requireID(), idempotencyKey: idempotencyKey) {
         case .created(let job):
-            let video = try API.Video(job, language: req.language, shareBase: req.application.publicBaseURL)
+            let video = try API.Video(job, language: req.language, shareBase: req.application.publicBaseURL,
+                                  lifetimeDays: req.application.phimConfig.resultLifetimeDays)
             let response = try await video.encodeResponse(status: .accepted, for: req)
             response.headers.replaceOrAdd(name: .location, value: "/api/v1/videos/\(video.id.uuidString)")
             return response
         case .replayed(let job):
-            let response = try await API.Video(job, language: req.language, shareBase: req.application.publicBaseURL)
+            let response = try await API.Video(job, language: req.language, shareBase: req.application.publicBaseURL,
+                                  lifetimeDays: req.application.phimConfig.resultLifetimeDays)
                 .encodeResponse(status: .ok, for: req)
             response.headers.replaceOrAdd(name: "Idempotent-Replayed", value: "true")
             return response
@@ -63,14 +74,16 @@ struct VideoController: RouteCollection {
     @Sendable func index(req: Request) async throws -> API.Page<API.Video> {
         let page = try await req.owner.videoRecords(PageRequest(req))
         let language = req.language
-        let base = req.application.publicBaseURL
-        return API.Page(data: try page.items.map { try API.Video($0, language: language, shareBase: base) }, nextCursor: page.nextCursor)
+        let base = req.application.publicBaseURL, days = req.application.phimConfig.resultLifetimeDays
+        return API.Page(data: try page.items.map { try API.Video($0, language: language, shareBase: base, lifetimeDays: days) },
+                        nextCursor: page.nextCursor)
     }
 
     /// One video with its receipt: the price it was held at and its ledger entries.
     @Sendable func show(req: Request) async throws -> API.Video {
         let (job, entries) = try await req.owner.videoWithLedger(req.parameters.get("videoID", as: UUID.self))
-        var video = try API.Video(job, language: req.language, shareBase: req.application.publicBaseURL)
+        var video = try API.Video(job, language: req.language, shareBase: req.application.publicBaseURL,
+                                  lifetimeDays: req.application.phimConfig.resultLifetimeDays)
         video.receipt = try API.Receipt(job, entries: entries)
         return video
     }
@@ -90,7 +103,8 @@ struct VideoController: RouteCollection {
     @Sendable func cancel(req: Request) async throws -> API.Video {
         let job = try await Self.ownedJob(req)
         let canceled = try await req.jobLifecycle.cancel(jobID: try job.requireID(), ownerID: try req.user.requireID())
-        return try API.Video(canceled, language: req.language, shareBase: req.application.publicBaseURL)
+        return try API.Video(canceled, language: req.language, shareBase: req.application.publicBaseURL,
+                                  lifetimeDays: req.application.phimConfig.resultLifetimeDays)
     }
 
     // MARK: - Helpers

@@ -7,6 +7,7 @@ import Vapor
 struct SharePages: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
         routes.get("v", ":token", use: show)
+        routes.get("v", ":token", "media", use: media)
     }
 
     struct SharedPage: Encodable {
@@ -26,9 +27,11 @@ struct SharePages: RouteCollection {
     @Sendable func show(req: Request) async throws -> Response {
         let token = req.parameters.get("token") ?? ""
         let video = try await Sharing.video(token: token, on: req.db)
+        if req.videoExpiry.isExpired(video) { throw AppError.videoExpired(days: req.videoExpiry.lifetimeDays) }
         let language = req.pageLanguage
         let t = { (key: String) in Localizer.shared.text(key, language) }
-        let videoURL = video.videoURL ?? ""
+        // Through Phim's redirect, which swaps in a fresh provider link once the stored one is old.
+        let videoURL = Sharing.url(base: req.application.publicBaseURL, token: token) + "/media"
         // Sora 2 renders 1280 × 720 (or 720 × 1280); 1080p for Pro High.
         let long = video.quality == .high ? 1920 : 1280, short = video.quality == .high ? 1080 : 720
         let landscape = video.aspectRatio == .landscape
@@ -47,6 +50,14 @@ struct SharePages: RouteCollection {
         // Withdrawing must work at once: no shared cache may keep the page.
         response.headers.replaceOrAdd(name: .cacheControl, value: "no-cache")
         response.headers.replaceOrAdd(name: "X-Robots-Tag", value: "noindex")
+        return response
+    }
+
+    /// Where the shared video plays now (a redirect, like the owner's `…/media`).
+    @Sendable func media(req: Request) async throws -> Response {
+        let video = try await Sharing.video(token: req.parameters.get("token") ?? "", on: req.db)
+        let response = req.redirect(to: try await req.mediaLinks.playableURL(for: video), redirectType: .temporary)
+        response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
         return response
     }
 

@@ -64,7 +64,7 @@ struct StudioPages: RouteCollection {
         let t = { (key: String) in Localizer.shared.text(key, language) }
         return try await req.view.render("studio", StudioPage(
             frame: PageFrame(req, title: t("studio.title"), user: user),
-            videos: try page.items.map { try VideoCard($0, language: language, shareBase: req.application.publicBaseURL) },
+            videos: try page.items.map { try VideoCard($0, language: language, shareBase: req.application.publicBaseURL, expiry: req.videoExpiry) },
             hasVideos: !page.items.isEmpty,
             nextCursor: page.nextCursor,
             tiers: QualityTier.allCases.map { Choice(value: $0.rawValue, label: t($0.labelKey)) },
@@ -83,7 +83,7 @@ struct StudioPages: RouteCollection {
         let language = req.pageLanguage
         let page = try await req.owner.videoRecords(PageRequest(req))
         let response = try await req.view.render("cards", CardsFragment(
-            videos: try page.items.map { try VideoCard($0, language: language, shareBase: req.application.publicBaseURL) })).encodeResponse(for: req)
+            videos: try page.items.map { try VideoCard($0, language: language, shareBase: req.application.publicBaseURL, expiry: req.videoExpiry) })).encodeResponse(for: req)
         if let next = page.nextCursor { response.headers.replaceOrAdd(name: "X-Next-Cursor", value: next) }
         return response
     }
@@ -91,7 +91,7 @@ struct StudioPages: RouteCollection {
     /// One card, fresh, for a live update; another user's video is a 404 like a missing one.
     @Sendable func card(req: Request) async throws -> View {
         let job = try await req.owner.videoRecord(req.parameters.get("videoID", as: UUID.self))
-        return try await req.view.render("cards", CardsFragment(videos: [try VideoCard(job, language: req.pageLanguage, shareBase: req.application.publicBaseURL)]))
+        return try await req.view.render("cards", CardsFragment(videos: [try VideoCard(job, language: req.pageLanguage, shareBase: req.application.publicBaseURL, expiry: req.videoExpiry)]))
     }
 
     @Sendable func credits(req: Request) async throws -> View {

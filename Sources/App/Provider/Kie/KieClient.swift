@@ -58,6 +58,13 @@ struct KieClient: VideoProvider {
         return try KieWire.parseCreditReply(reply.body)
     }
 
+    /// A temporary direct link to a Kie-made video (reference §9: valid 20 minutes).
+    public func freshDownloadURL(for url: String) async throws -> String {
+        let reply = try await send(.POST, path: "/api/v1/common/download-url", body: try KieWire.downloadURLBody(for: url),
+                                   timeout: readTimeout)
+        return try KieWire.parseDownloadURLReply(reply.body)
+    }
+
     // MARK: - Transport
 
     private struct Reply {

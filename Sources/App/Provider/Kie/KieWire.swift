@@ -119,6 +119,22 @@ public enum KieWire {
         return credits.value
     }
 
+    /// The body of `POST /api/v1/common/download-url`.
+    static func downloadURLBody(for url: String) throws -> Data {
+        try JSONEncoder().encode(["url": url])
+    }
+
+    /// Reads a download-url reply: `data` is the temporary link.
+    static func parseDownloadURLReply(_ data: Data) throws -> String {
+        guard let envelope = try? JSONDecoder().decode(Envelope<String>.self, from: data) else {
+            throw ProviderError.invalidResponse(detail: "download-url reply is not the Kie envelope")
+        }
+        guard envelope.code == 200, let link = envelope.data, link.hasPrefix("http") else {
+            throw ProviderError.rejected(code: envelope.code, message: envelope.msg ?? "")
+        }
+        return link
+    }
+
     /// Reads a recordInfo reply.
     static func parseRecordInfoReply(_ data: Data) throws -> ProviderTaskStatus {
         let envelope: Envelope<TaskRecord>
