@@ -465,5 +465,17 @@ def run(studio, image_path):
         gone = error.code == 404
     check("stopping sharing makes the link a 404 at once", gone)
 
+    # --- Two variants in one submit: two videos, each held on its own.
+    before_cards = len(studio.all(".card"))
+    Select(studio.find("#variants")).select_by_value("2")
+    check("the price shows for both variants", studio.text("#price-amount") == "14.000", studio.text("#price-amount"))
+    studio.find("#prompt").send_keys("Hai phiên bản: cánh diều trên đồi cỏ")
+    studio.find("#submit").click()
+    studio.wait(lambda: len(studio.all(".card")) == before_cards + 2, 10)
+    made = [card for card in studio.all(".card") if "cánh diều trên đồi cỏ" in card.get_attribute("data-prompt")]
+    check("two variants make two cards", len(made) == 2, len(made))
+    studio.shot("23-two-variants")
+    Select(studio.find("#variants")).select_by_value("1")
+
 if __name__ == "__main__":
     main()

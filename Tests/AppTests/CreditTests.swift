@@ -19,7 +19,7 @@ struct CreditTests {
                 return try await group.reduce(into: [HTTPStatus]()) { $0.append($1) }
             }
             #expect(statuses.filter { $0 == .accepted }.count == 10)
-            #expect(statuses.filter { $0 == .paymentRequired }.count == 40)
+            #expect(statuses.filter { $0 == .paymentRequired }.count == 40, "\(statuses.filter { $0 != .paymentRequired && $0 != .accepted })")
             #expect(try await t.jobCount() == 10)
             #expect(try await t.balances(user) == (0, 70_000))
             try await t.verifyLedger()

@@ -38,7 +38,7 @@ struct HousekeepingTests {
                                  .providerRejectedInput(videoID: nil, message: ""), .callbackNotFound, .callbackTaskMismatch,
                                  .invalidSignature, .accountDisabled, .userNotFound, .invalidAmount(maximum: 1),
                                  .reasonRequired(maximum: 1), .cannotDisableSelf, .priceNotFound,
-                                 .invalidStyle(field: "key"), .notShareable, .videoExpired(days: 14), .internal]
+                                 .invalidStyle(field: "key"), .notShareable, .videoExpired(days: 14), .invalidVariants, .internal]
         for error in codes {
             #expect(vi.contains("error.\(error.code)"), "missing message for \(error.code)")
         }

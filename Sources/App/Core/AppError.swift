@@ -72,6 +72,7 @@ public enum AppError: Error, Equatable, Sendable {
     case notCancelable(status: String)
     case notShareable
     case videoExpired(days: Int)
+    case invalidVariants
     case invalidCursor
     /// A list filter (`video_id`, `state`) with a value that cannot match anything.
     case invalidFilter(name: String)
@@ -110,7 +111,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .unauthenticated, .invalidCredentials, .invalidSignature: .unauthorized
         case .csrfFailed, .accountDisabled: .forbidden
         case .userNotFound, .priceNotFound: .notFound
-        case .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle: .unprocessableEntity
+        case .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle, .invalidVariants: .unprocessableEntity
         case .emailTaken, .notCancelable, .notShareable: .conflict
         case .videoExpired: .gone
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptInvalidCharacters, .invalidDeadline,
@@ -191,6 +192,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidStyle: "invalid_style"
         case .notShareable: "not_shareable"
         case .videoExpired: "video_expired"
+        case .invalidVariants: "invalid_variants"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
         case .providerOutOfCredits: "provider_out_of_credits"

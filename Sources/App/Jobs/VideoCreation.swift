@@ -159,6 +159,35 @@ struct VideoCreation: Sendable {
     /// A create that certainly made nothing is failed and refunded at once, and the caller gets
     /// the reason. One that may have made a task stays `submitting`, its hold open, until a
     /// callback names its task or the reconciler gives up on it.
+    static let variantRange = 2...4
+
+    /// Several videos from one request ("variants": the same prompt and options, each its own
+    /// task at the provider, so each comes out different). Each is held, charged and refunded
+    /// on its own, exactly like a single create. The whole batch must be affordable when it
+    /// starts, or nothing is made; if a later variant is refused on the way (the balance was
+    /// spent meanwhile, a rate limit), the ones already made stand and the refusal is returned
+    /// with them. With an `Idempotency-Key`, variant n uses `<key>#n`, so a retry makes nothing twice.
+    func createBatch(_ request: VideoRequest, variants: Int, userID: UUID,
+                     idempotencyKey: String?) async throws -> (videos: [Outcome], refusal: AppError?) {
+        guard Self.variantRange.contains(variants) else { throw AppError.invalidVariants }
+        let priced = try await quote(request, userID: userID)
+        let available = try await User.find(userID, on: store.db)?.creditsAvailable ?? 0
+        var alreadyMade = false // a retry of a batch whose first video exists: answered, not refused
+        if let idempotencyKey { alreadyMade = try await findByKey("\(idempotencyKey)#1", userID: userID) != nil }
+        if !alreadyMade, available < priced.priceCredits * variants {
+            throw AppError.insufficientCredits(needed: priced.priceCredits * variants, available: available)
+        }
+        var made: [Outcome] = []
+        for variant in 1...variants {
+            do {
+                made.append(try await create(request, userID: userID, idempotencyKey: idempotencyKey.map { "\($0)#\(variant)" }))
+            } catch let error as AppError where !made.isEmpty {
+                return (made, error)
+            }
+        }
+        return (made, nil)
+    }
+
     private func handleFailedSubmission(_ error: ProviderError, jobID: UUID) async throws {
         let metadata: Logger.Metadata = ["job_id": .string(jobID.uuidString), "error": .string("\(error)")]
         switch error {

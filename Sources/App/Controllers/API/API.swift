@@ -76,6 +76,28 @@ enum API {
     }
 
     /// A field that is missing (or null), present with the right type, or present with the wrong one.
+    /// The extra field of `POST /api/v1/videos/batch` (the rest is a create body).
+    struct BatchInput: Decodable {
+        var variants: Lenient<Int> = .absent
+
+        enum CodingKeys: String, CodingKey { case variants }
+
+        init(from decoder: any Decoder) throws {
+            variants = Lenient(try decoder.container(keyedBy: CodingKeys.self), .variants)
+        }
+    }
+
+    struct Batch: Content {
+        var videos: [Video]
+        /// Present when a later variant could not be made; the videos listed stand.
+        var refused: BatchRefusal?
+    }
+
+    struct BatchRefusal: Content {
+        var code: String
+        var message: String
+    }
+
     enum Lenient<Value: Decodable & Sendable>: Sendable {
         case absent
         case value(Value)

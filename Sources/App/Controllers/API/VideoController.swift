@@ -11,6 +11,7 @@ struct VideoController: RouteCollection {
         let videos = routes.grouped(RequireUser()).grouped("videos")
         videos.post(use: create)
         videos.post("quote", use: quote)
+        videos.post("batch", use: createBatch)
         videos.get(use: index)
         videos.get(":videoID", use: show)
         videos.delete(":videoID", use: delete)
@@ -60,6 +61,29 @@ struct VideoController: RouteCollection {
             response.headers.replaceOrAdd(name: "Idempotent-Replayed", value: "true")
             return response
         }
+    }
+
+    /// `POST /api/v1/videos/batch`: the create body plus `variants` (2–4). 202 with every video
+    /// made; if a later variant was refused, its error comes with the ones made (`refused`).
+    @Sendable func createBatch(req: Request) async throws -> Response {
+        let idempotencyKey = try Self.idempotencyKey(req)
+        let request = try VideoRequest.validate(try req.decodeJSON(API.CreateVideoInput.self))
+        guard case .value(let variants) = try req.decodeJSON(API.BatchInput.self).variants else { throw AppError.invalidVariants }
+        let batch = try await Self.creation(req).createBatch(request, variants: variants, userID: try req.user.requireID(),
+                                                             idempotencyKey: idempotencyKey)
+        let base = req.application.publicBaseURL, days = req.application.phimConfig.resultLifetimeDays
+        let videos = try batch.videos.map { outcome -> API.Video in
+            switch outcome {
+            case .created(let job): try API.Video(job, language: req.language, shareBase: base, lifetimeDays: days)
+            case .replayed(let job): try API.Video(job, language: req.language, shareBase: base, lifetimeDays: days)
+            }
+        }
+        let replayed = batch.videos.allSatisfy { if case .replayed = $0 { true } else { false } }
+        let refused = batch.refusal.map { API.BatchRefusal(code: $0.code, message: $0.message(in: req.language)) }
+        let response = try await API.Batch(videos: videos, refused: refused)
+            .encodeResponse(status: replayed ? .ok : .accepted, for: req)
+        if replayed { response.headers.replaceOrAdd(name: "Idempotent-Replayed", value: "true") }
+        return response
     }
 
     /// What the same body would cost if created now, the balance after it, and when the credits

@@ -26,6 +26,8 @@ struct StudioPages: RouteCollection {
         /// The price table and the tiers' models, for the live price (JSON in a data attribute).
         var styles: [StyleChip]
         var hasStyles: Bool
+        /// 1 to 4 videos per submit.
+        var variantChoices: [Choice]
         var composerData: String
         /// The words the script shows (JSON in a data attribute): the `js.*` keys.
         var scriptText: String
@@ -73,6 +75,9 @@ struct StudioPages: RouteCollection {
                 Choice(value: String($0), label: Localizer.shared.text("duration.seconds", language, ["seconds": String($0)]))
             },
             styles: styles, hasStyles: !styles.isEmpty,
+            variantChoices: (1...VideoCreation.variantRange.upperBound).map {
+                Choice(value: String($0), label: Localizer.shared.text("composer.variants_option", language, ["count": String($0)]))
+            },
             composerData: try await Self.composerData(req),
             scriptText: try Self.json(Localizer.shared.texts(prefix: "js.", language)),
             maximumPromptLength: VideoRequest.maximumPromptLength))

@@ -155,8 +155,15 @@
     return row ? row.credits : null;
   }
 
+  // How many variants one submit makes (1 to 4); each is its own video, held and charged alone.
+  function variants() {
+    var field = form.elements.variants;
+    return field ? Number(field.value) || 1 : 1;
+  }
+
   function updatePrice() {
-    var price = currentPrice();
+    var one = currentPrice();
+    var price = one === null ? null : one * variants();
     priceAmount.textContent = price === null ? "—" : numbers.format(price);
     priceAmount.parentElement.classList.toggle("unavailable", price === null);
     priceAmount.parentElement.title = price === null ? text["js.price_unavailable"] : "";
@@ -226,15 +233,22 @@
         aspect_ratio: chosen.aspect_ratio, prompt: prompt
       };
       if (uploadID) body.upload_id = uploadID;
-      return api("POST", "/api/v1/videos", body, { "Idempotency-Key": idempotencyKey });
-    }).then(function (video) {
+      if (variants() > 1) {
+        body.variants = variants();
+        return api("POST", "/api/v1/videos/batch", body, { "Idempotency-Key": idempotencyKey }).then(function (batch) {
+          if (batch.refused) showAlert("error", batch.refused.message);
+          return batch.videos;
+        });
+      }
+      return api("POST", "/api/v1/videos", body, { "Idempotency-Key": idempotencyKey }).then(function (video) { return [video]; });
+    }).then(function (videos) {
       idempotencyKey = null;
       promptBox.value = "";
       growPrompt();
       syncChips();
       clearImage();
-      showAlert("success", text["js.created"]);
-      return refreshCard(video.id);
+      showAlert("success", videos.length > 1 ? text["js.created_many"].replace("{count}", videos.length) : text["js.created"]);
+      return Promise.all(videos.map(function (video) { return refreshCard(video.id); }));
     }).catch(showError).then(function () { setBusy(false); });
   }
 
