@@ -421,8 +421,22 @@ def run(studio, image_path):
           "8.888" in studio.text("table.prices tbody tr") and studio.all(".alert-success"))
     studio.shot("19-admin-prices")
 
+    # --- The operator renames a style; the studio's chip follows at once.
+    studio.open("/admin/styles")
+    name = studio.find('#style-drone input[name="name_vi"]')
+    name.clear()
+    name.send_keys("Flycam trên cao")
+    save = studio.find('#style-form-drone button')
+    studio.js("arguments[0].scrollIntoView({block: 'center'});", save)
+    save.click()
+    studio.wait(lambda: "saved=1" in studio.driver.current_url, 5)
+    studio.shot("24-admin-styles")
+    check("a renamed style is saved and logged", studio.find('#style-drone input[name="name_vi"]').get_attribute("value") == "Flycam trên cao")
+
     # --- Style chips add their words to the prompt, and take them out again.
     studio.open("/studio")
+    drone = studio.find('.chip[data-style="drone"]').get_attribute("textContent")
+    check("the studio's chip shows the new name", drone == "Flycam trên cao", drone)
     studio.find("#prompt").send_keys("Chợ nổi Cái Răng lúc bình minh")
     chip = studio.find('.chip[data-style="cinematic"]')
     chip.click()

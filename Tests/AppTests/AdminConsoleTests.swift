@@ -282,6 +282,9 @@ struct AdminConsoleTests {
                 #expect(refused.status == .unprocessableEntity && refused.body.string.contains(Localizer.shared.text("error.invalid_style", .vi).prefix(7)), "\(form.prefix(40))")
             }
 
+            let adminPage = try await t.tester.sendRequest(.GET, "/admin/styles", headers: operator_.headers).body.string
+            #expect(adminPage.contains(#"value="anamorphic lens, golden hour""#) && adminPage.contains(#"value="Phim đen trắng""#),
+                    "the edit forms show each style's current values")
             let listed = try await t.request(.GET, "/api/v1/styles").json["styles"].array
             #expect(listed.map { $0["key"].string ?? "" } == ["cinematic", "documentary", "animated", "drone", "slow-motion", "noir"])
             #expect(listed[0]["prompt_text"].string == "anamorphic lens, golden hour")
