@@ -114,9 +114,7 @@ struct ProviderHealth: Sendable {
         if checkBalance {
             report.previousBalance = previous.map { ($0.credits, $0.checkedAt) }
             do {
-                let credits = try await provider.remainingCredits()
-                try await ProviderBalanceCheck(checkedAt: now, credits: credits).create(on: store.db)
-                report.balance = credits
+                report.balance = try await ProviderBalanceCheck.take(from: provider, at: now, on: store.db)
             } catch {
                 report.balanceError = "\(error)"
             }
@@ -166,8 +164,7 @@ struct ProviderBalanceWatch: Sendable {
         do { try await clock.sleep(.seconds(60)) } catch { return }
         while !Task.isCancelled {
             do {
-                let credits = try await provider.remainingCredits()
-                try await ProviderBalanceCheck(checkedAt: clock.now(), credits: credits).create(on: store.db)
+                let credits = try await ProviderBalanceCheck.take(from: provider, at: clock.now(), on: store.db)
                 if credits < lowBalance {
                     logger.warning("provider balance is low", metadata: ["credits": .stringConvertible(credits),
                                                                          "warn_below": .stringConvertible(lowBalance)])

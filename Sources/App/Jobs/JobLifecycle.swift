@@ -57,8 +57,7 @@ struct JobLifecycle: Sendable {
 
             job.providerTaskID = news.taskID
             job.lastHeardAt = now
-            let quietPeriod = source == .poll ? settings.interval : max(settings.interval, settings.staleAfter)
-            job.nextCheckAt = now.adding(quietPeriod)
+            job.nextCheckAt = nextCheck(after: now, source: source)
 
             let target = Self.target(for: news)
             let movesForward = target.status.rank > job.status.rank
@@ -140,6 +139,12 @@ struct JobLifecycle: Sendable {
 
     // MARK: - Internals
 
+    /// When the reconciler should next ask about a job that just heard news: after a poll, one
+    /// interval; after a callback or the create reply, only once the job has gone quiet.
+    private func nextCheck(after now: Date, source: Source) -> Date {
+        now.adding(source == .poll ? settings.interval : max(settings.interval, settings.staleAfter))
+    }
+
     /// The two changes most news makes, a created task confirmed (submitting → pending) and a
     /// running task's progress rising, as one conditional `UPDATE` instead of a transaction
     /// that reads the whole job first (on SQLite every write waits for the one before it, so
@@ -150,15 +155,14 @@ struct JobLifecycle: Sendable {
     private func applyInOneStatement(_ news: ProviderTaskStatus, toJob jobID: UUID, source: Source,
                                      at now: Date) async throws -> Announcement? {
         let target = Self.target(for: news)
-        let quietPeriod = source == .poll ? settings.interval : max(settings.interval, settings.staleAfter)
-        let nextCheck = now.adding(quietPeriod)
+        let checkAgainAt = nextCheck(after: now, source: source)
         let statement: SQLQueryString
         switch target.status {
         case .pending:
             statement = """
                 UPDATE video_jobs SET status = \(bind: JobStatus.pending.rawValue), progress = \(bind: target.progress),
                   provider_task_id = \(bind: news.taskID), provider_state = \(bind: news.state.rawValue),
-                  last_heard_at = \(bind: now), next_check_at = \(bind: nextCheck), updated_at = \(bind: now)
+                  last_heard_at = \(bind: now), next_check_at = \(bind: checkAgainAt), updated_at = \(bind: now)
                 WHERE id = \(bind: jobID) AND status = \(bind: JobStatus.submitting.rawValue)
                   AND (provider_task_id IS NULL OR provider_task_id = \(bind: news.taskID))
                 RETURNING user_id, request_id
@@ -166,7 +170,7 @@ struct JobLifecycle: Sendable {
         case .processing:
             statement = """
                 UPDATE video_jobs SET progress = \(bind: target.progress), provider_state = \(bind: news.state.rawValue),
-                  last_heard_at = \(bind: now), next_check_at = \(bind: nextCheck), updated_at = \(bind: now)
+                  last_heard_at = \(bind: now), next_check_at = \(bind: checkAgainAt), updated_at = \(bind: now)
                 WHERE id = \(bind: jobID) AND status = \(bind: JobStatus.processing.rawValue) AND progress < \(bind: target.progress)
                   AND provider_task_id = \(bind: news.taskID) AND webhook_url IS NULL
                   AND NOT EXISTS (SELECT 1 FROM webhook_endpoints

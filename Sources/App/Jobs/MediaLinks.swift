@@ -66,6 +66,13 @@ struct VideoExpiry: Sendable {
 }
 
 extension Request {
+    /// A redirect to where `video` plays now; never cached, as the link changes.
+    func redirectToMedia(of video: VideoJob) async throws -> Response {
+        let response = redirect(to: try await mediaLinks.playableURL(for: video), redirectType: .temporary)
+        response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+        return response
+    }
+
     var videoExpiry: VideoExpiry { VideoExpiry(lifetimeDays: application.phimConfig.resultLifetimeDays, now: clock.now()) }
     var mediaLinks: MediaLinks {
         MediaLinks(store: store, clock: clock, provider: application.provider, logger: logger, expiry: videoExpiry)

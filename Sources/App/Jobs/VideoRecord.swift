@@ -109,8 +109,6 @@ struct LedgerRecord: LedgerColumns, Decodable, Sendable {
         case createdAt = "created_at"
     }
 
-    static let selectList = CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")
-
     /// The columns read from the table under the alias `e` in a join, each named `entry_<column>`.
     static let selectListInJoin = CodingKeys.allCases.map { "e.\($0.rawValue) AS entry_\($0.rawValue)" }.joined(separator: ", ")
 }

@@ -16,4 +16,11 @@ final class ProviderBalanceCheck: Model, @unchecked Sendable {
         self.checkedAt = checkedAt
         self.credits = credits
     }
+
+    /// Asks the provider for its balance and keeps the answer, so the next look can say how far it moved.
+    static func take(from provider: any VideoProvider, at now: Date, on db: any Database) async throws -> Int {
+        let credits = try await provider.remainingCredits()
+        try await ProviderBalanceCheck(checkedAt: now, credits: credits).create(on: db)
+        return credits
+    }
 }

@@ -111,9 +111,7 @@ struct ProviderReconciliation: Sendable {
             report.previousBalance = (last.checkedAt, last.credits)
         }
         do {
-            let credits = try await provider.remainingCredits()
-            report.balanceNow = credits
-            try await ProviderBalanceCheck(checkedAt: clock.now(), credits: credits).create(on: db)
+            report.balanceNow = try await ProviderBalanceCheck.take(from: provider, at: clock.now(), on: db)
         } catch {
             report.balanceError = "\(error)"
         }

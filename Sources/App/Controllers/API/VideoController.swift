@@ -23,10 +23,7 @@ struct VideoController: RouteCollection {
 
     /// Redirects to where the finished video plays now (`MediaLinks`); 410 once it has expired.
     @Sendable func media(req: Request) async throws -> Response {
-        let video = try await Self.ownedJob(req)
-        let response = req.redirect(to: try await req.mediaLinks.playableURL(for: video), redirectType: .temporary)
-        response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
-        return response
+        try await req.redirectToMedia(of: try await Self.ownedJob(req))
     }
 
     /// Publishes a finished video at an unguessable link; asking again gives the same link.

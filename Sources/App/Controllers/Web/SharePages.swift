@@ -55,10 +55,7 @@ struct SharePages: RouteCollection {
 
     /// Where the shared video plays now (a redirect, like the owner's `…/media`).
     @Sendable func media(req: Request) async throws -> Response {
-        let video = try await Sharing.video(token: req.parameters.get("token") ?? "", on: req.db)
-        let response = req.redirect(to: try await req.mediaLinks.playableURL(for: video), redirectType: .temporary)
-        response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
-        return response
+        try await req.redirectToMedia(of: try await Sharing.video(token: req.parameters.get("token") ?? "", on: req.db))
     }
 
     static func shortened(_ text: String, to length: Int) -> String {
