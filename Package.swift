@@ -1,6 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Phim: a FastCGI process behind nginx, on libfcgi, SQLite's C API and libcurl.
+// libsodium does the cryptography (Argon2id passwords, SHA-256, HMAC, random bytes).
 let package = Package(
     name: "phim",
     platforms: [.macOS(.v13)],
@@ -8,38 +10,56 @@ let package = Package(
         .executable(name: "phim", targets: ["phim"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/vapor/vapor.git", from: "4.122.0"),
-        .package(url: "https://github.com/vapor/fluent.git", from: "4.13.0"),
-        .package(url: "https://github.com/vapor/fluent-sqlite-driver.git", from: "4.9.0"),
-        .package(url: "https://github.com/vapor/fluent-postgres-driver.git", from: "2.14.0"),
-        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
-        .package(url: "https://github.com/vapor/leaf.git", from: "4.5.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
+        .systemLibrary(name: "CFastCGI"),
+        .systemLibrary(name: "CSQLite"),
+        .systemLibrary(name: "CCurl"),
+        .systemLibrary(name: "CSodium"),
+        // Shared by every layer: the clock, locks, threads, logging and libsodium's cryptography.
         .target(
-            name: "App",
-            dependencies: [
-                .product(name: "Vapor", package: "vapor"),
-                .product(name: "Fluent", package: "fluent"),
-                .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
-                .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Leaf", package: "leaf"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-            ],
-            resources: [.copy("Resources")]
+            name: "PhimSupport",
+            dependencies: ["CSodium"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // The provider: Kie's wire format, the libcurl client and the simulator.
+        .target(
+            name: "PhimProvider",
+            dependencies: ["CCurl", "PhimSupport"],
+            resources: [.copy("Simulator/Media")],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // The domain: accounts, the ledger, jobs and the reconciler, on SQLite.
+        .target(
+            name: "PhimCore",
+            dependencies: ["CSQLite", "PhimSupport", "PhimProvider"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // The web side: the FastCGI loop, the route table and the handlers.
+        .target(
+            name: "PhimServer",
+            dependencies: ["CFastCGI", "PhimSupport", "PhimCore", "PhimProvider"],
+            resources: [.copy("Messages")],
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(
             name: "phim",
-            dependencies: [.target(name: "App")]
+            dependencies: [
+                "PhimServer", "PhimCore", "PhimProvider", "PhimSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
-            name: "AppTests",
-            dependencies: [
-                .target(name: "App"),
-                .product(name: "VaporTesting", package: "vapor"),
-            ]
+            name: "PhimProviderTests",
+            dependencies: ["PhimProvider", "PhimSupport"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "PhimCoreTests",
+            dependencies: ["PhimCore", "PhimServer", "PhimProvider", "PhimSupport"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]
 )

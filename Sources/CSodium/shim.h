@@ -1,0 +1,2 @@
+// libsodium: password hashing (Argon2id), SHA-256, HMAC-SHA-256 and random bytes.
+#include <sodium.h>

@@ -1,0 +1,209 @@
+import Foundation
+import PhimSupport
+
+/// A signed-in person (or a program with their key), as every request sees them.
+public struct User: Sendable, Equatable {
+    public var id: String
+    public var email: String
+    public var isAdmin: Bool
+    public var creditsAvailable: Int
+    public var creditsHeld: Int
+    public var isDisabled: Bool
+
+    static let columns = "id, email, is_admin, credits_available, credits_held, disabled_at"
+
+    init(_ row: Row) {
+        id = row.string(0)
+        email = row.string(1)
+        isAdmin = row.bool(2)
+        creditsAvailable = row.int(3)
+        creditsHeld = row.int(4)
+        isDisabled = row.optionalInt64(5) != nil
+    }
+}
+
+/// Accounts, sessions and API keys.
+public struct Accounts: Sendable {
+    public static let minimumPasswordLength = 8
+    /// Longer passwords are refused rather than silently cut (Argon2 takes any length, but a
+    /// megabyte password is a way to make the server work for nothing).
+    public static let maximumPasswordBytes = 256
+    public static let sessionLifetimeMillis: Int64 = 30 * 24 * 3600 * 1000
+
+    public var hasher: PasswordHasher
+    public var clock: AppClock
+
+    public init(hasher: PasswordHasher, clock: AppClock) {
+        self.hasher = hasher
+        self.clock = clock
+    }
+
+    // MARK: - Accounts
+
+    public func register(email rawEmail: String?, password rawPassword: String?, isAdmin: Bool = false, on db: Database) throws -> User {
+        let email = try Self.validEmail(rawEmail)
+        let password = try Self.validPassword(rawPassword)
+        guard let hash = hasher.hash(password) else { throw AppError.internal }
+        let id = UUID().uuidString.lowercased()
+        let inserted = try db.write {
+            try db.run("""
+                INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (email) DO NOTHING
+                """, [.text(id), .text(email), .text(hash), .bool(isAdmin), .integer(clock.nowMillis())])
+        }
+        guard inserted == 1 else { throw AppError.emailTaken }
+        Log.info("user registered", ["user_id": id])
+        return try user(id: id, on: db)!
+    }
+
+    public func user(id: String, on db: Database) throws -> User? {
+        try db.first("SELECT \(User.columns) FROM users WHERE id = ?", [.text(id)]).map(User.init)
+    }
+
+    public func user(email: String, on db: Database) throws -> User? {
+        try db.first("SELECT \(User.columns) FROM users WHERE email = ?", [.text(email.normalizedEmail)]).map(User.init)
+    }
+
+    /// Checks an email and password. With no such account the same hashing work is done, so
+    /// timing does not tell strangers which accounts exist.
+    public func verifyCredentials(email rawEmail: String?, password: String?, on db: Database) throws -> User {
+        guard let email = rawEmail?.normalizedEmail, let password, !password.isEmpty,
+              password.utf8.count <= Self.maximumPasswordBytes, !password.containsControlCharacters(allowingLineBreaks: false)
+        else { throw AppError.invalidCredentials }
+        let row = try db.first("SELECT \(User.columns), password_hash FROM users WHERE email = ?", [.text(email)])
+        guard let row else {
+            _ = hasher.hash(password)
+            throw AppError.invalidCredentials
+        }
+        guard hasher.verify(password, hash: row.string(6)) else { throw AppError.invalidCredentials }
+        let user = User(row)
+        // Only after the password matched, so this does not tell strangers the account exists.
+        guard !user.isDisabled else { throw AppError.accountDisabled }
+        return user
+    }
+
+    // MARK: - Sessions
+
+    public struct Session: Sendable {
+        /// The cookie's value; only its hash is stored.
+        public var token: String
+        /// Sent back by the page with every change (`X-CSRF-Token`), readable from its own cookie.
+        public var csrfToken: String
+        public var expiresAt: Int64
+    }
+
+    /// A fresh session: the id is new at every sign-in, so one planted before it is worthless.
+    public func startSession(for user: User, on db: Database) throws -> Session {
+        let token = Crypto.randomToken()
+        let csrf = Crypto.randomToken()
+        let now = clock.nowMillis()
+        let session = Session(token: token, csrfToken: csrf, expiresAt: now + Self.sessionLifetimeMillis)
+        try db.write {
+            try db.run("DELETE FROM sessions WHERE user_id = ? AND expires_at < ?", [.text(user.id), .integer(now)])
+            try db.run("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                       [.text(Crypto.sha256Hex(token)), .text(user.id), .text(csrf), .integer(now), .integer(session.expiresAt)])
+        }
+        return session
+    }
+
+    /// The user a session cookie belongs to and the session's anti-forgery token.
+    public func sessionUser(token: String, on db: Database) throws -> (User, csrfToken: String)? {
+        let row = try db.first("""
+            SELECT u.id, u.email, u.is_admin, u.credits_available, u.credits_held, u.disabled_at, s.csrf_token
+            FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?
+            """, [.text(Crypto.sha256Hex(token)), .integer(clock.nowMillis())])
+        guard let row else { return nil }
+        return (User(row), row.string(6))
+    }
+
+    public func endSession(token: String, on db: Database) throws {
+        try db.write { try db.run("DELETE FROM sessions WHERE token_hash = ?", [.text(Crypto.sha256Hex(token))]) }
+    }
+
+    // MARK: - API keys
+
+    public struct APIKeyInfo: Sendable {
+        public var id: String
+        public var name: String
+        public var keyPrefix: String
+        public var createdAt: Int64
+        public var revokedAt: Int64?
+    }
+
+    /// Makes a key; returns its record and the key itself, which is shown once (only its hash is kept).
+    public func makeAPIKey(for user: User, name rawName: String?, on db: Database) throws -> (APIKeyInfo, String) {
+        let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.containsControlCharacters(allowingLineBreaks: false), name.count <= 100 else { throw AppError.invalidName }
+        let key = "phim_" + Crypto.randomToken()
+        let info = APIKeyInfo(id: UUID().uuidString.lowercased(), name: name.isEmpty ? "API key" : name,
+                              keyPrefix: String(key.prefix(12)), createdAt: clock.nowMillis(), revokedAt: nil)
+        try db.write {
+            try db.run("INSERT INTO api_keys (id, user_id, name, key_prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [.text(info.id), .text(user.id), .text(info.name), .text(info.keyPrefix),
+                        .text(Crypto.sha256Hex(key)), .integer(info.createdAt)])
+        }
+        return (info, key)
+    }
+
+    /// The user a bearer key belongs to, in one query; revoked keys find no one.
+    public func keyUser(key: String, on db: Database) throws -> User? {
+        try db.first("""
+            SELECT u.id, u.email, u.is_admin, u.credits_available, u.credits_held, u.disabled_at
+            FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ? AND k.revoked_at IS NULL
+            """, [.text(Crypto.sha256Hex(key))]).map(User.init)
+    }
+
+    public func apiKeys(of user: User, on db: Database) throws -> [APIKeyInfo] {
+        try db.query("""
+            SELECT id, name, key_prefix, created_at, revoked_at FROM api_keys WHERE user_id = ?
+            ORDER BY created_at DESC, rowid DESC
+            """, [.text(user.id)]).map {
+            APIKeyInfo(id: $0.string(0), name: $0.string(1), keyPrefix: $0.string(2), createdAt: $0.int64(3), revokedAt: $0.optionalInt64(4))
+        }
+    }
+
+    /// Revokes one of the user's keys at once; again changes nothing; another user's is "not found".
+    public func revokeAPIKey(id: String, of user: User, on db: Database) throws {
+        try db.write {
+            guard try db.first("SELECT 1 FROM api_keys WHERE id = ? AND user_id = ?", [.text(id), .text(user.id)]) != nil else {
+                throw AppError.apiKeyNotFound
+            }
+            try db.run("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [.integer(clock.nowMillis()), .text(id)])
+        }
+    }
+
+    // MARK: - Rules
+
+    public static func validEmail(_ raw: String?) throws -> String {
+        guard let email = raw?.normalizedEmail, email.count <= 254 else { throw AppError.invalidEmail }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              !email.contains(where: { $0.isWhitespace || $0.isNewline }),
+              !email.containsControlCharacters(allowingLineBreaks: false)
+        else { throw AppError.invalidEmail }
+        return email
+    }
+
+    public static func validPassword(_ raw: String?) throws -> String {
+        guard let password = raw, password.count >= minimumPasswordLength else {
+            throw AppError.passwordTooShort(minimum: minimumPasswordLength)
+        }
+        guard password.utf8.count <= maximumPasswordBytes, !password.containsControlCharacters(allowingLineBreaks: false) else {
+            throw AppError.passwordInvalid(maximumBytes: maximumPasswordBytes)
+        }
+        return password
+    }
+}
+
+extension String {
+    public var normalizedEmail: String { trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
+
+    /// Whether the text holds characters no person types: C0 and C1 controls and DEL (NUL among
+    /// them, which C libraries read as the end). Tab and line breaks pass where text may span lines.
+    public func containsControlCharacters(allowingLineBreaks: Bool) -> Bool {
+        unicodeScalars.contains { scalar in
+            if allowingLineBreaks, scalar == "\t" || scalar == "\n" || scalar == "\r" { return false }
+            return scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+        }
+    }
+}

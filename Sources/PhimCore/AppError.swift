@@ -1,0 +1,193 @@
+import Foundation
+
+/// Everything a request can do wrong, each with its HTTP status and machine-readable code.
+///
+/// The message people read is looked up by the web side under `error.<code>`, in the caller's
+/// language, with `parameters` filled in; `details` are added to the error object as they are.
+public enum AppError: Error, Equatable, Sendable {
+    // Requests
+    case invalidJSON(detail: String)
+    case badRequest
+    case unsupportedMediaType
+    case payloadTooLarge(limitBytes: Int)
+    case routeNotFound
+    case methodNotAllowed
+    case serviceBusy
+
+    // Accounts
+    case unauthenticated
+    case invalidCredentials
+    case invalidEmail
+    case passwordTooShort(minimum: Int)
+    case passwordInvalid(maximumBytes: Int)
+    case invalidName
+    case emailTaken
+    case csrfFailed
+    case accountDisabled
+
+    // Creating a video
+    case promptRequired
+    case promptTooLong(maximum: Int)
+    case promptInvalidCharacters
+    case invalidMode
+    case unknownModel(String)
+    case modelDoesNotMatchMode
+    case invalidAspectRatio
+    case invalidDuration
+    case invalidQuality
+    case optionUnavailable(model: String, duration: Int, quality: String)
+    case uploadRequired
+    case uploadNotAllowed
+    case uploadNotFound
+    case invalidIdempotencyKey
+    case idempotencyKeyReused
+    case insufficientCredits(needed: Int, available: Int)
+    case tooManyUnfinishedVideos(limit: Int)
+
+    // Uploads
+    case fileRequired
+    case unsupportedImageType
+    case invalidImage
+    case imageTooLarge(limitBytes: Int)
+
+    // Videos and keys
+    case videoNotFound
+    case apiKeyNotFound
+    case notCancelable(status: String)
+    case invalidCursor
+    case invalidLimit
+
+    // Provider trouble, surfaced to the user who asked for a video
+    case providerUnavailable(videoID: String?)
+    case providerBusy(videoID: String?)
+    case providerOutOfCredits(videoID: String?)
+    case providerMisconfigured(videoID: String?)
+    case providerRejectedInput(videoID: String?, message: String)
+
+    // Provider callbacks
+    case callbackNotFound
+    case callbackTaskMismatch
+    case invalidSignature
+
+    case `internal`
+
+    public var status: Int {
+        switch self {
+        case .invalidJSON, .badRequest, .invalidIdempotencyKey, .invalidCursor, .invalidLimit, .fileRequired: 400
+        case .unauthenticated, .invalidCredentials, .invalidSignature: 401
+        case .insufficientCredits: 402
+        case .csrfFailed, .accountDisabled: 403
+        case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound: 404
+        case .methodNotAllowed: 405
+        case .emailTaken, .notCancelable: 409
+        case .payloadTooLarge, .imageTooLarge: 413
+        case .unsupportedMediaType, .unsupportedImageType: 415
+        case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptRequired, .promptTooLong,
+             .promptInvalidCharacters, .invalidMode, .unknownModel, .modelDoesNotMatchMode, .invalidAspectRatio,
+             .invalidDuration, .invalidQuality, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
+             .idempotencyKeyReused, .invalidImage, .providerRejectedInput, .callbackTaskMismatch: 422
+        case .tooManyUnfinishedVideos: 429
+        case .internal: 500
+        case .providerMisconfigured: 502
+        case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy: 503
+        }
+    }
+
+    public var code: String {
+        switch self {
+        case .invalidJSON: "invalid_json"
+        case .badRequest: "bad_request"
+        case .unsupportedMediaType: "unsupported_media_type"
+        case .payloadTooLarge: "payload_too_large"
+        case .routeNotFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
+        case .serviceBusy: "service_busy"
+        case .unauthenticated: "unauthenticated"
+        case .invalidCredentials: "invalid_credentials"
+        case .invalidEmail: "invalid_email"
+        case .passwordTooShort: "password_too_short"
+        case .passwordInvalid: "password_invalid"
+        case .invalidName: "invalid_name"
+        case .emailTaken: "email_taken"
+        case .csrfFailed: "csrf_failed"
+        case .accountDisabled: "account_disabled"
+        case .promptRequired: "prompt_required"
+        case .promptTooLong: "prompt_too_long"
+        case .promptInvalidCharacters: "prompt_invalid_characters"
+        case .invalidMode: "invalid_mode"
+        case .unknownModel: "unknown_model"
+        case .modelDoesNotMatchMode: "model_mode_mismatch"
+        case .invalidAspectRatio: "invalid_aspect_ratio"
+        case .invalidDuration: "invalid_duration"
+        case .invalidQuality: "invalid_quality"
+        case .optionUnavailable: "option_unavailable"
+        case .uploadRequired: "upload_required"
+        case .uploadNotAllowed: "upload_not_allowed"
+        case .uploadNotFound: "upload_not_found"
+        case .invalidIdempotencyKey: "invalid_idempotency_key"
+        case .idempotencyKeyReused: "idempotency_key_reused"
+        case .insufficientCredits: "insufficient_credits"
+        case .tooManyUnfinishedVideos: "too_many_unfinished_videos"
+        case .fileRequired: "file_required"
+        case .unsupportedImageType: "unsupported_image_type"
+        case .invalidImage: "invalid_image"
+        case .imageTooLarge: "image_too_large"
+        case .videoNotFound: "video_not_found"
+        case .apiKeyNotFound: "api_key_not_found"
+        case .notCancelable: "not_cancelable"
+        case .invalidCursor: "invalid_cursor"
+        case .invalidLimit: "invalid_limit"
+        case .providerUnavailable: "provider_unavailable"
+        case .providerBusy: "provider_busy"
+        case .providerOutOfCredits: "provider_out_of_credits"
+        case .providerMisconfigured: "provider_misconfigured"
+        case .providerRejectedInput: "provider_rejected_input"
+        case .callbackNotFound: "not_found"
+        case .callbackTaskMismatch: "task_mismatch"
+        case .invalidSignature: "invalid_signature"
+        case .internal: "internal_error"
+        }
+    }
+
+    /// Values for the translated message's `{name}` placeholders.
+    public var parameters: [String: String] {
+        switch self {
+        case .invalidJSON(let detail): ["detail": detail]
+        case .payloadTooLarge(let limit): ["limit_kb": String(limit / 1024)]
+        case .imageTooLarge(let limit): ["limit_mb": String(limit / 1_000_000)]
+        case .passwordTooShort(let minimum): ["minimum": String(minimum)]
+        case .passwordInvalid(let maximum): ["maximum": String(maximum)]
+        case .promptTooLong(let maximum): ["maximum": String(maximum)]
+        case .unknownModel(let model): ["model": model]
+        case .optionUnavailable(let model, let duration, let quality):
+            ["model": model, "duration": String(duration), "quality": quality]
+        case .insufficientCredits(let needed, let available): ["needed": String(needed), "available": String(available)]
+        case .notCancelable(let status): ["status": status]
+        case .tooManyUnfinishedVideos(let limit): ["limit": String(limit)]
+        case .providerRejectedInput(_, let message): ["message": message]
+        default: [:]
+        }
+    }
+
+    /// Machine-readable fields added to the error object beside `code` and `message`.
+    public var details: [String: Any] {
+        switch self {
+        case .insufficientCredits(let needed, let available): ["needed": needed, "available": available]
+        case .tooManyUnfinishedVideos(let limit): ["limit": limit]
+        case .providerUnavailable(let id?), .providerBusy(let id?), .providerOutOfCredits(let id?),
+             .providerMisconfigured(let id?), .providerRejectedInput(let id?, _):
+            ["video_id": id]
+        default: [:]
+        }
+    }
+
+    /// Seconds after which retrying makes sense, sent as `Retry-After`.
+    public var retryAfterSeconds: Int? {
+        switch self {
+        case .providerBusy: 10
+        case .providerUnavailable, .serviceBusy: 30
+        case .tooManyUnfinishedVideos: 60
+        default: nil
+        }
+    }
+}

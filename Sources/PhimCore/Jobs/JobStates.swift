@@ -1,0 +1,49 @@
+import Foundation
+
+/// Where a job is in its life. Terminal states never change again.
+public enum JobStatus: String, Codable, Sendable, CaseIterable {
+    /// Credits are held and the create call is in flight, or its outcome is unknown (it timed
+    /// out after sending); a callback or the reconciler settles which.
+    case submitting
+    /// The provider accepted the task and is waiting or queuing.
+    case pending
+    /// The provider is generating.
+    case processing
+    case completed
+    case failed
+    case canceled
+
+    public var isTerminal: Bool { self == .completed || self == .failed || self == .canceled }
+
+    /// Order along the normal path, so a late "waiting" never moves a job back from "generating".
+    var rank: Int {
+        switch self {
+        case .submitting: 0
+        case .pending: 1
+        case .processing: 2
+        case .completed, .failed, .canceled: 3
+        }
+    }
+
+    public static let unfinished: [JobStatus] = [.submitting, .pending, .processing]
+}
+
+/// The life of the credits a job reserved: open until the job ends, then settled (spent) on
+/// success or released (refunded) on failure or cancel. Exactly one of the two happens.
+public enum HoldState: String, Codable, Sendable {
+    case open, settled, released
+}
+
+/// Why a job failed, in Phim's own words (the provider's code and message are kept beside it).
+public enum FailureReason: String, Codable, Sendable, CaseIterable {
+    case providerFailed = "provider_failed"
+    case contentRejected = "content_rejected"
+    case providerError = "provider_error"
+    case submissionUnconfirmed = "submission_unconfirmed"
+    case timedOut = "timed_out"
+    case missingResult = "missing_result"
+
+    /// Failures Phim decided on its own while the provider's task may still have run; a later
+    /// success from the provider is recorded, uncharged.
+    static let releasedByPhim: Set<FailureReason> = [.submissionUnconfirmed, .timedOut]
+}

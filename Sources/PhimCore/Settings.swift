@@ -1,0 +1,28 @@
+import Foundation
+
+/// The domain's settings, read from the environment once by the command that starts it.
+public struct Settings: Sendable {
+    /// Base URL the provider calls back and fetches uploaded images from.
+    public var publicBaseURL: String
+    /// Where uploaded reference images are written (nginx serves them at `/files/`).
+    public var uploadsDirectory: String
+    /// How often the reconciler runs, and the least time between two provider queries about one job.
+    public var reconcileIntervalSeconds: Double = 15
+    /// A job that heard nothing from the provider for this long is queried.
+    public var staleAfterSeconds: Double = 60
+    /// An unfinished job older than this is failed and refunded.
+    public var jobTimeoutSeconds: Double = 3_600
+    /// How long a create whose outcome is unknown keeps its hold, waiting for the provider.
+    public var unconfirmedHoldSeconds: Double = 86_400
+    /// Videos one account may have unfinished at once.
+    public var maxUnfinishedVideos = 10
+    /// Kie's webhook HMAC key; when set, callbacks must carry a valid, fresh signature.
+    public var webhookHMACKey: String?
+
+    public init(publicBaseURL: String, uploadsDirectory: String) {
+        self.publicBaseURL = publicBaseURL
+        self.uploadsDirectory = uploadsDirectory
+    }
+
+    var reconcileIntervalMillis: Int64 { Int64(reconcileIntervalSeconds * 1000) }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import PhimSupport
+
+/// The schema, as numbered steps run in order, each in its own transaction. The number of the
+/// last step applied is kept in `PRAGMA user_version`, so every process opening the file brings
+/// it up to date exactly once (the write lock makes concurrent starters wait, then skip).
+///
+/// Times are Unix milliseconds; credits are integers; flags are 0/1.
+public enum Migrations {
+    public static let steps: [String] = [
+        // 1: accounts, sessions, keys, uploads, prices, video jobs and the credit ledger.
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            is_admin INTEGER NOT NULL DEFAULT 0,
+            credits_available INTEGER NOT NULL DEFAULT 0 CHECK (credits_available >= 0),
+            credits_held INTEGER NOT NULL DEFAULT 0 CHECK (credits_held >= 0),
+            feed_version INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            disabled_at INTEGER
+        );
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            csrf_token TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+        CREATE INDEX sessions_by_user ON sessions(user_id);
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            key_prefix TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        CREATE INDEX api_keys_by_user ON api_keys(user_id, created_at);
+        CREATE TABLE uploads (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            storage_key TEXT NOT NULL UNIQUE,
+            content_type TEXT NOT NULL,
+            byte_size INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE prices (
+            model TEXT NOT NULL,
+            duration_seconds INTEGER NOT NULL,
+            quality TEXT NOT NULL,
+            credits INTEGER NOT NULL CHECK (credits > 0),
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (model, duration_seconds, quality)
+        );
+        CREATE TABLE video_jobs (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            mode TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            aspect_ratio TEXT NOT NULL,
+            duration_seconds INTEGER NOT NULL,
+            quality TEXT NOT NULL,
+            upload_id TEXT REFERENCES uploads(id),
+            image_url TEXT,
+            price_credits INTEGER NOT NULL,
+            idempotency_key TEXT,
+            request_fingerprint TEXT NOT NULL,
+            request_id TEXT,
+            status TEXT NOT NULL,
+            progress INTEGER NOT NULL DEFAULT 0,
+            hold_state TEXT NOT NULL,
+            callback_secret_hash TEXT NOT NULL,
+            provider_task_id TEXT,
+            provider_state TEXT,
+            video_url TEXT,
+            watermark_video_url TEXT,
+            failure_reason TEXT,
+            provider_fail_code TEXT,
+            provider_fail_message TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            last_heard_at INTEGER,
+            last_queried_at INTEGER,
+            next_check_at INTEGER,
+            deadline_at INTEGER,
+            deleted_at INTEGER,
+            feed_version INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (user_id, idempotency_key)
+        );
+        CREATE INDEX video_jobs_gallery ON video_jobs(user_id, created_at DESC, id DESC);
+        CREATE INDEX video_jobs_by_status ON video_jobs(user_id, status);
+        CREATE INDEX video_jobs_feed ON video_jobs(user_id, feed_version);
+        CREATE INDEX video_jobs_due ON video_jobs(status, next_check_at);
+        CREATE TABLE credit_entries (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            job_id TEXT REFERENCES video_jobs(id),
+            kind TEXT NOT NULL,
+            available_delta INTEGER NOT NULL,
+            held_delta INTEGER NOT NULL,
+            reason TEXT,
+            unique_key TEXT UNIQUE,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX credit_entries_by_user ON credit_entries(user_id, created_at DESC);
+        CREATE INDEX credit_entries_by_job ON credit_entries(job_id);
+        """,
+    ]
+
+    /// Applies the steps this file has not seen yet. Returns how many ran.
+    @discardableResult
+    public static func run(on db: Database) throws -> Int {
+        try db.write {
+            let applied = try db.first("PRAGMA user_version")?.int(0) ?? 0
+            guard applied < steps.count else { return 0 }
+            for number in applied..<steps.count {
+                try db.execute(steps[number])
+            }
+            try db.execute("PRAGMA user_version = \(steps.count)")
+            try Prices.seedDefaults(on: db)
+            return steps.count - applied
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import PhimCore
+import PhimProvider
+import PhimSupport
+
+/// The web application: the domain's services and the route table. `handle` turns one request
+/// into one response and never throws, so the FastCGI loop is a thin shell around it and tests
+/// call it directly with a request value.
+public final class App: Sendable {
+    public let settings: Settings
+    public let provider: any VideoProvider
+    public let clock: AppClock
+    public let accounts: Accounts
+    public let lifecycle: JobLifecycle
+    public let creation: VideoCreation
+    public let callbacks: CallbackReceiver
+    public let uploads: Uploads
+    /// Whether session cookies carry `Secure` (the public URL is https).
+    let secureCookies: Bool
+
+    public init(settings: Settings, provider: any VideoProvider, clock: AppClock = .system,
+                hasher: PasswordHasher = PasswordHasher()) {
+        self.settings = settings
+        self.provider = provider
+        self.clock = clock
+        accounts = Accounts(hasher: hasher, clock: clock)
+        lifecycle = JobLifecycle(clock: clock, settings: settings)
+        creation = VideoCreation(provider: provider, lifecycle: lifecycle, settings: settings, clock: clock)
+        callbacks = CallbackReceiver(provider: provider, lifecycle: lifecycle, settings: settings, clock: clock)
+        uploads = Uploads(directory: settings.uploadsDirectory, publicBaseURL: settings.publicBaseURL, clock: clock)
+        secureCookies = settings.publicBaseURL.hasPrefix("https://")
+    }
+
+    public func reconciler() -> Reconciler {
+        Reconciler(provider: provider, lifecycle: lifecycle, settings: settings, clock: clock)
+    }
+
+    /// Answers one request. Every failure becomes a JSON error in the caller's language.
+    public func handle(_ request: Request, db: Database?) -> Response {
+        var response: Response
+        do {
+            response = try Router.dispatch(request, app: self, db: db)
+        } catch let error as AppError {
+            response = Self.errorResponse(error, language: request.language)
+        } catch let error as DatabaseError where error.isBusy {
+            Log.error("database busy", ["request_id": request.requestID, "error": "\(error)"])
+            response = Self.errorResponse(.serviceBusy, language: request.language)
+        } catch {
+            Log.error("request failed", ["request_id": request.requestID, "path": request.path, "error": "\(error)"])
+            response = Self.errorResponse(.internal, language: request.language)
+        }
+        response.addHeader("X-Request-ID", request.requestID)
+        if response.header("Cache-Control") == nil { response.addHeader("Cache-Control", "no-store") }
+        return response
+    }
+
+    public static func errorResponse(_ error: AppError, language: Language) -> Response {
+        var fields: [(String, JSON)] = [("code", .string(error.code)), ("message", .string(Messages.message(for: error, in: language)))]
+        for (key, value) in error.details.sorted(by: { $0.key < $1.key }) {
+            if let number = value as? Int { fields.append((key, .int(number))) } else { fields.append((key, .string("\(value)"))) }
+        }
+        if let seconds = error.retryAfterSeconds { fields.append(("retry_after_seconds", .int(seconds))) }
+        var response = Response.json(.object([("error", .object(fields))]), status: error.status)
+        if let seconds = error.retryAfterSeconds { response.addHeader("Retry-After", String(seconds)) }
+        return response
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import PhimCore
+import PhimSupport
+
+/// Work a FastCGI process does besides answering requests: the reconciler, on its own thread
+/// with its own database connection. Several processes may each run one; the per-job claim in
+/// the database keeps provider queries to one per job per interval in total.
+public enum BackgroundLoops {
+    public static func startReconciler(app: App, databasePath: String) {
+        let interval = app.settings.reconcileIntervalSeconds
+        startThread(name: "reconciler") {
+            var database: Database?
+            while true {
+                do {
+                    if database == nil { database = try Database(path: databasePath) }
+                    let report = try app.reconciler().runPass(on: database!)
+                    if report != Reconciler.PassReport() {
+                        Log.info("reconcile pass", ["queried": String(report.queried), "updated": String(report.updated),
+                                                    "failures": String(report.queryFailures), "timed_out": String(report.timedOut),
+                                                    "unconfirmed": String(report.unconfirmedReleased)])
+                    }
+                } catch {
+                    Log.error("reconcile pass failed", ["error": "\(error)"])
+                }
+                // Passes are cheap when nothing is due (an indexed read); a job is asked about
+                // only when its own check time comes, so passing often costs no provider calls.
+                app.clock.sleep(min(interval, 5))
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import PhimCore
+import PhimSupport
+
+/// Every setting, read from the environment once at start-up. A bad value stops the start,
+/// naming every problem (never printing a value). The names are those of the Vapor version's
+/// README, so deployments keep working.
+public struct Configuration: Sendable {
+    public var dataDirectory: String
+    public var databasePath: String
+    public var kieAPIKey: String?
+    public var kieBaseURL: String
+    /// Set by `phim up` for its FastCGI processes: the simulator it runs for them (demo mode).
+    public var simulatorURL: String?
+    public var settings: Settings
+    public var demoEmail: String
+    public var demoPassword: String
+    public var passwordCost: PasswordHasher.Cost
+
+    public var isDemo: Bool { kieAPIKey == nil }
+
+    public struct Problems: Error, CustomStringConvertible {
+        public var messages: [String]
+        public var description: String { "configuration problems:\n" + messages.map { "  - \($0)" }.joined(separator: "\n") }
+    }
+
+    public static func load(dataDirectory rawData: String?, port: Int = 8080,
+                            environment env: [String: String] = ProcessInfo.processInfo.environment) throws -> Configuration {
+        var problems: [String] = []
+        let data = absolute(rawData ?? env["PHIM_DATA_DIR"] ?? "data")
+        var databasePath = "\(data)/phim.sqlite"
+        if let url = env["DATABASE_URL"], !url.isEmpty {
+            if url.hasPrefix("postgres") {
+                problems.append("DATABASE_URL: this version stores data in SQLite only (a file path or sqlite://PATH)")
+            } else {
+                databasePath = absolute(url.hasPrefix("sqlite://") ? String(url.dropFirst("sqlite://".count)) : url)
+            }
+        }
+        let publicURL = (env["PHIM_PUBLIC_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://127.0.0.1:\(port)")
+        if !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) {
+            problems.append("PHIM_PUBLIC_URL must start with http:// or https://")
+        }
+        var settings = Settings(publicBaseURL: publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL,
+                                uploadsDirectory: "\(data)/uploads")
+        func seconds(_ name: String, _ current: Double, minimum: Double) -> Double {
+            guard let raw = env[name], !raw.isEmpty else { return current }
+            guard let value = Double(raw), value >= minimum else {
+                problems.append("\(name) must be a number of seconds of at least \(minimum)")
+                return current
+            }
+            return value
+        }
+        settings.reconcileIntervalSeconds = seconds("PHIM_RECONCILE_INTERVAL_SECONDS", settings.reconcileIntervalSeconds, minimum: 0.1)
+        settings.staleAfterSeconds = seconds("PHIM_STALE_AFTER_SECONDS", settings.staleAfterSeconds, minimum: 0)
+        settings.jobTimeoutSeconds = seconds("PHIM_JOB_TIMEOUT_SECONDS", settings.jobTimeoutSeconds, minimum: 1)
+        settings.unconfirmedHoldSeconds = seconds("PHIM_UNCONFIRMED_HOLD_SECONDS", settings.unconfirmedHoldSeconds, minimum: 1)
+        if let raw = env["PHIM_MAX_UNFINISHED_VIDEOS"], !raw.isEmpty {
+            if let value = Int(raw), value > 0 { settings.maxUnfinishedVideos = value } else {
+                problems.append("PHIM_MAX_UNFINISHED_VIDEOS must be a positive whole number")
+            }
+        }
+        settings.webhookHMACKey = env["KIE_WEBHOOK_HMAC_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+
+        var cost = PasswordHasher.Cost.interactive
+        if let raw = env["PHIM_PASSWORD_HASH_COST"], !raw.isEmpty {
+            if let parsed = PasswordHasher.Cost(rawValue: raw) { cost = parsed } else {
+                problems.append("PHIM_PASSWORD_HASH_COST must be interactive or minimum")
+            }
+        }
+        let baseURL = env["KIE_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.kie.ai"
+        guard problems.isEmpty else { throw Problems(messages: problems) }
+        return Configuration(
+            dataDirectory: data, databasePath: databasePath,
+            kieAPIKey: env["KIE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }, kieBaseURL: baseURL,
+            simulatorURL: env["PHIM_SIMULATOR_URL"].flatMap { $0.isEmpty ? nil : $0 },
+            settings: settings,
+            demoEmail: env["PHIM_DEMO_EMAIL"] ?? "demo@phim.local", demoPassword: env["PHIM_DEMO_PASSWORD"] ?? "phim-demo",
+            passwordCost: cost)
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}

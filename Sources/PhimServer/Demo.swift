@@ -1,0 +1,61 @@
+import Foundation
+import PhimCore
+import PhimProvider
+import PhimSupport
+
+/// Demo mode (no `KIE_API_KEY`): the provider simulator stands in for Kie, and a demo account
+/// with credits exists. Its password is public, so it is never an administrator.
+public enum Demo {
+    public static let startingCredits = 100_000
+
+    /// Creates the demo account on first start; returns whether it was created.
+    @discardableResult
+    public static func ensureAccount(_ configuration: Configuration, accounts: Accounts, on db: Database) throws -> Bool {
+        if try accounts.user(email: configuration.demoEmail, on: db) != nil { return false }
+        do {
+            let user = try accounts.register(email: configuration.demoEmail, password: configuration.demoPassword, isAdmin: false, on: db)
+            try CreditLedger.grant(userID: user.id, amount: startingCredits, reason: "demo account", at: accounts.clock.nowMillis(), on: db)
+            return true
+        } catch AppError.emailTaken {
+            return false // another process made it first
+        }
+    }
+
+    /// A running simulator: its HTTP server and the thread that posts its callbacks.
+    public struct RunningSimulator {
+        public var simulator: KieSimulator
+        public var server: SimulatorServer
+        public var dispatcher: SimulatorCallbackDispatcher
+        public var baseURL: String
+    }
+
+    /// Starts the simulator on 127.0.0.1 (port 0: any free port). `mediaBaseURL` is where its
+    /// sample videos are reached from a browser; nil means straight from the simulator's port.
+    public static func startSimulator(port: Int, mediaBaseURL: String?,
+                                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RunningSimulator {
+        let simulator = KieSimulator(settings: .fromEnvironment(environment), clock: .system, mediaBaseURL: "")
+        let server = SimulatorServer(simulator: simulator, host: "127.0.0.1", port: port)
+        let bound = try server.start()
+        let base = "http://127.0.0.1:\(bound)"
+        simulator.mediaBaseURL = mediaBaseURL ?? environment["PHIM_SIMULATOR_PUBLIC_URL"].map { "\($0)/media" } ?? "\(base)/media"
+        let dispatcher = SimulatorCallbackDispatcher(simulator: simulator)
+        dispatcher.start()
+        return RunningSimulator(simulator: simulator, server: server, dispatcher: dispatcher, baseURL: base)
+    }
+
+    /// The provider the service talks to: Kie when a key is set, else the simulator (one that
+    /// `phim up` runs, or one started inside this process), always over real HTTP.
+    public static func provider(for configuration: Configuration,
+                                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (any VideoProvider, RunningSimulator?) {
+        if let key = configuration.kieAPIKey {
+            return (KieClient(baseURL: configuration.kieBaseURL, apiKey: key), nil)
+        }
+        let simulatorKey = environment["PHIM_SIMULATOR_API_KEY"].flatMap { $0.isEmpty ? nil : $0 } ?? "demo"
+        if let url = configuration.simulatorURL {
+            return (KieClient(baseURL: url, apiKey: simulatorKey), nil)
+        }
+        let running = try startSimulator(port: 0, mediaBaseURL: nil, environment: environment)
+        Log.info("demo mode: provider simulator started", ["url": running.baseURL])
+        return (KieClient(baseURL: running.baseURL, apiKey: simulatorKey), running)
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import PhimCore
+import PhimSupport
+
+/// Accounts, sessions and API keys.
+enum AuthHandlers {
+    static func register(_ context: Context) throws -> Response {
+        let body = try context.jsonBody()
+        let user = try context.app.accounts.register(email: body["email"]?.stringValue, password: body["password"]?.stringValue,
+                                                     on: context.db)
+        return .json(me(user), status: 201)
+    }
+
+    /// Signs in on a fresh session: the cookie (HttpOnly) and the anti-forgery token, which the
+    /// page reads from its own cookie and programs from the `X-CSRF-Token` header.
+    static func login(_ context: Context) throws -> Response {
+        let body = try context.jsonBody()
+        let user = try context.app.accounts.verifyCredentials(email: body["email"]?.stringValue,
+                                                              password: body["password"]?.stringValue, on: context.db)
+        let session = try context.app.accounts.startSession(for: user, on: context.db)
+        var response = Response.json(me(user))
+        let secure = context.app.secureCookies ? "; Secure" : ""
+        let maxAge = Accounts.sessionLifetimeMillis / 1000
+        response.addHeader("Set-Cookie", "\(Cookies.session)=\(session.token); Path=/; Max-Age=\(maxAge); HttpOnly; SameSite=Lax\(secure)")
+        response.addHeader("Set-Cookie", "\(Cookies.csrf)=\(session.csrfToken); Path=/; Max-Age=\(maxAge); SameSite=Strict\(secure)")
+        response.addHeader("X-CSRF-Token", session.csrfToken)
+        Log.info("signed in", ["user_id": user.id, "request_id": context.request.requestID])
+        return response
+    }
+
+    static func logout(_ context: Context) throws -> Response {
+        if let token = context.request.cookies[Cookies.session], !token.isEmpty {
+            try context.app.accounts.endSession(token: token, on: context.db)
+        }
+        var response = Response.noContent()
+        response.addHeader("Set-Cookie", "\(Cookies.session)=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+        response.addHeader("Set-Cookie", "\(Cookies.csrf)=; Path=/; Max-Age=0; SameSite=Strict")
+        return response
+    }
+
+    static func me(_ context: Context) throws -> Response {
+        .json(me(try context.user))
+    }
+
+    static func createKey(_ context: Context) throws -> Response {
+        let body = try context.jsonBody()
+        if let name = body["name"], !name.isNull, name.stringValue == nil { throw AppError.invalidName }
+        let (info, key) = try context.app.accounts.makeAPIKey(for: try context.user, name: body["name"]?.stringValue, on: context.db)
+        return .json(.object([("id", .string(info.id)), ("name", .string(info.name)), ("key", .string(key)),
+                              ("key_prefix", .string(info.keyPrefix)), ("created_at", .string(Timestamps.iso(info.createdAt)))]),
+                     status: 201)
+    }
+
+    static func listKeys(_ context: Context) throws -> Response {
+        let keys = try context.app.accounts.apiKeys(of: try context.user, on: context.db)
+        return .json(.object([("data", .array(keys.map { key in
+            .object([("id", .string(key.id)), ("name", .string(key.name)), ("key_prefix", .string(key.keyPrefix)),
+                     ("created_at", .string(Timestamps.iso(key.createdAt))), ("revoked_at", Timestamps.isoOrNull(key.revokedAt))])
+        }))]))
+    }
+
+    static func revokeKey(_ context: Context) throws -> Response {
+        let id = context.parameter("id").lowercased()
+        guard UUID(uuidString: id) != nil else { throw AppError.apiKeyNotFound }
+        try context.app.accounts.revokeAPIKey(id: id, of: try context.user, on: context.db)
+        return .noContent()
+    }
+
+    static func me(_ user: User) -> JSON {
+        .object([("id", .string(user.id)), ("email", .string(user.email)), ("is_admin", .bool(user.isAdmin)),
+                 ("credits", .int(user.creditsAvailable)), ("credits_on_hold", .int(user.creditsHeld))])
+    }
+}
+
+/// Times in answers: ISO 8601 in UTC with milliseconds.
+enum Timestamps {
+    static func iso(_ millis: Int64) -> String {
+        let date = Date(unixMillis: millis)
+        return ISO8601DateFormatter.string(from: date, timeZone: TimeZone(identifier: "UTC")!,
+                                           formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+    }
+
+    static func isoOrNull(_ millis: Int64?) -> JSON { millis.map { .string(iso($0)) } ?? .null }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import PhimCore
+import PhimSupport
+
+/// Who may call a route. The rule lives in the table, so a route cannot forget it.
+enum Access {
+    /// Anyone; no database needed unless the handler asks.
+    case anyone
+    /// A signed-in user: session cookie (with the anti-forgery token on changes) or API key.
+    case user
+    /// The provider's callbacks: authenticated by the per-job secret in the path.
+    case provider
+}
+
+struct Route {
+    var method: String
+    /// Segments; a segment starting with `:` matches any one segment and is captured.
+    var pattern: [String]
+    var access: Access
+    var handler: (Context) throws -> Response
+
+    init(_ method: String, _ path: String, _ access: Access, _ handler: @escaping (Context) throws -> Response) {
+        self.method = method
+        pattern = path.split(separator: "/").map(String.init)
+        self.access = access
+        self.handler = handler
+    }
+}
+
+/// Every route of the API, one line each.
+enum Routes {
+    static let all: [Route] = [
+        Route("GET", "/api/livez", .anyone, HealthHandlers.livez),
+        Route("GET", "/api/healthz", .anyone, HealthHandlers.healthz),
+
+        Route("POST", "/api/v1/auth/register", .anyone, AuthHandlers.register),
+        Route("POST", "/api/v1/auth/login", .anyone, AuthHandlers.login),
+        Route("POST", "/api/v1/auth/logout", .anyone, AuthHandlers.logout),
+        Route("GET", "/api/v1/me", .user, AuthHandlers.me),
+        Route("POST", "/api/v1/api-keys", .user, AuthHandlers.createKey),
+        Route("GET", "/api/v1/api-keys", .user, AuthHandlers.listKeys),
+        Route("DELETE", "/api/v1/api-keys/:id", .user, AuthHandlers.revokeKey),
+
+        Route("GET", "/api/v1/pricing", .anyone, VideoHandlers.pricing),
+        Route("POST", "/api/v1/uploads", .user, UploadHandlers.upload),
+        Route("POST", "/api/v1/videos", .user, VideoHandlers.create),
+        Route("POST", "/api/v1/videos/quote", .user, VideoHandlers.quote),
+        Route("GET", "/api/v1/videos", .user, VideoHandlers.list),
+        Route("GET", "/api/v1/videos/changes", .user, VideoHandlers.changes),
+        Route("GET", "/api/v1/videos/:id", .user, VideoHandlers.show),
+        Route("DELETE", "/api/v1/videos/:id", .user, VideoHandlers.delete),
+        Route("POST", "/api/v1/videos/:id/cancel", .user, VideoHandlers.cancel),
+        Route("GET", "/api/v1/credits/transactions", .user, VideoHandlers.transactions),
+
+        Route("POST", "/api/v1/webhooks/kie/:job/:secret", .provider, CallbackHandlers.completion),
+        Route("POST", "/api/v1/webhooks/kie/:job/:secret/progress", .provider, CallbackHandlers.progress),
+    ]
+}
+
+/// Matches a request to its route, applies the route's access rule, and calls the handler.
+enum Router {
+    static func dispatch(_ request: Request, app: App, db: Database?) throws -> Response {
+        let segments = request.path.split(separator: "/").map(String.init)
+        var methodMismatch = false
+        for route in Routes.all {
+            guard let parameters = match(route.pattern, segments) else { continue }
+            guard route.method == request.method || (route.method == "GET" && request.method == "HEAD") else {
+                methodMismatch = true
+                continue
+            }
+            var context = Context(request: request, app: app, database: db, parameters: parameters)
+            if route.access == .user { try context.authenticate() }
+            return try route.handler(context)
+        }
+        throw methodMismatch ? AppError.methodNotAllowed : AppError.routeNotFound
+    }
+
+    private static func match(_ pattern: [String], _ segments: [String]) -> [String: String]? {
+        guard pattern.count == segments.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (expected, actual) in zip(pattern, segments) {
+            if expected.hasPrefix(":") {
+                parameters[String(expected.dropFirst())] = actual.removingPercentEncoding ?? actual
+            } else if expected != actual {
+                return nil
+            }
+        }
+        return parameters
+    }
+}
+
+/// What a handler gets: the request, the app's services, this thread's database connection,
+/// the path's parameters and, on `.user` routes, the caller.
+struct Context {
+    var request: Request
+    var app: App
+    var database: Database?
+    var parameters: [String: String]
+    private(set) var caller: User?
+    /// Set when the caller came with the session cookie (not an API key).
+    private(set) var sessionToken: String?
+
+    init(request: Request, app: App, database: Database?, parameters: [String: String]) {
+        self.request = request
+        self.app = app
+        self.database = database
+        self.parameters = parameters
+    }
+
+    var db: Database {
+        get throws {
+            guard let database else { throw AppError.serviceBusy }
+            return database
+        }
+    }
+
+    var language: Language { request.language }
+
+    var user: User {
+        get throws {
+            guard let caller else { throw AppError.unauthenticated }
+            return caller
+        }
+    }
+
+    /// API key (`Authorization: Bearer`) first, else the session cookie. A cookie-authenticated
+    /// change must carry the session's anti-forgery token: a cross-site form can send the
+    /// cookie, but cannot read the token.
+    mutating func authenticate() throws {
+        let db = try self.db
+        if let authorization = request.header("authorization") {
+            guard authorization.lowercased().hasPrefix("bearer "),
+                  let user = try app.accounts.keyUser(key: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces), on: db)
+            else { throw AppError.unauthenticated }
+            guard !user.isDisabled else { throw AppError.accountDisabled }
+            caller = user
+            return
+        }
+        guard let token = request.cookies[Cookies.session], !token.isEmpty,
+              let (user, csrf) = try app.accounts.sessionUser(token: token, on: db)
+        else { throw AppError.unauthenticated }
+        guard !user.isDisabled else { throw AppError.accountDisabled }
+        if !["GET", "HEAD"].contains(request.method) {
+            guard let given = request.header("x-csrf-token"), Crypto.constantTimeEqual(given, csrf) else { throw AppError.csrfFailed }
+        }
+        caller = user
+        sessionToken = token
+    }
+
+    func parameter(_ name: String) -> String { parameters[name] ?? "" }
+
+    /// The body as a JSON object; an empty body reads as `{}`.
+    func jsonBody() throws -> JSON {
+        if request.body.isEmpty { return .object([]) }
+        if let type = request.header("content-type"), !type.lowercased().hasPrefix("application/json") {
+            throw AppError.unsupportedMediaType
+        }
+        guard let json = JSON.parse(Data(request.body)) else { throw AppError.invalidJSON(detail: "malformed JSON") }
+        guard case .object = json else { throw AppError.invalidJSON(detail: "expected an object") }
+        return json
+    }
+
+    /// `limit` between 1 and `maximum` (default when absent).
+    func limit(default value: Int, maximum: Int) throws -> Int {
+        guard let raw = request.query["limit"] else { return value }
+        guard let limit = Int(raw), (1...maximum).contains(limit) else { throw AppError.invalidLimit }
+        return limit
+    }
+}
+
+enum Cookies {
+    static let session = "phim_session"
+    static let csrf = "phim_csrf"
+}

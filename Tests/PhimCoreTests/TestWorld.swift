@@ -1,0 +1,118 @@
+import Foundation
+import PhimCore
+import PhimProvider
+import PhimServer
+import PhimSupport
+import XCTest
+
+/// One test's world: a real SQLite file in a fresh directory, the real request handlers, and
+/// only the outside replaced: the provider (the simulator, called in-process, or a scripted
+/// fake) and the clock (moved by hand).
+final class TestWorld {
+    let directory: String
+    let databasePath: String
+    let db: Database
+    let clock = ManualClock()
+    let simulator: KieSimulator
+    let app: App
+    var settings: Settings
+
+    init(provider makeProvider: ((KieSimulator) -> any VideoProvider)? = nil, configure: (inout Settings) -> Void = { _ in }) throws {
+        Crypto.initialize()
+        directory = NSTemporaryDirectory() + "phim-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        databasePath = directory + "/phim.sqlite"
+        db = try Database(path: databasePath)
+        try Migrations.run(on: db)
+        var settings = Settings(publicBaseURL: "http://127.0.0.1:8080", uploadsDirectory: directory + "/uploads")
+        settings.reconcileIntervalSeconds = 15
+        settings.staleAfterSeconds = 60
+        configure(&settings)
+        self.settings = settings
+        var simulatorSettings = KieSimulator.Settings.fromEnvironment([:])
+        simulatorSettings.jobDuration = 20
+        simulatorSettings.seed = 42
+        simulatorSettings.webhookHMACKey = settings.webhookHMACKey
+        simulator = KieSimulator(settings: simulatorSettings, clock: clock.clock, mediaBaseURL: "http://127.0.0.1:8080/simulator/media")
+        let provider = makeProvider?(simulator) ?? InProcessSimulatorProvider(simulator: simulator)
+        app = App(settings: settings, provider: provider, clock: clock.clock, hasher: PasswordHasher(cost: .minimum))
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// Another connection to the same file, as another thread or process would have.
+    func connection() throws -> Database { try Database(path: databasePath) }
+
+    // MARK: - Requests
+
+    @discardableResult
+    func send(_ method: String, _ target: String, json: JSON? = nil, body: [UInt8]? = nil,
+              headers: [String: String] = [:], as caller: Caller? = nil, on connection: Database? = nil) -> Response {
+        let (path, query) = Request.splitTarget(target)
+        var allHeaders = headers
+        var bytes = body ?? []
+        if let json {
+            bytes = Array(json.serialized().utf8)
+            allHeaders["content-type"] = allHeaders["content-type"] ?? "application/json"
+        }
+        if let caller { allHeaders["authorization"] = "Bearer \(caller.key)" }
+        return app.handle(Request(method: method, path: path, query: query, headers: allHeaders, body: bytes), db: connection ?? db)
+    }
+
+    struct Caller {
+        var id: String
+        var email: String
+        var key: String
+    }
+
+    /// A new account with an API key and `credits` granted.
+    func user(_ name: String = "user", credits: Int = 0) throws -> Caller {
+        let email = "\(name)-\(UUID().uuidString.prefix(8))@example.com".lowercased()
+        let registered = send("POST", "/api/v1/auth/register", json: .object([("email", .string(email)), ("password", .string("correct horse"))]))
+        XCTAssertEqual(registered.status, 201, registered.bodyText)
+        let id = registered.bodyJSON!["id"]!.stringValue!
+        let login = send("POST", "/api/v1/auth/login", json: .object([("email", .string(email)), ("password", .string("correct horse"))]))
+        let cookie = login.headers.filter { $0.0 == "Set-Cookie" }.map { $0.1.components(separatedBy: ";")[0] }.joined(separator: "; ")
+        let made = send("POST", "/api/v1/api-keys", json: .object([("name", .string("test"))]),
+                        headers: ["cookie": cookie, "x-csrf-token": login.header("X-CSRF-Token") ?? ""])
+        XCTAssertEqual(made.status, 201, made.bodyText)
+        if credits > 0 { try CreditLedger.grant(userID: id, amount: credits, reason: "test", at: clock.now.unixMillis, on: db) }
+        return Caller(id: id, email: email, key: made.bodyJSON!["key"]!.stringValue!)
+    }
+
+    func balance(_ caller: Caller) -> (available: Int, held: Int) {
+        let me = send("GET", "/api/v1/me", as: caller).bodyJSON!
+        return (me["credits"]!.intValue!, me["credits_on_hold"]!.intValue!)
+    }
+
+    func createVideo(_ caller: Caller, prompt: String = "a paper boat drifts across a puddle", key: String? = nil,
+                     on connection: Database? = nil) -> Response {
+        send("POST", "/api/v1/videos", json: .object([("prompt", .string(prompt))]),
+             headers: key.map { ["idempotency-key": $0] } ?? [:], as: caller, on: connection)
+    }
+
+    func video(_ caller: Caller, _ id: String) -> JSON? {
+        let response = send("GET", "/api/v1/videos/\(id)", as: caller)
+        return response.status == 200 ? response.bodyJSON : nil
+    }
+
+    // MARK: - The provider's side
+
+    /// Posts the simulator's due callbacks to their URLs through the real handler.
+    @discardableResult
+    func deliverCallbacks(_ transform: ([KieSimulator.Callback]) -> [KieSimulator.Callback] = { $0 }) -> [Response] {
+        transform(simulator.takeDueCallbacks()).map { callback in
+            let path = URL(string: callback.url)!.path
+            var headers: [String: String] = [:]
+            for (name, value) in callback.headers { headers[name.lowercased()] = value }
+            return send("POST", path, body: Array(callback.body), headers: headers)
+        }
+    }
+
+    func reconcile() throws -> Reconciler.PassReport { try app.reconciler().runPass(on: db) }
+
+    func assertLedgerClean(file: StaticString = #filePath, line: UInt = #line) throws {
+        let report = try LedgerVerifier.verify(on: db)
+        XCTAssertTrue(report.isClean, report.problems.joined(separator: "\n"), file: file, line: line)
+    }
+}
