@@ -18,6 +18,8 @@ public struct Settings: Sendable {
     public var maxUnfinishedVideos = 10
     /// Kie's webhook HMAC key; when set, callbacks must carry a valid, fresh signature.
     public var webhookHMACKey: String?
+    /// The provider is the simulator (no `KIE_API_KEY`); the studio then shows its prompt tags.
+    public var isDemo = false
 
     public init(publicBaseURL: String, uploadsDirectory: String) {
         self.publicBaseURL = publicBaseURL

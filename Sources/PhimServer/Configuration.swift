@@ -60,6 +60,8 @@ public struct Configuration: Sendable {
             }
         }
         settings.webhookHMACKey = env["KIE_WEBHOOK_HMAC_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let apiKey = env["KIE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        settings.isDemo = apiKey == nil
 
         var cost = PasswordHasher.Cost.interactive
         if let raw = env["PHIM_PASSWORD_HASH_COST"], !raw.isEmpty {
@@ -71,7 +73,7 @@ public struct Configuration: Sendable {
         guard problems.isEmpty else { throw Problems(messages: problems) }
         return Configuration(
             dataDirectory: data, databasePath: databasePath,
-            kieAPIKey: env["KIE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }, kieBaseURL: baseURL,
+            kieAPIKey: apiKey, kieBaseURL: baseURL,
             simulatorURL: env["PHIM_SIMULATOR_URL"].flatMap { $0.isEmpty ? nil : $0 },
             settings: settings,
             demoEmail: env["PHIM_DEMO_EMAIL"] ?? "demo@phim.local", demoPassword: env["PHIM_DEMO_PASSWORD"] ?? "phim-demo",

@@ -273,11 +273,13 @@ def main():
     thread.join(30)
     check("SIGTERM during a request: the request completes", outcome.get("status") == 202, outcome)
     deadline = time.time() + 20
-    while time.time() < deadline and (len(worker_pids(args.data)) < 2 or set(worker_pids(args.data)) & set(pids)):
+    current = worker_pids(args.data)
+    while time.time() < deadline and (len(current) < 2 or set(current) & set(pids)):
         time.sleep(0.2)
+        current = worker_pids(args.data)
     status, _, _, _ = anonymous.request("GET", "/api/livez")
-    check("stopped processes exit and phim up starts them again", status == 200 and len(worker_pids(args.data)) == 2
-          and not set(worker_pids(args.data)) & set(pids), (pids, worker_pids(args.data)))
+    check("stopped processes exit and phim up starts them again", status == 200 and len(current) == 2
+          and not set(current) & set(pids), (pids, current))
 
     ledger = subprocess.run([args.phim, "ledger", "verify", "--data", args.data], capture_output=True, text=True)
     check("phim ledger verify passes while the service runs", ledger.returncode == 0, ledger.stdout + ledger.stderr)

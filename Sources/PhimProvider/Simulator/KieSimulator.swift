@@ -11,7 +11,8 @@ import PhimSupport
 /// duplicate or reorder them first.
 ///
 /// Prompt tags, for demos and tests: `#fail` fails the job, `#reject` fails it as a
-/// content-policy rejection, `#slow` makes it take ten times longer, and `#error429` (any
+/// content-policy rejection, `#slow` makes it take ten times longer, `#stall` makes createTask
+/// answer over HTTP only after `stallSeconds` (a slow provider), and `#error429` (any
 /// three-digit code) makes createTask answer with that business code instead of a task.
 ///
 /// Every method may be called from any thread: all state sits behind one lock.
@@ -90,11 +91,14 @@ public final class KieSimulator: @unchecked Sendable {
         public var body: Data
         /// Set when the reply must be withheld (see `Fault.acceptThenHang`).
         public var hangs: Bool
+        /// Seconds to wait before answering: a slow provider (the `#stall` prompt tag).
+        public var delaySeconds: Double
 
-        public init(status: Int, body: Data, hangs: Bool = false) {
+        public init(status: Int, body: Data, hangs: Bool = false, delaySeconds: Double = 0) {
             self.status = status
             self.body = body
             self.hangs = hangs
+            self.delaySeconds = delaySeconds
         }
     }
 
@@ -250,6 +254,7 @@ public final class KieSimulator: @unchecked Sendable {
 
             var reply = envelope(code: 200, msg: "success", data: .object([("taskId", .string(id))]))
             reply.hangs = hang
+            if prompt.contains("#stall") { reply.delaySeconds = Self.stallSeconds }
             return reply
         }
     }
@@ -368,6 +373,10 @@ public final class KieSimulator: @unchecked Sendable {
     }
 
     /// The code in an `#errorNNN` prompt tag (100…599).
+    /// How long a `#stall` create takes to answer over HTTP: long enough to stop a server
+    /// mid-request in a test, short of any client timeout.
+    public static let stallSeconds: Double = 3
+
     static func requestedErrorCode(in prompt: String) -> Int? {
         var rest = Substring(prompt)
         while let range = rest.range(of: "#error") {

@@ -156,6 +156,8 @@ public final class SimulatorServer: @unchecked Sendable {
         var omitsBody = false
         /// Withhold the answer (see `KieSimulator.Fault.acceptThenHang`).
         var hangs = false
+        /// Answer late (a slow provider).
+        var delaySeconds: Double = 0
     }
 
     private func serve(_ fd: Int32) {
@@ -182,6 +184,7 @@ public final class SimulatorServer: @unchecked Sendable {
             request = read
         }
         let response = route(request)
+        if response.delaySeconds > 0 { Thread.sleep(forTimeInterval: response.delaySeconds) }
         if response.hangs {
             // The task exists, but the answer is withheld: the caller times out after sending.
             state.lock()
@@ -272,6 +275,7 @@ public final class SimulatorServer: @unchecked Sendable {
             let reply = simulator.createTask(authorization: authorization, body: request.body)
             var response = Self.json(reply)
             response.hangs = reply.hangs
+            response.delaySeconds = reply.delaySeconds
             return response
         case ("GET", "/api/v1/jobs/recordInfo"):
             return Self.json(simulator.recordInfo(authorization: authorization, taskID: request.query["taskId"]))

@@ -10,7 +10,7 @@ import PhimSupport
 enum VideoHandlers {
     static func pricing(_ context: Context) throws -> Response {
         let rows = try Prices.all(on: context.db)
-        return .json(.object([("currency", .string("credits")), ("prices", .array(rows.map { row in
+        return .json(.object([("currency", .string("credits")), ("demo", .bool(context.app.settings.isDemo)), ("prices", .array(rows.map { row in
             .object([("model", .string(row.model.rawValue)), ("mode", .string(row.model.mode.rawValue)),
                      ("duration", .int(row.durationSeconds)), ("quality", .string(row.quality.rawValue)), ("credits", .int(row.credits))])
         }))]), status: 200)

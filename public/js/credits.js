@@ -1,0 +1,94 @@
+// The credits page: the balance and the ledger of every grant, hold, settle and release, newest first.
+(function () {
+  "use strict";
+
+  var P = window.Phim;
+  var el = P.el;
+  var PAGE_SIZE = 50;
+  var KINDS = ["grant", "deduct", "hold", "settle", "release"];
+
+  var wrap = document.getElementById("ledger-wrap");
+  var rows = document.getElementById("ledger-rows");
+  var empty = document.getElementById("ledger-empty");
+  var more = document.getElementById("ledger-more");
+  var available = document.getElementById("credits-available");
+  var held = document.getElementById("credits-held");
+  var nextCursor = null;
+
+  // A signed amount; its column name rides along for the phone layout, where the header is hidden.
+  function amountCell(value, labelKey) {
+    var cell = el("td", "num");
+    cell.appendChild(P.setText(el("span", "cell-label"), labelKey));
+    var amount = el("span", "amount");
+    cell.appendChild(amount);
+    if (typeof value !== "number" || value === 0) {
+      cell.classList.add("zero");
+      amount.textContent = "·";
+      return cell;
+    }
+    cell.classList.add(value > 0 ? "credit" : "debit");
+    amount.dataset.signed = String(value);
+    amount.textContent = P.formatSigned(value);
+    return cell;
+  }
+
+  function renderRow(entry) {
+    var row = el("tr", "", { "data-id": entry.id, "data-kind": entry.kind, "data-testid": "ledger-row" });
+    var when = el("td", "when");
+    if (entry.created_at) when.appendChild(P.timeElement(entry.created_at));
+    row.appendChild(when);
+    var kind = el("td", "kind");
+    var known = KINDS.indexOf(entry.kind) >= 0;
+    var badge = el("span", "kind-badge kind-" + (known ? entry.kind : "other"));
+    if (known) P.setText(badge, "ledger.kind." + entry.kind);
+    else badge.textContent = String(entry.kind);
+    kind.appendChild(badge);
+    row.appendChild(kind);
+    row.appendChild(amountCell(entry.amount, "credits.col.amount"));
+    row.appendChild(amountCell(entry.held_change, "credits.col.held"));
+    var note = el("td", "note");
+    if (entry.video_id) {
+      var link = el("a", "", { href: "/#video-" + encodeURIComponent(entry.video_id) });
+      P.setText(link, "credits.video");
+      note.appendChild(link);
+      if (entry.reason) note.appendChild(document.createTextNode(" · "));
+    }
+    if (entry.reason) note.appendChild(document.createTextNode(entry.reason));
+    row.appendChild(note);
+    return row;
+  }
+
+  function loadPage(cursor) {
+    var path = "/credits/transactions?limit=" + PAGE_SIZE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+    return P.api("GET", path).then(function (page) {
+      ((page && page.data) || []).forEach(function (entry) { rows.appendChild(renderRow(entry)); });
+      nextCursor = (page && page.next_cursor) || null;
+      more.hidden = !nextCursor;
+      wrap.hidden = rows.children.length === 0;
+      empty.hidden = rows.children.length > 0;
+    });
+  }
+
+  more.addEventListener("click", function () {
+    more.disabled = true;
+    loadPage(nextCursor).catch(P.showError).then(function () { more.disabled = false; });
+  });
+
+  function showBalance(account) {
+    if (typeof account.credits === "number") P.setNumber(available, account.credits);
+    if (typeof account.credits_on_hold === "number") P.setNumber(held, account.credits_on_hold);
+  }
+
+  P.onMe(showBalance);
+  // Signed amounts are regrouped for the new language (plain numbers are handled by common.js).
+  P.onLanguage(function () {
+    Array.prototype.forEach.call(rows.querySelectorAll("[data-signed]"), function (cell) {
+      cell.textContent = P.formatSigned(Number(cell.dataset.signed));
+    });
+  });
+
+  P.start({ signedIn: true, page: "credits" }).then(function (account) {
+    if (account) showBalance(account);
+    return loadPage(null);
+  }).catch(P.showError);
+})();

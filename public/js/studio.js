@@ -1,0 +1,687 @@
+// The studio: the gallery of videos (live-updated from /api/v1/videos/changes) and the composer below it.
+(function () {
+  "use strict";
+
+  var P = window.Phim;
+  var t = P.t;
+  var el = P.el;
+  var setText = P.setText;
+  var setAttr = P.setAttr;
+
+  var PAGE_SIZE = 24;
+  var POLL_VISIBLE_MS = 1500;
+  var POLL_HIDDEN_MS = 10000;
+  var MAX_PROMPT = 5000;
+  var MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+  var IMAGE_TYPES = ["image/jpeg", "image/png", "image/webp"];
+  var UNFINISHED = ["submitting", "pending", "processing"];
+  var STATUSES = ["submitting", "pending", "processing", "completed", "failed", "canceled"];
+
+  // The composer's tiers, each a pair of models (text, image) and a quality.
+  var TIERS = {
+    standard: { text: "sora-2-text-to-video", image: "sora-2-image-to-video", quality: "standard", label: "tier.standard" },
+    stable: { text: "sora-2-text-to-video-stable", image: "sora-2-image-to-video-stable", quality: "standard", label: "tier.stable" },
+    pro: { text: "sora-2-pro-text-to-video", image: "sora-2-pro-image-to-video", quality: "standard", label: "tier.pro" },
+    pro_high: { text: "sora-2-pro-text-to-video", image: "sora-2-pro-image-to-video", quality: "high", label: "tier.pro_high" }
+  };
+  var MODE_LABELS = { text_to_video: "mode.text_to_video", image_to_video: "mode.image_to_video" };
+  var ASPECT_LABELS = { landscape: "aspect.landscape", portrait: "aspect.portrait" };
+
+  var gallery = document.getElementById("gallery");
+  var loading = document.getElementById("gallery-loading");
+  var emptyState = document.getElementById("empty");
+  var moreButton = document.getElementById("load-more");
+  var form = document.getElementById("composer");
+  var promptBox = document.getElementById("prompt");
+  var submitButton = document.getElementById("submit");
+  var priceAmount = document.getElementById("price-amount");
+  var priceBox = document.getElementById("price");
+  var balanceAfter = document.getElementById("balance-after");
+  var insufficient = document.getElementById("insufficient");
+  var insufficientText = document.getElementById("insufficient-text");
+  var charCount = document.getElementById("char-count");
+  var imageInput = document.getElementById("image-input");
+  var attachment = document.getElementById("attachment");
+  var attachmentPreview = document.getElementById("attachment-preview");
+  var attachmentName = document.getElementById("attachment-name");
+  var composerError = document.getElementById("composer-error");
+  var composerErrorText = document.getElementById("composer-error-text");
+  var composerErrorLink = document.getElementById("composer-error-link");
+  var demoHint = document.getElementById("demo-hint");
+
+  var pricing = null;
+  var videos = {};          // id -> the last Video the server sent
+  var version = null;       // the gallery's position in /videos/changes
+  var nextCursor = null;
+  var listLoaded = false;
+
+  // ================================================================ Gallery
+
+  function isUnfinished(video) { return UNFINISHED.indexOf(video.status) >= 0; }
+
+  function tierOf(video) {
+    var found = null;
+    Object.keys(TIERS).forEach(function (name) {
+      var tier = TIERS[name];
+      if ((tier.text === video.model || tier.image === video.model) && tier.quality === video.quality && !found) found = name;
+    });
+    return found;
+  }
+
+  function labelled(tag, className, key, params) {
+    return setText(el(tag, className), key, params);
+  }
+
+  function mediaState(className, paths) {
+    var box = el("div", "media-state " + className, { "aria-hidden": "true" });
+    box.appendChild(P.icon(paths, 40));
+    return box;
+  }
+
+  // The media box; a portrait video sits in a 9:16 frame centred in it.
+  function renderMedia(video) {
+    var box = el("div", "card-media media-" + (video.aspect_ratio === "portrait" ? "portrait" : "landscape"));
+    var media = el("div", "frame");
+    box.appendChild(media);
+    if (video.status === "completed" && video.video_url) {
+      var player = el("video", "card-video", { controls: "", playsinline: "", preload: "metadata" });
+      player.src = video.video_url;
+      media.appendChild(player);
+    } else if (video.status === "failed" || video.status === "completed") {
+      media.appendChild(mediaState("media-failed", ["M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z", "M12 7.5v6", "M12 16.5v.5"]));
+    } else if (video.status === "canceled") {
+      media.appendChild(mediaState("media-canceled", ["M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z", "M6.5 17.5l11-11"]));
+    } else {
+      var working = el("div", "media-state media-working", { "aria-hidden": "true" });
+      if (video.image_url) {
+        var reference = el("img", "media-reference", { alt: "" });
+        reference.src = video.image_url;
+        working.appendChild(reference);
+      }
+      working.appendChild(el("span", "spinner large"));
+      media.appendChild(working);
+    }
+    return box;
+  }
+
+  function renderSpecs(video) {
+    var specs = el("p", "specs");
+    var parts = [];
+    if (MODE_LABELS[video.mode]) parts.push(labelled("span", "", MODE_LABELS[video.mode]));
+    if (video.duration) parts.push(labelled("span", "", "duration.seconds", { seconds: video.duration }));
+    if (ASPECT_LABELS[video.aspect_ratio]) parts.push(labelled("span", "", ASPECT_LABELS[video.aspect_ratio]));
+    var tier = tierOf(video);
+    if (tier) parts.push(labelled("span", "", TIERS[tier].label));
+    if (typeof video.price_credits === "number") parts.push(labelled("span", "price-tag", "credits.amount", { amount: video.price_credits }));
+    parts.forEach(function (part) { specs.appendChild(part); });
+    return specs;
+  }
+
+  function actionButton(action, key, className) {
+    var button = el("button", "button small " + (className || "secondary"), { type: "button", "data-action": action });
+    return setText(button, key);
+  }
+
+  function renderCard(video) {
+    var card = el("article", "card", {
+      id: "video-" + video.id, "data-id": video.id, "data-status": video.status, "data-mode": video.mode || "",
+      "data-aspect": video.aspect_ratio || "", "data-testid": "video-card"
+    });
+    card.appendChild(renderMedia(video));
+    var body = el("div", "card-body");
+
+    var meta = el("div", "card-meta");
+    var status = STATUSES.indexOf(video.status) >= 0 ? video.status : "pending";
+    meta.appendChild(setText(el("span", "badge badge-" + status, { "data-testid": "status" }), "status." + status));
+    if (video.created_at) meta.appendChild(P.timeElement(video.created_at));
+    body.appendChild(meta);
+
+    if (isUnfinished(video)) {
+      var row = el("div", "progress-row");
+      var progress = Math.max(0, Math.min(100, Math.round(video.progress || 0)));
+      var bar = el("progress", "progress", { max: "100" });
+      bar.value = progress;
+      setAttr(bar, "aria-label", "card.progress");
+      row.appendChild(bar);
+      row.appendChild(setText(el("span", "progress-value"), "card.percent", { value: progress }));
+      body.appendChild(row);
+    }
+
+    var prompt = el("p", "prompt", { "data-testid": "prompt" });
+    prompt.textContent = video.prompt || "";
+    body.appendChild(prompt);
+    var toggle = el("button", "link prompt-toggle", { type: "button", "data-action": "expand" });
+    setText(toggle, card.classList.contains("expanded") ? "card.less" : "card.more");
+    toggle.hidden = true;
+    body.appendChild(toggle);
+
+    body.appendChild(renderSpecs(video));
+
+    if (video.status === "submitting") body.appendChild(labelled("p", "note", "card.confirming"));
+    if (video.status === "failed") {
+      var failure = el("p", "failure", { role: "status", "data-testid": "failure" });
+      var reason = el("span", "failure-message");
+      reason.textContent = (video.failure && video.failure.message) || t("card.failed_generic");
+      failure.appendChild(reason);
+      if (video.credits_refunded) {
+        failure.appendChild(document.createTextNode(" "));
+        failure.appendChild(labelled("span", "refunded", "card.refunded"));
+      }
+      body.appendChild(failure);
+    } else if (video.status === "canceled" && video.credits_refunded) {
+      var canceled = el("p", "failure canceled", { role: "status" });
+      canceled.appendChild(labelled("span", "refunded", "card.refunded"));
+      body.appendChild(canceled);
+    }
+
+    var actions = el("div", "card-actions");
+    if (video.status === "completed" && video.video_url) {
+      var download = el("a", "button small secondary", { "data-action": "download", download: "", target: "_blank", rel: "noopener" });
+      download.href = video.video_url;
+      actions.appendChild(setText(download, "card.download"));
+    }
+    if (video.status === "pending") actions.appendChild(actionButton("cancel", "card.cancel"));
+    if (video.status === "failed" || video.status === "canceled") actions.appendChild(actionButton("retry", "card.retry"));
+    actions.appendChild(actionButton("delete", "card.delete", "ghost danger push-end"));
+    body.appendChild(actions);
+
+    var confirm = el("div", "confirm-row", { "data-testid": "confirm-delete", role: "group" });
+    confirm.hidden = true;
+    confirm.appendChild(labelled("span", "confirm-question", "card.confirm_delete"));
+    confirm.appendChild(actionButton("keep", "card.keep"));
+    confirm.appendChild(actionButton("confirm-delete", "card.delete", "danger-solid"));
+    body.appendChild(confirm);
+
+    card.appendChild(body);
+    return card;
+  }
+
+  // Shows "more" under a prompt only when the prompt is cut off.
+  function decorate(card) {
+    var prompt = card.querySelector(".prompt");
+    var toggle = card.querySelector(".prompt-toggle");
+    if (!prompt || !toggle) return;
+    toggle.hidden = !card.classList.contains("expanded") && !(prompt.scrollHeight > prompt.clientHeight + 1);
+  }
+
+  function updateEmptyState() {
+    emptyState.hidden = !listLoaded || gallery.children.length > 0;
+  }
+
+  function createdAt(video) { return Date.parse(video.created_at) || 0; }
+
+  // Puts a new card where its creation time belongs (newest first). A card older than every card
+  // shown while older pages exist is left for "load more".
+  function insertCard(card, video) {
+    var when = createdAt(video);
+    var children = gallery.children;
+    for (var i = 0; i < children.length; i++) {
+      var other = videos[children[i].dataset.id];
+      if (other && createdAt(other) < when) {
+        gallery.insertBefore(card, children[i]);
+        return true;
+      }
+    }
+    if (nextCursor && children.length > 0) return false;
+    gallery.appendChild(card);
+    return true;
+  }
+
+  function signature(video) {
+    return [video.status, video.video_url, video.image_url, video.prompt, video.price_credits, video.credits_refunded,
+            video.failure ? video.failure.message : ""].join("\u0001");
+  }
+
+  function updateProgress(card, video) {
+    var bar = card.querySelector("progress");
+    var value = card.querySelector(".progress-value");
+    var progress = Math.max(0, Math.min(100, Math.round(video.progress || 0)));
+    if (bar) bar.value = progress;
+    if (value) setText(value, "card.percent", { value: progress });
+  }
+
+  // Applies what the server says about one video: updates its card in place, or adds it.
+  // mode: "top" (just made here), "end" (an older page) or "live" (from the changes feed).
+  function applyVideo(video, mode) {
+    if (!video || !video.id) return;
+    var previous = videos[video.id];
+    if (previous && previous.updated_at && video.updated_at && Date.parse(video.updated_at) < Date.parse(previous.updated_at)) return;
+    var card = document.getElementById("video-" + video.id);
+    if (card && previous && signature(previous) === signature(video)) {
+      videos[video.id] = video;
+      updateProgress(card, video);
+      return;
+    }
+    var fresh = renderCard(video);
+    if (card) {
+      // A finished video that is already on screen keeps its player, so playback goes on.
+      var oldPlayer = card.querySelector("video");
+      var newPlayer = fresh.querySelector("video");
+      if (oldPlayer && newPlayer && oldPlayer.getAttribute("src") === newPlayer.getAttribute("src")) newPlayer.replaceWith(oldPlayer);
+      if (card.classList.contains("expanded")) {
+        fresh.classList.add("expanded");
+        setText(fresh.querySelector(".prompt-toggle"), "card.less");
+      }
+      var asking = card.querySelector(".confirm-row");
+      if (asking && !asking.hidden) {
+        fresh.querySelector(".card-actions").hidden = true;
+        fresh.querySelector(".confirm-row").hidden = false;
+      }
+      card.replaceWith(fresh);
+      videos[video.id] = video;
+      if (previous && isUnfinished(previous) && video.status === "completed") P.toast("success", t("toast.completed"));
+      if (previous && isUnfinished(previous) && video.status === "failed") {
+        P.toast("info", t(video.credits_refunded ? "toast.failed_refunded" : "toast.failed"));
+      }
+    } else {
+      var placed = mode === "end" ? (gallery.appendChild(fresh), true) : insertCard(fresh, video);
+      if (!placed) return;
+      videos[video.id] = video;
+      if (mode !== "end") fresh.classList.add("arrived");
+    }
+    decorate(fresh);
+    updateEmptyState();
+  }
+
+  function removeVideo(id) {
+    var card = document.getElementById("video-" + id);
+    if (card) card.remove();
+    delete videos[id];
+    updateEmptyState();
+  }
+
+  function loadPage(cursor) {
+    var path = "/videos?limit=" + PAGE_SIZE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+    return P.api("GET", path).then(function (page) {
+      page = page || {};
+      if (!cursor && typeof page.version === "number") version = page.version;
+      nextCursor = page.next_cursor || null;
+      (page.data || []).forEach(function (video) { applyVideo(video, "end"); });
+      moreButton.hidden = !nextCursor;
+    });
+  }
+
+  moreButton.addEventListener("click", function () {
+    moreButton.disabled = true;
+    loadPage(nextCursor).catch(P.showError).then(function () { moreButton.disabled = false; });
+  });
+
+  // ---------------------------------------------------------------- Card actions
+
+  function setConfirming(card, on) {
+    card.querySelector(".card-actions").hidden = on;
+    card.querySelector(".confirm-row").hidden = !on;
+    var target = card.querySelector(on ? '[data-action="keep"]' : '[data-action="delete"]');
+    if (target) target.focus();
+  }
+
+  gallery.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-action]");
+    if (!button || !gallery.contains(button)) return;
+    var card = button.closest(".card");
+    var id = card.dataset.id;
+    var action = button.dataset.action;
+    if (action === "download") return;
+    if (action === "expand") {
+      var expanded = card.classList.toggle("expanded");
+      setText(button, expanded ? "card.less" : "card.more");
+    } else if (action === "delete") {
+      setConfirming(card, true);
+    } else if (action === "keep") {
+      setConfirming(card, false);
+    } else if (action === "confirm-delete") {
+      button.disabled = true;
+      P.api("DELETE", "/videos/" + encodeURIComponent(id)).then(function () {
+        removeVideo(id);
+        P.toast("success", t("toast.deleted"));
+      }, function (error) {
+        if (error.status === 404) { removeVideo(id); return; }
+        button.disabled = false;
+        P.showError(error);
+      });
+    } else if (action === "cancel") {
+      button.disabled = true;
+      P.api("POST", "/videos/" + encodeURIComponent(id) + "/cancel").then(function (video) {
+        applyVideo(video, "live");
+        P.toast("success", t("toast.canceled"));
+        P.refreshMe().catch(function () {});
+      }, function (error) {
+        button.disabled = false;
+        P.showError(error);
+        P.api("GET", "/videos/" + encodeURIComponent(id)).then(function (video) { applyVideo(video, "live"); }, function () {});
+      });
+    } else if (action === "retry") {
+      retry(videos[id]);
+    }
+  });
+
+  // ================================================================ Live updates
+
+  var pollTimer = null;
+  var polling = false;
+
+  function schedulePoll(delay) {
+    clearTimeout(pollTimer);
+    if (delay === undefined) delay = document.visibilityState === "hidden" ? POLL_HIDDEN_MS : POLL_VISIBLE_MS;
+    pollTimer = setTimeout(poll, delay);
+  }
+
+  function poll() {
+    if (polling) return;
+    if (version === null) { schedulePoll(); return; }
+    polling = true;
+    P.api("GET", "/videos/changes?after=" + encodeURIComponent(version)).then(function (changes) {
+      if (!changes) return; // 304: nothing new
+      if (typeof changes.version === "number") version = changes.version;
+      var changed = (changes.videos || []).length + (changes.deleted || []).length;
+      (changes.videos || []).forEach(function (video) { applyVideo(video, "live"); });
+      (changes.deleted || []).forEach(removeVideo);
+      if (changed > 0) return P.refreshMe();
+    }).catch(function (error) {
+      // A version the server no longer knows: start again from the first page.
+      if (error.status === 400 || error.status === 409 || error.status === 410) return resync();
+    }).then(function () {
+      polling = false;
+      schedulePoll();
+    });
+  }
+
+  // Starts the gallery again from the first page.
+  function resync() {
+    return P.api("GET", "/videos?limit=" + PAGE_SIZE).then(function (page) {
+      while (gallery.firstChild) gallery.firstChild.remove();
+      videos = {};
+      version = page && typeof page.version === "number" ? page.version : version;
+      nextCursor = (page && page.next_cursor) || null;
+      ((page && page.data) || []).forEach(function (video) { applyVideo(video, "end"); });
+      moreButton.hidden = !nextCursor;
+      updateEmptyState();
+    });
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") schedulePoll(0);
+  });
+
+  // ================================================================ Composer
+
+  // The reference image: a file chosen here (uploaded on submit), or an earlier upload reused by "try again".
+  var image = { file: null, uploadId: null, previewUrl: null };
+  // One key per submit attempt; kept when the network failed, so a second click cannot make a second video.
+  var attemptKey = null;
+  var busy = false;
+
+  function mode() { return image.file || image.uploadId ? "image_to_video" : "text_to_video"; }
+
+  function checkedValue(name) {
+    var input = form.querySelector('input[name="' + name + '"]:checked');
+    return input ? input.value : null;
+  }
+
+  function selection() {
+    var tier = TIERS[form.elements.tier.value] || TIERS.standard;
+    var chosen = {
+      model: mode() === "image_to_video" ? tier.image : tier.text,
+      quality: tier.quality,
+      duration: Number(checkedValue("duration")) || 10,
+      aspect_ratio: checkedValue("aspect_ratio") || "landscape"
+    };
+    chosen.price = null;
+    ((pricing && pricing.prices) || []).forEach(function (row) {
+      if (row.model === chosen.model && Number(row.duration) === chosen.duration && row.quality === chosen.quality) chosen.price = row.credits;
+    });
+    return chosen;
+  }
+
+  function updateComposer() {
+    var chosen = selection();
+    var account = P.me();
+    var credits = account && typeof account.credits === "number" ? account.credits : null;
+    var short = false;
+    if (chosen.price === null) {
+      priceAmount.dataset.value = "";
+      priceAmount.textContent = pricing ? "—" : "…";
+      if (pricing) setText(balanceAfter, "composer.price_unavailable");
+      else balanceAfter.textContent = "";
+    } else {
+      P.setNumber(priceAmount, chosen.price);
+      if (credits !== null && credits < chosen.price) {
+        short = true;
+        setText(insufficientText, "composer.insufficient", { needed: chosen.price, available: credits });
+      } else if (credits !== null) {
+        setText(balanceAfter, "composer.balance_after", { amount: credits - chosen.price });
+      }
+    }
+    priceBox.classList.toggle("unavailable", chosen.price === null || short);
+    insufficient.hidden = !short;
+    balanceAfter.hidden = short;
+    submitButton.disabled = busy || chosen.price === null || short;
+    var length = promptBox.value.length;
+    setText(charCount, "composer.char_count", { count: length, max: MAX_PROMPT });
+    charCount.classList.toggle("near-limit", length > MAX_PROMPT * 0.9);
+    form.classList.toggle("has-image", mode() === "image_to_video");
+  }
+
+  function growPrompt() {
+    promptBox.style.height = "auto";
+    promptBox.style.height = Math.min(promptBox.scrollHeight + 2, 240) + "px";
+  }
+
+  function showComposerError(message, withCreditsLink) {
+    composerErrorText.textContent = message;
+    composerErrorLink.hidden = !withCreditsLink;
+    composerError.hidden = false;
+  }
+
+  function hideComposerError() { composerError.hidden = true; }
+
+  document.getElementById("composer-error-close").addEventListener("click", hideComposerError);
+
+  function showImage(previewUrl, name) {
+    if (image.previewUrl && image.previewUrl.indexOf("blob:") === 0) URL.revokeObjectURL(image.previewUrl);
+    image.previewUrl = previewUrl;
+    if (previewUrl) attachmentPreview.src = previewUrl;
+    else attachmentPreview.removeAttribute("src");
+    attachmentName.textContent = name || "";
+    attachment.hidden = !previewUrl;
+    updateComposer();
+  }
+
+  function clearImage() {
+    image.file = null;
+    image.uploadId = null;
+    imageInput.value = "";
+    showImage(null, "");
+  }
+
+  // Checks type and size here first, so a wrong file never travels.
+  function attachFile(file) {
+    if (!file) return;
+    if (IMAGE_TYPES.indexOf(file.type) < 0) {
+      showComposerError(t("composer.image_type"));
+      imageInput.value = "";
+      return;
+    }
+    if (file.size > MAX_IMAGE_BYTES) {
+      showComposerError(t("composer.image_size", { limit: 10 }));
+      imageInput.value = "";
+      return;
+    }
+    hideComposerError();
+    image.file = file;
+    image.uploadId = null;
+    attemptKey = null;
+    showImage(URL.createObjectURL(file), file.name);
+  }
+
+  function setBusy(value) {
+    busy = value;
+    form.classList.toggle("busy", value);
+    submitButton.setAttribute("aria-busy", value ? "true" : "false");
+    updateComposer();
+  }
+
+  function ensureUpload() {
+    if (image.uploadId || !image.file) return Promise.resolve(image.uploadId);
+    var body = new FormData();
+    body.append("file", image.file, image.file.name || "image");
+    var file = image.file;
+    return P.api("POST", "/uploads", { body: body }).then(function (upload) {
+      if (image.file === file) image.uploadId = upload.id;
+      return upload.id;
+    });
+  }
+
+  function submit() {
+    if (busy) return;
+    hideComposerError();
+    var prompt = promptBox.value.trim();
+    if (!prompt) {
+      showComposerError(t("composer.prompt_required"));
+      promptBox.focus();
+      return;
+    }
+    var chosen = selection();
+    if (chosen.price === null || submitButton.disabled) return;
+    setBusy(true);
+    attemptKey = attemptKey || P.uuid();
+    var key = attemptKey;
+    ensureUpload().then(function (uploadId) {
+      var body = { prompt: prompt, model: chosen.model, aspect_ratio: chosen.aspect_ratio, duration: chosen.duration, quality: chosen.quality };
+      if (uploadId) body.upload_id = uploadId;
+      return P.api("POST", "/videos", { body: body, headers: { "Idempotency-Key": key } });
+    }).then(function (video) {
+      attemptKey = null;
+      applyVideo(video, "top");
+      promptBox.value = "";
+      clearImage();
+      growPrompt();
+      window.scrollTo({ top: 0, behavior: "smooth" });
+      P.refreshMe().catch(function () {});
+    }, function (error) {
+      if (error.status !== 0) attemptKey = null; // the server answered: a new click is a new attempt
+      showComposerError(error.message, error.code === "insufficient_credits");
+      if (error.code === "insufficient_credits") P.refreshMe().catch(function () {});
+    }).then(function () {
+      setBusy(false);
+    });
+  }
+
+  // "Try again": the failed video's prompt and options go back into the composer.
+  function retry(video) {
+    if (!video) return;
+    hideComposerError();
+    promptBox.value = video.prompt || "";
+    [["aspect_ratio", video.aspect_ratio], ["duration", String(video.duration)]].forEach(function (pair) {
+      var input = form.querySelector('input[name="' + pair[0] + '"][value="' + pair[1] + '"]');
+      if (input) input.checked = true;
+    });
+    var tier = tierOf(video);
+    if (tier) form.elements.tier.value = tier;
+    attemptKey = null;
+    clearImage();
+    if (video.mode === "image_to_video" && video.upload_id) {
+      image.uploadId = video.upload_id;
+      showImage(video.image_url, "");
+    } else if (video.mode === "image_to_video" && video.image_url) {
+      // No upload id in the answer: fetch the picture and attach it again (it is uploaded anew).
+      fetch(video.image_url, { credentials: "same-origin" }).then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.blob();
+      }).then(function (blob) {
+        var type = IMAGE_TYPES.indexOf(blob.type) >= 0 ? blob.type : "image/png";
+        attachFile(new File([blob], "reference." + type.split("/")[1], { type: type }));
+      }).catch(function () {
+        showComposerError(t("composer.image_again"));
+      });
+    }
+    growPrompt();
+    updateComposer();
+    promptBox.focus();
+    promptBox.setSelectionRange(promptBox.value.length, promptBox.value.length);
+  }
+
+  form.addEventListener("submit", function (event) { event.preventDefault(); submit(); });
+  promptBox.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); submit(); }
+  });
+  promptBox.addEventListener("input", function () { attemptKey = null; growPrompt(); updateComposer(); });
+  form.addEventListener("change", function (event) {
+    if (event.target === imageInput) return;
+    attemptKey = null;
+    updateComposer();
+  });
+  document.getElementById("attach").addEventListener("click", function () { imageInput.click(); });
+  document.getElementById("remove-image").addEventListener("click", function () {
+    clearImage();
+    attemptKey = null;
+  });
+  imageInput.addEventListener("change", function () { attachFile(imageInput.files && imageInput.files[0]); });
+  form.addEventListener("dragover", function (event) {
+    if (event.dataTransfer && Array.prototype.indexOf.call(event.dataTransfer.types, "Files") >= 0) {
+      event.preventDefault();
+      form.classList.add("dragging");
+    }
+  });
+  form.addEventListener("dragleave", function () { form.classList.remove("dragging"); });
+  form.addEventListener("drop", function (event) {
+    form.classList.remove("dragging");
+    var file = event.dataTransfer && event.dataTransfer.files && event.dataTransfer.files[0];
+    if (file) {
+      event.preventDefault();
+      attachFile(file);
+    }
+  });
+
+  // ================================================================ Start
+
+  // The API does not promise a demo flag; any of these names turns the #fail / #slow hint on.
+  function isDemo(answer) {
+    return !!answer && (answer.demo === true || answer.is_demo === true || answer.simulator === true || answer.provider === "simulator");
+  }
+
+  // /#video-ID (from the credits page) scrolls to that card and marks it for a moment.
+  function showLinkedCard() {
+    var match = /^#video-(.+)$/.exec(window.location.hash);
+    var card = match && document.getElementById("video-" + decodeURIComponent(match[1]));
+    if (!card) return;
+    card.scrollIntoView({ block: "center" });
+    card.classList.add("linked");
+    setTimeout(function () { card.classList.remove("linked"); }, 2500);
+  }
+
+  P.onMe(updateComposer);
+  P.onLanguage(function () {
+    updateComposer();
+    Array.prototype.forEach.call(gallery.children, decorate);
+    // Failure reasons come from the server in the language asked for: read the shown cards again.
+    var shown = Math.min(100, Math.max(gallery.children.length, 1));
+    P.api("GET", "/videos?limit=" + shown).then(function (page) {
+      ((page && page.data) || []).forEach(function (video) { applyVideo(video, "live"); });
+    }, function () {});
+  });
+  window.addEventListener("resize", function () { Array.prototype.forEach.call(gallery.children, decorate); });
+
+  P.start({ signedIn: true, page: "studio" }).then(function (account) {
+    growPrompt();
+    updateComposer();
+    var prices = P.api("GET", "/pricing").then(function (answer) {
+      pricing = answer;
+      demoHint.hidden = !isDemo(answer) && !isDemo(account);
+      updateComposer();
+    });
+    var list = loadPage(null).then(function () {
+      listLoaded = true;
+      loading.hidden = true;
+      if (version === null) version = 0; // no version in the answer: the first poll sends everything once
+      updateEmptyState();
+      showLinkedCard();
+    });
+    Promise.all([prices, list]).catch(function (error) {
+      loading.hidden = true;
+      P.showError(error);
+    }).then(function () { schedulePoll(); });
+  }, function () {
+    loading.hidden = true;
+  });
+})();
