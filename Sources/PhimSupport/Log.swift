@@ -40,6 +40,9 @@ public enum Log {
     public static func warning(_ message: String, _ fields: KeyValuePairs<String, String> = [:]) { write(.warning, message, fields) }
     public static func error(_ message: String, _ fields: KeyValuePairs<String, String> = [:]) { write(.error, message, fields) }
 
+    /// Whether a line at this level would be written; lets a hot path skip building its fields.
+    public static func isEnabled(_ level: Level) -> Bool { level >= settings.minimum }
+
     public static func write(_ level: Level, _ message: String, _ fields: KeyValuePairs<String, String>) {
         guard level >= settings.minimum else { return }
         let time = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!,

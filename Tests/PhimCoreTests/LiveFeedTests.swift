@@ -40,6 +40,15 @@ final class LiveFeedTests: XCTestCase {
         try world.assertLedgerClean()
     }
 
+    func testTimesAreISO8601InUTCWithMilliseconds() throws {
+        let world = try TestWorld()
+        let user = try world.user("times", credits: 7_000)
+        world.clock.advance(0.25)
+        let video = world.createVideo(user).bodyJSON!
+        XCTAssertEqual(video["created_at"]?.stringValue, "2027-01-15T08:00:00.250Z")
+        XCTAssertEqual(video["finished_at"], .null)
+    }
+
     func testGalleryPagesNewestFirstWithACursor() throws {
         let world = try TestWorld()
         let user = try world.user("pages", credits: 70_000)
