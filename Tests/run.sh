@@ -2,22 +2,32 @@
 # Every test of Phim (what .ci/run runs): one debug build, then the Swift tests on real SQLite
 # files, the dashboard's translation check, the production nginx file checked with `nginx -t`,
 # and the end-to-end suites through a real nginx started with `phim up` (two FastCGI processes
-# on one database): the API smoke test, the FastCGI process tests and the browser test.
+# on one database): the API smoke test, raw FastCGI against the process's socket, and the
+# browser test. Ends with the total over every suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 Tests/install-deps.sh --test
+results=$(mktemp /tmp/phim-results.XXXXXX)
 
 echo "== build (debug, once)"
-swift build --build-tests 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
+swift build --build-tests 2>&1 | grep -E "error|warning: unre|Compiling phim|Build" || true
 swift build --build-tests >/dev/null 2>&1 || { swift build --build-tests; exit 1; }
 phim="$root/.build/debug/phim"
 
 echo "== swift tests"
-swift test --skip-build 2>&1 | tail -n 40
+LOG_LEVEL=error swift test --skip-build 2>&1 | tee "$results.swift" | grep -E "error:|failed|Executed [0-9]+ tests" | tail -n 30
+grep -qE "Executed [0-9]+ tests, with 0 failures" "$results.swift" || { echo "swift tests failed"; exit 1; }
+grep -oE "Executed [0-9]+ tests, with [0-9]+ failures" "$results.swift" | tail -n 1 \
+  | awk '{print $2 " passed, " $5 " failed"}' >> "$results"
+
+suite() { # runs a suite that prints "N passed, N failed" last
+  "$@" | tee "$results.suite"
+  tail -n 1 "$results.suite" >> "$results"
+}
 
 echo "== dashboard translations"
-python3 Tests/e2e/i18n_check.py
+suite python3 Tests/e2e/i18n_check.py
 
 echo "== production nginx site (nginx -t)"
 Tests/e2e/check_nginx.sh
@@ -33,16 +43,20 @@ stop() {
   kill -TERM "$up_pid" 2>/dev/null || true
   wait "$up_pid" 2>/dev/null || true
 }
-trap 'stop; echo "phim log: $work/phim.log"' EXIT
+trap 'stop; echo "phim log: $work/phim.log"; tail -n 30 "$work/phim.log"' EXIT
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/api/livez" >/dev/null 2>&1 && break
   sleep 0.2
 done
 base="http://127.0.0.1:$port"
-python3 Tests/e2e/smoke.py --base-url "$base" --data "$work/data" --phim "$phim"
-python3 Tests/e2e/browser_test.py --base-url "$base" --screenshots "$work/screenshots"
+suite python3 Tests/e2e/smoke.py --base-url "$base" --data "$work/data" --phim "$phim"
+suite python3 Tests/e2e/fastcgi_test.py --socket "$work/data/run/phim-1.sock"
+suite python3 Tests/e2e/browser_test.py --base-url "$base" --screenshots "$work/screenshots"
 stop
 trap - EXIT
+grep -q "phim up: stopped" "$work/phim.log" || { echo "phim up did not stop cleanly"; tail -n 30 "$work/phim.log"; exit 1; }
 echo "== ledger after the run"
 "$phim" ledger verify --data "$work/data"
 echo "screenshots: $work/screenshots"
+awk '{p += $1; f += $3} END {print "all suites: " p " passed, " f " failed"}' "$results"
+awk '{p += $1; f += $3} END {print p " passed, " f " failed"}' "$results"

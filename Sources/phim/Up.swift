@@ -22,6 +22,9 @@ struct Up: ParsableCommand {
     func run() throws {
         FastCGIServer.blockTerminationSignals()
         signal(SIGPIPE, SIG_IGN)
+        // One stream for the whole service: this process's log lines, the FastCGI processes'
+        // and nginx's errors all go to standard output (the children inherit both descriptors).
+        dup2(1, 2)
         let configuration = try dataOptions.load(port: port)
         let root = FileManager.default.currentDirectoryPath
         guard FileManager.default.fileExists(atPath: "\(root)/public/index.html"),
