@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "PhimServer",
             dependencies: ["CFastCGI", "PhimSupport", "PhimCore", "PhimProvider"],
-            resources: [.copy("Messages")],
+            resources: [.copy("Messages"), .copy("OpenAPI")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(

@@ -32,6 +32,7 @@ enum Routes {
     static let all: [Route] = [
         Route("GET", "/api/livez", .anyone, HealthHandlers.livez),
         Route("GET", "/api/healthz", .anyone, HealthHandlers.healthz),
+        Route("GET", "/api/v1/openapi.json", .anyone, HealthHandlers.openAPI),
 
         Route("POST", "/api/v1/auth/register", .anyone, AuthHandlers.register),
         Route("POST", "/api/v1/auth/login", .anyone, AuthHandlers.login),
