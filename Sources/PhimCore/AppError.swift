@@ -57,6 +57,13 @@ public enum AppError: Error, Equatable, Sendable {
     case invalidCursor
     case invalidLimit
 
+    // Operators
+    case userNotFound
+    case invalidAmount(maximum: Int)
+    case reasonRequired(maximum: Int)
+    case cannotDisableSelf
+    case priceNotFound
+
     // Provider trouble, surfaced to the user who asked for a video
     case providerUnavailable(videoID: String?)
     case providerBusy(videoID: String?)
@@ -77,7 +84,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .unauthenticated, .invalidCredentials, .invalidSignature: 401
         case .insufficientCredits: 402
         case .csrfFailed, .accountDisabled: 403
-        case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound: 404
+        case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound, .userNotFound, .priceNotFound: 404
         case .methodNotAllowed: 405
         case .emailTaken, .notCancelable: 409
         case .payloadTooLarge, .imageTooLarge: 413
@@ -85,7 +92,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptRequired, .promptTooLong,
              .promptInvalidCharacters, .invalidMode, .unknownModel, .modelDoesNotMatchMode, .invalidAspectRatio,
              .invalidDuration, .invalidQuality, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
-             .idempotencyKeyReused, .invalidImage, .providerRejectedInput, .callbackTaskMismatch: 422
+             .idempotencyKeyReused, .invalidImage, .providerRejectedInput, .callbackTaskMismatch,
+             .invalidAmount, .reasonRequired, .cannotDisableSelf: 422
         case .tooManyUnfinishedVideos: 429
         case .internal: 500
         case .providerMisconfigured: 502
@@ -137,6 +145,11 @@ public enum AppError: Error, Equatable, Sendable {
         case .notCancelable: "not_cancelable"
         case .invalidCursor: "invalid_cursor"
         case .invalidLimit: "invalid_limit"
+        case .userNotFound: "user_not_found"
+        case .invalidAmount: "invalid_amount"
+        case .reasonRequired: "reason_required"
+        case .cannotDisableSelf: "cannot_disable_self"
+        case .priceNotFound: "price_not_found"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
         case .providerOutOfCredits: "provider_out_of_credits"
@@ -165,6 +178,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .notCancelable(let status): ["status": status]
         case .tooManyUnfinishedVideos(let limit): ["limit": String(limit)]
         case .providerRejectedInput(_, let message): ["message": message]
+        case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
         default: [:]
         }
     }

@@ -10,6 +10,9 @@ enum Access {
     case user
     /// The provider's callbacks: authenticated by the per-job secret in the path.
     case provider
+    /// Operators: a signed-in user with the admin flag. To anyone else these routes do not
+    /// exist (404), signed in or not.
+    case admin
 }
 
 struct Route {
@@ -53,6 +56,16 @@ enum Routes {
         Route("POST", "/api/v1/videos/:id/cancel", .user, VideoHandlers.cancel),
         Route("GET", "/api/v1/credits/transactions", .user, VideoHandlers.transactions),
 
+        Route("GET", "/api/v1/admin/users", .admin, AdminHandlers.users),
+        Route("GET", "/api/v1/admin/users/:id", .admin, AdminHandlers.user),
+        Route("POST", "/api/v1/admin/users/:id/credits", .admin, AdminHandlers.credits),
+        Route("POST", "/api/v1/admin/users/:id/disable", .admin, AdminHandlers.disable),
+        Route("POST", "/api/v1/admin/users/:id/enable", .admin, AdminHandlers.enable),
+        Route("GET", "/api/v1/admin/prices", .admin, AdminHandlers.prices),
+        Route("PUT", "/api/v1/admin/prices", .admin, AdminHandlers.setPrice),
+        Route("GET", "/api/v1/admin/audit", .admin, AdminHandlers.audit),
+        Route("GET", "/api/v1/admin/ledger.csv", .admin, AdminHandlers.ledgerCSV),
+
         Route("POST", "/api/v1/webhooks/kie/:job/:secret", .provider, CallbackHandlers.completion),
         Route("POST", "/api/v1/webhooks/kie/:job/:secret/progress", .provider, CallbackHandlers.progress),
     ]
@@ -70,7 +83,17 @@ enum Router {
                 continue
             }
             var context = Context(request: request, app: app, database: db, parameters: parameters)
-            if route.access == .user { try context.authenticate() }
+            switch route.access {
+            case .user:
+                try context.authenticate()
+            case .admin:
+                do { try context.authenticate() } catch AppError.csrfFailed where context.caller?.isAdmin == true {
+                    throw AppError.csrfFailed
+                } catch { throw AppError.routeNotFound }
+                guard context.caller?.isAdmin == true else { throw AppError.routeNotFound }
+            case .anyone, .provider:
+                break
+            }
             return try route.handler(context)
         }
         throw methodMismatch ? AppError.methodNotAllowed : AppError.routeNotFound
@@ -141,11 +164,12 @@ struct Context {
               let (user, csrf) = try app.accounts.sessionUser(token: token, on: db)
         else { throw AppError.unauthenticated }
         guard !user.isDisabled else { throw AppError.accountDisabled }
+        // Known before the token is checked, so an administrator's missing token reads as 403, not 404.
+        caller = user
+        sessionToken = token
         if !["GET", "HEAD"].contains(request.method) {
             guard let given = request.header("x-csrf-token"), Crypto.constantTimeEqual(given, csrf) else { throw AppError.csrfFailed }
         }
-        caller = user
-        sessionToken = token
     }
 
     func parameter(_ name: String) -> String { parameters[name] ?? "" }

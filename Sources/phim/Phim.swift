@@ -13,7 +13,8 @@ struct Phim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "phim",
         abstract: "Phim: a self-hostable studio for AI video generation.",
-        subcommands: [Up.self, FastCGI.self, Migrate.self, Users.self, Credits.self, Ledger.self, Simulator.self])
+        subcommands: [Up.self, FastCGI.self, Migrate.self, Users.self, Credits.self, Ledger.self, PricesCommand.self, Audit.self,
+                      Backup.self, Simulator.self])
 
     static func main() {
         // Line by line even into a pipe or a file, so `phim up`'s banner shows beside the logs.
@@ -78,7 +79,7 @@ struct Migrate: ParsableCommand {
 }
 
 struct Users: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Accounts.", subcommands: [Create.self])
+    static let configuration = CommandConfiguration(abstract: "Accounts.", subcommands: [Create.self, List.self, Show.self, Disable.self, Enable.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make an account.")
@@ -102,7 +103,7 @@ struct Users: ParsableCommand {
 }
 
 struct Credits: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Credits.", subcommands: [Grant.self])
+    static let configuration = CommandConfiguration(abstract: "Credits.", subcommands: [Grant.self, Deduct.self])
 
     struct Grant: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Grant credits to an account (recorded in the ledger with the reason).")
@@ -127,7 +128,7 @@ struct Credits: ParsableCommand {
 }
 
 struct Ledger: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The credit ledger.", subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(abstract: "The credit ledger.", subcommands: [Verify.self, Export.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Recompute every balance from the ledger and check every job's hold; exit non-zero on any mismatch.")

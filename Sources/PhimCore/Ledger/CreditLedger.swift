@@ -59,6 +59,19 @@ public enum CreditLedger {
         }
     }
 
+    /// Takes credits away (an operator's correction): only from the spendable balance, never
+    /// below zero, never from credits held for running videos. Runs in the caller's transaction.
+    static func deduct(userID: String, amount: Int, reason: String, at now: Int64, on db: Database) throws {
+        guard amount > 0 else { throw LedgerError.invalidAmount }
+        guard try moveBalances(userID: userID, available: -amount, held: 0, on: db) else {
+            guard let available = try db.first("SELECT credits_available FROM users WHERE id = ?", [.text(userID)])?.int(0) else {
+                throw LedgerError.userNotFound
+            }
+            throw LedgerError.insufficientCredits(needed: amount, available: available)
+        }
+        try record(.deduct, userID: userID, jobID: nil, available: -amount, held: 0, reason: reason, uniqueKey: nil, at: now, on: db)
+    }
+
     // MARK: - Internals
 
     private static func close(_ kind: Kind, userID: String, jobID: String, available: Int, price: Int,

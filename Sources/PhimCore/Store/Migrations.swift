@@ -110,6 +110,24 @@ public enum Migrations {
         CREATE INDEX credit_entries_by_user ON credit_entries(user_id, created_at DESC);
         CREATE INDEX credit_entries_by_job ON credit_entries(job_id);
         """,
+        // 2: the audit log of operators' actions, written in the same transaction as each action.
+        """
+        CREATE TABLE admin_actions (
+            id TEXT PRIMARY KEY,
+            actor_id TEXT REFERENCES users(id),
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target_user_id TEXT REFERENCES users(id),
+            target TEXT,
+            reason TEXT,
+            before TEXT NOT NULL,
+            after TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX admin_actions_by_time ON admin_actions(created_at DESC);
+        CREATE INDEX admin_actions_by_target ON admin_actions(target_user_id, created_at DESC);
+        CREATE INDEX users_by_created ON users(created_at DESC);
+        """,
     ]
 
     /// Applies the steps this file has not seen yet. Returns how many ran.

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import PhimCore
 import PhimSupport
 
@@ -75,22 +72,8 @@ enum AuthHandlers {
     }
 }
 
-/// Times in answers: ISO 8601 in UTC with milliseconds (`2026-11-29T03:50:21.123Z`), written
-/// from the stored Unix milliseconds by hand: a Foundation date formatter per value cost more
-/// than the rest of a video's answer.
+/// Times in answers: ISO 8601 in UTC with milliseconds.
 enum Timestamps {
-    static func iso(_ millis: Int64) -> String {
-        var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
-        let fraction = Int(millis - Int64(seconds) * 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(fraction), 3))Z"
-    }
-
+    static func iso(_ millis: Int64) -> String { ISOTime.string(millis) }
     static func isoOrNull(_ millis: Int64?) -> JSON { millis.map { .string(iso($0)) } ?? .null }
 }

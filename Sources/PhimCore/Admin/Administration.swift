@@ -1,0 +1,190 @@
+import Foundation
+import PhimProvider
+import PhimSupport
+
+/// What operators do: grant or deduct credits, disable or enable an account, set prices.
+///
+/// The admin API and the `phim` commands both come here, so every action is checked the same
+/// way and written to the audit log in the same transaction as the change: an action without
+/// its audit entry cannot exist.
+public struct Administration: Sendable {
+    public static let maximumAmount = 100_000_000
+    public static let maximumReasonLength = 500
+
+    public var clock: AppClock
+
+    public init(clock: AppClock) { self.clock = clock }
+
+    /// Who acts: a signed-in administrator, or someone with a shell on the server.
+    public struct Actor: Sendable {
+        public var userID: String?
+        public var label: String
+
+        public static func admin(_ user: User) -> Actor { Actor(userID: user.id, label: user.email) }
+
+        public static func commandLine() -> Actor {
+            Actor(userID: nil, label: "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "operator"))
+        }
+    }
+
+    // MARK: - Credits
+
+    public enum CreditMove: String, Sendable {
+        case grant = "credits.grant"
+        case deduct = "credits.deduct"
+    }
+
+    /// Grants credits, or deducts them from the spendable balance (never below zero, never from
+    /// credits held for running videos). Returns the account after the move.
+    @discardableResult
+    public func move(_ move: CreditMove, amount: Int, userID: String, reason rawReason: String?, by actor: Actor,
+                     on db: Database) throws -> User {
+        guard (1...Self.maximumAmount).contains(amount) else { throw AppError.invalidAmount(maximum: Self.maximumAmount) }
+        let reason = try Self.reason(rawReason)
+        let now = clock.nowMillis()
+        let user: User
+        do {
+            user = try db.write {
+                guard let before = try Self.user(userID, on: db) else { throw AppError.userNotFound }
+                switch move {
+                case .grant: try CreditLedger.grant(userID: userID, amount: amount, reason: reason, at: now, on: db)
+                case .deduct: try CreditLedger.deduct(userID: userID, amount: amount, reason: reason, at: now, on: db)
+                }
+                let after = try Self.user(userID, on: db)!
+                try audit(actor, move.rawValue, target: after, reason: reason,
+                          before: [("credits_available", .int(before.creditsAvailable))],
+                          after: [("credits_available", .int(after.creditsAvailable))], at: now, on: db)
+                return after
+            }
+        } catch CreditLedger.LedgerError.insufficientCredits(let needed, let available) {
+            throw AppError.insufficientCredits(needed: needed, available: available)
+        } catch CreditLedger.LedgerError.userNotFound {
+            throw AppError.userNotFound
+        }
+        Log.info("credits moved by an operator", ["action": move.rawValue, "amount": String(amount), "user_id": userID, "actor": actor.label])
+        return user
+    }
+
+    // MARK: - Access
+
+    /// Disabling stops the account from signing in (its sessions end at once) and from using its
+    /// API keys. Its running videos still finish and settle. Doing it twice changes nothing more.
+    @discardableResult
+    public func setDisabled(_ disabled: Bool, userID: String, reason rawReason: String?, by actor: Actor, on db: Database) throws -> User {
+        let reason = try Self.reason(rawReason)
+        if disabled, actor.userID == userID { throw AppError.cannotDisableSelf }
+        let now = clock.nowMillis()
+        return try db.write {
+            guard let user = try Self.user(userID, on: db) else { throw AppError.userNotFound }
+            guard user.isDisabled != disabled else { return user }
+            try db.run("UPDATE users SET disabled_at = ? WHERE id = ?", [disabled ? .integer(now) : .null, .text(userID)])
+            if disabled { try db.run("DELETE FROM sessions WHERE user_id = ?", [.text(userID)]) }
+            let after = try Self.user(userID, on: db)!
+            try audit(actor, disabled ? "account.disable" : "account.enable", target: after, reason: reason,
+                      before: [("disabled", .bool(!disabled))], after: [("disabled", .bool(disabled))], at: now, on: db)
+            Log.info("account \(disabled ? "disabled" : "enabled") by an operator", ["user_id": userID, "actor": actor.label])
+            return after
+        }
+    }
+
+    // MARK: - Prices
+
+    /// Changes one price. Videos already made keep the price they were held at.
+    @discardableResult
+    public func setPrice(model: VideoModel, durationSeconds: Int, quality: VideoQuality, credits: Int, reason rawReason: String?,
+                         by actor: Actor, on db: Database) throws -> Prices.Row {
+        guard (1...Self.maximumAmount).contains(credits) else { throw AppError.invalidAmount(maximum: Self.maximumAmount) }
+        let reason = try Self.reason(rawReason ?? "price change")
+        let now = clock.nowMillis()
+        return try db.write {
+            guard let before = try Prices.credits(model: model, durationSeconds: durationSeconds, quality: quality, on: db) else {
+                throw AppError.priceNotFound
+            }
+            try db.run("UPDATE prices SET credits = ?, updated_at = ? WHERE model = ? AND duration_seconds = ? AND quality = ?",
+                       [.int(credits), .integer(now), .text(model.rawValue), .int(durationSeconds), .text(quality.rawValue)])
+            try audit(actor, "price.set", targetUserID: nil, target: "\(model.rawValue) \(durationSeconds)s \(quality.rawValue)",
+                      reason: reason, before: [("credits", .int(before))], after: [("credits", .int(credits))], at: now, on: db)
+            return Prices.Row(model: model, durationSeconds: durationSeconds, quality: quality, credits: credits)
+        }
+    }
+
+    // MARK: - Reading
+
+    public struct Account: Sendable {
+        public var user: User
+        public var createdAt: Int64
+    }
+
+    /// Accounts whose email contains `query` (all when empty), newest first.
+    public func search(_ query: String, limit: Int, on db: Database) throws -> [Account] {
+        let needle = query.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        // Emails are stored lower-cased; LIKE's own wildcards in the query are taken literally.
+        let escaped = needle.replacingOccurrences(of: "\\", with: "\\\\")
+            .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+        return try db.query("""
+            SELECT \(User.columns), created_at FROM users WHERE email LIKE ? ESCAPE '\\' ORDER BY created_at DESC, id DESC LIMIT ?
+            """, [.text("%\(escaped)%"), .int(limit)]).map { Account(user: User($0), createdAt: $0.int64(6)) }
+    }
+
+    public func account(email: String, on db: Database) throws -> User {
+        guard let row = try db.first("SELECT \(User.columns) FROM users WHERE email = ?", [.text(email.normalizedEmail)]) else {
+            throw AppError.userNotFound
+        }
+        return User(row)
+    }
+
+    public struct AuditEntry: Sendable {
+        public var id: String
+        public var actor: String
+        public var action: String
+        public var target: String?
+        public var targetUserID: String?
+        public var reason: String?
+        public var before: String
+        public var after: String
+        public var createdAt: Int64
+    }
+
+    /// The audit log, newest first; one account's entries when `userID` is given.
+    public func auditLog(userID: String?, limit: Int, on db: Database) throws -> [AuditEntry] {
+        try db.query("""
+            SELECT id, actor, action, target, target_user_id, reason, before, after, created_at FROM admin_actions
+            WHERE (? IS NULL OR target_user_id = ?) ORDER BY created_at DESC, rowid DESC LIMIT ?
+            """, [.optionalText(userID), .optionalText(userID), .int(limit)]).map {
+            AuditEntry(id: $0.string(0), actor: $0.string(1), action: $0.string(2), target: $0.optionalString(3),
+                       targetUserID: $0.optionalString(4), reason: $0.optionalString(5), before: $0.string(6),
+                       after: $0.string(7), createdAt: $0.int64(8))
+        }
+    }
+
+    /// A reason is required and kept as written (trimmed), up to 500 characters.
+    public static func reason(_ raw: String?) throws -> String {
+        let reason = (raw ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty, reason.count <= maximumReasonLength,
+              !reason.containsControlCharacters(allowingLineBreaks: true)
+        else { throw AppError.reasonRequired(maximum: maximumReasonLength) }
+        return reason
+    }
+
+    // MARK: - Internals
+
+    static func user(_ id: String, on db: Database) throws -> User? {
+        try db.first("SELECT \(User.columns) FROM users WHERE id = ?", [.text(id)]).map(User.init)
+    }
+
+    private func audit(_ actor: Actor, _ action: String, target: User, reason: String, before: [(String, JSON)],
+                       after: [(String, JSON)], at now: Int64, on db: Database) throws {
+        try audit(actor, action, targetUserID: target.id, target: target.email, reason: reason, before: before, after: after,
+                  at: now, on: db)
+    }
+
+    private func audit(_ actor: Actor, _ action: String, targetUserID: String?, target: String, reason: String,
+                       before: [(String, JSON)], after: [(String, JSON)], at now: Int64, on db: Database) throws {
+        try db.run("""
+            INSERT INTO admin_actions (id, actor_id, actor, action, target_user_id, target, reason, before, after, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(UUID().uuidString.lowercased()), .optionalText(actor.userID), .text(actor.label), .text(action),
+                  .optionalText(targetUserID), .text(target), .text(reason), .text(JSON.object(before).serialized()),
+                  .text(JSON.object(after).serialized()), .integer(now)])
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import PhimCore
+import PhimProvider
+import PhimSupport
+
+/// The operators' API under /api/v1/admin (administrators only; everyone else gets 404, so its
+/// existence is not even confirmed). The actions themselves are `Administration`'s.
+enum AdminHandlers {
+    static func users(_ context: Context) throws -> Response {
+        let accounts = try administration(context).search(context.request.query["query"] ?? "",
+                                                         limit: try context.limit(default: 50, maximum: 500), on: context.db)
+        return .json(.object([("data", .array(accounts.map { account(user: $0.user, createdAt: $0.createdAt) }))]))
+    }
+
+    static func user(_ context: Context) throws -> Response {
+        let user = try target(context)
+        let db = try context.db
+        let createdAt = try db.first("SELECT created_at FROM users WHERE id = ?", [.text(user.id)])?.int64(0) ?? 0
+        let ledger = try CreditLedger.entries(userID: user.id, limit: 100, beforeRowID: nil, on: db).entries
+        let audit = try administration(context).auditLog(userID: user.id, limit: 100, on: db)
+        return .json(.object([("account", account(user: user, createdAt: createdAt)),
+                              ("ledger", .array(ledger.map(VideoJSON.transaction))),
+                              ("audit", .array(audit.map(auditJSON)))]))
+    }
+
+    /// `{action: "grant" | "deduct", amount, reason}`.
+    static func credits(_ context: Context) throws -> Response {
+        let body = try context.jsonBody()
+        let move: Administration.CreditMove
+        switch body["action"]?.stringValue {
+        case "grant": move = .grant
+        case "deduct": move = .deduct
+        default: throw AppError.invalidJSON(detail: "action must be grant or deduct")
+        }
+        guard let amount = body["amount"]?.intValue else { throw AppError.invalidAmount(maximum: Administration.maximumAmount) }
+        let user = try administration(context).move(move, amount: amount, userID: try target(context).id,
+                                                    reason: body["reason"]?.stringValue, by: actor(context), on: context.db)
+        return .json(account(user: user, createdAt: nil))
+    }
+
+    static func disable(_ context: Context) throws -> Response { try setDisabled(true, context) }
+    static func enable(_ context: Context) throws -> Response { try setDisabled(false, context) }
+
+    private static func setDisabled(_ disabled: Bool, _ context: Context) throws -> Response {
+        let body = try context.jsonBody()
+        let user = try administration(context).setDisabled(disabled, userID: try target(context).id, reason: body["reason"]?.stringValue,
+                                                           by: actor(context), on: context.db)
+        return .json(account(user: user, createdAt: nil))
+    }
+
+    static func prices(_ context: Context) throws -> Response {
+        try VideoHandlers.pricing(context)
+    }
+
+    /// `{model, duration, quality, credits, reason?}`: applies to videos created from now on.
+    static func setPrice(_ context: Context) throws -> Response {
+        let body = try context.jsonBody()
+        guard let model = body["model"]?.stringValue.flatMap(VideoModel.init(rawValue:)),
+              let duration = body["duration"]?.intValue,
+              let quality = body["quality"]?.stringValue.flatMap(VideoQuality.init(rawValue:))
+        else { throw AppError.priceNotFound }
+        guard let credits = body["credits"]?.intValue else { throw AppError.invalidAmount(maximum: Administration.maximumAmount) }
+        let row = try administration(context).setPrice(model: model, durationSeconds: duration, quality: quality, credits: credits,
+                                                       reason: body["reason"]?.stringValue, by: actor(context), on: context.db)
+        return .json(.object([("model", .string(row.model.rawValue)), ("mode", .string(row.model.mode.rawValue)),
+                              ("duration", .int(row.durationSeconds)), ("quality", .string(row.quality.rawValue)),
+                              ("credits", .int(row.credits))]))
+    }
+
+    static func audit(_ context: Context) throws -> Response {
+        var userID: String?
+        if let raw = context.request.query["user_id"] {
+            guard UUID(uuidString: raw) != nil else { throw AppError.userNotFound }
+            userID = raw.lowercased()
+        }
+        let entries = try administration(context).auditLog(userID: userID, limit: try context.limit(default: 100, maximum: 1000),
+                                                           on: context.db)
+        return .json(.object([("data", .array(entries.map(auditJSON)))]))
+    }
+
+    /// The ledger as CSV (`since` and `until`: ISO 8601 times or dates).
+    static func ledgerCSV(_ context: Context) throws -> Response {
+        func time(_ name: String) throws -> Int64? {
+            guard let raw = context.request.query[name], !raw.isEmpty else { return nil }
+            guard let value = ISOTime.parse(raw) else { throw AppError.invalidJSON(detail: "\(name) must be an ISO 8601 time") }
+            return value
+        }
+        var body: [UInt8] = []
+        try LedgerExport.export(since: try time("since"), until: try time("until"), on: context.db) { body += Array($0.utf8) }
+        return Response(status: 200, headers: [("Content-Type", "text/csv; charset=utf-8"),
+                                               ("Content-Disposition", "attachment; filename=\"phim-ledger.csv\"")], body: body)
+    }
+
+    // MARK: - Helpers
+
+    private static func administration(_ context: Context) -> Administration { Administration(clock: context.app.clock) }
+
+    private static func actor(_ context: Context) throws -> Administration.Actor { .admin(try context.user) }
+
+    private static func target(_ context: Context) throws -> User {
+        let id = context.parameter("id").lowercased()
+        guard UUID(uuidString: id) != nil, let user = try context.app.accounts.user(id: id, on: context.db) else {
+            throw AppError.userNotFound
+        }
+        return user
+    }
+
+    static func account(user: User, createdAt: Int64?) -> JSON {
+        var fields: [(String, JSON)] = [("id", .string(user.id)), ("email", .string(user.email)), ("is_admin", .bool(user.isAdmin)),
+                                        ("disabled", .bool(user.isDisabled)), ("credits", .int(user.creditsAvailable)),
+                                        ("credits_on_hold", .int(user.creditsHeld))]
+        if let createdAt { fields.append(("created_at", .string(Timestamps.iso(createdAt)))) }
+        return .object(fields)
+    }
+
+    static func auditJSON(_ entry: Administration.AuditEntry) -> JSON {
+        .object([("id", .string(entry.id)), ("actor", .string(entry.actor)), ("action", .string(entry.action)),
+                 ("target", .optional(entry.target)), ("target_user_id", .optional(entry.targetUserID)),
+                 ("reason", .optional(entry.reason)), ("before", JSON.parse(Data(entry.before.utf8)) ?? .null),
+                 ("after", JSON.parse(Data(entry.after.utf8)) ?? .null), ("created_at", .string(Timestamps.iso(entry.createdAt)))])
+    }
+}

@@ -1,0 +1,215 @@
+import ArgumentParser
+import Foundation
+import PhimCore
+import PhimProvider
+import PhimServer
+import PhimSupport
+
+/// The operators' commands: the same actions as the admin API, audited as `cli:<user>`.
+extension DataOptions {
+    /// The database and an administration acting as the shell's user.
+    func operatorContext() throws -> (Configuration, Database, Administration) {
+        let configuration = try load()
+        return (configuration, try openDatabase(configuration), Administration(clock: .system))
+    }
+}
+
+/// Turns a domain refusal into a readable command-line error.
+func runOperator<Result>(_ body: () throws -> Result) throws -> Result {
+    do {
+        return try body()
+    } catch let error as AppError {
+        throw ValidationError(Messages.message(for: error, in: .en))
+    }
+}
+
+func describe(_ user: User) -> String {
+    "\(user.email)  available \(user.creditsAvailable)  on hold \(user.creditsHeld)\(user.isAdmin ? "  admin" : "")\(user.isDisabled ? "  DISABLED" : "")"
+}
+
+extension Users {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Accounts whose email contains TEXT, newest first, with balances and marks.")
+        @Option(help: "Part of an email.") var query = ""
+        @Option var limit = 50
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let (_, db, administration) = try dataOptions.operatorContext()
+            let accounts = try administration.search(query, limit: max(1, min(limit, 1000)), on: db)
+            for account in accounts { print(describe(account.user)) }
+            print("\(accounts.count) account(s)")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One account: balances, its latest ledger entries and the audit entries about it.")
+        @Option var email: String
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let (_, db, administration) = try dataOptions.operatorContext()
+            let user = try runOperator { try administration.account(email: email, on: db) }
+            print(describe(user))
+            print("ledger (newest first):")
+            for entry in try CreditLedger.entries(userID: user.id, limit: 20, beforeRowID: nil, on: db).entries {
+                print("  \(ISOTime.string(entry.createdAt))  \(entry.kind)  available \(entry.availableDelta)  held \(entry.heldDelta)  \(entry.reason ?? entry.jobID ?? "")")
+            }
+            print("audit:")
+            for entry in try administration.auditLog(userID: user.id, limit: 20, on: db) {
+                print("  \(ISOTime.string(entry.createdAt))  \(entry.action) by \(entry.actor): \(entry.before) → \(entry.after)  (\(entry.reason ?? ""))")
+            }
+        }
+    }
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop an account from signing in or using its API keys; its running videos still finish.")
+        @Option var email: String
+        @Option var reason: String
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let (_, db, administration) = try dataOptions.operatorContext()
+            let user = try runOperator {
+                try administration.setDisabled(true, userID: try administration.account(email: email, on: db).id, reason: reason,
+                                               by: .commandLine(), on: db)
+            }
+            print("disabled: \(describe(user))")
+        }
+    }
+
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let a disabled account back in.")
+        @Option var email: String
+        @Option var reason: String
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let (_, db, administration) = try dataOptions.operatorContext()
+            let user = try runOperator {
+                try administration.setDisabled(false, userID: try administration.account(email: email, on: db).id, reason: reason,
+                                               by: .commandLine(), on: db)
+            }
+            print("enabled: \(describe(user))")
+        }
+    }
+}
+
+extension Credits {
+    struct Deduct: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take credits from the spendable balance (never below zero, never from credits on hold).")
+        @Option var email: String
+        @Option var amount: Int
+        @Option var reason: String
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let (_, db, administration) = try dataOptions.operatorContext()
+            let user = try runOperator {
+                try administration.move(.deduct, amount: amount, userID: try administration.account(email: email, on: db).id,
+                                        reason: reason, by: .commandLine(), on: db)
+            }
+            print("deducted \(amount): \(describe(user))")
+        }
+    }
+}
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The audit log: every operator action, who, what, before and after, and why.")
+    @Option(help: "Only actions on this account.") var email: String?
+    @Option var limit = 100
+    @OptionGroup var dataOptions: DataOptions
+
+    func run() throws {
+        let (_, db, administration) = try dataOptions.operatorContext()
+        let userID = try email.map { email in try runOperator { try administration.account(email: email, on: db).id } }
+        for entry in try administration.auditLog(userID: userID, limit: max(1, min(limit, 10_000)), on: db) {
+            print("\(ISOTime.string(entry.createdAt))  \(entry.actor)  \(entry.action)  \(entry.target ?? "")  \(entry.before) → \(entry.after)  \(entry.reason ?? "")")
+        }
+    }
+}
+
+extension Ledger {
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The ledger as CSV for accounting, oldest first (formula-like cells escaped).")
+        @Option(help: "The CSV file to write.") var out: String
+        @Option(help: "From this time (ISO 8601, or a date).") var since: String?
+        @Option(help: "Until this time, exclusive.") var until: String?
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let sinceMillis = try since.map { text in
+                guard let value = ISOTime.parse(text) else { throw ValidationError("--since: not an ISO 8601 time") }
+                return value
+            }
+            let untilMillis = try until.map { text in
+                guard let value = ISOTime.parse(text) else { throw ValidationError("--until: not an ISO 8601 time") }
+                return value
+            }
+            let (_, db, _) = try dataOptions.operatorContext()
+            guard FileManager.default.createFile(atPath: out, contents: nil), let file = FileHandle(forWritingAtPath: out) else {
+                throw ValidationError("cannot write \(out)")
+            }
+            defer { try? file.close() }
+            var lines = -1
+            try LedgerExport.export(since: sinceMillis, until: untilMillis, on: db) { chunk in
+                lines += chunk.components(separatedBy: "\r\n").count - 1
+                try file.write(contentsOf: Data(chunk.utf8))
+            }
+            print("wrote \(lines) entries to \(out)")
+        }
+    }
+}
+
+struct PricesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "prices", abstract: "The price table.", subcommands: [List.self, Set.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every price.")
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let (_, db, _) = try dataOptions.operatorContext()
+            for row in try Prices.all(on: db) {
+                print("\(row.model.rawValue)  \(row.durationSeconds)s  \(row.quality.rawValue)  \(row.credits) credits")
+            }
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a price; videos already made keep the price they were held at.")
+        @Option var model: String
+        @Option var duration: Int
+        @Option var quality: String
+        @Option var credits: Int
+        @Option var reason: String?
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            guard let model = VideoModel(rawValue: model) else { throw ValidationError("unknown model \(model)") }
+            guard let quality = VideoQuality(rawValue: quality) else { throw ValidationError("quality is standard or high") }
+            let (_, db, administration) = try dataOptions.operatorContext()
+            let row = try runOperator {
+                try administration.setPrice(model: model, durationSeconds: duration, quality: quality, credits: credits, reason: reason,
+                                            by: .commandLine(), on: db)
+            }
+            print("\(row.model.rawValue) \(row.durationSeconds)s \(row.quality.rawValue): \(row.credits) credits")
+        }
+    }
+}
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A consistent copy of the database, taken while the service runs (SQLite's backup API).")
+    @Option(help: "The file to write (must not exist).") var to: String
+    @OptionGroup var dataOptions: DataOptions
+
+    func run() throws {
+        guard !FileManager.default.fileExists(atPath: to) else { throw ValidationError("\(to) exists; choose a new file") }
+        let (_, db, _) = try dataOptions.operatorContext()
+        try db.backup(to: to)
+        let copy = try Database(path: to)
+        let report = try LedgerVerifier.verify(on: copy)
+        print("backup written to \(to): \(report.usersChecked) accounts, \(report.jobsChecked) videos, ledger \(report.isClean ? "consistent" : "INCONSISTENT")")
+        if !report.isClean { throw ExitCode(1) }
+    }
+}

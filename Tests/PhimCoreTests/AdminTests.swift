@@ -1,0 +1,128 @@
+import Foundation
+import PhimCore
+import PhimServer
+import PhimSupport
+import XCTest
+
+/// Operators: every action audited in its own transaction, and to anyone else the admin API
+/// does not exist.
+final class AdminTests: XCTestCase {
+    static let adminRoutes: [(String, String)] = [
+        ("GET", "/api/v1/admin/users"), ("GET", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000"),
+        ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/credits"),
+        ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/disable"),
+        ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/enable"),
+        ("GET", "/api/v1/admin/prices"), ("PUT", "/api/v1/admin/prices"), ("GET", "/api/v1/admin/audit"),
+        ("GET", "/api/v1/admin/ledger.csv"),
+    ]
+
+    /// An administrator with an API key.
+    func admin(_ world: TestWorld) throws -> TestWorld.Caller {
+        let user = try world.app.accounts.register(email: "root-\(UUID().uuidString.prefix(6))@example.com".lowercased(),
+                                                   password: "operator password", isAdmin: true, on: world.db)
+        let (_, key) = try world.app.accounts.makeAPIKey(for: user, name: "ops", on: world.db)
+        return TestWorld.Caller(id: user.id, email: user.email, key: key)
+    }
+
+    func testTheAdminAPIDoesNotExistForAnyoneElse() throws {
+        let world = try TestWorld()
+        let user = try world.user("plain")
+        for (method, path) in Self.adminRoutes {
+            for caller in [nil, user] {
+                let response = world.send(method, path, json: .object([]), as: caller)
+                XCTAssertEqual(response.status, 404, "\(method) \(path)")
+                XCTAssertEqual(response.bodyJSON?["error"]?["code"]?.stringValue, "not_found")
+            }
+        }
+    }
+
+    func testGrantsAndDeductsAreAuditedAndNeverTouchHeldCredits() throws {
+        let world = try TestWorld()
+        let root = try admin(world)
+        let user = try world.user("customer", credits: 10_000)
+        XCTAssertEqual(world.createVideo(user).status, 202) // 7,000 on hold, 3,000 left
+        let path = "/api/v1/admin/users/\(user.id)/credits"
+        let noReason = world.send("POST", path, json: .object([("action", .string("grant")), ("amount", .int(500))]), as: root)
+        XCTAssertEqual(noReason.status, 422)
+        XCTAssertEqual(noReason.bodyJSON?["error"]?["code"]?.stringValue, "reason_required")
+        let granted = world.send("POST", path, json: .object([("action", .string("grant")), ("amount", .int(500)),
+                                                               ("reason", .string("apology for an outage"))]), as: root)
+        XCTAssertEqual(granted.bodyJSON?["credits"]?.intValue, 3_500, granted.bodyText)
+        let tooMuch = world.send("POST", path, json: .object([("action", .string("deduct")), ("amount", .int(4_000)),
+                                                               ("reason", .string("correction"))]), as: root)
+        XCTAssertEqual(tooMuch.status, 402, "held credits cannot be deducted")
+        XCTAssertEqual(world.send("POST", path, json: .object([("action", .string("deduct")), ("amount", .int(0)),
+                                                               ("reason", .string("x"))]), as: root).status, 422)
+        let deducted = world.send("POST", path, json: .object([("action", .string("deduct")), ("amount", .int(1_500)),
+                                                                ("reason", .string("correction"))]), as: root)
+        XCTAssertEqual(deducted.bodyJSON?["credits"]?.intValue, 2_000)
+        XCTAssertEqual(world.balance(user).held, 7_000)
+
+        let detail = world.send("GET", "/api/v1/admin/users/\(user.id)", as: root).bodyJSON!
+        guard case .array(let audit) = detail["audit"]! else { return XCTFail() }
+        XCTAssertEqual(audit.map { $0["action"]?.stringValue }, ["credits.deduct", "credits.grant"])
+        XCTAssertEqual(audit.first?["actor"]?.stringValue, root.email)
+        XCTAssertEqual(audit.first?["before"]?["credits_available"]?.intValue, 3_500)
+        XCTAssertEqual(audit.first?["after"]?["credits_available"]?.intValue, 2_000)
+        try world.assertLedgerClean()
+    }
+
+    func testADisabledAccountCannotSignInOrUseKeysButItsVideosStillSettle() throws {
+        let world = try TestWorld()
+        let root = try admin(world)
+        let user = try world.user("suspect", credits: 10_000)
+        let id = world.createVideo(user).bodyJSON!["id"]!.stringValue!
+        XCTAssertEqual(world.send("POST", "/api/v1/admin/users/\(root.id)/disable", json: .object([("reason", .string("x"))]), as: root)
+            .bodyJSON?["error"]?["code"]?.stringValue, "cannot_disable_self")
+        let disabled = world.send("POST", "/api/v1/admin/users/\(user.id)/disable", json: .object([("reason", .string("chargeback"))]), as: root)
+        XCTAssertEqual(disabled.bodyJSON?["disabled"], .bool(true), disabled.bodyText)
+        let withKey = world.send("GET", "/api/v1/me", as: user)
+        XCTAssertEqual(withKey.status, 403)
+        XCTAssertEqual(withKey.bodyJSON?["error"]?["code"]?.stringValue, "account_disabled")
+        let signIn = world.send("POST", "/api/v1/auth/login", json: .object([("email", .string(user.email)), ("password", .string("correct horse"))]))
+        XCTAssertEqual(signIn.bodyJSON?["error"]?["code"]?.stringValue, "account_disabled")
+        world.clock.advance(25)
+        world.deliverCallbacks()
+        XCTAssertEqual(try world.db.first("SELECT status FROM video_jobs WHERE id = ?", [.text(id)])?.string(0), "completed")
+        XCTAssertEqual(world.send("POST", "/api/v1/admin/users/\(user.id)/enable", json: .object([("reason", .string("resolved"))]), as: root).status, 200)
+        XCTAssertEqual(world.send("GET", "/api/v1/me", as: user).status, 200)
+        let audit = world.send("GET", "/api/v1/admin/audit?user_id=\(user.id)", as: root).bodyJSON!
+        guard case .array(let entries) = audit["data"]! else { return XCTFail() }
+        XCTAssertEqual(entries.map { $0["action"]?.stringValue }, ["account.enable", "account.disable"])
+        try world.assertLedgerClean()
+    }
+
+    func testAPriceChangeAppliesToNewVideosOnly() throws {
+        let world = try TestWorld()
+        let root = try admin(world)
+        let user = try world.user("buyer", credits: 30_000)
+        let before = world.createVideo(user).bodyJSON!
+        let changed = world.send("PUT", "/api/v1/admin/prices", json: .object([("model", .string("sora-2-text-to-video")), ("duration", .int(10)),
+                                                                                ("quality", .string("standard")), ("credits", .int(9_000)),
+                                                                                ("reason", .string("provider raised prices"))]), as: root)
+        XCTAssertEqual(changed.bodyJSON?["credits"]?.intValue, 9_000, changed.bodyText)
+        let after = world.createVideo(user).bodyJSON!
+        XCTAssertEqual(before["price_credits"]?.intValue, 7_000)
+        XCTAssertEqual(after["price_credits"]?.intValue, 9_000)
+        world.clock.advance(25)
+        world.deliverCallbacks()
+        XCTAssertEqual(world.balance(user).available, 30_000 - 7_000 - 9_000)
+        XCTAssertEqual(world.send("PUT", "/api/v1/admin/prices", json: .object([("model", .string("sora-2-text-to-video")), ("duration", .int(12)),
+                                                                                ("quality", .string("standard")), ("credits", .int(1))]), as: root).status, 404)
+        try world.assertLedgerClean()
+    }
+
+    func testLedgerCSVEscapesFormulaCells() throws {
+        let world = try TestWorld()
+        let root = try admin(world)
+        let user = try world.user("csv")
+        world.send("POST", "/api/v1/admin/users/\(user.id)/credits",
+                   json: .object([("action", .string("grant")), ("amount", .int(100)), ("reason", .string("=HYPERLINK(\"http://evil\"),x"))]), as: root)
+        let csv = world.send("GET", "/api/v1/admin/ledger.csv", as: root)
+        XCTAssertEqual(csv.header("Content-Type"), "text/csv; charset=utf-8")
+        let lines = csv.bodyText.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        XCTAssertEqual(lines.first, LedgerExport.header)
+        XCTAssertTrue(lines.last?.hasSuffix(",\"'=HYPERLINK(\"\"http://evil\"\"),x\"") ?? false, lines.last ?? "")
+        XCTAssertEqual(world.send("GET", "/api/v1/admin/ledger.csv?since=yesterday", as: root).status, 400)
+    }
+}
