@@ -63,6 +63,7 @@ public enum AppError: Error, Equatable, Sendable {
     case reasonRequired(maximum: Int)
     case cannotDisableSelf
     case priceNotFound
+    case invalidStyle(field: String)
 
     // Provider trouble, surfaced to the user who asked for a video
     case providerUnavailable(videoID: String?)
@@ -93,7 +94,7 @@ public enum AppError: Error, Equatable, Sendable {
              .promptInvalidCharacters, .invalidMode, .unknownModel, .modelDoesNotMatchMode, .invalidAspectRatio,
              .invalidDuration, .invalidQuality, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
              .idempotencyKeyReused, .invalidImage, .providerRejectedInput, .callbackTaskMismatch,
-             .invalidAmount, .reasonRequired, .cannotDisableSelf: 422
+             .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle: 422
         case .tooManyUnfinishedVideos: 429
         case .internal: 500
         case .providerMisconfigured: 502
@@ -150,6 +151,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .reasonRequired: "reason_required"
         case .cannotDisableSelf: "cannot_disable_self"
         case .priceNotFound: "price_not_found"
+        case .invalidStyle: "invalid_style"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
         case .providerOutOfCredits: "provider_out_of_credits"
@@ -179,6 +181,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .tooManyUnfinishedVideos(let limit): ["limit": String(limit)]
         case .providerRejectedInput(_, let message): ["message": message]
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
+        case .invalidStyle(let field): ["field": field]
         default: [:]
         }
     }

@@ -46,6 +46,7 @@ enum Routes {
         Route("DELETE", "/api/v1/api-keys/:id", .user, AuthHandlers.revokeKey),
 
         Route("GET", "/api/v1/pricing", .anyone, VideoHandlers.pricing),
+        Route("GET", "/api/v1/styles", .anyone, StyleHandlers.list),
         Route("POST", "/api/v1/uploads", .user, UploadHandlers.upload),
         Route("POST", "/api/v1/videos", .user, VideoHandlers.create),
         Route("POST", "/api/v1/videos/quote", .user, VideoHandlers.quote),
@@ -63,6 +64,8 @@ enum Routes {
         Route("POST", "/api/v1/admin/users/:id/enable", .admin, AdminHandlers.enable),
         Route("GET", "/api/v1/admin/prices", .admin, AdminHandlers.prices),
         Route("PUT", "/api/v1/admin/prices", .admin, AdminHandlers.setPrice),
+        Route("GET", "/api/v1/admin/styles", .admin, StyleHandlers.adminList),
+        Route("PUT", "/api/v1/admin/styles", .admin, StyleHandlers.save),
         Route("GET", "/api/v1/admin/audit", .admin, AdminHandlers.audit),
         Route("GET", "/api/v1/admin/ledger.csv", .admin, AdminHandlers.ledgerCSV),
 

@@ -213,3 +213,40 @@ struct Backup: ParsableCommand {
         if !report.isClean { throw ExitCode(1) }
     }
 }
+
+struct Styles: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The style presets the studio shows as chips above the prompt.",
+                                                    subcommands: [List.self, Set.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every preset in the studio's order, switched off ones marked.")
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let (_, db, _) = try dataOptions.operatorContext()
+            for preset in try StylePresets.all(includeDisabled: true, on: db) {
+                print("\(preset.position)  \(preset.key)  \(preset.nameVi) / \(preset.nameEn)  \"\(preset.promptText)\"\(preset.isEnabled ? "" : "  (off)")")
+            }
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a preset (a new key needs both names and its words) or change one.")
+        @Option var key: String
+        @Option var nameVi: String?
+        @Option var nameEn: String?
+        @Option var text: String?
+        @Option var position: Int?
+        @Option var enabled: Bool?
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let (_, db, _) = try dataOptions.operatorContext()
+            let saved = try runOperator {
+                try StylePresets.save(key: key, .init(nameVi: nameVi, nameEn: nameEn, promptText: text, position: position, isEnabled: enabled),
+                                      by: .commandLine(), clock: .system, on: db)
+            }
+            print("\(saved.key): \(saved.nameVi) / \(saved.nameEn), \"\(saved.promptText)\", position \(saved.position)\(saved.isEnabled ? "" : ", off")")
+        }
+    }
+}

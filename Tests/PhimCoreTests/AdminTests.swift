@@ -13,6 +13,7 @@ final class AdminTests: XCTestCase {
         ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/disable"),
         ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/enable"),
         ("GET", "/api/v1/admin/prices"), ("PUT", "/api/v1/admin/prices"), ("GET", "/api/v1/admin/audit"),
+        ("GET", "/api/v1/admin/styles"), ("PUT", "/api/v1/admin/styles"),
         ("GET", "/api/v1/admin/ledger.csv"),
     ]
 
@@ -124,5 +125,36 @@ final class AdminTests: XCTestCase {
         XCTAssertEqual(lines.first, LedgerExport.header)
         XCTAssertTrue(lines.last?.hasSuffix(",\"'=HYPERLINK(\"\"http://evil\"\"),x\"") ?? false, lines.last ?? "")
         XCTAssertEqual(world.send("GET", "/api/v1/admin/ledger.csv?since=yesterday", as: root).status, 400)
+    }
+
+    func testStylePresetsAreSeededEditableAndAudited() throws {
+        let world = try TestWorld()
+        let root = try admin(world)
+        let vi = world.send("GET", "/api/v1/styles").bodyJSON!
+        guard case .array(let seeded) = vi["data"]! else { return XCTFail() }
+        XCTAssertEqual(seeded.count, 6)
+        XCTAssertEqual(seeded.first?["name"]?.stringValue, "Điện ảnh")
+        let en = world.send("GET", "/api/v1/styles", headers: ["accept-language": "en"]).bodyJSON!
+        guard case .array(let english) = en["data"]! else { return XCTFail() }
+        XCTAssertEqual(english.first?["name"]?.stringValue, "Cinematic")
+
+        let off = world.send("PUT", "/api/v1/admin/styles", json: .object([("key", .string("vintage")), ("enabled", .bool(false))]), as: root)
+        XCTAssertEqual(off.bodyJSON?["enabled"], .bool(false), off.bodyText)
+        let made = world.send("PUT", "/api/v1/admin/styles", json: .object([("key", .string("noir")), ("name_vi", .string("Phim đen trắng")),
+                                                                           ("name_en", .string("Film noir")),
+                                                                           ("prompt_text", .string("black and white, hard shadows"))]), as: root)
+        XCTAssertEqual(made.status, 200, made.bodyText)
+        let incomplete = world.send("PUT", "/api/v1/admin/styles", json: .object([("key", .string("new-one"))]), as: root)
+        XCTAssertEqual(incomplete.bodyJSON?["error"]?["code"]?.stringValue, "invalid_style")
+        XCTAssertEqual(world.send("PUT", "/api/v1/admin/styles", json: .object([("key", .string("Bad Key!")), ("name_vi", .string("x")),
+                                                                               ("name_en", .string("x")), ("prompt_text", .string("x"))]), as: root).status, 422)
+        let now = world.send("GET", "/api/v1/styles").bodyJSON!
+        guard case .array(let current) = now["data"]! else { return XCTFail() }
+        XCTAssertEqual(current.map { $0["key"]?.stringValue ?? "" }, ["cinematic", "documentary", "animated", "drone", "slow-motion", "noir"])
+        let audit = world.send("GET", "/api/v1/admin/audit", as: root).bodyJSON!
+        guard case .array(let entries) = audit["data"]! else { return XCTFail() }
+        XCTAssertEqual(entries.map { $0["action"]?.stringValue ?? "" }, ["style.create", "style.update"])
+        XCTAssertEqual(entries.last?["before"]?["enabled"], .bool(true))
+        XCTAssertEqual(entries.last?["after"]?["enabled"], .bool(false))
     }
 }

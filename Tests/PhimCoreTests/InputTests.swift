@@ -114,7 +114,7 @@ final class InputTests: XCTestCase {
             .notCancelable(status: "x"), .invalidCursor, .invalidLimit, .providerUnavailable(videoID: nil),
             .providerBusy(videoID: nil), .providerOutOfCredits(videoID: nil), .providerMisconfigured(videoID: nil),
             .providerRejectedInput(videoID: nil, message: "m"), .callbackNotFound, .callbackTaskMismatch, .invalidSignature, .internal,
-            .userNotFound, .invalidAmount(maximum: 1), .reasonRequired(maximum: 1), .cannotDisableSelf, .priceNotFound,
+            .userNotFound, .invalidAmount(maximum: 1), .reasonRequired(maximum: 1), .cannotDisableSelf, .priceNotFound, .invalidStyle(field: "key"),
         ]
         for error in samples {
             for language in Language.allCases {

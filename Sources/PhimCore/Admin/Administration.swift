@@ -180,11 +180,17 @@ public struct Administration: Sendable {
 
     private func audit(_ actor: Actor, _ action: String, targetUserID: String?, target: String, reason: String,
                        before: [(String, JSON)], after: [(String, JSON)], at now: Int64, on db: Database) throws {
+        try record(actor, action, targetUserID: targetUserID, target: target, reason: reason, before: before, after: after, at: now, on: db)
+    }
+
+    /// Writes one audit entry in the caller's transaction.
+    func record(_ actor: Actor, _ action: String, targetUserID: String?, target: String, reason: String?,
+                before: [(String, JSON)], after: [(String, JSON)], at now: Int64, on db: Database) throws {
         try db.run("""
             INSERT INTO admin_actions (id, actor_id, actor, action, target_user_id, target, reason, before, after, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(UUID().uuidString.lowercased()), .optionalText(actor.userID), .text(actor.label), .text(action),
-                  .optionalText(targetUserID), .text(target), .text(reason), .text(JSON.object(before).serialized()),
+                  .optionalText(targetUserID), .text(target), .optionalText(reason), .text(JSON.object(before).serialized()),
                   .text(JSON.object(after).serialized()), .integer(now)])
     }
 }

@@ -128,6 +128,18 @@ public enum Migrations {
         CREATE INDEX admin_actions_by_target ON admin_actions(target_user_id, created_at DESC);
         CREATE INDEX users_by_created ON users(created_at DESC);
         """,
+        // 3: style presets, the chips above the prompt (seeded by `StylePresets.seedDefaults`).
+        """
+        CREATE TABLE style_presets (
+            key TEXT PRIMARY KEY,
+            name_vi TEXT NOT NULL,
+            name_en TEXT NOT NULL,
+            prompt_text TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            updated_at INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// Applies the steps this file has not seen yet. Returns how many ran.
@@ -141,6 +153,7 @@ public enum Migrations {
             }
             try db.execute("PRAGMA user_version = \(steps.count)")
             try Prices.seedDefaults(on: db)
+            try StylePresets.seedDefaults(on: db)
             return steps.count - applied
         }
     }
