@@ -40,6 +40,8 @@ public enum AppError: Error, Equatable, Sendable {
     case uploadNotAllowed
     case uploadNotFound
     case invalidIdempotencyKey
+    case invalidDeadline
+    case invalidVariants
     case idempotencyKeyReused
     case insufficientCredits(needed: Int, available: Int)
     case tooManyUnfinishedVideos(limit: Int)
@@ -93,7 +95,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptRequired, .promptTooLong,
              .promptInvalidCharacters, .invalidMode, .unknownModel, .modelDoesNotMatchMode, .invalidAspectRatio,
              .invalidDuration, .invalidQuality, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
-             .idempotencyKeyReused, .invalidImage, .providerRejectedInput, .callbackTaskMismatch,
+             .idempotencyKeyReused, .invalidImage, .invalidDeadline, .invalidVariants, .providerRejectedInput, .callbackTaskMismatch,
              .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle: 422
         case .tooManyUnfinishedVideos: 429
         case .internal: 500
@@ -134,6 +136,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .uploadNotAllowed: "upload_not_allowed"
         case .uploadNotFound: "upload_not_found"
         case .invalidIdempotencyKey: "invalid_idempotency_key"
+        case .invalidDeadline: "invalid_deadline"
+        case .invalidVariants: "invalid_variants"
         case .idempotencyKeyReused: "idempotency_key_reused"
         case .insufficientCredits: "insufficient_credits"
         case .tooManyUnfinishedVideos: "too_many_unfinished_videos"
@@ -173,6 +177,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .passwordTooShort(let minimum): ["minimum": String(minimum)]
         case .passwordInvalid(let maximum): ["maximum": String(maximum)]
         case .promptTooLong(let maximum): ["maximum": String(maximum)]
+        case .invalidDeadline: ["minimum": String(VideoRequest.deadlineRange.lowerBound), "maximum": String(VideoRequest.deadlineRange.upperBound)]
         case .unknownModel(let model): ["model": model]
         case .optionUnavailable(let model, let duration, let quality):
             ["model": model, "duration": String(duration), "quality": quality]

@@ -17,7 +17,8 @@ public enum BackgroundLoops {
                     if report != Reconciler.PassReport() {
                         Log.info("reconcile pass", ["queried": String(report.queried), "updated": String(report.updated),
                                                     "failures": String(report.queryFailures), "timed_out": String(report.timedOut),
-                                                    "unconfirmed": String(report.unconfirmedReleased)])
+                                                    "unconfirmed": String(report.unconfirmedReleased),
+                                                    "deadlines": String(report.deadlinesPassed)])
                     }
                 } catch {
                     Log.error("reconcile pass failed", ["error": "\(error)"])

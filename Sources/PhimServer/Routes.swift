@@ -50,6 +50,7 @@ enum Routes {
         Route("POST", "/api/v1/uploads", .user, UploadHandlers.upload),
         Route("POST", "/api/v1/videos", .user, VideoHandlers.create),
         Route("POST", "/api/v1/videos/quote", .user, VideoHandlers.quote),
+        Route("POST", "/api/v1/videos/batch", .user, VideoHandlers.createBatch),
         Route("GET", "/api/v1/videos", .user, VideoHandlers.list),
         Route("GET", "/api/v1/videos/changes", .user, VideoHandlers.changes),
         Route("GET", "/api/v1/videos/:id", .user, VideoHandlers.show),

@@ -222,4 +222,55 @@ final class MoneyTests: XCTestCase {
         try world.db.run("UPDATE users SET credits_available = credits_available + 1 WHERE id = ?", [.text(ivan.id)])
         XCTAssertFalse(try LedgerVerifier.verify(on: world.db).isClean)
     }
+
+    func testADeadlineFailsAndRefundsOnceAndALateSuccessIsNotCharged() throws {
+        let world = try TestWorld()
+        let user = try world.user("hurry", credits: 10_000)
+        XCTAssertEqual(world.send("POST", "/api/v1/videos", json: .object([("prompt", .string("x")), ("deadline_seconds", .int(30))]),
+                                  as: user).bodyJSON?["error"]?["code"]?.stringValue, "invalid_deadline")
+        let made = world.send("POST", "/api/v1/videos", json: .object([("prompt", .string("a slow one #slow")), ("deadline_seconds", .int(60))]),
+                              as: user)
+        XCTAssertEqual(made.status, 202, made.bodyText)
+        XCTAssertEqual(made.bodyJSON?["deadline_at"]?.stringValue, "2027-01-15T08:01:00.000Z")
+        let id = made.bodyJSON!["id"]!.stringValue!
+        world.clock.advance(61)
+        XCTAssertEqual(try world.reconcile().deadlinesPassed, 1)
+        XCTAssertEqual(try world.reconcile().deadlinesPassed, 0, "failed once")
+        let failed = world.video(user, id)!
+        XCTAssertEqual(failed["status"]?.stringValue, "failed")
+        XCTAssertEqual(failed["failure"]?["code"]?.stringValue, "deadline_exceeded")
+        XCTAssertEqual(world.balance(user).available, 10_000)
+        world.clock.advance(200) // the provider finishes anyway (#slow: 10 × 20 s)
+        world.deliverCallbacks()
+        XCTAssertEqual(world.video(user, id)?["status"]?.stringValue, "failed", "a late success is recorded, not charged")
+        XCTAssertEqual(try world.db.first("SELECT provider_state FROM video_jobs WHERE id = ?", [.text(id)])?.string(0), "success")
+        XCTAssertEqual(world.balance(user).available, 10_000)
+        try world.assertLedgerClean()
+    }
+
+    func testBatchesAreAffordableWholeAndEachVariantIsHeldOnItsOwn() throws {
+        let world = try TestWorld()
+        let user = try world.user("batch", credits: 20_000)
+        let body: JSON = .object([("prompt", .string("three takes of a sunrise")), ("variants", .int(3))])
+        let short = world.send("POST", "/api/v1/videos/batch", json: body, as: user)
+        XCTAssertEqual(short.status, 402)
+        XCTAssertEqual(short.bodyJSON?["error"]?["needed"]?.intValue, 21_000)
+        XCTAssertEqual(try world.db.first("SELECT COUNT(*) FROM video_jobs")?.int(0), 0, "nothing held for an unaffordable batch")
+        XCTAssertEqual(world.send("POST", "/api/v1/videos/batch", json: .object([("prompt", .string("x")), ("variants", .int(5))]),
+                                  as: user).bodyJSON?["error"]?["code"]?.stringValue, "invalid_variants")
+        let two: JSON = .object([("prompt", .string("two takes #fail")), ("variants", .int(2))])
+        let made = world.send("POST", "/api/v1/videos/batch", json: two, headers: ["idempotency-key": "batch-1"], as: user)
+        XCTAssertEqual(made.status, 202, made.bodyText)
+        guard case .array(let videos) = made.bodyJSON!["videos"]! else { return XCTFail() }
+        XCTAssertEqual(videos.count, 2)
+        XCTAssertNotEqual(videos[0]["id"], videos[1]["id"])
+        let again = world.send("POST", "/api/v1/videos/batch", json: two, headers: ["idempotency-key": "batch-1"], as: user)
+        XCTAssertEqual(again.status, 200)
+        XCTAssertEqual(again.bodyJSON?["videos"], made.bodyJSON?["videos"])
+        XCTAssertEqual(world.balance(user).held, 14_000)
+        world.clock.advance(25)
+        world.deliverCallbacks()
+        XCTAssertEqual(world.balance(user).available, 20_000, "each failed variant refunded on its own")
+        try world.assertLedgerClean()
+    }
 }

@@ -41,9 +41,11 @@ public enum FailureReason: String, Codable, Sendable, CaseIterable {
     case providerError = "provider_error"
     case submissionUnconfirmed = "submission_unconfirmed"
     case timedOut = "timed_out"
+    /// The caller's `deadline_seconds` passed first.
+    case deadlineExceeded = "deadline_exceeded"
     case missingResult = "missing_result"
 
     /// Failures Phim decided on its own while the provider's task may still have run; a later
     /// success from the provider is recorded, uncharged.
-    static let releasedByPhim: Set<FailureReason> = [.submissionUnconfirmed, .timedOut]
+    static let releasedByPhim: Set<FailureReason> = [.submissionUnconfirmed, .timedOut, .deadlineExceeded]
 }

@@ -30,6 +30,7 @@ public struct Reconciler: Sendable {
         public var queryFailures = 0
         public var timedOut = 0
         public var unconfirmedReleased = 0
+        public var deadlinesPassed = 0
         public init() {}
     }
 
@@ -52,6 +53,17 @@ public struct Reconciler: Sendable {
         for row in unconfirmed {
             if try lifecycle.fail(jobID: row.string(0), reason: .submissionUnconfirmed, onlyIf: [.submitting], on: db) != .unchanged {
                 report.unconfirmedReleased += 1
+            }
+        }
+
+        // Past the caller's deadline: failed and refunded. Kie has no cancel call (reference §4.3),
+        // so the task may run on; a late success is recorded by `JobLifecycle`, uncharged.
+        let overdue = try db.query("""
+            SELECT id FROM video_jobs WHERE status IN ('submitting', 'pending', 'processing') AND deadline_at <= ? LIMIT ?
+            """, [.integer(now), .int(batchSize)])
+        for row in overdue {
+            if try lifecycle.fail(jobID: row.string(0), reason: .deadlineExceeded, on: db) != .unchanged {
+                report.deadlinesPassed += 1
             }
         }
 

@@ -70,15 +70,16 @@ public struct VideoCreation: Sendable {
                 let inserted = try db.run("""
                     INSERT INTO video_jobs (id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, quality, upload_id,
                       image_url, price_credits, idempotency_key, request_fingerprint, request_id, status, progress, hold_state,
-                      callback_secret_hash, created_at, updated_at, next_check_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', 0, 'open', ?, ?, ?, ?)
+                      callback_secret_hash, created_at, updated_at, next_check_at, deadline_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', 0, 'open', ?, ?, ?, ?, ?)
                     ON CONFLICT (user_id, idempotency_key) DO NOTHING
                     """, [.text(jobID), .text(user.id), .text(request.mode.rawValue), .text(request.model.rawValue),
                           .text(request.prompt), .text(request.aspectRatio.rawValue), .int(request.durationSeconds),
                           .text(request.quality.rawValue), .optionalText(request.uploadID), .optionalText(priced.imageURL),
                           .int(priced.priceCredits), .optionalText(idempotencyKey), .text(request.fingerprint),
                           .optionalText(requestID), .text(Crypto.sha256Hex(secret)), .integer(now), .integer(now),
-                          .integer(now + Int64(settings.staleAfterSeconds * 1000))])
+                          .integer(now + Int64(settings.staleAfterSeconds * 1000)),
+                          .optionalInt(request.deadlineSeconds.map { now + Int64($0) * 1000 })])
                 // A concurrent request with the same key won the race: nothing of ours stays.
                 guard inserted == 1 else { throw ConcurrentDuplicate() }
                 // The hold fails (and the whole transaction with it) when the balance is short.
@@ -111,6 +112,43 @@ public struct VideoCreation: Sendable {
     }
 
     private struct ConcurrentDuplicate: Error {}
+
+    public static let variantRange = 2...4
+
+    public struct Batch: Sendable {
+        public var videos: [Created]
+        /// Why a later variant could not be made (the balance was spent meanwhile, a limit);
+        /// the videos made before it stand.
+        public var refusal: AppError?
+        public var replayed: Bool { !videos.isEmpty && videos.allSatisfy(\.replayed) }
+    }
+
+    /// Several videos from one request ("variants": the same prompt and options, each its own
+    /// task at the provider, so each comes out different), each held, charged and refunded on
+    /// its own exactly like a single create. The whole batch must be affordable when it starts,
+    /// or nothing is made. With an `Idempotency-Key`, variant n uses `<key>#n`, so a retry makes
+    /// nothing twice.
+    public func createBatch(_ request: VideoRequest, variants: Int, user: User, idempotencyKey: String?, requestID: String?,
+                            on db: Database) throws -> Batch {
+        guard Self.variantRange.contains(variants) else { throw AppError.invalidVariants }
+        let priced = try quote(request, user: user, on: db)
+        let available = try db.first("SELECT credits_available FROM users WHERE id = ?", [.text(user.id)])?.int(0) ?? 0
+        // A retry of a batch whose first video exists is answered, not refused for the balance it spent.
+        let alreadyMade = try idempotencyKey.map { try findByKey("\($0)#1", userID: user.id, on: db) != nil } ?? false
+        if !alreadyMade, available < priced.priceCredits * variants {
+            throw AppError.insufficientCredits(needed: priced.priceCredits * variants, available: available)
+        }
+        var made: [Created] = []
+        for variant in 1...variants {
+            do {
+                made.append(try create(request, user: user, idempotencyKey: idempotencyKey.map { "\($0)#\(variant)" },
+                                       requestID: requestID, on: db))
+            } catch let error as AppError where !made.isEmpty {
+                return Batch(videos: made, refusal: error)
+            }
+        }
+        return Batch(videos: made, refusal: nil)
+    }
 
     /// A create that certainly made nothing is failed and refunded at once, and the caller gets
     /// the reason. One that may have made a task stays `submitting`, its hold open, until a

@@ -33,12 +33,13 @@ public struct VideoRecord: Sendable {
     public var finishedAt: Int64?
     public var deletedAt: Int64?
     public var feedVersion: Int64
+    public var deadlineAt: Int64?
 
     static let columns = """
         id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, quality, image_url, price_credits,
         idempotency_key, request_fingerprint, request_id, status, progress, hold_state, callback_secret_hash,
         provider_task_id, provider_state, video_url, watermark_video_url, failure_reason, provider_fail_code,
-        provider_fail_message, created_at, updated_at, finished_at, deleted_at, feed_version
+        provider_fail_message, created_at, updated_at, finished_at, deleted_at, feed_version, deadline_at
         """
 
     init(_ row: Row) {
@@ -71,6 +72,7 @@ public struct VideoRecord: Sendable {
         finishedAt = row.optionalInt64(26)
         deletedAt = row.optionalInt64(27)
         feedVersion = row.int64(28)
+        deadlineAt = row.optionalInt64(29)
     }
 
     static func find(_ id: String, on db: Database) throws -> VideoRecord? {

@@ -5,6 +5,8 @@ import PhimSupport
 /// A create request after validation: every option known, every rule checked.
 public struct VideoRequest: Sendable, Equatable {
     public static let maximumPromptLength = 5_000
+    /// A deadline is checked by the reconciler, so one shorter than a few of its passes means little.
+    public static let deadlineRange = 60...86_400
 
     public var model: VideoModel
     public var prompt: String
@@ -12,6 +14,8 @@ public struct VideoRequest: Sendable, Equatable {
     public var durationSeconds: Int
     public var quality: VideoQuality
     public var uploadID: String?
+    /// Seconds after creation by which the video must be done, or it fails (refunded).
+    public var deadlineSeconds: Int?
 
     public var mode: VideoMode { model.mode }
 
@@ -19,7 +23,7 @@ public struct VideoRequest: Sendable, Equatable {
     /// `Idempotency-Key` from a different request that reuses the key.
     var fingerprint: String {
         Crypto.sha256Hex([model.rawValue, prompt, aspectRatio.rawValue, String(durationSeconds), quality.rawValue,
-                          uploadID ?? ""].joined(separator: "\u{1F}"))
+                          uploadID ?? "", deadlineSeconds.map(String.init) ?? ""].joined(separator: "\u{1F}"))
     }
 
     /// Checks a create body field by field, in the order a person reads the form. Defaults:
@@ -82,7 +86,13 @@ public struct VideoRequest: Sendable, Equatable {
         if model.mode == .imageToVideo, uploadID == nil { throw AppError.uploadRequired }
         if model.mode == .textToVideo, uploadID != nil { throw AppError.uploadNotAllowed }
 
+        var deadline: Int?
+        if let value = field("deadline_seconds") {
+            guard let seconds = value.intValue, deadlineRange.contains(seconds) else { throw AppError.invalidDeadline }
+            deadline = seconds
+        }
+
         return VideoRequest(model: model, prompt: prompt, aspectRatio: aspectRatio, durationSeconds: duration,
-                            quality: quality, uploadID: uploadID)
+                            quality: quality, uploadID: uploadID, deadlineSeconds: deadline)
     }
 }

@@ -27,6 +27,25 @@ enum VideoHandlers {
         return response
     }
 
+    /// `POST /api/v1/videos/batch`: the create body plus `variants` (2–4). 202 with every video
+    /// made; when a later variant was refused, its error comes with the ones made (`refused`).
+    static func createBatch(_ context: Context) throws -> Response {
+        let key = try idempotencyKey(context.request)
+        let body = try context.jsonBody()
+        let request = try VideoRequest.validate(body)
+        guard let variants = body["variants"]?.intValue else { throw AppError.invalidVariants }
+        let batch = try context.app.creation.createBatch(request, variants: variants, user: try context.user, idempotencyKey: key,
+                                                         requestID: context.request.requestID, on: context.db)
+        var fields: [(String, JSON)] = [("videos", .array(batch.videos.map { VideoJSON.video($0.video, language: context.language) }))]
+        if let refusal = batch.refusal {
+            fields.append(("refused", .object([("code", .string(refusal.code)),
+                                               ("message", .string(Messages.message(for: refusal, in: context.language)))])))
+        }
+        var response = Response.json(.object(fields), status: batch.replayed ? 200 : 202)
+        if batch.replayed { response.addHeader("Idempotent-Replayed", "true") }
+        return response
+    }
+
     /// What the same body would cost now, the balance after it, and when credits come back.
     static func quote(_ context: Context) throws -> Response {
         let request = try VideoRequest.validate(try context.jsonBody())
@@ -135,7 +154,7 @@ enum VideoJSON {
             ("watermark_video_url", .optional(video.watermarkVideoURL)), ("failure", failure),
             ("credits_refunded", .bool(video.holdState == .released)), ("provider_task_id", .optional(video.providerTaskID)),
             ("created_at", .string(Timestamps.iso(video.createdAt))), ("updated_at", .string(Timestamps.iso(video.updatedAt))),
-            ("finished_at", Timestamps.isoOrNull(video.finishedAt)),
+            ("finished_at", Timestamps.isoOrNull(video.finishedAt)), ("deadline_at", Timestamps.isoOrNull(video.deadlineAt)),
         ])
     }
 
