@@ -56,6 +56,8 @@ public enum AppError: Error, Equatable, Sendable {
     case videoNotFound
     case apiKeyNotFound
     case notCancelable(status: String)
+    case notShareable
+    case videoExpired(days: Int)
     case invalidCursor
     case invalidLimit
 
@@ -89,7 +91,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .csrfFailed, .accountDisabled: 403
         case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound, .userNotFound, .priceNotFound: 404
         case .methodNotAllowed: 405
-        case .emailTaken, .notCancelable: 409
+        case .emailTaken, .notCancelable, .notShareable: 409
+        case .videoExpired: 410
         case .payloadTooLarge, .imageTooLarge: 413
         case .unsupportedMediaType, .unsupportedImageType: 415
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptRequired, .promptTooLong,
@@ -148,6 +151,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .videoNotFound: "video_not_found"
         case .apiKeyNotFound: "api_key_not_found"
         case .notCancelable: "not_cancelable"
+        case .notShareable: "not_shareable"
+        case .videoExpired: "video_expired"
         case .invalidCursor: "invalid_cursor"
         case .invalidLimit: "invalid_limit"
         case .userNotFound: "user_not_found"
@@ -183,6 +188,7 @@ public enum AppError: Error, Equatable, Sendable {
             ["model": model, "duration": String(duration), "quality": quality]
         case .insufficientCredits(let needed, let available): ["needed": String(needed), "available": String(available)]
         case .notCancelable(let status): ["status": status]
+        case .videoExpired(let days): ["days": String(days)]
         case .tooManyUnfinishedVideos(let limit): ["limit": String(limit)]
         case .providerRejectedInput(_, let message): ["message": message]
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]

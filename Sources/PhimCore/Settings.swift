@@ -18,6 +18,8 @@ public struct Settings: Sendable {
     public var maxUnfinishedVideos = 10
     /// Kie's webhook HMAC key; when set, callbacks must carry a valid, fresh signature.
     public var webhookHMACKey: String?
+    /// How long the provider keeps a finished video (Kie: 14 days); after it the video is expired.
+    public var resultLifetimeDays = 14
     /// The provider is the simulator (no `KIE_API_KEY`); the studio then shows its prompt tags.
     public var isDemo = false
 

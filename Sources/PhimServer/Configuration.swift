@@ -54,6 +54,11 @@ public struct Configuration: Sendable {
         settings.staleAfterSeconds = seconds("PHIM_STALE_AFTER_SECONDS", settings.staleAfterSeconds, minimum: 0)
         settings.jobTimeoutSeconds = seconds("PHIM_JOB_TIMEOUT_SECONDS", settings.jobTimeoutSeconds, minimum: 1)
         settings.unconfirmedHoldSeconds = seconds("PHIM_UNCONFIRMED_HOLD_SECONDS", settings.unconfirmedHoldSeconds, minimum: 1)
+        if let raw = env["PHIM_RESULT_LIFETIME_DAYS"], !raw.isEmpty {
+            if let value = Int(raw), (1...3650).contains(value) { settings.resultLifetimeDays = value } else {
+                problems.append("PHIM_RESULT_LIFETIME_DAYS must be a whole number of days from 1 to 3650")
+            }
+        }
         if let raw = env["PHIM_MAX_UNFINISHED_VIDEOS"], !raw.isEmpty {
             if let value = Int(raw), value > 0 { settings.maxUnfinishedVideos = value } else {
                 problems.append("PHIM_MAX_UNFINISHED_VIDEOS must be a positive whole number")

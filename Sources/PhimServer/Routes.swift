@@ -56,6 +56,12 @@ enum Routes {
         Route("GET", "/api/v1/videos/:id", .user, VideoHandlers.show),
         Route("DELETE", "/api/v1/videos/:id", .user, VideoHandlers.delete),
         Route("POST", "/api/v1/videos/:id/cancel", .user, VideoHandlers.cancel),
+        Route("GET", "/api/v1/videos/:id/media", .user, ShareHandlers.media),
+        Route("POST", "/api/v1/videos/:id/share", .user, ShareHandlers.share),
+        Route("DELETE", "/api/v1/videos/:id/share", .user, ShareHandlers.unshare),
+        // The public page of a shared video: rendered here so link previews see its tags.
+        Route("GET", "/v/:token", .anyone, ShareHandlers.page),
+        Route("GET", "/v/:token/media", .anyone, ShareHandlers.sharedMedia),
         Route("GET", "/api/v1/credits/transactions", .user, VideoHandlers.transactions),
 
         Route("GET", "/api/v1/admin/users", .admin, AdminHandlers.users),

@@ -111,7 +111,7 @@ final class InputTests: XCTestCase {
             .uploadRequired, .uploadNotAllowed, .uploadNotFound, .invalidIdempotencyKey, .idempotencyKeyReused, .invalidDeadline, .invalidVariants,
             .insufficientCredits(needed: 1, available: 0), .tooManyUnfinishedVideos(limit: 1), .fileRequired,
             .unsupportedImageType, .invalidImage, .imageTooLarge(limitBytes: 1), .videoNotFound, .apiKeyNotFound,
-            .notCancelable(status: "x"), .invalidCursor, .invalidLimit, .providerUnavailable(videoID: nil),
+            .notCancelable(status: "x"), .notShareable, .videoExpired(days: 14), .invalidCursor, .invalidLimit, .providerUnavailable(videoID: nil),
             .providerBusy(videoID: nil), .providerOutOfCredits(videoID: nil), .providerMisconfigured(videoID: nil),
             .providerRejectedInput(videoID: nil, message: "m"), .callbackNotFound, .callbackTaskMismatch, .invalidSignature, .internal,
             .userNotFound, .invalidAmount(maximum: 1), .reasonRequired(maximum: 1), .cannotDisableSelf, .priceNotFound, .invalidStyle(field: "key"),

@@ -34,12 +34,17 @@ public struct VideoRecord: Sendable {
     public var deletedAt: Int64?
     public var feedVersion: Int64
     public var deadlineAt: Int64?
+    public var shareToken: String?
+    public var sharedAt: Int64?
+    public var freshURL: String?
+    public var freshURLUntil: Int64?
 
     static let columns = """
         id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, quality, image_url, price_credits,
         idempotency_key, request_fingerprint, request_id, status, progress, hold_state, callback_secret_hash,
         provider_task_id, provider_state, video_url, watermark_video_url, failure_reason, provider_fail_code,
-        provider_fail_message, created_at, updated_at, finished_at, deleted_at, feed_version, deadline_at
+        provider_fail_message, created_at, updated_at, finished_at, deleted_at, feed_version, deadline_at,
+        share_token, shared_at, fresh_url, fresh_url_until
         """
 
     init(_ row: Row) {
@@ -73,6 +78,10 @@ public struct VideoRecord: Sendable {
         deletedAt = row.optionalInt64(27)
         feedVersion = row.int64(28)
         deadlineAt = row.optionalInt64(29)
+        shareToken = row.optionalString(30)
+        sharedAt = row.optionalInt64(31)
+        freshURL = row.optionalString(32)
+        freshURLUntil = row.optionalInt64(33)
     }
 
     static func find(_ id: String, on db: Database) throws -> VideoRecord? {

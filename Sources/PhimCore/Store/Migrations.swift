@@ -140,6 +140,14 @@ public enum Migrations {
             updated_at INTEGER NOT NULL
         );
         """,
+        // 4: sharing (a public link per shared video) and fresh download links for old results.
+        """
+        ALTER TABLE video_jobs ADD COLUMN share_token TEXT;
+        ALTER TABLE video_jobs ADD COLUMN shared_at INTEGER;
+        ALTER TABLE video_jobs ADD COLUMN fresh_url TEXT;
+        ALTER TABLE video_jobs ADD COLUMN fresh_url_until INTEGER;
+        CREATE UNIQUE INDEX video_jobs_by_share_token ON video_jobs(share_token) WHERE share_token IS NOT NULL;
+        """,
     ]
 
     /// Applies the steps this file has not seen yet. Returns how many ran.

@@ -21,7 +21,7 @@ enum VideoHandlers {
         let request = try VideoRequest.validate(try context.jsonBody())
         let created = try context.app.creation.create(request, user: try context.user, idempotencyKey: key,
                                                       requestID: context.request.requestID, on: context.db)
-        var response = Response.json(VideoJSON.video(created.video, language: context.language), status: created.replayed ? 200 : 202)
+        var response = Response.json(VideoJSON.video(created.video, context), status: created.replayed ? 200 : 202)
         response.addHeader("Location", "/api/v1/videos/\(created.video.id)")
         if created.replayed { response.addHeader("Idempotent-Replayed", "true") }
         return response
@@ -36,7 +36,7 @@ enum VideoHandlers {
         guard let variants = body["variants"]?.intValue else { throw AppError.invalidVariants }
         let batch = try context.app.creation.createBatch(request, variants: variants, user: try context.user, idempotencyKey: key,
                                                          requestID: context.request.requestID, on: context.db)
-        var fields: [(String, JSON)] = [("videos", .array(batch.videos.map { VideoJSON.video($0.video, language: context.language) }))]
+        var fields: [(String, JSON)] = [("videos", .array(batch.videos.map { VideoJSON.video($0.video, context) }))]
         if let refusal = batch.refusal {
             fields.append(("refused", .object([("code", .string(refusal.code)),
                                                ("message", .string(Messages.message(for: refusal, in: context.language)))])))
@@ -64,7 +64,7 @@ enum VideoHandlers {
     static func list(_ context: Context) throws -> Response {
         let page = try Gallery(userID: try context.user.id).page(limit: try context.limit(default: 24, maximum: 100),
                                                                   cursor: context.request.query["cursor"], on: context.db)
-        var fields: [(String, JSON)] = [("data", .array(page.videos.map { VideoJSON.video($0, language: context.language) }))]
+        var fields: [(String, JSON)] = [("data", .array(page.videos.map { VideoJSON.video($0, context) }))]
         if let next = page.nextCursor { fields.append(("next_cursor", .string(next))) }
         fields.append(("version", .int64(page.version)))
         return .json(.object(fields))
@@ -81,7 +81,7 @@ enum VideoHandlers {
         }
         var response = Response.json(.object([
             ("version", .int64(changes.version)),
-            ("videos", .array(changes.changed.map { VideoJSON.video($0, language: context.language) })),
+            ("videos", .array(changes.changed.map { VideoJSON.video($0, context) })),
             ("deleted", .array(changes.deleted.map { .string($0) })),
         ]))
         response.addHeader("ETag", "\"v\(changes.version)\"")
@@ -92,7 +92,7 @@ enum VideoHandlers {
     static func show(_ context: Context) throws -> Response {
         let video = try Gallery(userID: try context.user.id).video(context.parameter("id"), on: context.db)
         let entries = try CreditLedger.entries(jobID: video.id, on: context.db)
-        var json = VideoJSON.video(video, language: context.language)
+        var json = VideoJSON.video(video, context)
         if case .object(var fields) = json {
             fields.append(("receipt", .object([
                 ("price_credits", .int(video.priceCredits)), ("state", .string(video.holdState.rawValue)),
@@ -113,7 +113,7 @@ enum VideoHandlers {
     static func cancel(_ context: Context) throws -> Response {
         let video = try context.app.lifecycle.cancel(jobID: context.parameter("id").lowercased(), ownerID: try context.user.id,
                                                      on: context.db)
-        return .json(VideoJSON.video(video, language: context.language))
+        return .json(VideoJSON.video(video, context))
     }
 
     static func transactions(_ context: Context) throws -> Response {
@@ -140,11 +140,17 @@ enum VideoHandlers {
 
 /// The JSON shapes of videos and ledger entries.
 enum VideoJSON {
-    static func video(_ video: VideoRecord, language: Language) -> JSON {
+    static func video(_ video: VideoRecord, _ context: Context) -> JSON {
+        self.video(video, language: context.language, sharing: Sharing(clock: context.app.clock, settings: context.app.settings))
+    }
+
+    static func video(_ video: VideoRecord, language: Language, sharing: Sharing) -> JSON {
         let failure: JSON = video.failureReason.map { reason in
             .object([("code", .string(reason.rawValue)), ("message", .string(Messages.text("failure.\(reason.rawValue)", language))),
                      ("provider_code", .optional(video.providerFailCode)), ("provider_message", .optional(video.providerFailMessage))])
         } ?? .null
+        let base = sharing.settings.publicBaseURL
+        let playable = video.status == .completed && video.videoURL != nil
         return .object([
             ("id", .string(video.id)), ("status", .string(video.status.rawValue)), ("progress", .int(video.progress)),
             ("mode", .string(video.mode.rawValue)), ("model", .string(video.model)), ("prompt", .string(video.prompt)),
@@ -155,6 +161,12 @@ enum VideoJSON {
             ("credits_refunded", .bool(video.holdState == .released)), ("provider_task_id", .optional(video.providerTaskID)),
             ("created_at", .string(Timestamps.iso(video.createdAt))), ("updated_at", .string(Timestamps.iso(video.updatedAt))),
             ("finished_at", Timestamps.isoOrNull(video.finishedAt)), ("deadline_at", Timestamps.isoOrNull(video.deadlineAt)),
+            // Where to play and download it now (a redirect that outlives the provider's URL), and
+            // when the provider deletes it.
+            ("media_url", playable ? .string("\(base)/api/v1/videos/\(video.id)/media") : .null),
+            ("expires_at", Timestamps.isoOrNull(sharing.expiresAt(video))),
+            ("expired", .bool(sharing.isExpired(video))),
+            ("share_url", video.shareToken.map { .string(Sharing.url(base: base, token: $0)) } ?? .null),
         ])
     }
 

@@ -1,0 +1,82 @@
+import Foundation
+import PhimCore
+import PhimServer
+import PhimSupport
+import XCTest
+
+/// Public links and media that outlive the provider's URLs.
+final class SharingTests: XCTestCase {
+    func finishedVideo(_ world: TestWorld, _ user: TestWorld.Caller, prompt: String = "a lantern festival <img src=x onerror=alert(1)>") -> String {
+        let id = world.createVideo(user, prompt: prompt).bodyJSON!["id"]!.stringValue!
+        world.clock.advance(25)
+        world.deliverCallbacks()
+        return id
+    }
+
+    func testASharedVideoPlaysAtItsLinkWithoutNamingItsOwnerUntilWithdrawn() throws {
+        let world = try TestWorld()
+        let owner = try world.user("owner", credits: 20_000)
+        let pending = world.createVideo(owner).bodyJSON!["id"]!.stringValue!
+        XCTAssertEqual(world.send("POST", "/api/v1/videos/\(pending)/share", as: owner).bodyJSON?["error"]?["code"]?.stringValue, "not_shareable")
+        let id = finishedVideo(world, owner)
+        let shared = world.send("POST", "/api/v1/videos/\(id)/share", as: owner)
+        XCTAssertEqual(shared.status, 200, shared.bodyText)
+        let url = shared.bodyJSON!["url"]!.stringValue!
+        XCTAssertTrue(url.hasPrefix("http://127.0.0.1:8080/v/"))
+        XCTAssertEqual(URL(string: url)!.lastPathComponent.count, 43, "256 random bits")
+        XCTAssertEqual(world.send("POST", "/api/v1/videos/\(id)/share", as: owner).bodyJSON?["url"]?.stringValue, url, "same link again")
+        XCTAssertEqual(world.video(owner, id)?["share_url"]?.stringValue, url)
+
+        let path = URL(string: url)!.path
+        let page = world.send("GET", path)
+        XCTAssertEqual(page.status, 200)
+        XCTAssertEqual(page.header("Content-Type"), "text/html; charset=utf-8")
+        let html = page.bodyText
+        XCTAssertTrue(html.contains("<meta name=\"robots\" content=\"noindex, nofollow\">"))
+        XCTAssertTrue(html.contains("property=\"og:video\" content=\"\(url)/media\""))
+        XCTAssertTrue(html.contains("a lantern festival &lt;img src=x onerror=alert(1)&gt;"), "the prompt is text, never markup")
+        XCTAssertFalse(html.contains("<img src=x"))
+        XCTAssertFalse(html.contains(owner.email))
+        XCTAssertFalse(html.contains("<script"))
+        let media = world.send("GET", path + "/media")
+        XCTAssertEqual(media.status, 307)
+        XCTAssertTrue(media.header("Location")?.hasPrefix("http://127.0.0.1:8080/simulator/media/") ?? false)
+
+        let stranger = try world.user("stranger")
+        XCTAssertEqual(world.send("POST", "/api/v1/videos/\(id)/share", as: stranger).status, 404)
+        XCTAssertEqual(world.send("DELETE", "/api/v1/videos/\(id)/share", as: owner).status, 204)
+        XCTAssertEqual(world.send("GET", path).status, 404)
+        XCTAssertEqual(world.send("GET", path + "/media").status, 404)
+        let again = world.send("POST", "/api/v1/videos/\(id)/share", as: owner).bodyJSON!["url"]!.stringValue!
+        XCTAssertNotEqual(again, url, "sharing again makes a new link")
+        XCTAssertEqual(world.send("DELETE", "/api/v1/videos/\(id)", as: owner).status, 204)
+        XCTAssertEqual(world.send("GET", URL(string: again)!.path).status, 404, "a deleted video's link is gone at once")
+        XCTAssertEqual(world.send("GET", "/v/not-a-token").status, 404)
+    }
+
+    func testMediaRedirectsToTheStoredURLThenToFreshLinksThenExpires() throws {
+        let world = try TestWorld()
+        let owner = try world.user("viewer", credits: 10_000)
+        let id = finishedVideo(world, owner)
+        let video = world.video(owner, id)!
+        XCTAssertEqual(video["media_url"]?.stringValue, "http://127.0.0.1:8080/api/v1/videos/\(id)/media")
+        let stored = video["video_url"]!.stringValue!
+        XCTAssertEqual(world.send("GET", "/api/v1/videos/\(id)/media", as: owner).header("Location"), stored)
+
+        world.clock.advance(21 * 3600) // past the stored URL's trusted day
+        let fresh = world.send("GET", "/api/v1/videos/\(id)/media", as: owner)
+        XCTAssertEqual(fresh.status, 307)
+        let freshURL = fresh.header("Location")!
+        XCTAssertTrue(freshURL.hasPrefix(stored + "?download="), freshURL)
+        let calls = world.simulator.statistics().calls.downloadURL
+        XCTAssertEqual(world.send("GET", "/api/v1/videos/\(id)/media", as: owner).header("Location"), freshURL, "reused while fresh")
+        XCTAssertEqual(world.simulator.statistics().calls.downloadURL, calls)
+
+        world.clock.advance(14 * 86_400)
+        let expired = world.send("GET", "/api/v1/videos/\(id)/media", as: owner)
+        XCTAssertEqual(expired.status, 410)
+        XCTAssertEqual(expired.bodyJSON?["error"]?["code"]?.stringValue, "video_expired")
+        XCTAssertEqual(world.video(owner, id)?["expired"], .bool(true))
+        XCTAssertEqual(world.send("POST", "/api/v1/videos/\(id)/share", as: owner).status, 409)
+    }
+}
