@@ -24,6 +24,8 @@ public enum AppError: Error, Equatable, Sendable {
     case emailTaken
     case csrfFailed
     case accountDisabled
+    case tooManyLoginAttempts(retryAfter: Int)
+    case tooManySignups(retryAfter: Int)
 
     // Creating a video
     case promptRequired
@@ -45,6 +47,7 @@ public enum AppError: Error, Equatable, Sendable {
     case idempotencyKeyReused
     case insufficientCredits(needed: Int, available: Int)
     case tooManyUnfinishedVideos(limit: Int)
+    case tooManyCreates(retryAfter: Int)
 
     // Uploads
     case fileRequired
@@ -100,7 +103,7 @@ public enum AppError: Error, Equatable, Sendable {
              .invalidDuration, .invalidQuality, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
              .idempotencyKeyReused, .invalidImage, .invalidDeadline, .invalidVariants, .providerRejectedInput, .callbackTaskMismatch,
              .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle: 422
-        case .tooManyUnfinishedVideos: 429
+        case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates: 429
         case .internal: 500
         case .providerMisconfigured: 502
         case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy: 503
@@ -125,6 +128,9 @@ public enum AppError: Error, Equatable, Sendable {
         case .emailTaken: "email_taken"
         case .csrfFailed: "csrf_failed"
         case .accountDisabled: "account_disabled"
+        case .tooManyLoginAttempts: "too_many_login_attempts"
+        case .tooManySignups: "too_many_signups"
+        case .tooManyCreates: "rate_limited"
         case .promptRequired: "prompt_required"
         case .promptTooLong: "prompt_too_long"
         case .promptInvalidCharacters: "prompt_invalid_characters"
@@ -190,6 +196,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .notCancelable(let status): ["status": status]
         case .videoExpired(let days): ["days": String(days)]
         case .tooManyUnfinishedVideos(let limit): ["limit": String(limit)]
+        case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds):
+            ["minutes": String((seconds + 59) / 60)]
         case .providerRejectedInput(_, let message): ["message": message]
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
         case .invalidStyle(let field): ["field": field]
@@ -215,6 +223,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .providerBusy: 10
         case .providerUnavailable, .serviceBusy: 30
         case .tooManyUnfinishedVideos: 60
+        case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds): seconds
         default: nil
         }
     }

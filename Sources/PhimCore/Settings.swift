@@ -16,6 +16,14 @@ public struct Settings: Sendable {
     public var unconfirmedHoldSeconds: Double = 86_400
     /// Videos one account may have unfinished at once.
     public var maxUnfinishedVideos = 10
+    /// Videos one account may start per minute (an idempotent retry is free).
+    public var createsPerMinute = 10
+    /// Wrong passwords per account, and per client address, in 15 minutes before sign-in
+    /// answers 429 for the rest of the window.
+    public var loginFailuresPerAccount = 5
+    public var loginFailuresPerAddress = 20
+    /// Accounts one address may create per hour.
+    public var signupsPerAddressPerHour = 10
     /// Kie's webhook HMAC key; when set, callbacks must carry a valid, fresh signature.
     public var webhookHMACKey: String?
     /// How long the provider keeps a finished video (Kie: 14 days); after it the video is expired.

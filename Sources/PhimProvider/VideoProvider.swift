@@ -138,9 +138,12 @@ public struct ProviderTaskStatus: Sendable, Equatable {
     public var watermarkedURLs: [String]
     public var failCode: String?
     public var failMessage: String?
+    /// The completion callback URL the task was created with (recordInfo's `param`): in the
+    /// provider's own answer, it says which job the task was made for.
+    public var callbackURL: String?
 
     public init(taskID: ProviderTaskID, state: ProviderState, progress: Int? = nil, resultURLs: [String] = [],
-                watermarkedURLs: [String] = [], failCode: String? = nil, failMessage: String? = nil) {
+                watermarkedURLs: [String] = [], failCode: String? = nil, failMessage: String? = nil, callbackURL: String? = nil) {
         self.taskID = taskID
         self.state = state
         self.progress = progress
@@ -148,6 +151,7 @@ public struct ProviderTaskStatus: Sendable, Equatable {
         self.watermarkedURLs = watermarkedURLs
         self.failCode = failCode
         self.failMessage = failMessage
+        self.callbackURL = callbackURL
     }
 }
 

@@ -59,11 +59,19 @@ public struct Configuration: Sendable {
                 problems.append("PHIM_RESULT_LIFETIME_DAYS must be a whole number of days from 1 to 3650")
             }
         }
-        if let raw = env["PHIM_MAX_UNFINISHED_VIDEOS"], !raw.isEmpty {
-            if let value = Int(raw), value > 0 { settings.maxUnfinishedVideos = value } else {
-                problems.append("PHIM_MAX_UNFINISHED_VIDEOS must be a positive whole number")
+        func count(_ name: String, _ current: Int) -> Int {
+            guard let raw = env[name], !raw.isEmpty else { return current }
+            guard let value = Int(raw), value > 0 else {
+                problems.append("\(name) must be a positive whole number")
+                return current
             }
+            return value
         }
+        settings.maxUnfinishedVideos = count("PHIM_MAX_UNFINISHED_VIDEOS", settings.maxUnfinishedVideos)
+        settings.createsPerMinute = count("PHIM_CREATES_PER_MINUTE", settings.createsPerMinute)
+        settings.loginFailuresPerAccount = count("PHIM_LOGIN_FAILURES_PER_ACCOUNT", settings.loginFailuresPerAccount)
+        settings.loginFailuresPerAddress = count("PHIM_LOGIN_FAILURES_PER_ADDRESS", settings.loginFailuresPerAddress)
+        settings.signupsPerAddressPerHour = count("PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR", settings.signupsPerAddressPerHour)
         settings.webhookHMACKey = env["KIE_WEBHOOK_HMAC_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let apiKey = env["KIE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         settings.isDemo = apiKey == nil

@@ -109,7 +109,10 @@ final class MoneyTests: XCTestCase {
 
     /// 50 creates at once from 10 threads, each with its own connection, on a balance for 10.
     func testFiftySimultaneousCreatesOnABalanceForTenMakeExactlyTen() throws {
-        let world = try TestWorld { $0.maxUnfinishedVideos = 100 } // the balance is the only limit here
+        let world = try TestWorld { // the balance is the only limit here
+            $0.maxUnfinishedVideos = 100
+            $0.createsPerMinute = 100
+        }
         let dave = try world.user("dave", credits: 70_000)
         let statuses = Locked<[Int]>([])
         let group = DispatchGroup()

@@ -27,6 +27,10 @@ final class TestWorld {
         var settings = Settings(publicBaseURL: "http://127.0.0.1:8080", uploadsDirectory: directory + "/uploads")
         settings.reconcileIntervalSeconds = 15
         settings.staleAfterSeconds = 60
+        // Worlds make many accounts from one address and many videos a minute; the tests of the
+        // limits themselves set them low again.
+        settings.signupsPerAddressPerHour = 10_000
+        settings.createsPerMinute = 10_000
         configure(&settings)
         self.settings = settings
         var simulatorSettings = KieSimulator.Settings.fromEnvironment([:])

@@ -49,7 +49,8 @@ public struct CallbackReceiver: Sendable {
 
         guard let news = KieWire.parseCallback(body) else { throw AppError.invalidJSON(detail: "not a Kie task callback") }
         if let key = settings.webhookHMACKey { try verify(signature, taskID: news.taskID, key: key) }
-        if let known = target.optionalString(1), known != news.taskID {
+        let knownTask = target.optionalString(1)
+        if let knownTask, knownTask != news.taskID {
             Log.warning("callback names another task", ["job_id": jobID])
             throw AppError.callbackTaskMismatch
         }
@@ -58,8 +59,15 @@ public struct CallbackReceiver: Sendable {
         if isProgress && news.state.isTerminal { return status }
 
         var confirmed = news
-        if news.state.isTerminal, !status.isTerminal {
+        if knownTask == nil || (news.state.isTerminal && !status.isTerminal) {
             guard let answer = try confirmWithProvider(news.taskID, jobID: jobID, on: db) else { return status }
+            // A job whose create went unanswered learns its task here, so the task must be the
+            // one the provider made for this job: its record keeps the callback URL it was given.
+            // The body is not signed (nor is it in another task's signed callback replayed here).
+            if knownTask == nil, answer.callbackURL?.hasSuffix("/webhooks/kie/\(jobID)/\(secret)") != true {
+                Log.warning("callback names a task the provider did not make for this job", ["job_id": jobID])
+                throw AppError.callbackTaskMismatch
+            }
             confirmed = answer
         }
         switch try lifecycle.apply(confirmed, toJob: jobID, source: .callback, on: db) {

@@ -64,6 +64,7 @@ public struct VideoCreation: Sendable {
         let maxUnfinished = settings.maxUnfinishedVideos
         do {
             try db.write {
+                try AbuseLimits(settings: settings, clock: clock).countCreate(userID: user.id, on: db)
                 let unfinished = try db.first("SELECT COUNT(*) FROM video_jobs WHERE user_id = ? AND status IN ('submitting', 'pending', 'processing')",
                                               [.text(user.id)])?.int(0) ?? 0
                 guard unfinished < maxUnfinished else { throw AppError.tooManyUnfinishedVideos(limit: maxUnfinished) }

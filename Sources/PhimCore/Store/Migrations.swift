@@ -148,6 +148,15 @@ public enum Migrations {
         ALTER TABLE video_jobs ADD COLUMN fresh_url_until INTEGER;
         CREATE UNIQUE INDEX video_jobs_by_share_token ON video_jobs(share_token) WHERE share_token IS NOT NULL;
         """,
+        // 5: abuse limits, counted per key and fixed window (keys stored as digests).
+        """
+        CREATE TABLE rate_limit_counters (
+            bucket TEXT NOT NULL,
+            window_start INTEGER NOT NULL,
+            hits INTEGER NOT NULL,
+            PRIMARY KEY (bucket, window_start)
+        );
+        """,
     ]
 
     /// Applies the steps this file has not seen yet. Returns how many ran.

@@ -251,8 +251,18 @@ public enum KieWire {
             resultURLs: strings(result?["resultUrls"]),
             watermarkedURLs: strings(result?["resultWaterMarkUrls"]),
             failCode: failCode(field("failCode")),
-            failMessage: field("failMsg")?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+            failMessage: field("failMsg")?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
+            callbackURL: createParameters(field("param"))?["callBackUrl"]?.stringValue
         )
+    }
+
+    /// `param` is the createTask body as JSON text inside the JSON, like `resultJson`.
+    private static func createParameters(_ value: JSON?) -> JSON? {
+        switch value {
+        case .string(let text): JSON.parse(Data(text.utf8))
+        case .some(let object) where object["callBackUrl"] != nil: object
+        default: nil
+        }
     }
 
     private static func taskID(in record: JSON) -> String? {

@@ -6,8 +6,15 @@ import PhimSupport
 enum AuthHandlers {
     static func register(_ context: Context) throws -> Response {
         let body = try context.jsonBody()
+        let limits = AbuseLimits(settings: context.app.settings, clock: context.app.clock)
+        let address = context.request.remoteAddress
+        // The form's own mistakes are answered first; only a real attempt counts against the address.
+        _ = try Accounts.validEmail(body["email"]?.stringValue)
+        _ = try Accounts.validPassword(body["password"]?.stringValue)
+        try limits.checkSignUp(address: address, on: context.db)
         let user = try context.app.accounts.register(email: body["email"]?.stringValue, password: body["password"]?.stringValue,
                                                      on: context.db)
+        try limits.recordSignUp(address: address, on: context.db)
         return .json(me(user), status: 201)
     }
 
@@ -15,8 +22,17 @@ enum AuthHandlers {
     /// page reads from its own cookie and programs from the `X-CSRF-Token` header.
     static func login(_ context: Context) throws -> Response {
         let body = try context.jsonBody()
-        let user = try context.app.accounts.verifyCredentials(email: body["email"]?.stringValue,
-                                                              password: body["password"]?.stringValue, on: context.db)
+        let email = body["email"]?.stringValue ?? ""
+        let limits = AbuseLimits(settings: context.app.settings, clock: context.app.clock)
+        let address = context.request.remoteAddress
+        try limits.checkSignIn(email: email, address: address, on: context.db)
+        let user: User
+        do {
+            user = try context.app.accounts.verifyCredentials(email: email, password: body["password"]?.stringValue, on: context.db)
+        } catch AppError.invalidCredentials {
+            try limits.recordSignInFailure(email: email, address: address, on: context.db)
+            throw AppError.invalidCredentials
+        }
         let session = try context.app.accounts.startSession(for: user, on: context.db)
         var response = Response.json(me(user))
         let secure = context.app.secureCookies ? "; Secure" : ""
