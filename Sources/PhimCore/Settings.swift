@@ -28,6 +28,9 @@ public struct Settings: Sendable {
     public var webhookHMACKey: String?
     /// How long the provider keeps a finished video (Kie: 14 days); after it the video is expired.
     public var resultLifetimeDays = 14
+    /// When set (16 characters or more), `/api/metrics` demands it as a bearer token; when not,
+    /// only scrapers on this machine are answered.
+    public var metricsToken: String?
     /// The provider is the simulator (no `KIE_API_KEY`); the studio then shows its prompt tags.
     public var isDemo = false
 

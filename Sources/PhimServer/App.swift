@@ -21,6 +21,8 @@ public final class App: Sendable {
     public init(settings: Settings, provider: any VideoProvider, clock: AppClock = .system,
                 hasher: PasswordHasher = PasswordHasher()) {
         self.settings = settings
+        // Every provider call is counted by outcome for /api/metrics.
+        let provider = CountingProvider(provider)
         self.provider = provider
         self.clock = clock
         accounts = Accounts(hasher: hasher, clock: clock)
@@ -38,8 +40,10 @@ public final class App: Sendable {
     /// Answers one request. Every failure becomes a JSON error in the caller's language.
     public func handle(_ request: Request, db: Database?) -> Response {
         var response: Response
+        var route = "unmatched"
+        defer { Metrics.shared.count("phim_http_requests_total", [("route", route), ("status", String(response.status))]) }
         do {
-            response = try Router.dispatch(request, app: self, db: db)
+            response = try Router.dispatch(request, app: self, db: db, route: &route)
         } catch let error as AppError {
             response = Self.errorResponse(error, language: request.language)
         } catch let error as DatabaseError where error.isBusy {

@@ -14,6 +14,8 @@ public enum BackgroundLoops {
                 do {
                     if database == nil { database = try Database(path: databasePath) }
                     let report = try app.reconciler().runPass(on: database!)
+                    Metrics.shared.count("phim_reconciler_passes_total")
+                    if report.queried > 0 { Metrics.shared.count("phim_reconciler_queries_total", by: Int64(report.queried)) }
                     if report != Reconciler.PassReport() {
                         Log.info("reconcile pass", ["queried": String(report.queried), "updated": String(report.updated),
                                                     "failures": String(report.queryFailures), "timed_out": String(report.timedOut),

@@ -17,6 +17,7 @@ enum Access {
 
 struct Route {
     var method: String
+    var path: String
     /// Segments; a segment starting with `:` matches any one segment and is captured.
     var pattern: [String]
     var access: Access
@@ -24,6 +25,7 @@ struct Route {
 
     init(_ method: String, _ path: String, _ access: Access, _ handler: @escaping (Context) throws -> Response) {
         self.method = method
+        self.path = path
         pattern = path.split(separator: "/").map(String.init)
         self.access = access
         self.handler = handler
@@ -36,6 +38,7 @@ enum Routes {
         Route("GET", "/api/livez", .anyone, HealthHandlers.livez),
         Route("GET", "/api/healthz", .anyone, HealthHandlers.healthz),
         Route("GET", "/api/v1/openapi.json", .anyone, HealthHandlers.openAPI),
+        Route("GET", "/api/metrics", .anyone, HealthHandlers.metrics),
 
         Route("POST", "/api/v1/auth/register", .anyone, AuthHandlers.register),
         Route("POST", "/api/v1/auth/login", .anyone, AuthHandlers.login),
@@ -83,7 +86,9 @@ enum Routes {
 
 /// Matches a request to its route, applies the route's access rule, and calls the handler.
 enum Router {
-    static func dispatch(_ request: Request, app: App, db: Database?) throws -> Response {
+    /// `route` is set to the matched route's pattern (for metrics: never the raw path, whose ids
+    /// would make a label per video).
+    static func dispatch(_ request: Request, app: App, db: Database?, route matched: inout String) throws -> Response {
         let segments = request.path.split(separator: "/").map(String.init)
         var methodMismatch = false
         for route in Routes.all {
@@ -92,6 +97,7 @@ enum Router {
                 methodMismatch = true
                 continue
             }
+            matched = route.path
             var context = Context(request: request, app: app, database: db, parameters: parameters)
             switch route.access {
             case .user:

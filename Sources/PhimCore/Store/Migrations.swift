@@ -157,6 +157,18 @@ public enum Migrations {
             PRIMARY KEY (bucket, window_start)
         );
         """,
+        // 6: each process's counters (requests, provider calls, callbacks), kept per process so
+        // a scrape through any process sums them all and a restart loses nothing.
+        """
+        CREATE TABLE metric_counters (
+            process TEXT NOT NULL,
+            name TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            value INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (process, name, labels)
+        );
+        """,
     ]
 
     /// Applies the steps this file has not seen yet. Returns how many ran.

@@ -1,0 +1,52 @@
+import Foundation
+import PhimProvider
+import PhimSupport
+
+/// The provider, with every call counted by its outcome and timed (`phim_provider_calls_total`).
+public struct CountingProvider: VideoProvider {
+    public var inner: any VideoProvider
+    var metrics: Metrics
+
+    public init(_ inner: any VideoProvider, metrics: Metrics = .shared) {
+        self.inner = inner
+        self.metrics = metrics
+    }
+
+    public func createTask(_ request: ProviderTaskRequest) throws -> ProviderTaskID {
+        try measure("create_task") { try inner.createTask(request) }
+    }
+
+    public func taskStatus(_ id: ProviderTaskID) throws -> ProviderTaskStatus {
+        try measure("record_info") { try inner.taskStatus(id) }
+    }
+
+    public func remainingCredits() throws -> Int {
+        try measure("credit") { try inner.remainingCredits() }
+    }
+
+    public func freshDownloadURL(for url: String) throws -> String {
+        try measure("download_url") { try inner.freshDownloadURL(for: url) }
+    }
+
+    private func measure<Result>(_ call: String, _ body: () throws -> Result) throws -> Result {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer {
+            let micros = Int64((DispatchTime.now().uptimeNanoseconds - started) / 1_000)
+            metrics.count("phim_provider_call_microseconds_total", [("call", call)], by: micros)
+        }
+        do {
+            let result = try body()
+            metrics.count("phim_provider_calls_total", [("call", call), ("outcome", "ok")])
+            return result
+        } catch let error as ProviderError {
+            let outcome: String = switch error {
+            case .rejected(let code, _): "rejected_\(code)"
+            case .unreachable: "unreachable"
+            case .ambiguous: "ambiguous"
+            case .invalidResponse: "invalid_response"
+            }
+            metrics.count("phim_provider_calls_total", [("call", call), ("outcome", outcome)])
+            throw error
+        }
+    }
+}

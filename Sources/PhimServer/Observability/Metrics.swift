@@ -1,0 +1,105 @@
+import Foundation
+import PhimCore
+import PhimSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Counters of what this process did, flushed every few seconds into `metric_counters` under this
+/// process's own name. `GET /api/metrics` sums every process's rows (so a scrape that nginx sends
+/// to any process sees them all), adds what the database knows at scrape time (jobs by state,
+/// credits held), and writes Prometheus' text format.
+public final class Metrics: @unchecked Sendable {
+    public static let shared = Metrics()
+
+    /// `name{labels}` → count since this process started.
+    private let counters = Locked<[Key: Int64]>([:])
+    /// hostname:pid:start, so a restarted process adds rows instead of resetting old ones.
+    let processName = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(Date().unixMillis)"
+
+    struct Key: Hashable {
+        var name: String
+        /// Already in Prometheus' form: `route="/api/v1/videos",status="200"`.
+        var labels: String
+    }
+
+    public func count(_ name: String, _ labels: [(String, String)] = [], by amount: Int64 = 1) {
+        let key = Key(name: name, labels: labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ","))
+        counters.withLock { $0[key, default: 0] += amount }
+    }
+
+    /// Writes this process's counters (their totals, so a lost flush is made good by the next).
+    public func flush(on db: Database) throws {
+        let snapshot = counters.current
+        guard !snapshot.isEmpty else { return }
+        let now = Date().unixMillis
+        try db.write {
+            for (key, value) in snapshot {
+                try db.run("""
+                    INSERT INTO metric_counters (process, name, labels, value, updated_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (process, name, labels) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+                    """, [.text(processName), .text(key.name), .text(key.labels), .integer(value), .integer(now)])
+            }
+        }
+    }
+
+    /// Flushes every few seconds on a thread of its own.
+    public func startFlushing(databasePath: String) {
+        startThread(name: "metrics") { [self] in
+            var database: Database?
+            while true {
+                Thread.sleep(forTimeInterval: 5)
+                do {
+                    if database == nil { database = try Database(path: databasePath) }
+                    try flush(on: database!)
+                } catch {
+                    Log.warning("could not write metrics", ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    static let help: [String: (type: String, text: String)] = [
+        "phim_http_requests_total": ("counter", "Requests answered by the FastCGI processes, by route and status."),
+        "phim_provider_calls_total": ("counter", "Calls to the video provider, by call and outcome."),
+        "phim_provider_call_microseconds_total": ("counter", "Time spent in provider calls, in microseconds, by call."),
+        "phim_callbacks_total": ("counter", "Provider callbacks received, by kind and outcome."),
+        "phim_reconciler_passes_total": ("counter", "Reconciler passes run."),
+        "phim_reconciler_queries_total": ("counter", "Provider queries made by the reconciler."),
+        "phim_jobs": ("gauge", "Videos by state."),
+        "phim_credits_held": ("gauge", "Credits held for unfinished videos, over every account."),
+        "phim_credits_available": ("gauge", "Spendable credits, over every account."),
+        "phim_accounts": ("gauge", "Accounts."),
+    ]
+
+    /// The exposition: this process flushes first, so its latest counts are in the sums.
+    public func exposition(on db: Database) throws -> String {
+        try flush(on: db)
+        var lines: [String: [String]] = [:]
+        for row in try db.query("SELECT name, labels, SUM(value) FROM metric_counters GROUP BY name, labels ORDER BY name, labels") {
+            let labels = row.string(1)
+            lines[row.string(0), default: []].append("\(row.string(0))\(labels.isEmpty ? "" : "{\(labels)}") \(row.int64(2))")
+        }
+        for row in try db.query("SELECT status, COUNT(*) FROM video_jobs GROUP BY status ORDER BY status") {
+            lines["phim_jobs", default: []].append("phim_jobs{state=\"\(row.string(0))\"} \(row.int64(1))")
+        }
+        if let totals = try db.first("SELECT COALESCE(SUM(credits_held), 0), COALESCE(SUM(credits_available), 0), COUNT(*) FROM users") {
+            lines["phim_credits_held"] = ["phim_credits_held \(totals.int64(0))"]
+            lines["phim_credits_available"] = ["phim_credits_available \(totals.int64(1))"]
+            lines["phim_accounts"] = ["phim_accounts \(totals.int64(2))"]
+        }
+        var out = ""
+        for name in lines.keys.sorted() {
+            if let help = Self.help[name] {
+                out += "# HELP \(name) \(help.text)\n# TYPE \(name) \(help.type)\n"
+            }
+            out += lines[name]!.joined(separator: "\n") + "\n"
+        }
+        return out
+    }
+
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
