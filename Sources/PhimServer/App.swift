@@ -50,7 +50,7 @@ public final class App: Sendable {
             Log.error("database busy", ["request_id": request.requestID, "error": "\(error)"])
             response = Self.errorResponse(.serviceBusy, language: request.language)
         } catch {
-            Log.error("request failed", ["request_id": request.requestID, "path": request.path, "error": "\(error)"])
+            Log.error("request failed", ["request_id": request.requestID, "path": LogRedaction.path(request.path), "error": "\(error)"])
             response = Self.errorResponse(.internal, language: request.language)
         }
         response.addHeader("X-Request-ID", request.requestID)

@@ -43,4 +43,10 @@ final class MetricsTests: XCTestCase {
                                               remoteAddress: "203.0.113.9"), db: world.db)
         XCTAssertEqual(scrape.status, 200)
     }
+
+    func testLogLinesNeverCarryCallbackSecretsOrShareTokens() {
+        XCTAssertEqual(LogRedaction.path("/api/v1/webhooks/kie/1234/s3cr3t-value/progress"), "/api/v1/webhooks/kie/1234/***/progress")
+        XCTAssertEqual(LogRedaction.path("/v/AbCdEf/media"), "/v/***/media")
+        XCTAssertEqual(LogRedaction.path("/api/v1/videos/42"), "/api/v1/videos/42")
+    }
 }

@@ -159,7 +159,7 @@ public final class FastCGIServer: @unchecked Sendable {
         let written = Self.write(response, requestID: requestID, includeBody: request.method != "HEAD", to: raw.pointee.out)
         if Log.isEnabled(.info) {
             let micros = (DispatchTime.now().uptimeNanoseconds - started) / 1_000
-            Log.info("request", ["method": request.method, "path": path, "status": String(response.status),
+            Log.info("request", ["method": request.method, "path": LogRedaction.path(path), "status": String(response.status),
                                  "ms": "\(micros / 1000).\(micros % 1000 / 100)", "request_id": requestID])
         }
         if !written { Log.warning("client went away before the answer was written", ["request_id": requestID]) }
