@@ -46,6 +46,8 @@ public enum AppError: Error, Equatable, Sendable {
     case invalidVariants
     case idempotencyKeyReused
     case insufficientCredits(needed: Int, available: Int)
+    /// The operator's moderation refused the prompt; nothing was held.
+    case promptRejected
     case tooManyUnfinishedVideos(limit: Int)
     case tooManyCreates(retryAfter: Int)
 
@@ -101,7 +103,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptRequired, .promptTooLong,
              .promptInvalidCharacters, .invalidMode, .unknownModel, .modelDoesNotMatchMode, .invalidAspectRatio,
              .invalidDuration, .invalidQuality, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
-             .idempotencyKeyReused, .invalidImage, .invalidDeadline, .invalidVariants, .providerRejectedInput, .callbackTaskMismatch,
+             .idempotencyKeyReused, .invalidImage, .invalidDeadline, .invalidVariants, .promptRejected, .providerRejectedInput, .callbackTaskMismatch,
              .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle: 422
         case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates: 429
         case .internal: 500
@@ -149,6 +151,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidVariants: "invalid_variants"
         case .idempotencyKeyReused: "idempotency_key_reused"
         case .insufficientCredits: "insufficient_credits"
+        case .promptRejected: "prompt_rejected"
         case .tooManyUnfinishedVideos: "too_many_unfinished_videos"
         case .fileRequired: "file_required"
         case .unsupportedImageType: "unsupported_image_type"

@@ -31,6 +31,8 @@ public struct Settings: Sendable {
     /// When set (16 characters or more), `/api/metrics` demands it as a bearer token; when not,
     /// only scrapers on this machine are answered.
     public var metricsToken: String?
+    /// Words or phrases a prompt may not contain (`PHIM_BLOCKED_TERMS`, `PHIM_BLOCKED_TERMS_FILE`).
+    public var blockedTerms: [String] = []
     /// The provider is the simulator (no `KIE_API_KEY`); the studio then shows its prompt tags.
     public var isDemo = false
 

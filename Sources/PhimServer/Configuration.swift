@@ -73,6 +73,12 @@ public struct Configuration: Sendable {
         settings.loginFailuresPerAddress = count("PHIM_LOGIN_FAILURES_PER_ADDRESS", settings.loginFailuresPerAddress)
         settings.signupsPerAddressPerHour = count("PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR", settings.signupsPerAddressPerHour)
         settings.webhookHMACKey = env["KIE_WEBHOOK_HMAC_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            settings.blockedTerms = try BlockedTermsModerator.terms(list: env["PHIM_BLOCKED_TERMS"],
+                                                                    file: env["PHIM_BLOCKED_TERMS_FILE"].flatMap { $0.isEmpty ? nil : $0 })
+        } catch {
+            problems.append("PHIM_BLOCKED_TERMS_FILE cannot be read")
+        }
         if let token = env["PHIM_METRICS_TOKEN"], !token.isEmpty {
             if token.count >= 16 { settings.metricsToken = token } else { problems.append("PHIM_METRICS_TOKEN must be at least 16 characters") }
         }

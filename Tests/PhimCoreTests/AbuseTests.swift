@@ -49,4 +49,18 @@ final class AbuseTests: XCTestCase {
         XCTAssertEqual(world.createVideo(user, key: "k3").status, 202)
         try world.assertLedgerClean()
     }
+
+    func testBlockedTermsRefusePromptsBeforeAnythingIsHeld() throws {
+        let world = try TestWorld { $0.blockedTerms = ["bạo lực", "gore"] }
+        let user = try world.user("writer", credits: 10_000)
+        for prompt in ["Cảnh BAO LUC trên phố", "lots of Gore!"] {
+            let refused = world.createVideo(user, prompt: prompt)
+            XCTAssertEqual(refused.status, 422, prompt)
+            XCTAssertEqual(refused.bodyJSON?["error"]?["code"]?.stringValue, "prompt_rejected")
+        }
+        XCTAssertEqual(world.createVideo(user, prompt: "a gorgeous sunset over the bay").status, 202, "whole words only")
+        XCTAssertEqual(world.balance(user).held, 7_000)
+        let quote = world.send("POST", "/api/v1/videos/quote", json: .object([("prompt", .string("gore"))]), as: user)
+        XCTAssertEqual(quote.bodyJSON?["error"]?["code"]?.stringValue, "prompt_rejected")
+    }
 }

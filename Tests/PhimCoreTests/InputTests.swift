@@ -108,7 +108,7 @@ final class InputTests: XCTestCase {
             .passwordInvalid(maximumBytes: 1), .invalidName, .emailTaken, .csrfFailed, .accountDisabled, .promptRequired,
             .promptTooLong(maximum: 1), .promptInvalidCharacters, .invalidMode, .unknownModel("x"), .modelDoesNotMatchMode,
             .invalidAspectRatio, .invalidDuration, .invalidQuality, .optionUnavailable(model: "m", duration: 1, quality: "q"),
-            .uploadRequired, .uploadNotAllowed, .uploadNotFound, .invalidIdempotencyKey, .idempotencyKeyReused, .invalidDeadline, .invalidVariants,
+            .uploadRequired, .uploadNotAllowed, .uploadNotFound, .invalidIdempotencyKey, .idempotencyKeyReused, .invalidDeadline, .invalidVariants, .promptRejected,
             .insufficientCredits(needed: 1, available: 0), .tooManyUnfinishedVideos(limit: 1), .fileRequired,
             .unsupportedImageType, .invalidImage, .imageTooLarge(limitBytes: 1), .videoNotFound, .apiKeyNotFound,
             .notCancelable(status: "x"), .notShareable, .videoExpired(days: 14),

@@ -35,8 +35,10 @@ public struct JobLifecycle: Sendable {
     @discardableResult
     public func apply(_ news: ProviderTaskStatus, toJob jobID: String, source: Source, on db: Database) throws -> Outcome {
         let now = clock.nowMillis()
+        var origin: String?
         let outcome: Outcome = try closingOnce(db) {
             guard let job = try VideoRecord.find(jobID, on: db) else { return .unknownJob }
+            origin = job.requestID
             if let known = job.providerTaskID, known != news.taskID { return .taskMismatch }
             if job.status == .failed, let reason = job.failureReason, FailureReason.releasedByPhim.contains(reason),
                news.state == .success, job.providerState != "success" {
@@ -78,7 +80,7 @@ public struct JobLifecycle: Sendable {
             }
             return .updated(target.status)
         }
-        report(outcome, jobID: jobID, source: source.rawValue)
+        report(outcome, jobID: jobID, source: source.rawValue, origin: origin)
         return outcome
     }
 
@@ -88,8 +90,10 @@ public struct JobLifecycle: Sendable {
     public func fail(jobID: String, reason: FailureReason, providerCode: String? = nil, providerMessage: String? = nil,
                      onlyIf allowed: [JobStatus] = JobStatus.unfinished, on db: Database) throws -> Outcome {
         let now = clock.nowMillis()
+        var origin: String?
         let outcome: Outcome = try closingOnce(db) {
             guard let job = try VideoRecord.find(jobID, on: db) else { return .unknownJob }
+            origin = job.requestID
             guard allowed.contains(job.status) else { return .unchanged }
             try db.run("""
                 UPDATE video_jobs SET failure_reason = ?, provider_fail_code = ?, provider_fail_message = ?, updated_at = ? WHERE id = ?
@@ -98,7 +102,7 @@ public struct JobLifecycle: Sendable {
             try finish(job, as: .failed, at: now, on: db)
             return .updated(.failed)
         }
-        report(outcome, jobID: jobID, source: reason.rawValue)
+        report(outcome, jobID: jobID, source: reason.rawValue, origin: origin)
         return outcome
     }
 
@@ -158,9 +162,11 @@ public struct JobLifecycle: Sendable {
         }
     }
 
-    private func report(_ outcome: Outcome, jobID: String, source: String) {
+    /// Logs a change with the id of the request that created the job, so a video's whole life
+    /// can be followed in the logs from its create to its end.
+    private func report(_ outcome: Outcome, jobID: String, source: String, origin: String?) {
         if case .updated(let status) = outcome {
-            Log.info("job updated", ["job_id": jobID, "status": status.rawValue, "source": source])
+            Log.info("job updated", ["job_id": jobID, "status": status.rawValue, "source": source, "origin_request_id": origin ?? ""])
         }
     }
 

@@ -13,12 +13,15 @@ public struct VideoCreation: Sendable {
     public var lifecycle: JobLifecycle
     public var settings: Settings
     public var clock: AppClock
+    public var moderator: any PromptModerator
 
-    public init(provider: any VideoProvider, lifecycle: JobLifecycle, settings: Settings, clock: AppClock) {
+    public init(provider: any VideoProvider, lifecycle: JobLifecycle, settings: Settings, clock: AppClock,
+                moderator: (any PromptModerator)? = nil) {
         self.provider = provider
         self.lifecycle = lifecycle
         self.settings = settings
         self.clock = clock
+        self.moderator = moderator ?? BlockedTermsModerator(terms: settings.blockedTerms)
     }
 
     public struct Created: Sendable {
@@ -34,6 +37,10 @@ public struct VideoCreation: Sendable {
 
     /// What a create would cost, after every check a create makes before holding credits.
     public func quote(_ request: VideoRequest, user: User, on db: Database) throws -> Quote {
+        if case .rejected(let term) = try moderator.review(prompt: request.prompt) {
+            Log.info("prompt refused by moderation", ["user_id": user.id, "term": term])
+            throw AppError.promptRejected
+        }
         guard let price = try Prices.credits(model: request.model, durationSeconds: request.durationSeconds,
                                              quality: request.quality, on: db)
         else {
