@@ -76,6 +76,10 @@ enum Routes {
         Route("PUT", "/api/v1/admin/prices", .admin, AdminHandlers.setPrice),
         Route("GET", "/api/v1/admin/styles", .admin, StyleHandlers.adminList),
         Route("PUT", "/api/v1/admin/styles", .admin, StyleHandlers.save),
+        Route("GET", "/api/v1/admin/videos", .admin, AdminJobHandlers.list),
+        Route("GET", "/api/v1/admin/videos/stuck", .admin, AdminJobHandlers.stuck),
+        Route("POST", "/api/v1/admin/videos/:id/reconcile", .admin, AdminJobHandlers.reconcile),
+        Route("GET", "/api/v1/admin/failures", .admin, AdminJobHandlers.failures),
         Route("GET", "/api/v1/admin/audit", .admin, AdminHandlers.audit),
         Route("GET", "/api/v1/admin/ledger.csv", .admin, AdminHandlers.ledgerCSV),
 

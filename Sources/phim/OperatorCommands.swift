@@ -250,3 +250,88 @@ struct Styles: ParsableCommand {
         }
     }
 }
+
+struct Jobs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Every account's videos.",
+                                                    subcommands: [List.self, Stuck.self, Failures.self, Reconcile.self])
+
+    static func line(_ listed: JobAdministration.Listed) -> String {
+        let video = listed.video
+        return "\(ISOTime.string(video.createdAt))  \(video.id)  \(video.status.rawValue)\(video.deletedAt != nil ? " (deleted)" : "")  "
+            + "\(video.model) \(video.durationSeconds)s  \(video.priceCredits) cr  \(listed.ownerEmail)"
+            + (video.failureReason.map { "  \($0.rawValue)" } ?? "")
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Videos newest first, deleted ones marked.")
+        @Option var state: String?
+        @Option var model: String?
+        @Option var hours: Int?
+        @Option var limit = 100
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let state = try self.state.map { raw in
+                guard let value = JobStatus(rawValue: raw) else { throw ValidationError("--state: one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))") }
+                return value
+            }
+            let model = try self.model.map { raw in
+                guard let value = VideoModel(rawValue: raw) else { throw ValidationError("--model: unknown model") }
+                return value
+            }
+            let (configuration, db, _) = try dataOptions.operatorContext()
+            let videos = try JobAdministration(clock: .system, settings: configuration.settings)
+                .list(state: state, model: model, hours: hours, limit: max(1, min(limit, 10_000)), on: db)
+            videos.forEach { print(Jobs.line($0)) }
+            print("\(videos.count) video(s)")
+        }
+    }
+
+    struct Stuck: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Unfinished videos with no news from the provider for longer than the reconciler allows.")
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let (configuration, db, _) = try dataOptions.operatorContext()
+            let videos = try JobAdministration(clock: .system, settings: configuration.settings).stuck(limit: 1000, on: db)
+            videos.forEach { print(Jobs.line($0) + "  last heard \($0.lastHeardAt.map(ISOTime.string) ?? "never")") }
+            print("\(videos.count) stuck video(s)")
+        }
+    }
+
+    struct Failures: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Failed videos grouped by reason and provider code, with an example message.")
+        @Option var hours = 24
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            let (configuration, db, _) = try dataOptions.operatorContext()
+            for group in try JobAdministration(clock: .system, settings: configuration.settings).failures(hours: max(1, hours), on: db) {
+                print("\(group.count)×  \(group.reason)  code \(group.providerCode ?? "-")  latest \(ISOTime.string(group.latestAt))  \(group.example ?? "")")
+            }
+        }
+    }
+
+    struct Reconcile: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ask the provider about one video now and apply the answer (at most once per reconcile interval).")
+        @Option var id: String
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            var (configuration, db, _) = try dataOptions.operatorContext()
+            // In demo mode the tasks live in the simulator of the running `phim up`; ask that one.
+            if configuration.isDemo, configuration.simulatorURL == nil,
+               let url = try? String(contentsOfFile: "\(configuration.dataDirectory)/run/simulator.url", encoding: .utf8) {
+                configuration.simulatorURL = url
+            }
+            let (provider, simulator) = try Demo.provider(for: configuration)
+            defer { simulator?.server.stop() }
+            let app = App(settings: configuration.settings, provider: provider)
+            let (video, result) = try runOperator {
+                try JobAdministration(clock: .system, settings: configuration.settings)
+                    .reconcile(videoID: id, provider: app.provider, lifecycle: app.lifecycle, by: .commandLine(), on: db)
+            }
+            print("\(result)\n\(Jobs.line(video))")
+        }
+    }
+}

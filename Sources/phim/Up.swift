@@ -56,6 +56,10 @@ struct Up: ParsableCommand {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         let sockets = (1...max(1, workers)).map { "\(run)/phim-\($0).sock" }
+        // Where this run's simulator answers, for operator commands run beside it (`phim jobs reconcile`).
+        let simulatorFile = "\(run)/simulator.url"
+        try? FileManager.default.removeItem(atPath: simulatorFile)
+        if let simulator { try simulator.baseURL.write(toFile: simulatorFile, atomically: true, encoding: .utf8) }
         try NginxTemplate.render(root: root, prefix: prefix, port: port, sockets: sockets,
                                  uploads: configuration.settings.uploadsDirectory,
                                  simulatorURL: simulator?.baseURL)

@@ -13,17 +13,13 @@ final class AdminTests: XCTestCase {
         ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/disable"),
         ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/enable"),
         ("GET", "/api/v1/admin/prices"), ("PUT", "/api/v1/admin/prices"), ("GET", "/api/v1/admin/audit"),
-        ("GET", "/api/v1/admin/styles"), ("PUT", "/api/v1/admin/styles"),
+        ("GET", "/api/v1/admin/styles"), ("PUT", "/api/v1/admin/styles"), ("GET", "/api/v1/admin/videos"),
+        ("GET", "/api/v1/admin/videos/stuck"), ("GET", "/api/v1/admin/failures"),
+        ("POST", "/api/v1/admin/videos/00000000-0000-0000-0000-000000000000/reconcile"),
         ("GET", "/api/v1/admin/ledger.csv"),
     ]
 
-    /// An administrator with an API key.
-    func admin(_ world: TestWorld) throws -> TestWorld.Caller {
-        let user = try world.app.accounts.register(email: "root-\(UUID().uuidString.prefix(6))@example.com".lowercased(),
-                                                   password: "operator password", isAdmin: true, on: world.db)
-        let (_, key) = try world.app.accounts.makeAPIKey(for: user, name: "ops", on: world.db)
-        return TestWorld.Caller(id: user.id, email: user.email, key: key)
-    }
+    func admin(_ world: TestWorld) throws -> TestWorld.Caller { try world.admin() }
 
     func testTheAdminAPIDoesNotExistForAnyoneElse() throws {
         let world = try TestWorld()
@@ -156,5 +152,60 @@ final class AdminTests: XCTestCase {
         XCTAssertEqual(entries.map { $0["action"]?.stringValue ?? "" }, ["style.create", "style.update"])
         XCTAssertEqual(entries.last?["before"]?["enabled"], .bool(true))
         XCTAssertEqual(entries.last?["after"]?["enabled"], .bool(false))
+    }
+}
+
+/// Operators' view of every account's videos.
+final class AdminJobTests: XCTestCase {
+    func testOperatorsSeeEveryVideoTheStuckOnesAndFailuresAndCanAskTheProvider() throws {
+        let world = try TestWorld()
+        let root = try world.admin()
+        let user = try world.user("maker", credits: 30_000)
+        let ok = world.createVideo(user).bodyJSON!["id"]!.stringValue!
+        _ = world.createVideo(user, prompt: "storm #fail")
+        world.clock.advance(25)
+        world.deliverCallbacks()
+        let lost = world.createVideo(user, prompt: "lost callbacks").bodyJSON!["id"]!.stringValue!
+        world.clock.advance(25)
+        _ = world.simulator.takeDueCallbacks() // lost
+        world.clock.advance(100)
+
+        let all = world.send("GET", "/api/v1/admin/videos", as: root).bodyJSON!
+        guard case .array(let videos) = all["data"]! else { return XCTFail() }
+        XCTAssertEqual(videos.count, 3)
+        XCTAssertEqual(videos.first?["owner_email"]?.stringValue, user.email)
+        let completed = world.send("GET", "/api/v1/admin/videos?state=completed", as: root).bodyJSON!
+        guard case .array(let done) = completed["data"]! else { return XCTFail() }
+        XCTAssertEqual(done.map { $0["id"]?.stringValue ?? "" }, [ok])
+        XCTAssertEqual(world.send("GET", "/api/v1/admin/videos?state=weird", as: root).status, 400)
+
+        let stuck = world.send("GET", "/api/v1/admin/videos/stuck", as: root).bodyJSON!
+        guard case .array(let stuckVideos) = stuck["data"]! else { return XCTFail() }
+        XCTAssertEqual(stuckVideos.map { $0["id"]?.stringValue ?? "" }, [lost])
+
+        let failures = world.send("GET", "/api/v1/admin/failures?hours=24", as: root).bodyJSON!
+        guard case .array(let groups) = failures["data"]! else { return XCTFail() }
+        XCTAssertEqual(groups.first?["reason"]?.stringValue, "provider_failed")
+        XCTAssertEqual(groups.first?["count"]?.intValue, 1)
+
+        let asked = world.send("POST", "/api/v1/admin/videos/\(lost)/reconcile", as: root).bodyJSON!
+        XCTAssertEqual(asked["result"]?["changed"], .bool(true), "\(asked)")
+        XCTAssertEqual(asked["video"]?["status"]?.stringValue, "completed")
+        let again = world.send("POST", "/api/v1/admin/videos/\(lost)/reconcile", as: root).bodyJSON!
+        XCTAssertEqual(again["result"]?["reason"]?.stringValue, "asked_recently", "once per interval, like the reconciler")
+        let audit = world.send("GET", "/api/v1/admin/audit", as: root).bodyJSON!
+        guard case .array(let entries) = audit["data"]! else { return XCTFail() }
+        XCTAssertEqual(entries.first?["action"]?.stringValue, "job.reconcile")
+        try world.assertLedgerClean()
+    }
+}
+
+extension TestWorld {
+    /// An administrator with an API key.
+    func admin() throws -> Caller {
+        let user = try app.accounts.register(email: "root-\(UUID().uuidString.prefix(6))@example.com".lowercased(),
+                                             password: "operator password", isAdmin: true, on: db)
+        let (_, key) = try app.accounts.makeAPIKey(for: user, name: "ops", on: db)
+        return Caller(id: user.id, email: user.email, key: key)
     }
 }

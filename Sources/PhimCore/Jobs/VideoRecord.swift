@@ -47,6 +47,9 @@ public struct VideoRecord: Sendable {
         share_token, shared_at, fresh_url, fresh_url_until
         """
 
+    /// How many columns `columns` lists; a query may select more after them.
+    static let columnCount = columns.split(separator: ",").count
+
     init(_ row: Row) {
         id = row.string(0)
         userID = row.string(1)

@@ -120,3 +120,70 @@ enum AdminHandlers {
                  ("after", JSON.parse(Data(entry.after.utf8)) ?? .null), ("created_at", .string(Timestamps.iso(entry.createdAt)))])
     }
 }
+
+/// Every account's videos, for operators.
+enum AdminJobHandlers {
+    /// `GET /api/v1/admin/videos?state=&model=&hours=&limit=`.
+    static func list(_ context: Context) throws -> Response {
+        let query = context.request.query
+        var state: JobStatus?
+        if let raw = query["state"], !raw.isEmpty {
+            guard let parsed = JobStatus(rawValue: raw) else { throw AppError.invalidJSON(detail: "unknown state") }
+            state = parsed
+        }
+        var model: VideoModel?
+        if let raw = query["model"], !raw.isEmpty {
+            guard let parsed = VideoModel(rawValue: raw) else { throw AppError.unknownModel(String(raw.prefix(100))) }
+            model = parsed
+        }
+        var hours: Int?
+        if let raw = query["hours"], !raw.isEmpty {
+            guard let value = Int(raw), (1...100_000).contains(value) else { throw AppError.invalidJSON(detail: "hours must be a positive whole number") }
+            hours = value
+        }
+        let videos = try jobs(context).list(state: state, model: model, hours: hours, limit: try context.limit(default: 100, maximum: 1000),
+                                            on: context.db)
+        return .json(.object([("data", .array(videos.map { listed($0, context) }))]))
+    }
+
+    /// `GET /api/v1/admin/videos/stuck`.
+    static func stuck(_ context: Context) throws -> Response {
+        .json(.object([("data", .array(try jobs(context).stuck(limit: try context.limit(default: 100, maximum: 1000), on: context.db)
+            .map { listed($0, context) }))]))
+    }
+
+    /// `GET /api/v1/admin/failures?hours=24`.
+    static func failures(_ context: Context) throws -> Response {
+        let hours = Int(context.request.query["hours"] ?? "") ?? 24
+        guard (1...100_000).contains(hours) else { throw AppError.invalidJSON(detail: "hours must be a positive whole number") }
+        let groups = try jobs(context).failures(hours: hours, on: context.db)
+        return .json(.object([("hours", .int(hours)), ("data", .array(groups.map { group in
+            .object([("reason", .string(group.reason)), ("provider_code", .optional(group.providerCode)), ("count", .int(group.count)),
+                     ("example", .optional(group.example)), ("latest_at", .string(Timestamps.iso(group.latestAt)))])
+        }))]))
+    }
+
+    /// `POST /api/v1/admin/videos/{id}/reconcile`: ask the provider now.
+    static func reconcile(_ context: Context) throws -> Response {
+        let (video, result) = try jobs(context).reconcile(videoID: context.parameter("id"), provider: context.app.provider,
+                                                          lifecycle: context.app.lifecycle, by: .admin(try context.user), on: context.db)
+        let outcome: JSON = switch result {
+        case .asked(let state, let changed): .object([("asked", .bool(true)), ("provider_state", .string(state)), ("changed", .bool(changed))])
+        case .askedRecently: .object([("asked", .bool(false)), ("reason", .string("asked_recently"))])
+        case .noTask: .object([("asked", .bool(false)), ("reason", .string("no_provider_task"))])
+        }
+        return .json(.object([("result", outcome), ("video", listed(video, context))]))
+    }
+
+    static func listed(_ listed: JobAdministration.Listed, _ context: Context) -> JSON {
+        guard case .object(var fields) = VideoJSON.video(listed.video, context) else { return .null }
+        fields.append(("owner_email", .string(listed.ownerEmail)))
+        fields.append(("last_heard_at", Timestamps.isoOrNull(listed.lastHeardAt)))
+        fields.append(("deleted", .bool(listed.video.deletedAt != nil)))
+        return .object(fields)
+    }
+
+    private static func jobs(_ context: Context) -> JobAdministration {
+        JobAdministration(clock: context.app.clock, settings: context.app.settings)
+    }
+}
