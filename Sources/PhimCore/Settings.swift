@@ -33,6 +33,8 @@ public struct Settings: Sendable {
     public var metricsToken: String?
     /// Words or phrases a prompt may not contain (`PHIM_BLOCKED_TERMS`, `PHIM_BLOCKED_TERMS_FILE`).
     public var blockedTerms: [String] = []
+    /// Provider credits below which provider health warns (a Sora 2 video costs about 30).
+    public var providerLowBalance = 3_000
     /// The provider is the simulator (no `KIE_API_KEY`); the studio then shows its prompt tags.
     public var isDemo = false
 

@@ -32,3 +32,23 @@ public enum BackgroundLoops {
         }
     }
 }
+
+extension BackgroundLoops {
+    /// Reads the provider account's balance every hour and warns in the log when it runs low,
+    /// before creates start failing with the provider's 402.
+    public static func startBalanceCheck(app: App) {
+        startThread(name: "balance-check") {
+            while true {
+                do {
+                    let balance = try app.provider.remainingCredits()
+                    if balance < app.settings.providerLowBalance {
+                        Log.warning("provider balance is low", ["credits": String(balance), "threshold": String(app.settings.providerLowBalance)])
+                    }
+                } catch {
+                    Log.warning("could not read the provider balance", ["error": "\(error)"])
+                }
+                Thread.sleep(forTimeInterval: 3_600)
+            }
+        }
+    }
+}

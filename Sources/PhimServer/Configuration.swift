@@ -72,6 +72,7 @@ public struct Configuration: Sendable {
         settings.loginFailuresPerAccount = count("PHIM_LOGIN_FAILURES_PER_ACCOUNT", settings.loginFailuresPerAccount)
         settings.loginFailuresPerAddress = count("PHIM_LOGIN_FAILURES_PER_ADDRESS", settings.loginFailuresPerAddress)
         settings.signupsPerAddressPerHour = count("PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR", settings.signupsPerAddressPerHour)
+        settings.providerLowBalance = count("PHIM_PROVIDER_LOW_BALANCE", settings.providerLowBalance)
         settings.webhookHMACKey = env["KIE_WEBHOOK_HMAC_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         do {
             settings.blockedTerms = try BlockedTermsModerator.terms(list: env["PHIM_BLOCKED_TERMS"],

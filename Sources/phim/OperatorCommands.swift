@@ -335,3 +335,35 @@ struct Jobs: ParsableCommand {
         }
     }
 }
+
+struct ProviderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "provider", abstract: "The video provider.", subcommands: [Health.self])
+
+    struct Health: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Calls, error rate by kind and latency over the last hour (every process), the last success and error, and the provider balance; exits non-zero when the balance is low or unreadable (for a cron check).")
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            var (configuration, db, _) = try dataOptions.operatorContext()
+            if configuration.isDemo, configuration.simulatorURL == nil,
+               let url = try? String(contentsOfFile: "\(configuration.dataDirectory)/run/simulator.url", encoding: .utf8) {
+                configuration.simulatorURL = url
+            }
+            let (provider, simulator) = try Demo.provider(for: configuration)
+            defer { simulator?.server.stop() }
+            let report = try ProviderHealth.report(provider: provider, lowBalance: configuration.settings.providerLowBalance, on: db)
+            print("last hour: \(report.calls) calls, \(report.failures) failed (\(String(format: "%.1f", report.errorRate * 100)) %), "
+                  + "average \(String(format: "%.0f", report.averageMilliseconds)) ms, slowest \(String(format: "%.0f", report.slowestMilliseconds)) ms")
+            for (outcome, calls) in report.byOutcome { print("  \(outcome): \(calls)") }
+            print("last success: \(report.lastSuccess.map { "\(ISOTime.string($0.at)) \($0.call)" } ?? "none")")
+            print("last error: \(report.lastError.map { "\(ISOTime.string($0.at)) \($0.call): \($0.detail)" } ?? "none")")
+            if let balance = report.balance {
+                print("provider balance: \(balance) credits\(report.isBalanceLow ? "  LOW (below \(report.lowBalanceThreshold))" : "")")
+            } else {
+                print("provider balance: unreadable (\(report.balanceError ?? "unknown"))")
+            }
+            if report.isBalanceLow { throw ExitCode(1) }
+        }
+    }
+}

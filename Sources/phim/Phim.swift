@@ -13,7 +13,7 @@ struct Phim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "phim",
         abstract: "Phim: a self-hostable studio for AI video generation.",
-        subcommands: [Up.self, FastCGI.self, Migrate.self, Users.self, Credits.self, Ledger.self, PricesCommand.self, Styles.self, Jobs.self, Audit.self,
+        subcommands: [Up.self, FastCGI.self, Migrate.self, Users.self, Credits.self, Ledger.self, PricesCommand.self, Styles.self, Jobs.self, ProviderCommand.self, Audit.self,
                       Backup.self, Simulator.self])
 
     static func main() {
@@ -60,6 +60,7 @@ struct FastCGI: ParsableCommand {
         if configuration.isDemo { try Demo.ensureAccount(configuration, accounts: app.accounts, on: db) }
         BackgroundLoops.startReconciler(app: app, databasePath: configuration.databasePath)
         Metrics.shared.startFlushing(databasePath: configuration.databasePath)
+        BackgroundLoops.startBalanceCheck(app: app)
         let server = FastCGIServer(app: app, options: .init(socketPath: socket, threads: max(1, threads),
                                                              databasePath: configuration.databasePath))
         try server.run()

@@ -14,7 +14,7 @@ final class AdminTests: XCTestCase {
         ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/enable"),
         ("GET", "/api/v1/admin/prices"), ("PUT", "/api/v1/admin/prices"), ("GET", "/api/v1/admin/audit"),
         ("GET", "/api/v1/admin/styles"), ("PUT", "/api/v1/admin/styles"), ("GET", "/api/v1/admin/videos"),
-        ("GET", "/api/v1/admin/videos/stuck"), ("GET", "/api/v1/admin/failures"),
+        ("GET", "/api/v1/admin/videos/stuck"), ("GET", "/api/v1/admin/failures"), ("GET", "/api/v1/admin/provider"),
         ("POST", "/api/v1/admin/videos/00000000-0000-0000-0000-000000000000/reconcile"),
         ("GET", "/api/v1/admin/ledger.csv"),
     ]
@@ -207,5 +207,21 @@ extension TestWorld {
                                              password: "operator password", isAdmin: true, on: db)
         let (_, key) = try app.accounts.makeAPIKey(for: user, name: "ops", on: db)
         return Caller(id: user.id, email: user.email, key: key)
+    }
+}
+
+final class ProviderHealthTests: XCTestCase {
+    func testProviderHealthCountsOutcomesAndWarnsOfALowBalance() throws {
+        let world = try TestWorld { $0.providerLowBalance = 10_000_000 }
+        let root = try world.admin()
+        let user = try world.user("health", credits: 30_000)
+        XCTAssertEqual(world.createVideo(user).status, 202)
+        XCTAssertEqual(world.createVideo(user, prompt: "x #error429").status, 503)
+        let health = world.send("GET", "/api/v1/admin/provider", as: root).bodyJSON!
+        XCTAssertGreaterThanOrEqual(health["calls"]?.intValue ?? 0, 2)
+        XCTAssertGreaterThanOrEqual(health["failures"]?.intValue ?? 0, 1)
+        XCTAssertEqual(health["last_error"]?["call"]?.stringValue, "create_task")
+        XCTAssertNotNil(health["balance"]?.intValue)
+        XCTAssertEqual(health["balance_low"], .bool(true), "the simulator's balance is below the threshold set here")
     }
 }

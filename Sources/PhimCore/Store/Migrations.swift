@@ -169,6 +169,26 @@ public enum Migrations {
             PRIMARY KEY (process, name, labels)
         );
         """,
+        // 7: provider calls tallied per minute by every process (for provider health), and the
+        // last success and error seen.
+        """
+        CREATE TABLE provider_call_minutes (
+            minute INTEGER NOT NULL,
+            process TEXT NOT NULL,
+            call TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            calls INTEGER NOT NULL,
+            micros_total INTEGER NOT NULL,
+            micros_max INTEGER NOT NULL,
+            PRIMARY KEY (minute, process, call, outcome)
+        );
+        CREATE TABLE provider_last_events (
+            kind TEXT PRIMARY KEY,
+            at INTEGER NOT NULL,
+            call TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+        """,
     ]
 
     /// Applies the steps this file has not seen yet. Returns how many ran.

@@ -187,3 +187,30 @@ enum AdminJobHandlers {
         JobAdministration(clock: context.app.clock, settings: context.app.settings)
     }
 }
+
+/// The provider's health for operators.
+enum AdminProviderHandlers {
+    /// `GET /api/v1/admin/provider`: the last hour's calls, error rate by kind, latency, the last
+    /// success and error, and the provider balance with its low-balance warning.
+    static func health(_ context: Context) throws -> Response {
+        let report = try ProviderHealth.report(provider: context.app.provider, lowBalance: context.app.settings.providerLowBalance,
+                                               on: context.db)
+        return .json(json(report))
+    }
+
+    static func json(_ report: ProviderHealth.Report) -> JSON {
+        .object([
+            ("window_minutes", .int(60)), ("calls", .int(report.calls)), ("failures", .int(report.failures)),
+            ("error_rate", .number((report.errorRate * 10_000).rounded() / 10_000)),
+            ("by_outcome", .array(report.byOutcome.map { .object([("outcome", .string($0.outcome)), ("calls", .int($0.calls))]) })),
+            ("average_ms", .number((report.averageMilliseconds * 10).rounded() / 10)),
+            ("slowest_ms", .number((report.slowestMilliseconds * 10).rounded() / 10)),
+            ("last_success", report.lastSuccess.map { .object([("at", .string(Timestamps.iso($0.at))), ("call", .string($0.call))]) } ?? .null),
+            ("last_error", report.lastError.map {
+                .object([("at", .string(Timestamps.iso($0.at))), ("call", .string($0.call)), ("detail", .string($0.detail))])
+            } ?? .null),
+            ("balance", report.balance.map { .int($0) } ?? .null), ("balance_error", .optional(report.balanceError)),
+            ("low_balance_threshold", .int(report.lowBalanceThreshold)), ("balance_low", .bool(report.isBalanceLow)),
+        ])
+    }
+}

@@ -6,10 +6,12 @@ import PhimSupport
 public struct CountingProvider: VideoProvider {
     public var inner: any VideoProvider
     var metrics: Metrics
+    var callLog: ProviderCallLog
 
-    public init(_ inner: any VideoProvider, metrics: Metrics = .shared) {
+    public init(_ inner: any VideoProvider, metrics: Metrics = .shared, callLog: ProviderCallLog = .shared) {
         self.inner = inner
         self.metrics = metrics
+        self.callLog = callLog
     }
 
     public func createTask(_ request: ProviderTaskRequest) throws -> ProviderTaskID {
@@ -30,22 +32,24 @@ public struct CountingProvider: VideoProvider {
 
     private func measure<Result>(_ call: String, _ body: () throws -> Result) throws -> Result {
         let started = DispatchTime.now().uptimeNanoseconds
+        var outcome = "ok"
+        var detail: String?
         defer {
             let micros = Int64((DispatchTime.now().uptimeNanoseconds - started) / 1_000)
             metrics.count("phim_provider_call_microseconds_total", [("call", call)], by: micros)
+            metrics.count("phim_provider_calls_total", [("call", call), ("outcome", outcome)])
+            callLog.record(call: call, outcome: outcome, micros: micros, detail: detail)
         }
         do {
-            let result = try body()
-            metrics.count("phim_provider_calls_total", [("call", call), ("outcome", "ok")])
-            return result
+            return try body()
         } catch let error as ProviderError {
-            let outcome: String = switch error {
+            outcome = switch error {
             case .rejected(let code, _): "rejected_\(code)"
             case .unreachable: "unreachable"
             case .ambiguous: "ambiguous"
             case .invalidResponse: "invalid_response"
             }
-            metrics.count("phim_provider_calls_total", [("call", call), ("outcome", outcome)])
+            detail = "\(error)"
             throw error
         }
     }

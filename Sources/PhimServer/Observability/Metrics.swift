@@ -30,6 +30,7 @@ public final class Metrics: @unchecked Sendable {
 
     /// Writes this process's counters (their totals, so a lost flush is made good by the next).
     public func flush(on db: Database) throws {
+        try ProviderCallLog.shared.flush(process: processName, on: db)
         let snapshot = counters.current
         guard !snapshot.isEmpty else { return }
         let now = Date().unixMillis
