@@ -316,10 +316,12 @@
   var NAV = [
     { page: "studio", href: "/", key: "nav.studio" },
     { page: "credits", href: "/credits", key: "nav.credits" },
-    { page: "keys", href: "/keys", key: "nav.keys" }
+    { page: "keys", href: "/keys", key: "nav.keys" },
+    { page: "admin", href: "/admin/", key: "nav.admin", adminOnly: true }
   ];
 
-  function buildHeader(page, signedIn) {
+  function buildHeader(page, signedIn, account) {
+    var isAdmin = !!(account && account.is_admin === true);
     var header = el("header", "topbar", { id: "topbar" });
     var brand = el("a", "brand", { href: signedIn ? "/" : "/signin" });
     brand.appendChild(el("img", "", { src: "/favicon.svg", alt: "", width: "28", height: "28" }));
@@ -332,7 +334,8 @@
       var nav = el("nav", "nav", { id: "nav" });
       setAttr(nav, "aria-label", "nav.label");
       NAV.forEach(function (item) {
-        var link = el("a", "", { href: item.href, "data-page": item.page });
+        if (item.adminOnly && !isAdmin) return;
+        var link = el("a", "", { href: item.href, "data-page": item.page, "data-testid": "nav-" + item.page });
         setText(link, item.key);
         if (item.page === page) link.setAttribute("aria-current", "page");
         nav.appendChild(link);
@@ -388,20 +391,57 @@
     syncLanguageSwitch();
   }
 
+  // ------------------------------------------------------------ Not found
+
+  // Replaces the page's content with a plain "not found" (what the operators' pages show to anyone
+  // but an administrator, as the admin API answers 404 to them).
+  function notFound() {
+    Array.prototype.forEach.call(document.querySelectorAll("main"), function (node) { node.remove(); });
+    document.documentElement.dataset.i18nDoctitle = "page.not_found";
+    var box = el("main", "page not-found", { id: "not-found", "data-testid": "not-found" });
+    var inner = el("section", "empty");
+    inner.appendChild(el("div", "empty-art not-found-art", { "aria-hidden": "true" }));
+    inner.appendChild(setText(el("h1", ""), "notfound.heading"));
+    inner.appendChild(setText(el("p", "muted"), "notfound.text"));
+    var home = setText(el("a", "button secondary", { href: "/" }), "notfound.home");
+    inner.appendChild(el("p", "not-found-actions")).appendChild(home);
+    box.appendChild(inner);
+    var header = document.getElementById("topbar");
+    if (header) header.after(box);
+    else document.body.insertBefore(box, document.body.firstChild);
+    translate(document);
+  }
+
   // ------------------------------------------------------------ Start
 
   // Loads the words (and, on signed-in pages, the account), builds the header and shows the page.
   // Resolves with the account (or null on the sign-in pages).
+  // With options.admin, anyone but an administrator (signed out included) gets "not found" and the
+  // promise never settles: the page has nothing else to do.
   function start(options) {
-    requireSignIn = !!options.signedIn;
+    var adminOnly = !!options.admin;
+    requireSignIn = !!options.signedIn && !adminOnly;
     var words = loadStrings(lang).catch(function () {
       lang = "vi";
       document.documentElement.lang = lang;
       return loadStrings("vi");
     }).then(function (loaded) { strings = loaded; });
-    var account = requireSignIn ? api("GET", "/me") : Promise.resolve(null);
+    var account = adminOnly
+      ? api("GET", "/me", { allowUnauthenticated: true }).catch(function (error) { if (error.status === 401) return null; throw error; })
+      : requireSignIn ? api("GET", "/me") : Promise.resolve(null);
     return Promise.all([words, account]).then(function (results) {
-      buildHeader(options.page, requireSignIn);
+      var signedIn = adminOnly ? !!results[1] : requireSignIn;
+      buildHeader(options.page, signedIn, results[1]);
+      if (adminOnly && !(results[1] && results[1].is_admin === true)) {
+        notFound();
+        if (results[1]) updateBalance(results[1]);
+        document.documentElement.classList.add("ready");
+        return new Promise(function () {});
+      }
+      if (adminOnly) {
+        requireSignIn = true; // from here on, a session that ends sends the operator to sign in again
+        Array.prototype.forEach.call(document.querySelectorAll("main[data-admin]"), function (node) { node.hidden = false; });
+      }
       translate(document);
       if (results[1]) updateBalance(results[1]);
       document.documentElement.classList.add("ready");
@@ -436,6 +476,7 @@
     refreshMe: refreshMe,
     updateBalance: updateBalance,
     start: start,
+    notFound: notFound,
     language: function () { return lang; },
     me: function () { return me; },
     onLanguage: function (listener) { languageListeners.push(listener); },
