@@ -65,6 +65,16 @@ public enum AppError: Error, Equatable, Sendable {
     case videoExpired(days: Int)
     case invalidCursor
     case invalidLimit
+    /// A list filter (`video_id`, `state`) with a value that cannot match anything.
+    case invalidFilter(name: String)
+
+    // Outbound webhooks
+    case invalidWebhookURL
+    /// The URL leads to loopback, a private network, link-local (the metadata service) or another special address.
+    case webhookURLNotAllowed(host: String)
+    case webhookURLUnresolvable(host: String)
+    case invalidWebhookEvents
+    case webhookDeliveryNotFound
 
     // Operators
     case userNotFound
@@ -90,11 +100,12 @@ public enum AppError: Error, Equatable, Sendable {
 
     public var status: Int {
         switch self {
-        case .invalidJSON, .badRequest, .invalidIdempotencyKey, .invalidCursor, .invalidLimit, .fileRequired: 400
+        case .invalidJSON, .badRequest, .invalidIdempotencyKey, .invalidCursor, .invalidFilter, .invalidLimit, .fileRequired: 400
         case .unauthenticated, .invalidCredentials, .invalidSignature: 401
         case .insufficientCredits: 402
         case .csrfFailed, .accountDisabled: 403
-        case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound, .userNotFound, .priceNotFound: 404
+        case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound, .userNotFound, .priceNotFound,
+             .webhookDeliveryNotFound: 404
         case .methodNotAllowed: 405
         case .emailTaken, .notCancelable, .notShareable: 409
         case .videoExpired: 410
@@ -104,7 +115,8 @@ public enum AppError: Error, Equatable, Sendable {
              .promptInvalidCharacters, .invalidMode, .unknownModel, .modelDoesNotMatchMode, .invalidAspectRatio,
              .invalidDuration, .invalidQuality, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
              .idempotencyKeyReused, .invalidImage, .invalidDeadline, .invalidVariants, .promptRejected, .providerRejectedInput, .callbackTaskMismatch,
-             .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle: 422
+             .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle,
+             .invalidWebhookURL, .webhookURLNotAllowed, .webhookURLUnresolvable, .invalidWebhookEvents: 422
         case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates: 429
         case .internal: 500
         case .providerMisconfigured: 502
@@ -164,6 +176,12 @@ public enum AppError: Error, Equatable, Sendable {
         case .videoExpired: "video_expired"
         case .invalidCursor: "invalid_cursor"
         case .invalidLimit: "invalid_limit"
+        case .invalidFilter: "invalid_filter"
+        case .invalidWebhookURL: "invalid_webhook_url"
+        case .webhookURLNotAllowed: "webhook_url_not_allowed"
+        case .webhookURLUnresolvable: "webhook_url_unresolvable"
+        case .invalidWebhookEvents: "invalid_webhook_events"
+        case .webhookDeliveryNotFound: "webhook_delivery_not_found"
         case .userNotFound: "user_not_found"
         case .invalidAmount: "invalid_amount"
         case .reasonRequired: "reason_required"
@@ -204,6 +222,9 @@ public enum AppError: Error, Equatable, Sendable {
         case .providerRejectedInput(_, let message): ["message": message]
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
         case .invalidStyle(let field): ["field": field]
+        case .invalidFilter(let name): ["name": name]
+        case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): ["host": String(host.prefix(200))]
+        case .invalidWebhookEvents: ["events": WebhookEvent.allCases.map(\.rawValue).joined(separator: ", ")]
         default: [:]
         }
     }
@@ -216,6 +237,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .providerUnavailable(let id?), .providerBusy(let id?), .providerOutOfCredits(let id?),
              .providerMisconfigured(let id?), .providerRejectedInput(let id?, _):
             ["video_id": id]
+        case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): ["host": String(host.prefix(200))]
         default: [:]
         }
     }

@@ -37,6 +37,8 @@ public struct Settings: Sendable {
     public var providerLowBalance = 3_000
     /// The provider is the simulator (no `KIE_API_KEY`); the studio then shows its prompt tags.
     public var isDemo = false
+    /// Outbound webhooks: target policy, retry schedule, attempt timeout.
+    public var webhooks = WebhookSettings()
 
     public init(publicBaseURL: String, uploadsDirectory: String) {
         self.publicBaseURL = publicBaseURL

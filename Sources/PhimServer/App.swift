@@ -20,6 +20,9 @@ public final class App: Sendable {
 
     public init(settings: Settings, provider: any VideoProvider, clock: AppClock = .system,
                 hasher: PasswordHasher = PasswordHasher()) {
+        var settings = settings
+        // A webhook body carries the video as this API shows it; the domain cannot write that itself.
+        if settings.webhooks.videoJSON == nil { settings.webhooks.videoJSON = WebhookHandlers.videoJSON }
         self.settings = settings
         // Every provider call is counted by outcome for /api/metrics.
         let provider = CountingProvider(provider)

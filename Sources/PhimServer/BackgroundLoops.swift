@@ -52,3 +52,29 @@ extension BackgroundLoops {
         }
     }
 }
+
+extension BackgroundLoops {
+    /// Sends queued webhooks on a thread of its own with its own database connection: passes
+    /// back to back while there is work, else one a second. Every process runs one; the claim in
+    /// the database keeps any attempt to one process.
+    public static func startWebhookDispatcher(app: App, databasePath: String) {
+        startThread(name: "webhooks") {
+            var database: Database?
+            let dispatcher = WebhookDispatcher(sender: HTTPWebhookSender(), settings: app.settings, clock: app.clock)
+            while true {
+                var busy = false
+                do {
+                    if database == nil { database = try Database(path: databasePath) }
+                    let report = try dispatcher.runPass(on: database!)
+                    for (outcome, count) in report.outcomes {
+                        Metrics.shared.count("phim_webhook_attempts_total", [("outcome", outcome)], by: Int64(count))
+                    }
+                    busy = report.attempted > 0
+                } catch {
+                    Log.error("webhook pass failed", ["error": "\(error)"])
+                }
+                if !busy { app.clock.sleep(1) }
+            }
+        }
+    }
+}

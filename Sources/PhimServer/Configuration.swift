@@ -86,6 +86,25 @@ public struct Configuration: Sendable {
         let apiKey = env["KIE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         settings.isDemo = apiKey == nil
 
+        if let raw = env["PHIM_WEBHOOK_ALLOW_PRIVATE_TARGETS"], !raw.isEmpty {
+            switch raw.lowercased() {
+            case "1", "true", "yes": settings.webhooks.allowsPrivateTargets = true
+            case "0", "false", "no": settings.webhooks.allowsPrivateTargets = false
+            default: problems.append("PHIM_WEBHOOK_ALLOW_PRIVATE_TARGETS must be 1 or 0")
+            }
+        }
+        if let raw = env["PHIM_WEBHOOK_RETRY_SCHEDULE"], !raw.isEmpty {
+            let delays = raw.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            if delays.count <= 50, delays.allSatisfy({ $0 != nil && $0! > 0 && $0! <= 604_800 }) {
+                settings.webhooks.retrySchedule = delays.map { $0! }
+            } else {
+                problems.append("PHIM_WEBHOOK_RETRY_SCHEDULE must be up to 50 positive numbers of seconds (at most a week each) separated by commas")
+            }
+        }
+        settings.webhooks.attemptTimeoutSeconds = seconds("PHIM_WEBHOOK_TIMEOUT_SECONDS", settings.webhooks.attemptTimeoutSeconds, minimum: 1)
+        // The web side's video JSON is what a webhook body carries (the domain cannot write it).
+        settings.webhooks.videoJSON = WebhookHandlers.videoJSON
+
         var cost = PasswordHasher.Cost.interactive
         if let raw = env["PHIM_PASSWORD_HASH_COST"], !raw.isEmpty {
             if let parsed = PasswordHasher.Cost(rawValue: raw) { cost = parsed } else {

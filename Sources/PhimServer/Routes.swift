@@ -66,6 +66,12 @@ enum Routes {
         Route("GET", "/v/:token", .anyone, ShareHandlers.page),
         Route("GET", "/v/:token/media", .anyone, ShareHandlers.sharedMedia),
         Route("GET", "/api/v1/credits/transactions", .user, VideoHandlers.transactions),
+        Route("GET", "/api/v1/webhook-endpoint", .user, WebhookHandlers.showEndpoint),
+        Route("PUT", "/api/v1/webhook-endpoint", .user, WebhookHandlers.updateEndpoint),
+        Route("POST", "/api/v1/webhook-endpoint/rotate-secret", .user, WebhookHandlers.rotateSecret),
+        Route("GET", "/api/v1/webhook-deliveries", .user, WebhookHandlers.listDeliveries),
+        Route("GET", "/api/v1/webhook-deliveries/:id", .user, WebhookHandlers.showDelivery),
+        Route("POST", "/api/v1/webhook-deliveries/:id/replay", .user, WebhookHandlers.replay),
 
         Route("GET", "/api/v1/admin/users", .admin, AdminHandlers.users),
         Route("GET", "/api/v1/admin/users/:id", .admin, AdminHandlers.user),
@@ -95,11 +101,12 @@ enum Router {
     /// would make a label per video).
     static func dispatch(_ request: Request, app: App, db: Database?, route matched: inout String) throws -> Response {
         let segments = request.path.split(separator: "/").map(String.init)
-        var methodMismatch = false
+        var allowed: [String] = []
         for route in Routes.all {
             guard let parameters = match(route.pattern, segments) else { continue }
             guard route.method == request.method || (route.method == "GET" && request.method == "HEAD") else {
-                methodMismatch = true
+                // The operators' routes do not exist for anyone else, so neither do their methods.
+                if route.access != .admin { allowed.append(route.method) }
                 continue
             }
             matched = route.path
@@ -117,7 +124,11 @@ enum Router {
             }
             return try route.handler(context)
         }
-        throw methodMismatch ? AppError.methodNotAllowed : AppError.routeNotFound
+        guard !allowed.isEmpty else { throw AppError.routeNotFound }
+        // A 405 names the methods the path does take (RFC 9110 §15.5.6).
+        var refusal = App.errorResponse(.methodNotAllowed, language: request.language)
+        refusal.addHeader("Allow", (allowed.contains("GET") ? allowed + ["HEAD"] : allowed).joined(separator: ", "))
+        return refusal
     }
 
     private static func match(_ pattern: [String], _ segments: [String]) -> [String: String]? {

@@ -59,6 +59,7 @@ struct FastCGI: ParsableCommand {
         let app = App(settings: configuration.settings, provider: provider, hasher: PasswordHasher(cost: configuration.passwordCost))
         if configuration.isDemo { try Demo.ensureAccount(configuration, accounts: app.accounts, on: db) }
         BackgroundLoops.startReconciler(app: app, databasePath: configuration.databasePath)
+        BackgroundLoops.startWebhookDispatcher(app: app, databasePath: configuration.databasePath)
         Metrics.shared.startFlushing(databasePath: configuration.databasePath)
         BackgroundLoops.startBalanceCheck(app: app)
         let server = FastCGIServer(app: app, options: .init(socketPath: socket, threads: max(1, threads),

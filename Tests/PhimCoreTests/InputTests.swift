@@ -116,6 +116,8 @@ final class InputTests: XCTestCase {
             .providerBusy(videoID: nil), .providerOutOfCredits(videoID: nil), .providerMisconfigured(videoID: nil),
             .providerRejectedInput(videoID: nil, message: "m"), .callbackNotFound, .callbackTaskMismatch, .invalidSignature, .internal,
             .userNotFound, .invalidAmount(maximum: 1), .reasonRequired(maximum: 1), .cannotDisableSelf, .priceNotFound, .invalidStyle(field: "key"),
+            .invalidFilter(name: "state"), .invalidWebhookURL, .webhookURLNotAllowed(host: "10.0.0.1"), .webhookURLUnresolvable(host: "x.test"),
+            .invalidWebhookEvents, .webhookDeliveryNotFound,
         ]
         for error in samples {
             for language in Language.allCases {

@@ -70,6 +70,9 @@ public struct JobAdministration: Sendable {
         case askedRecently
         /// The video has no provider task to ask about (its create was refused or is unconfirmed).
         case noTask
+        /// The provider answered, but refused the query or no longer knows the task: news for the
+        /// operator, not an outage to retry.
+        case providerRefused(code: Int, message: String)
     }
 
     /// Asks the provider about one video now and applies the answer, at most once per reconcile
@@ -88,6 +91,9 @@ public struct JobAdministration: Sendable {
             status = try provider.taskStatus(taskID)
         } catch let error as ProviderError {
             Log.warning("an operator's provider query failed", ["job_id": id, "error": "\(error)"])
+            if case .rejected(let code, let message) = error, !error.isTransient {
+                return (before, .providerRefused(code: code, message: message))
+            }
             throw AppError.providerUnavailable(videoID: id)
         }
         let outcome = try lifecycle.apply(status, toJob: id, source: .poll, on: db)

@@ -7,7 +7,8 @@ import PhimSupport
 /// The create reply, provider callbacks, reconciler polls, cancels and timeouts all come here,
 /// so the rules hold whatever the source: states only move forward, a terminal state never
 /// changes, and the hold is settled or released exactly once, in the same transaction as the
-/// state change (guarded by the ledger's unique `close:<job>` key).
+/// state change (guarded by the ledger's unique `close:<job>` key). The webhooks a change
+/// announces are queued in that transaction too (`WebhookOutbox`).
 public struct JobLifecycle: Sendable {
     public var clock: AppClock
     public var settings: Settings
@@ -77,6 +78,7 @@ public struct JobLifecycle: Sendable {
                     """, [.text(target.status.rawValue), .int(max(job.progress, target.progress)), .text(news.taskID),
                           .text(news.state.rawValue), .integer(now), .integer(nextCheck), .integer(now), .text(jobID)])
                 try Feed.bump(userID: job.userID, jobID: jobID, on: db)
+                try WebhookOutbox(clock: clock, settings: settings).announce(changeOf: job, at: now, on: db)
             }
             return .updated(target.status)
         }
@@ -144,6 +146,7 @@ public struct JobLifecycle: Sendable {
             try CreditLedger.release(userID: job.userID, jobID: job.id, price: job.priceCredits, at: now, on: db)
         }
         try Feed.bump(userID: job.userID, jobID: job.id, on: db)
+        try WebhookOutbox(clock: clock, settings: settings).announce(changeOf: job, at: now, on: db)
     }
 
     /// Runs a state change in a write transaction. If another path closed the job's hold first

@@ -54,6 +54,8 @@ public struct VideoCreation: Sendable {
             else { throw AppError.uploadNotFound }
             imageURL = "\(settings.publicBaseURL)/files/\(key)"
         }
+        // Where the URL leads, before anything is held (it resolves the name, outside any transaction).
+        if let url = request.webhookURL { try WebhookTargetPolicy(settings: settings.webhooks).require(url) }
         return Quote(priceCredits: price, imageURL: imageURL)
     }
 
@@ -78,8 +80,8 @@ public struct VideoCreation: Sendable {
                 let inserted = try db.run("""
                     INSERT INTO video_jobs (id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, quality, upload_id,
                       image_url, price_credits, idempotency_key, request_fingerprint, request_id, status, progress, hold_state,
-                      callback_secret_hash, created_at, updated_at, next_check_at, deadline_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', 0, 'open', ?, ?, ?, ?, ?)
+                      callback_secret_hash, created_at, updated_at, next_check_at, deadline_at, webhook_url, webhook_events)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', 0, 'open', ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (user_id, idempotency_key) DO NOTHING
                     """, [.text(jobID), .text(user.id), .text(request.mode.rawValue), .text(request.model.rawValue),
                           .text(request.prompt), .text(request.aspectRatio.rawValue), .int(request.durationSeconds),
@@ -87,12 +89,15 @@ public struct VideoCreation: Sendable {
                           .int(priced.priceCredits), .optionalText(idempotencyKey), .text(request.fingerprint),
                           .optionalText(requestID), .text(Crypto.sha256Hex(secret)), .integer(now), .integer(now),
                           .integer(now + Int64(settings.staleAfterSeconds * 1000)),
-                          .optionalInt(request.deadlineSeconds.map { now + Int64($0) * 1000 })])
+                          .optionalInt(request.deadlineSeconds.map { now + Int64($0) * 1000 }),
+                          .optionalText(request.webhookURL), .optionalText(request.webhookURL == nil ? nil : request.webhookEvents.stored)])
                 // A concurrent request with the same key won the race: nothing of ours stays.
                 guard inserted == 1 else { throw ConcurrentDuplicate() }
                 // The hold fails (and the whole transaction with it) when the balance is short.
                 try CreditLedger.hold(userID: user.id, jobID: jobID, amount: priced.priceCredits, at: now, on: db)
                 try Feed.bump(userID: user.id, jobID: jobID, on: db)
+                // Deliveries are signed with the account's secret: made now if this is the first.
+                if request.webhookURL != nil { try WebhookEndpoints.ensure(userID: user.id, at: now, on: db) }
             }
         } catch CreditLedger.LedgerError.insufficientCredits(let needed, let available) {
             throw AppError.insufficientCredits(needed: needed, available: available)

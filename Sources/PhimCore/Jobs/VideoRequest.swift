@@ -16,14 +16,20 @@ public struct VideoRequest: Sendable, Equatable {
     public var uploadID: String?
     /// Seconds after creation by which the video must be done, or it fails (refunded).
     public var deadlineSeconds: Int?
+    /// Where this video's events are posted (Standard Webhooks), and which ones.
+    public var webhookURL: String? = nil
+    public var webhookEvents: WebhookEventFilter = .all
 
     public var mode: VideoMode { model.mode }
 
     /// A digest of everything that makes two requests the same, to tell a retry with an
     /// `Idempotency-Key` from a different request that reuses the key.
     var fingerprint: String {
-        Crypto.sha256Hex([model.rawValue, prompt, aspectRatio.rawValue, String(durationSeconds), quality.rawValue,
-                          uploadID ?? "", deadlineSeconds.map(String.init) ?? ""].joined(separator: "\u{1F}"))
+        var parts = [model.rawValue, prompt, aspectRatio.rawValue, String(durationSeconds), quality.rawValue,
+                     uploadID ?? "", deadlineSeconds.map(String.init) ?? ""]
+        // Only when given, so a request without a webhook keeps the fingerprint it always had.
+        if let webhookURL { parts += [webhookURL, webhookEvents.stored ?? ""] }
+        return Crypto.sha256Hex(parts.joined(separator: "\u{1F}"))
     }
 
     /// Checks a create body field by field, in the order a person reads the form. Defaults:
@@ -92,7 +98,18 @@ public struct VideoRequest: Sendable, Equatable {
             deadline = seconds
         }
 
+        // Only the URL's form here; where it leads is checked by `VideoCreation.quote` (it needs DNS).
+        var webhookURL: String?
+        if let value = field("webhook_url") {
+            guard let raw = value.stringValue, (try? WebhookTargetPolicy.host(of: raw)) != nil else { throw AppError.invalidWebhookURL }
+            webhookURL = raw
+        }
+        let webhookEvents = try WebhookEventFilter.requested(field("webhook_events"))
+        // A filter says which events go to `webhook_url`, so it needs one.
+        if webhookURL == nil, field("webhook_events") != nil { throw AppError.invalidWebhookEvents }
+
         return VideoRequest(model: model, prompt: prompt, aspectRatio: aspectRatio, durationSeconds: duration,
-                            quality: quality, uploadID: uploadID, deadlineSeconds: deadline)
+                            quality: quality, uploadID: uploadID, deadlineSeconds: deadline,
+                            webhookURL: webhookURL, webhookEvents: webhookEvents)
     }
 }

@@ -189,6 +189,50 @@ public enum Migrations {
             detail TEXT NOT NULL
         );
         """,
+        // 8: outbound webhooks: each account's secret and endpoint, the delivery log with every
+        // attempt, and a video's own webhook_url and event filter.
+        """
+        CREATE TABLE webhook_endpoints (
+            user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            url TEXT,
+            events TEXT,
+            secret TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE webhook_deliveries (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            job_id TEXT NOT NULL REFERENCES video_jobs(id),
+            message_id TEXT NOT NULL UNIQUE,
+            event_type TEXT NOT NULL,
+            url TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER,
+            claim TEXT,
+            last_attempt_at INTEGER,
+            last_status_code INTEGER,
+            last_error TEXT,
+            created_at INTEGER NOT NULL,
+            delivered_at INTEGER
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_attempt_at);
+        CREATE INDEX webhook_deliveries_by_user ON webhook_deliveries(user_id);
+        CREATE INDEX webhook_deliveries_by_job ON webhook_deliveries(user_id, job_id);
+        CREATE TABLE webhook_attempts (
+            id INTEGER PRIMARY KEY,
+            delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+            attempted_at INTEGER NOT NULL,
+            status_code INTEGER,
+            error TEXT,
+            duration_ms INTEGER NOT NULL
+        );
+        CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts(delivery_id, id);
+        ALTER TABLE video_jobs ADD COLUMN webhook_url TEXT;
+        ALTER TABLE video_jobs ADD COLUMN webhook_events TEXT;
+        """,
     ]
 
     /// Applies the steps this file has not seen yet. Returns how many ran.

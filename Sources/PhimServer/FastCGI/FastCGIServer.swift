@@ -10,10 +10,16 @@ import Glibc
 /// SQLite connection, handing every request to `App.handle`.
 ///
 /// Signals: SIGTERM and SIGINT are blocked in every thread and taken by `sigwait` in the
-/// calling thread, so shutdown runs as ordinary code: stop accepting (libfcgi's shutdown flag,
-/// and `shutdown(2)` on the listening socket, which wakes threads blocked in accept), let the
-/// requests in flight finish, exit 0. SIGPIPE is ignored (after `FCGX_Init`, which installs its
-/// own handler), so a client that goes away only fails that request's write.
+/// calling thread, so shutdown runs as ordinary code: take the socket's name away, serve what
+/// already waits in the accept queue, stop accepting (libfcgi's shutdown flag, and `shutdown(2)`
+/// on the listening socket, which wakes threads blocked in accept), let the requests in flight
+/// finish, exit 0. SIGPIPE is ignored (after `FCGX_Init`, which installs its own handler), so a
+/// client that goes away only fails that request's write.
+///
+/// The thread pool is Phim's `pm.max_children`. A request that may wait on the provider (a slow
+/// provider answers createTask after seconds) may not take the last free thread while the others
+/// are stuck: it gets 503 `service_busy` at once, and that thread stays for everything else
+/// (livez, reads, callbacks). See `Pool`.
 public final class FastCGIServer: @unchecked Sendable {
     public struct Options: Sendable {
         public var socketPath: String
@@ -25,6 +31,9 @@ public final class FastCGIServer: @unchecked Sendable {
         public var maximumUploadBytes = 11 << 20
         /// How long shutdown waits for requests in flight.
         public var drainSeconds: Double = 30
+        /// How long the last free thread waits for one of the others to finish before it refuses
+        /// a request that may wait on the provider (see `Pool.admitsProviderCall`).
+        public var saturationGraceSeconds = 0.25
 
         public init(socketPath: String, threads: Int, databasePath: String) {
             self.socketPath = socketPath
@@ -36,12 +45,17 @@ public final class FastCGIServer: @unchecked Sendable {
     let app: App
     let options: Options
     private var listenSocket: Int32 = -1
+    /// The socket file's inode, so shutdown removes the name only while it is still ours.
+    private var socketInode: ino_t = 0
     private let running = Locked(0)
-    private let inFlight = Locked(0)
+    private let pool: Pool
+    /// When saturation was last logged, and how many refusals since (one line per 10 s at most).
+    private let saturationLog = Locked((at: UInt64(0), refused: 0))
 
     public init(app: App, options: Options) {
         self.app = app
         self.options = options
+        pool = Pool(size: options.threads)
     }
 
     /// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards.
@@ -80,25 +94,55 @@ public final class FastCGIServer: @unchecked Sendable {
         guard listenSocket >= 0 else { throw ServerError.cannotListen(options.socketPath) }
         // nginx's workers run as another user; they must be able to connect.
         chmod(options.socketPath, 0o666)
+        var info = stat()
+        if stat(options.socketPath, &info) == 0 { socketInode = info.st_ino }
 
         for index in 0..<options.threads {
             running.withLock { $0 += 1 }
             startThread(name: "fcgi-\(index)", stackSizeBytes: 1 << 20) { [self] in
-                self.workerLoop()
+                self.workerLoop(thread: index)
                 self.running.withLock { $0 -= 1 }
             }
         }
         Log.info("fastcgi listening", ["socket": options.socketPath, "threads": String(options.threads), "pid": String(getpid())])
 
         let received = Self.waitForTerminationSignal()
-        Log.info("stopping: finishing requests in flight", ["signal": String(received), "in_flight": String(inFlight.current)])
+        Log.info("stopping: finishing requests in flight", ["signal": String(received), "in_flight": String(pool.busyThreads)])
+        let deadline = Date().addingTimeInterval(options.drainSeconds)
+        // The name goes first: from now on nginx's connect fails (ENOENT) and it passes the
+        // request to the next server, POSTs included, since nothing was sent. Connections
+        // already queued are served before the socket is shut: shutting a listening socket
+        // resets what waits in its queue, and nginx does not retry a POST it has sent (measured
+        // under load: creates and callbacks answered 502 on every restart).
+        removeSocketName()
+        drainAcceptQueue(until: deadline)
         FCGX_ShutdownPending()
         shutdown(listenSocket, Int32(SHUT_RDWR))
-        let deadline = Date().addingTimeInterval(options.drainSeconds)
         while running.current > 0, Date() < deadline { usleep(20_000) }
         close(listenSocket)
-        unlink(options.socketPath)
         Log.info("stopped", ["unfinished_threads": String(running.current)])
+    }
+
+    /// Unlinks the socket file unless it is no longer ours (a successor may already listen there).
+    private func removeSocketName() {
+        var info = stat()
+        if stat(options.socketPath, &info) == 0, info.st_ino == socketInode { unlink(options.socketPath) }
+    }
+
+    /// Returns once nothing has waited in the accept queue for 100 ms: no new connection can
+    /// arrive without the socket's name, and the workers take the queued ones as they free up.
+    private func drainAcceptQueue(until deadline: Date) {
+        var quietSince = DispatchTime.now().uptimeNanoseconds
+        while Date() < deadline {
+            var entry = pollfd(fd: listenSocket, events: Int16(POLLIN), revents: 0)
+            let now = DispatchTime.now().uptimeNanoseconds
+            if poll(&entry, 1, 0) > 0 {
+                quietSince = now
+            } else if now - quietSince >= 100_000_000 {
+                return
+            }
+            usleep(10_000)
+        }
     }
 
     enum ServerError: Error, CustomStringConvertible {
@@ -115,27 +159,27 @@ public final class FastCGIServer: @unchecked Sendable {
 
     // MARK: - Workers
 
-    private func workerLoop() {
+    private func workerLoop(thread: Int) {
         // libfcgi keeps pointers to the request in its streams: it must never move.
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
         guard FCGX_InitRequest(request, listenSocket, 0) == 0 else { return }
         var database: Database?
         while FCGX_Accept_r(request) >= 0 {
-            inFlight.withLock { $0 += 1 }
+            pool.begin(thread)
             if database == nil {
                 do { database = try Database(path: options.databasePath) } catch {
                     Log.error("cannot open the database", ["error": "\(error)"])
                 }
             }
-            serve(request, database: database)
-            inFlight.withLock { $0 -= 1 }
+            serve(request, thread: thread, database: database)
+            pool.end(thread)
             FCGX_Finish_r(request)
         }
         FCGX_Free(request, 0)
     }
 
-    private func serve(_ raw: UnsafeMutablePointer<FCGX_Request>, database: Database?) {
+    private func serve(_ raw: UnsafeMutablePointer<FCGX_Request>, thread: Int, database: Database?) {
         let started = DispatchTime.now().uptimeNanoseconds
         let params = Self.parameters(raw.pointee.envp)
         let requestID = params["REQUEST_ID"].flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString.lowercased()
@@ -152,6 +196,9 @@ public final class FastCGIServer: @unchecked Sendable {
             refusal.addHeader("X-Request-ID", requestID)
             refusal.addHeader("Cache-Control", "no-store")
             response = refusal
+        } else if Self.mayWaitOnProvider(method: request.method, path: path),
+                  !pool.admitsProviderCall(thread: thread, graceSeconds: options.saturationGraceSeconds) {
+            response = refuseBusy(request)
         } else {
             request.body = Self.readBody(raw.pointee.in, length: declared)
             response = app.handle(request, db: database)
@@ -163,6 +210,42 @@ public final class FastCGIServer: @unchecked Sendable {
                                  "ms": "\(micros / 1000).\(micros % 1000 / 100)", "request_id": requestID])
         }
         if !written { Log.warning("client went away before the answer was written", ["request_id": requestID]) }
+    }
+
+    /// Routes whose handler may call the provider and so may hold a thread for as long as the
+    /// provider takes: creates, an operator's reconcile and provider health, and media links
+    /// (a fresh download URL for an old result). Callbacks are left out on purpose: they finish
+    /// the work in flight, and one refused is lost (the provider does not send it again).
+    static func mayWaitOnProvider(method: String, path: String) -> Bool {
+        switch method {
+        case "POST":
+            path == "/api/v1/videos" || path == "/api/v1/videos/batch"
+                || (path.hasPrefix("/api/v1/admin/videos/") && path.hasSuffix("/reconcile"))
+        case "GET", "HEAD":
+            path == "/api/v1/admin/provider" || path.hasSuffix("/media")
+        default:
+            false
+        }
+    }
+
+    /// 503 `service_busy` with Retry-After; counted, and logged at most once per 10 s.
+    private func refuseBusy(_ request: Request) -> Response {
+        var response = App.errorResponse(.serviceBusy, language: request.language)
+        response.addHeader("X-Request-ID", request.requestID)
+        response.addHeader("Cache-Control", "no-store")
+        Metrics.shared.count("phim_fastcgi_busy_refusals_total")
+        let now = DispatchTime.now().uptimeNanoseconds
+        let refused: Int? = saturationLog.withLock { log in
+            log.refused += 1
+            guard log.at == 0 || now - log.at >= 10_000_000_000 else { return nil }
+            defer { log = (now, 0) }
+            return log.refused
+        }
+        if let refused {
+            Log.warning("every worker thread busy: refusing requests that would wait on the provider",
+                        ["threads": String(options.threads), "refused": String(refused), "request_id": request.requestID])
+        }
+        return response
     }
 
     static func parameters(_ envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String: String] {
@@ -221,5 +304,85 @@ public final class FastCGIServer: @unchecked Sendable {
         }
         if ok { ok = FCGX_FFlush(stream) >= 0 }
         return ok && FCGX_GetError(stream) == 0
+    }
+}
+
+extension FastCGIServer {
+    /// Which worker threads serve a request now, since when, whether it may wait on the provider,
+    /// and how many requests have finished.
+    ///
+    /// Provider calls can take seconds. If they may take every thread, everything else (livez
+    /// included) waits in the socket's queue behind them, unbounded. So the last free thread
+    /// takes a request that may wait on the provider only when the pool is moving: when one of
+    /// the other threads serves something else (it will be free soon), or when one of them
+    /// finishes within the grace period (a burst of quick work: 50 creates at once against a
+    /// fast provider are all served). If none does, they are stuck on slow calls and the
+    /// request is refused at once, as is every later one while they stay stuck, so the last
+    /// thread never waits long and livez behind it does not either. The normal path pays one
+    /// lock per request start and end; the check runs only when every thread is busy.
+    final class Pool: @unchecked Sendable {
+        let size: Int
+        private let condition = NSCondition()
+        private var busy = 0
+        /// Per thread, when its current request started (uptime nanoseconds); 0 when idle.
+        private var startedAt: [UInt64]
+        /// Per thread, whether its current request may wait on the provider.
+        private var waitsOnProvider: [Bool]
+        private var finished: UInt64 = 0
+        private var waiting = 0
+
+        init(size: Int) {
+            self.size = size
+            startedAt = Array(repeating: 0, count: size)
+            waitsOnProvider = Array(repeating: false, count: size)
+        }
+
+        var busyThreads: Int {
+            condition.lock()
+            defer { condition.unlock() }
+            return busy
+        }
+
+        func begin(_ thread: Int) {
+            condition.lock()
+            busy += 1
+            startedAt[thread] = DispatchTime.now().uptimeNanoseconds
+            condition.unlock()
+        }
+
+        func end(_ thread: Int) {
+            condition.lock()
+            busy -= 1
+            startedAt[thread] = 0
+            waitsOnProvider[thread] = false
+            finished &+= 1
+            if waiting > 0 { condition.broadcast() }
+            condition.unlock()
+        }
+
+        /// Whether a request that may wait on the provider may go on, on `thread`.
+        func admitsProviderCall(thread: Int, graceSeconds: Double) -> Bool {
+            condition.lock()
+            defer { condition.unlock() }
+            let others = startedAt.indices.filter { $0 != thread }
+            // A thread is still free (or there is only one), or one of the others serves
+            // something that does not wait on the provider: admitted.
+            if size == 1 || busy < size || others.contains(where: { !waitsOnProvider[$0] }) {
+                waitsOnProvider[thread] = true
+                return true
+            }
+            let youngest = others.map { startedAt[$0] }.max() ?? 0
+            let deadline = youngest + UInt64(graceSeconds * 1_000_000_000)
+            let seen = finished
+            waiting += 1
+            defer { waiting -= 1 }
+            while finished == seen {
+                let now = DispatchTime.now().uptimeNanoseconds
+                if now >= deadline { return false }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(deadline - now) / 1_000_000_000))
+            }
+            waitsOnProvider[thread] = true
+            return true
+        }
     }
 }

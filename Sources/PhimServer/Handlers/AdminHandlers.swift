@@ -171,6 +171,8 @@ enum AdminJobHandlers {
         case .asked(let state, let changed): .object([("asked", .bool(true)), ("provider_state", .string(state)), ("changed", .bool(changed))])
         case .askedRecently: .object([("asked", .bool(false)), ("reason", .string("asked_recently"))])
         case .noTask: .object([("asked", .bool(false)), ("reason", .string("no_provider_task"))])
+        case .providerRefused(let code, let message):
+            .object([("asked", .bool(true)), ("changed", .bool(false)), ("provider_code", .int(code)), ("provider_message", .string(message))])
         }
         return .json(.object([("result", outcome), ("video", listed(video, context))]))
     }
