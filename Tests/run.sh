@@ -55,6 +55,7 @@ base="http://127.0.0.1:$port"
 suite python3 Tests/e2e/smoke.py --base-url "$base" --data "$work/data" --phim "$phim"
 suite python3 Tests/e2e/fastcgi_test.py --socket "$work/data/run/phim-1.sock"
 suite python3 Tests/e2e/browser_test.py --base-url "$base" --screenshots "$work/screenshots"
+suite python3 Tests/e2e/admin_browser_test.py --base-url "$base" --phim "$phim" --data "$work/data" --screenshots "$work/screenshots/admin"
 stop
 trap - EXIT
 grep -q "phim up: stopped" "$work/phim.log" || { echo "phim up did not stop cleanly"; tail -n 30 "$work/phim.log"; exit 1; }
