@@ -65,6 +65,7 @@ enum Routes {
         // The public page of a shared video: rendered here so link previews see its tags.
         Route("GET", "/v/:token", .anyone, ShareHandlers.page),
         Route("GET", "/v/:token/media", .anyone, ShareHandlers.sharedMedia),
+        Route("GET", "/v/:token/embed", .anyone, ShareHandlers.embed),
         Route("GET", "/api/v1/credits/transactions", .user, VideoHandlers.transactions),
         Route("GET", "/api/v1/webhook-endpoint", .user, WebhookHandlers.showEndpoint),
         Route("PUT", "/api/v1/webhook-endpoint", .user, WebhookHandlers.updateEndpoint),
@@ -106,7 +107,7 @@ enum Router {
             guard let parameters = match(route.pattern, segments) else { continue }
             guard route.method == request.method || (route.method == "GET" && request.method == "HEAD") else {
                 // The operators' routes do not exist for anyone else, so neither do their methods.
-                if route.access != .admin { allowed.append(route.method) }
+                if route.access != .admin, !allowed.contains(route.method) { allowed.append(route.method) }
                 continue
             }
             matched = route.path

@@ -42,11 +42,21 @@ final class SharingTests: XCTestCase {
         XCTAssertEqual(media.status, 307)
         XCTAssertTrue(media.header("Location")?.hasPrefix("http://127.0.0.1:8080/simulator/media/") ?? false)
 
+        let embed = world.send("GET", path + "/embed")
+        XCTAssertEqual(embed.status, 200)
+        XCTAssertTrue(embed.bodyText.contains("src=\"\(url)/media\""))
+        XCTAssertFalse(embed.bodyText.contains("<script"))
+        let counted = world.video(owner, id)!
+        XCTAssertEqual(counted["share_views"]?.intValue, 2, "the page and the embed were each viewed once")
+        XCTAssertEqual(counted["embed_code"]?.stringValue,
+                       "<iframe src=\"\(url)/embed\" width=\"640\" height=\"360\" frameborder=\"0\" allow=\"fullscreen\" allowfullscreen title=\"Phim\"></iframe>")
+        XCTAssertEqual(try world.db.query("SELECT * FROM share_views").count, 1, "one row per video and day, nothing about viewers")
         let stranger = try world.user("stranger")
         XCTAssertEqual(world.send("POST", "/api/v1/videos/\(id)/share", as: stranger).status, 404)
         XCTAssertEqual(world.send("DELETE", "/api/v1/videos/\(id)/share", as: owner).status, 204)
         XCTAssertEqual(world.send("GET", path).status, 404)
         XCTAssertEqual(world.send("GET", path + "/media").status, 404)
+        XCTAssertEqual(world.send("GET", path + "/embed").status, 404)
         let again = world.send("POST", "/api/v1/videos/\(id)/share", as: owner).bodyJSON!["url"]!.stringValue!
         XCTAssertNotEqual(again, url, "sharing again makes a new link")
         XCTAssertEqual(world.send("DELETE", "/api/v1/videos/\(id)", as: owner).status, 204)

@@ -62,6 +62,19 @@ public struct Sharing: Sendable {
                             [.text(token)]).map(VideoRecord.init)
     }
 
+    /// Counts one view of a shared page: a number per video and day, never who viewed.
+    public func countView(of video: VideoRecord, on db: Database) throws {
+        let day = clock.nowMillis() / 86_400_000
+        try db.write {
+            try db.run("""
+                INSERT INTO share_views (job_id, day, views) VALUES (?, ?, 1)
+                ON CONFLICT (job_id, day) DO UPDATE SET views = share_views.views + 1
+                """, [.text(video.id), .integer(day)])
+            // Not a change the studio needs to hear about at once, so the feed is not bumped.
+            try db.run("UPDATE video_jobs SET share_views = share_views + 1 WHERE id = ?", [.text(video.id)])
+        }
+    }
+
     /// When the provider deletes a finished video.
     public func expiresAt(_ video: VideoRecord) -> Int64? {
         guard video.status == .completed, let finished = video.finishedAt else { return nil }

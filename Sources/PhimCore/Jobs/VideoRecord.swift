@@ -38,13 +38,15 @@ public struct VideoRecord: Sendable {
     public var sharedAt: Int64?
     public var freshURL: String?
     public var freshURLUntil: Int64?
+    /// Times the shared page was viewed (every share of the video together).
+    public var shareViews: Int
 
     static let columns = """
         id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, quality, image_url, price_credits,
         idempotency_key, request_fingerprint, request_id, status, progress, hold_state, callback_secret_hash,
         provider_task_id, provider_state, video_url, watermark_video_url, failure_reason, provider_fail_code,
         provider_fail_message, created_at, updated_at, finished_at, deleted_at, feed_version, deadline_at,
-        share_token, shared_at, fresh_url, fresh_url_until
+        share_token, shared_at, fresh_url, fresh_url_until, share_views
         """
 
     /// How many columns `columns` lists; a query may select more after them.
@@ -85,6 +87,7 @@ public struct VideoRecord: Sendable {
         sharedAt = row.optionalInt64(31)
         freshURL = row.optionalString(32)
         freshURLUntil = row.optionalInt64(33)
+        shareViews = row.int(34)
     }
 
     static func find(_ id: String, on db: Database) throws -> VideoRecord? {

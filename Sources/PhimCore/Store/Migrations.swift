@@ -233,6 +233,16 @@ public enum Migrations {
         ALTER TABLE video_jobs ADD COLUMN webhook_url TEXT;
         ALTER TABLE video_jobs ADD COLUMN webhook_events TEXT;
         """,
+        // 9: views of shared videos, counted per video and day without storing who viewed.
+        """
+        CREATE TABLE share_views (
+            job_id TEXT NOT NULL REFERENCES video_jobs(id),
+            day INTEGER NOT NULL,
+            views INTEGER NOT NULL,
+            PRIMARY KEY (job_id, day)
+        );
+        ALTER TABLE video_jobs ADD COLUMN share_views INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     /// Applies the steps this file has not seen yet. Returns how many ran.

@@ -1,5 +1,6 @@
 import Foundation
 import PhimCore
+import PhimProvider
 import PhimSupport
 
 /// Sharing a finished video at a public link, and playing a video from wherever it lives now.
@@ -49,6 +50,7 @@ enum ShareHandlers {
                 <p class="shared-made">\(escape(Messages.text("shared.made_with", language))) <a href="/">Phim</a></p></main>
                 """)
         }
+        try sharing(context).countView(of: video, on: context.db)
         let base = context.app.settings.publicBaseURL
         let pageURL = Sharing.url(base: base, token: context.parameter("token"))
         let mediaURL = pageURL + "/media"
@@ -81,6 +83,40 @@ enum ShareHandlers {
             </main>
             """
         return html(status: 200, language: language, title: title, head: head, body: body)
+    }
+
+    /// `GET /v/{token}/embed`: just the player, the only page other sites may frame (nginx sends
+    /// it without the frame-blocking headers every other page has).
+    static func embed(_ context: Context) throws -> Response {
+        guard let video = try sharing(context).sharedVideo(token: context.parameter("token"), on: context.db),
+              !sharing(context).isExpired(video)
+        else { throw AppError.videoNotFound }
+        try sharing(context).countView(of: video, on: context.db)
+        let mediaURL = Sharing.url(base: context.app.settings.publicBaseURL, token: context.parameter("token")) + "/media"
+        let page = """
+            <!doctype html>
+            <html lang="\(context.language.rawValue)">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <meta name="robots" content="noindex, nofollow">
+            <title>\(escape(String(video.prompt.prefix(90)))) · Phim</title>
+            <link rel="stylesheet" href="/css/share.css">
+            </head>
+            <body class="embed">
+            <video controls playsinline preload="metadata" src="\(escape(mediaURL))"></video>
+            </body>
+            </html>
+            """
+        return Response(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("X-Robots-Tag", "noindex, nofollow"),
+                                               ("Cache-Control", "no-store")], body: Array(page.utf8))
+    }
+
+    /// The snippet an owner pastes into another site.
+    static func embedCode(base: String, token: String, aspect: AspectRatio) -> String {
+        let (width, height) = aspect == .portrait ? (360, 640) : (640, 360)
+        return "<iframe src=\"\(Sharing.url(base: base, token: token))/embed\" width=\"\(width)\" height=\"\(height)\" "
+            + "frameborder=\"0\" allow=\"fullscreen\" allowfullscreen title=\"Phim\"></iframe>"
     }
 
     private static func html(status: Int, language: Language, title: String, head: String = "", body: String) -> Response {

@@ -167,6 +167,8 @@ enum VideoJSON {
             ("expires_at", Timestamps.isoOrNull(sharing.expiresAt(video))),
             ("expired", .bool(sharing.isExpired(video))),
             ("share_url", video.shareToken.map { .string(Sharing.url(base: base, token: $0)) } ?? .null),
+            ("embed_code", video.shareToken.map { .string(ShareHandlers.embedCode(base: base, token: $0, aspect: video.aspectRatio)) } ?? .null),
+            ("share_views", .int(video.shareViews)),
         ])
     }
 
