@@ -88,6 +88,7 @@ enum Routes {
         Route("POST", "/api/v1/admin/videos/:id/reconcile", .admin, AdminJobHandlers.reconcile),
         Route("GET", "/api/v1/admin/failures", .admin, AdminJobHandlers.failures),
         Route("GET", "/api/v1/admin/provider", .admin, AdminProviderHandlers.health),
+        Route("GET", "/api/v1/admin/analytics", .admin, AdminAnalyticsHandlers.report),
         Route("GET", "/api/v1/admin/audit", .admin, AdminHandlers.audit),
         Route("GET", "/api/v1/admin/ledger.csv", .admin, AdminHandlers.ledgerCSV),
 

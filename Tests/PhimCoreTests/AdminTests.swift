@@ -14,7 +14,7 @@ final class AdminTests: XCTestCase {
         ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/enable"),
         ("GET", "/api/v1/admin/prices"), ("PUT", "/api/v1/admin/prices"), ("GET", "/api/v1/admin/audit"),
         ("GET", "/api/v1/admin/styles"), ("PUT", "/api/v1/admin/styles"), ("GET", "/api/v1/admin/videos"),
-        ("GET", "/api/v1/admin/videos/stuck"), ("GET", "/api/v1/admin/failures"), ("GET", "/api/v1/admin/provider"),
+        ("GET", "/api/v1/admin/videos/stuck"), ("GET", "/api/v1/admin/failures"), ("GET", "/api/v1/admin/provider"), ("GET", "/api/v1/admin/analytics"),
         ("POST", "/api/v1/admin/videos/00000000-0000-0000-0000-000000000000/reconcile"),
         ("GET", "/api/v1/admin/ledger.csv"),
     ]
@@ -223,5 +223,37 @@ final class ProviderHealthTests: XCTestCase {
         XCTAssertEqual(health["last_error"]?["call"]?.stringValue, "create_task")
         XCTAssertNotNil(health["balance"]?.intValue)
         XCTAssertEqual(health["balance_low"], .bool(true), "the simulator's balance is below the threshold set here")
+    }
+}
+
+final class AnalyticsTests: XCTestCase {
+    func testOperatorsSeeVideosByDayAndModelTheProvidersCostAndWhatPeopleAsk() throws {
+        let world = try TestWorld()
+        let root = try world.admin()
+        let user = try world.user("stats", credits: 100_000)
+        XCTAssertEqual(world.createVideo(user, prompt: "lighthouse at dawn, cinematic lighting, shallow depth of field, 35mm film look").status, 202)
+        XCTAssertEqual(world.createVideo(user, prompt: "lighthouse in a storm #fail").status, 202)
+        XCTAssertEqual(world.send("POST", "/api/v1/videos", json: .object([("prompt", .string("lighthouse keeper")),
+                                                                          ("model", .string("sora-2-pro-text-to-video")),
+                                                                          ("quality", .string("high"))]), as: user).status, 202)
+        world.clock.advance(25)
+        world.deliverCallbacks()
+        let report = world.send("GET", "/api/v1/admin/analytics?days=7", as: root).bodyJSON!
+        guard case .array(let rows) = report["by_day_and_model"]! else { return XCTFail() }
+        let standard = rows.first { $0["model"]?.stringValue == "sora-2-text-to-video" }!
+        XCTAssertEqual(standard["made"]?.intValue, 2)
+        XCTAssertEqual(standard["completed"]?.intValue, 1)
+        XCTAssertEqual(standard["failed"]?.intValue, 1)
+        XCTAssertEqual(standard["success_rate"], .number(0.5))
+        XCTAssertEqual(standard["credits_charged"]?.intValue, 7_000)
+        XCTAssertEqual(standard["provider_cost_estimate"]?.intValue, 30, "the failure is not billed")
+        let pro = rows.first { $0["model"]?.stringValue == "sora-2-pro-text-to-video" }!
+        XCTAssertEqual(pro["provider_cost_estimate"]?.intValue, 330)
+        XCTAssertEqual(report["top_styles"], .array([.object([("key", .string("cinematic")), ("uses", .int(1))])]))
+        guard case .array(let words) = report["top_words"]! else { return XCTFail() }
+        XCTAssertEqual(words.first?["word"]?.stringValue, "lighthouse")
+        XCTAssertEqual(words.first?["uses"]?.intValue, 3)
+        XCTAssertFalse(words.contains { $0["word"]?.stringValue == "cinematic" }, "a preset's words are not the user's")
+        XCTAssertEqual(world.send("GET", "/api/v1/admin/analytics?days=0", as: root).status, 400)
     }
 }

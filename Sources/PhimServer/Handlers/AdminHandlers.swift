@@ -216,3 +216,24 @@ enum AdminProviderHandlers {
         ])
     }
 }
+
+/// The business at a glance, for operators.
+enum AdminAnalyticsHandlers {
+    /// `GET /api/v1/admin/analytics?days=30`.
+    static func report(_ context: Context) throws -> Response {
+        let days = Int(context.request.query["days"] ?? "") ?? 30
+        guard (1...366).contains(days) else { throw AppError.invalidJSON(detail: "days must be from 1 to 366") }
+        let report = try Analytics(clock: context.app.clock).report(days: days, on: context.db)
+        return .json(.object([
+            ("days", .int(report.days)),
+            ("by_day_and_model", .array(report.rows.map { row in
+                .object([("day", .string(row.day)), ("model", .string(row.model)), ("made", .int(row.made)),
+                         ("completed", .int(row.completed)), ("failed", .int(row.failed)), ("canceled", .int(row.canceled)),
+                         ("success_rate", .number((row.successRate * 1000).rounded() / 1000)),
+                         ("credits_charged", .int(row.creditsCharged)), ("provider_cost_estimate", .int(row.providerCostEstimate))])
+            })),
+            ("top_styles", .array(report.styles.map { .object([("key", .string($0.key)), ("uses", .int($0.uses))]) })),
+            ("top_words", .array(report.words.map { .object([("word", .string($0.word)), ("uses", .int($0.uses))]) })),
+        ]))
+    }
+}

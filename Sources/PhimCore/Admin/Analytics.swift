@@ -1,0 +1,94 @@
+import Foundation
+import PhimProvider
+import PhimSupport
+
+/// What operators see of the business: per day and model, videos made, how they ended, credits
+/// charged and what the provider likely billed for them; the most used style presets and
+/// prompt words. Read from the jobs themselves, so there is nothing extra to keep in step.
+public struct Analytics: Sendable {
+    public var clock: AppClock
+
+    public init(clock: AppClock) { self.clock = clock }
+
+    public struct DayModel: Sendable {
+        public var day: String
+        public var model: String
+        public var made = 0
+        public var completed = 0
+        public var failed = 0
+        public var canceled = 0
+        public var creditsCharged = 0
+        /// Kie credits the provider bills for the completed ones, by its list prices (reference
+        /// §10.2: it bills a success, not a failure).
+        public var providerCostEstimate = 0
+        public var successRate: Double { completed + failed == 0 ? 0 : Double(completed) / Double(completed + failed) }
+    }
+
+    public struct Report: Sendable {
+        public var days: Int
+        public var rows: [DayModel]
+        public var styles: [(key: String, uses: Int)]
+        public var words: [(word: String, uses: Int)]
+    }
+
+    /// Kie's list price in its own credits for one successful video (reference §10.2).
+    static func providerCredits(model: String, seconds: Int, quality: String) -> Int {
+        guard let model = VideoModel(rawValue: model) else { return 0 }
+        switch (model, seconds, quality) {
+        case (.sora2ProTextToVideo, 10, "high"), (.sora2ProImageToVideo, 10, "high"): return 330
+        case (.sora2ProTextToVideo, 15, "high"), (.sora2ProImageToVideo, 15, "high"): return 630
+        case (.sora2ProTextToVideo, 10, _), (.sora2ProImageToVideo, 10, _): return 150
+        case (.sora2ProTextToVideo, 15, _), (.sora2ProImageToVideo, 15, _): return 270
+        case (.sora2StableTextToVideo, 10, _), (.sora2StableImageToVideo, 10, _): return 35
+        case (.sora2StableTextToVideo, 15, _), (.sora2StableImageToVideo, 15, _): return 40
+        case (_, 15, _): return 45
+        default: return 30
+        }
+    }
+
+    public func report(days: Int, on db: Database) throws -> Report {
+        let since = clock.nowMillis() - Int64(days) * 86_400_000
+        var rows: [String: DayModel] = [:]
+        var prompts: [String] = []
+        for row in try db.query("""
+            SELECT created_at, model, duration_seconds, quality, status, price_credits, prompt FROM video_jobs
+            WHERE created_at >= ? ORDER BY created_at
+            """, [.integer(since)]) {
+            let day = String(ISOTime.string(row.int64(0)).prefix(10))
+            let key = "\(day) \(row.string(1))"
+            var entry = rows[key] ?? DayModel(day: day, model: row.string(1))
+            entry.made += 1
+            switch row.string(4) {
+            case "completed":
+                entry.completed += 1
+                entry.creditsCharged += row.int(5)
+                entry.providerCostEstimate += Self.providerCredits(model: row.string(1), seconds: row.int(2), quality: row.string(3))
+            case "failed": entry.failed += 1
+            case "canceled": entry.canceled += 1
+            default: break
+            }
+            rows[key] = entry
+            prompts.append(row.string(6))
+        }
+        // A preset was used when its words are in the prompt (the chip puts them there verbatim).
+        let presets = try StylePresets.all(includeDisabled: true, on: db)
+        var styles: [(key: String, uses: Int)] = []
+        for preset in presets {
+            let uses = prompts.filter { $0.localizedCaseInsensitiveContains(preset.promptText) }.count
+            if uses > 0 { styles.append((preset.key, uses)) }
+        }
+        styles.sort { $0.uses != $1.uses ? $0.uses > $1.uses : $0.key < $1.key }
+        // Words the presets add are not the users' own; short words say little.
+        let presetWords = Set(presets.flatMap { BlockedTermsModerator.words($0.promptText).map(String.init) })
+        var counts: [String: Int] = [:]
+        for prompt in prompts {
+            for word in Set(BlockedTermsModerator.words(prompt).map(String.init)) where word.count >= 4 && !presetWords.contains(word) {
+                counts[word, default: 0] += 1
+            }
+        }
+        let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        let words: [(word: String, uses: Int)] = ranked.prefix(20).map { (word: $0.key, uses: $0.value) }
+        let ordered = rows.values.sorted { $0.day != $1.day ? $0.day < $1.day : $0.model < $1.model }
+        return Report(days: days, rows: ordered, styles: styles, words: words)
+    }
+}
