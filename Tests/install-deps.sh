@@ -17,5 +17,5 @@ if (( ${#missing[@]} )); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [[ "${1:-}" == "--test" ]]; then
-  python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
+  python3 -c "import selenium, standardwebhooks" 2>/dev/null || python3 -m pip install -q selenium standardwebhooks
 fi

@@ -32,6 +32,9 @@ suite python3 Tests/e2e/i18n_check.py
 echo "== production nginx site (nginx -t)"
 Tests/e2e/check_nginx.sh
 
+echo "== outbound webhooks against a real receiver (its own phim up)"
+suite python3 Tests/e2e/webhook_test.py --phim "$phim"
+
 echo "== end-to-end through nginx"
 work=$(mktemp -d /tmp/phim-e2e.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
