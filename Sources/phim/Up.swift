@@ -98,10 +98,12 @@ enum NginxTemplate {
         let group = getgrgid(getegid()).map { String(cString: $0.pointee.gr_name) } ?? "nogroup"
         var simulatorLocation = ""
         if let simulatorURL {
-            // The simulator's sample videos, same origin as the pages (the CSP allows 'self').
+            // The simulator's sample videos, same origin as the pages (the CSP allows 'self'). Only
+            // its media: its API (task records carry the callback URLs and their secrets) stays on
+            // loopback, reached by the FastCGI processes directly.
             simulatorLocation = """
-                    location /simulator/ {
-                        proxy_pass \(simulatorURL)/;
+                    location /simulator/media/ {
+                        proxy_pass \(simulatorURL)/media/;
                         proxy_buffering off;
                     }
             """
