@@ -6,8 +6,9 @@ Usage: python3 Tests/e2e/admin_browser_test.py --base-url http://127.0.0.1:PORT 
 
 Makes its own administrator with `phim users create --admin` (a random email) on the same data
 directory as the running service, and uses the demo account (demo@phim.local) as the customer: it
-grants it 5,000 credits and deducts 2,000, disables and enables it, and changes one price and sets
-it back. Each step prints one line and saves a PNG; the run ends with "N passed, N failed" and exits
+grants it 5,000 credits and deducts 2,000, disables and enables it, changes one price and sets it
+back, makes two videos of its own (one #slow, one #fail) for the videos page, and edits, switches off and
+restores one style preset. Each step prints one line and saves a PNG; the run ends with "N passed, N failed" and exits
 non-zero on any failure. Elements are found by ids and data-testid, never by wording; words are
 compared with the values in public/i18n/*.json. Needs Debian's chromium and chromium-driver and
 PyPI's selenium.
@@ -217,7 +218,7 @@ def step_customer(b, state):
     b.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
     b.wait(lambda: b.all("#nav a"), message="the studio has no nav")
     expect(not b.all('#nav a[data-page="admin"]'), "the demo account sees an Admin link")
-    for path in ("/admin/", "/admin/user?id=" + state["admin_id"], "/admin/prices", "/admin/audit"):
+    for path in ("/admin/", "/admin/user?id=" + state["admin_id"], "/admin/prices", "/admin/audit", "/admin/videos", "/admin/provider", "/admin/styles"):
         b.open(path)
         expect_not_found(b, f"{path} for the demo account")
     answer = b.fetch("GET", "/api/v1/admin/users", None)
@@ -441,6 +442,199 @@ def step_price(b, state):
     expect(now == old, f"the price was not set back: {now} instead of {old}")
 
 
+def customer_cookies(base):
+    """A session of the demo account, outside the browser (for making its videos)."""
+    status, answer, headers = http(base, "POST", "/api/v1/auth/login", {"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
+    expect(status == 200, f"the demo account cannot sign in: {status} {answer}")
+    cookies = {}
+    for header in headers.get_all("Set-Cookie") or []:
+        name, _, rest = header.partition("=")
+        cookies[name.strip()] = rest.split(";", 1)[0]
+    return cookies
+
+
+def make_video(base, cookies, prompt):
+    status, answer, _ = http(base, "POST", "/api/v1/videos", {"prompt": prompt},
+                             headers={"X-CSRF-Token": urllib.parse.unquote(cookies.get("phim_csrf", "")), "Idempotency-Key": secrets.token_hex(16)},
+                             cookies=cookies)
+    expect(status in (200, 202), f"making a video answered {status} {answer}")
+    return answer
+
+
+def video_rows(b):
+    return b.js("""return Array.prototype.map.call(document.querySelectorAll('[data-testid=video-row]'), function (r) {
+        return {id: r.dataset.id, status: r.dataset.status, model: r.dataset.model}; });""")
+
+
+def choose_filter(b, css, value):
+    b.js("var s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change', {bubbles: true}));", css, value)
+
+
+def step_videos(b, state):
+    cookies = customer_cookies(b.base)
+    slow = make_video(b.base, cookies, "e2e: một con thuyền chậm rãi #slow " + secrets.token_hex(3))
+    failed = make_video(b.base, cookies, "e2e: một video lỗi #fail " + secrets.token_hex(3))
+    state["slow_video"] = slow["id"]
+    b.open("/admin/videos")
+    b.wait(lambda: {slow["id"], failed["id"]} <= {r["id"] for r in video_rows(b)}, message="the new videos are not listed")
+    expect(b.text('.admin-tabs a[aria-current="page"]') == VI["admin.tab.videos"], "the Videos tab is not marked")
+    owner = b.text(f'[data-testid="video-row"][data-id="{slow["id"]}"] .owner')
+    expect(owner == DEMO_EMAIL, f"the video's account reads {owner!r}")
+    # The failure groups (the #fail video fails within seconds).
+    deadline = time.time() + 20
+    while time.time() < deadline and http(b.base, "GET", f"/api/v1/videos/{failed['id']}", cookies=cookies)[1].get("status") != "failed":
+        time.sleep(0.5)
+    b.open("/admin/videos")
+    b.wait(lambda: b.all('[data-testid="failure-row"][data-reason="provider_failed"]'), message="the failures lack provider_failed")
+    expect(b.text('[data-testid="failure-row"][data-reason="provider_failed"] .reason-name strong') == VI["admin.failure.provider_failed"],
+           "the failure reason is not in words")
+    b.full_shot("10d-videos")
+    # Filters: state, model, age; kept in the address.
+    choose_filter(b, "#filter-state", "failed")
+    b.wait(lambda: video_rows(b) and all(r["status"] == "failed" for r in video_rows(b)) and failed["id"] in [r["id"] for r in video_rows(b)],
+           message=f"the failed filter lists {video_rows(b)}")
+    expect("state=failed" in b.driver.current_url, f"the filter is not in the address: {b.driver.current_url}")
+    choose_filter(b, "#filter-state", "")
+    choose_filter(b, "#filter-model", "sora-2-pro-text-to-video")
+    b.wait(lambda: all(r["model"] == "sora-2-pro-text-to-video" for r in video_rows(b)) and slow["id"] not in [r["id"] for r in video_rows(b)],
+           message=f"the model filter lists {video_rows(b)}")
+    choose_filter(b, "#filter-model", "")
+    choose_filter(b, "#filter-hours", "1")
+    b.wait(lambda: slow["id"] in [r["id"] for r in video_rows(b)], message="the last hour lacks the new video")
+    b.driver.refresh()
+    b.wait_ready()
+    expect(b.find("#filter-hours").get_attribute("value") == "1", "the age filter was lost on a reload")
+    b.wait(lambda: slow["id"] in [r["id"] for r in video_rows(b)], message="after a reload the list lacks the new video")
+    # Ask the provider now about the unfinished one (asked at most once per interval: try again until it is asked).
+    row = f'[data-testid="video-row"][data-id="{slow["id"]}"]'
+    asked = None
+    deadline = time.time() + 40
+    while time.time() < deadline:
+        button = b.wait(lambda: b.find(row + ' [data-testid="reconcile"]'), message="the unfinished video has no 'ask the provider now'")
+        button.click()
+        note = b.wait(lambda: b.find(row + ' [data-testid="reconcile-result"]'), message="asking showed no result")
+        asked = note.get_attribute("data-asked")
+        expect(note.text, "the result of asking is empty")
+        if asked == "true":
+            break
+        expect(note.text == VI["admin.reconcile.asked_recently"], f"asking was refused with {note.text!r}")
+        time.sleep(2)
+    expect(asked == "true", "the provider was never asked")
+    expect(b.text(row + ' [data-testid="reconcile-result"]').startswith(VI["admin.reconcile.unchanged"].split("{")[0]),
+           f"the answer reads {b.text(row + ' [data-testid=reconcile-result]')!r}")
+    b.shot("10e-reconcile")
+    # The stuck view asks its own endpoint.
+    b.find('[data-testid="view-stuck"]').find_element(By.XPATH, "..").click()
+    b.wait(lambda: b.visible('[data-testid="stuck-note"]') and not b.visible('[data-testid="filters"]'), message="the stuck view did not open")
+    stuck = http(b.base, "GET", "/api/v1/admin/videos/stuck", cookies=state["admin_cookies"])[1]["data"]
+    b.wait(lambda: (b.visible('[data-testid="videos-empty"]') if not stuck else len(video_rows(b)) == len(stuck)),
+           message=f"the stuck view does not match the API's {len(stuck)} videos")
+    expect("view=stuck" in b.driver.current_url, "the stuck view is not in the address")
+    b.shot("10f-stuck")
+
+
+def step_provider(b, state):
+    b.find('.admin-tabs a[href="/admin/provider"]').click()
+    b.wait(lambda: b.path() == "/admin/provider", message="the Provider tab did not open")
+    b.wait_ready()
+    health = http(b.base, "GET", "/api/v1/admin/provider", cookies=state["admin_cookies"])[1]
+    expect(isinstance(health.get("balance"), int), f"the provider health has no balance: {health}")
+    shown = b.wait(lambda: b.value('[data-testid="provider-balance"]'), message="the page shows no balance")
+    expect(abs(shown - health["balance"]) <= 1000, f"the page shows {shown}, the API {health['balance']}")
+    expect(b.visible('[data-testid="balance-low"]') == bool(health["balance_low"]), "the low-balance warning does not match the API")
+    expect(b.all('[data-testid="outcome-row"][data-outcome="ok"]'), "no successful calls are listed")
+    expect(b.value('[data-testid="provider-calls"]') is not None, "no call count")
+    # The warning, as an operator sees it when the balance is low (the same page, the answer made low).
+    b.js("""var real = window.fetch; window.fetch = function (url, init) {
+        return real(url, init).then(function (r) {
+          if (String(url).indexOf('/api/v1/admin/provider') < 0) return r;
+          return r.json().then(function (j) { j.balance = 1200; j.balance_low = true; return new Response(JSON.stringify(j), {status: 200, headers: {'Content-Type': 'application/json'}}); });
+        }); };""")
+    b.find('[data-testid="provider-refresh"]').click()
+    b.wait(lambda: b.visible('[data-testid="balance-low"]'), message="a low balance shows no warning")
+    expect("1.200" in b.text('[data-testid="balance-low"]'), f"the warning reads {b.text('[data-testid=balance-low]')!r}")
+    b.full_shot("10g-provider-low")
+    b.driver.refresh()
+    b.wait_ready()
+    b.wait(lambda: b.value('[data-testid="provider-balance"]'), message="the page shows no balance after a reload")
+    b.full_shot("10h-provider")
+
+
+def studio_chips(b):
+    b.open("/")
+    b.wait(lambda: b.js("return document.getElementById('gallery-loading').hidden"), message="the studio did not load")
+    b.wait(lambda: b.all("#styles .chip"), message="the studio shows no style chips")
+    return b.js("return Array.prototype.map.call(document.querySelectorAll('#styles .chip'), function (c) { return [c.dataset.key, c.textContent]; });")
+
+
+def style_row(key):
+    return f'[data-testid="style-row"][data-key="{key}"]'
+
+
+def step_styles(b, state):
+    before = studio_chips(b)
+    key, old_name = before[0]
+    b.open("/admin/styles")
+    b.wait(lambda: b.all('[data-testid="style-row"]'), message="the styles table is empty")
+    expect(b.text('.admin-tabs a[aria-current="page"]') == VI["admin.tab.styles"], "the Styles tab is not marked")
+    original = http(b.base, "GET", "/api/v1/admin/styles", cookies=state["admin_cookies"])[1]["data"]
+    preset = next(p for p in original if p["key"] == key)
+    state["style_restore"] = preset
+    # Edit: the form shows the current values.
+    b.find(style_row(key) + ' [data-action="edit"]').click()
+    editor = '[data-testid="style-editor"]'
+    b.wait(lambda: b.visible(editor), message="edit opened no form")
+    expect(b.find(editor + ' [data-testid="style-name-vi-input"]').get_attribute("value") == preset["name_vi"], "the form lacks the current name")
+    expect(b.find(editor + ' [data-testid="style-text-input"]').get_attribute("value") == preset["prompt_text"], "the form lacks the current words")
+    new_name = "E2E " + secrets.token_hex(2)
+    b.type_into(editor + ' [data-testid="style-name-vi-input"]', new_name)
+    b.type_into(editor + ' [data-testid="style-name-vi-input"]', "")
+    b.find(editor + ' [data-action="save"]').click()
+    b.wait(lambda: b.visible(editor + ' [data-testid="style-error"]'), message="an empty name shows no error")
+    expect(b.text(editor + ' [data-testid="style-error"]'), "the API's refusal is not shown")
+    b.type_into(editor + ' [data-testid="style-name-vi-input"]', new_name)
+    b.shot("10i-style-edit")
+    b.find(editor + ' [data-action="save"]').click()
+    b.wait(lambda: not b.all(editor) and b.text(style_row(key) + ' [data-testid="style-name-vi"]') == new_name,
+           message="the edited name does not show")
+    expect(studio_chips(b)[0] == [key, new_name], f"the studio's chip does not carry the new name: {studio_chips(b)[:1]}")
+    # Switched off, it leaves the studio; switched on, it comes back.
+    b.open("/admin/styles")
+    b.wait(lambda: b.all(style_row(key)), message="the styles table is empty")
+    b.find(style_row(key) + ' [data-testid="style-toggle"]').click()
+    b.wait(lambda: b.find(style_row(key)).get_attribute("data-enabled") == "false", message="switching off did not show")
+    b.full_shot("10j-style-off")
+    chips = studio_chips(b)
+    expect(key not in [c[0] for c in chips] and len(chips) == len(before) - 1, f"the switched-off style still shows in the studio: {chips}")
+    b.open("/admin/styles")
+    b.wait(lambda: b.all(style_row(key)), message="the styles table is empty")
+    b.find(style_row(key) + ' [data-testid="style-toggle"]').click()
+    b.wait(lambda: b.find(style_row(key)).get_attribute("data-enabled") == "true", message="switching on did not show")
+    b.find(style_row(key) + ' [data-action="edit"]').click()
+    b.type_into(editor + ' [data-testid="style-name-vi-input"]', old_name)
+    b.find(editor + ' [data-action="save"]').click()
+    b.wait(lambda: b.text(style_row(key) + ' [data-testid="style-name-vi"]') == old_name, message="the old name did not come back")
+    expect(studio_chips(b) == before, "the studio's chips are not as they were")
+    state.pop("style_restore", None)
+    # A new style with a bad key is refused with the API's message.
+    b.open("/admin/styles")
+    b.wait(lambda: b.visible('[data-testid="new-style"]'), message="no form for a new style")
+    b.type_into('[data-testid="new-style"] [data-testid="style-key"]', "Bad Key!")
+    b.type_into('[data-testid="new-style"] [data-testid="style-name-vi-input"]', "Thử")
+    b.type_into('[data-testid="new-style"] [data-testid="style-name-en-input"]', "Try")
+    b.type_into('[data-testid="new-style"] [data-testid="style-text-input"]', "test words")
+    b.find('[data-testid="new-style"] [data-action="save"]').click()
+    b.wait(lambda: b.visible('[data-testid="new-style"] [data-testid="style-error"]'), message="a bad key shows no error")
+    cookies = state["admin_cookies"]
+    status, answer, _ = http(b.base, "PUT", "/api/v1/admin/styles", {"key": "Bad Key!", "name_vi": "Thử", "name_en": "Try", "prompt_text": "test words"},
+                             headers={"X-CSRF-Token": urllib.parse.unquote(cookies.get("phim_csrf", "")), "Accept-Language": "vi"}, cookies=cookies)
+    expect(status == 422 and answer["error"]["code"] == "invalid_style", f"the API answered {status} {answer}")
+    expect(b.text('[data-testid="new-style"] [data-testid="style-error"]') == answer["error"]["message"],
+           f"the page shows {b.text('[data-testid=new-style] [data-testid=style-error]')!r}, not the API's message")
+    b.shot("10k-style-invalid")
+    b.js("window.scrollTo(0, 0);")
+
+
 def step_audit(b, state):
     b.find('.admin-tabs a[href="/admin/audit"]').click()
     b.wait(lambda: b.path() == "/admin/audit", message="the Audit tab did not open the audit log")
@@ -454,7 +648,7 @@ def step_audit(b, state):
       });""")
     mine = [r for r in rows if r["who"] == state["admin_email"]]
     actions = [r["action"] for r in mine]
-    for action in ("credits.grant", "credits.deduct", "account.disable", "account.enable", "price.set"):
+    for action in ("credits.grant", "credits.deduct", "account.disable", "account.enable", "price.set", "job.reconcile", "style.update"):
         expect(action in actions, f"the audit log lacks {action}: {actions}")
     grant = next(r for r in mine if r["action"] == "credits.grant")
     expect(grant["target"] == DEMO_EMAIL and grant["reason"] == state["grant_reason"], f"the grant entry is {grant}")
@@ -524,7 +718,10 @@ def step_phone(b, state):
         for path, shot, ready in (("/admin/", "14a-phone-accounts", '[data-testid="user-row"]'),
                                   ("/admin/user?id=" + state["demo_id"], "14b-phone-account", '[data-testid="ledger-row"]'),
                                   ("/admin/prices", "14c-phone-prices", '[data-testid="price-row"]'),
-                                  ("/admin/audit", "14d-phone-audit", '[data-testid="audit-row"]')):
+                                  ("/admin/audit", "14d-phone-audit", '[data-testid="audit-row"]'),
+                                  ("/admin/videos", "14f-phone-videos", '[data-testid="video-row"]'),
+                                  ("/admin/provider", "14g-phone-provider", '[data-testid="outcome-row"]'),
+                                  ("/admin/styles", "14h-phone-styles", '[data-testid="style-row"]')):
             b.open(path)
             b.wait(lambda: b.all(ready), message=f"{path} shows nothing on a phone")
             sizes = b.js("return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth};")
@@ -566,12 +763,26 @@ STEPS = [
     ("09-enable", "enabling lets the account sign in again", step_enable),
     ("09b-self", "an administrator is not offered to disable itself; an unknown account shows the API's error", step_self),
     ("10-price", "a changed price is what the studio quotes for a new video; then it is set back", step_price),
+    ("10d-videos", "the videos page lists every account's videos with filters and failures; ask the provider now; the stuck view", step_videos),
+    ("10g-provider", "the provider page shows the balance and calls; a low balance shows a clear warning", step_provider),
+    ("10i-styles", "a style edited and switched off leaves the studio's chips, then comes back; a bad key shows the API's error", step_styles),
     ("11-audit", "the audit log shows who, what, target, before → after and the reason", step_audit),
     ("12-csv", "the ledger CSV link for a period downloads with the session, header line first", step_csv),
     ("13-english", "the admin pages switch to English and stay English after a reload", step_english),
     ("14-phone", "at 390x844 every admin page fits without sideways scroll", step_phone),
     ("15-console", "no unexpected errors in the browser console (CSP violations included)", step_console),
 ]
+
+
+def restore_style(base, state):
+    """Puts a style back as it was when a step failed before it could."""
+    preset = state.get("style_restore")
+    if not preset:
+        return
+    cookies = state["admin_cookies"]
+    status, _, _ = http(base, "PUT", "/api/v1/admin/styles", {k: preset[k] for k in ("key", "name_vi", "name_en", "prompt_text", "position", "enabled")},
+                        headers={"X-CSRF-Token": urllib.parse.unquote(cookies.get("phim_csrf", ""))}, cookies=cookies)
+    print(f"restored the style {preset['key']}: {status}")
 
 
 def restore_price(base, state):
@@ -645,6 +856,7 @@ def main():
     finally:
         browser.quit()
         restore_price(base, state)
+        restore_style(base, state)
     print(f"screenshots: {options.screenshots}")
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -7,8 +7,8 @@ Usage: python3 Tests/e2e/browser_test.py --base-url http://127.0.0.1:PORT [--scr
 Each step prints one line and saves a PNG; the run ends with "N passed, N failed" and exits non-zero
 on any failure. Needs Debian's chromium and chromium-driver and PyPI's selenium. The steps find
 elements by ids, data-testid and data-action, never by wording; words are compared with the values in
-public/i18n/*.json. The demo account (demo@phim.local, 100,000 credits) makes the videos: about 14,000
-credits a run (two videos kept; the failed ones are refunded).
+public/i18n/*.json. The demo account (demo@phim.local, 100,000 credits) makes the videos: about 28,000
+credits a run (four videos kept, two of them one ×2 batch; the failed ones are refunded).
 """
 import argparse
 import json
@@ -249,7 +249,7 @@ def step_signin_demo(b, state):
     b.wait(lambda: b.path() == "/", message=f"the demo account did not reach the studio ({b.text('#form-error')!r})")
     b.wait_gallery()
     available, held = b.wait(lambda: b.balance() if b.balance()[0] is not None else None, message="the balance never showed")
-    expect(available >= 21000, f"the demo account has too few credits for the video steps: {available}")
+    expect(available >= 35000, f"the demo account has too few credits for the video steps: {available}")
     expect(b.text("#balance-available") not in ("", "…"), "the balance chip shows no number")
     price = b.wait(lambda: b.find("#price-amount").get_attribute("data-value"), message="the composer shows no price")
     expect(int(price) > 0, f"the price is {price}")
@@ -291,6 +291,130 @@ def step_image_to_video(b, state):
     expect(b.card(video_id).get_attribute("data-mode") == "image_to_video", "the card is not an image-to-video one")
     b.wait_video(video_id)
     expect(not b.find("#attachment").is_displayed(), "the composer kept the image after sending")
+
+
+def chip_state(b):
+    """[(key, text, pressed)] of the style chips above the prompt."""
+    return b.js("""return Array.prototype.map.call(document.querySelectorAll('#styles .chip'), function (c) {
+        return [c.dataset.key, c.dataset.text, c.getAttribute('aria-pressed') === 'true', c.textContent]; });""")
+
+
+def step_styles(b, state):
+    styles = b.api("/api/v1/styles")
+    expect(styles and styles.get("data"), f"GET /api/v1/styles gave {styles}")
+    chips = b.wait(lambda: chip_state(b), message="no style chips above the prompt")
+    expect([c[0] for c in chips] == [s["key"] for s in styles["data"]], f"the chips {[c[0] for c in chips]} are not the styles {styles['data']}")
+    first, second = chips[0], chips[1]
+    box = b.find("#prompt")
+    box.clear()
+    box.send_keys("Một chú mèo cam nhảy qua hàng rào")
+    b.find(f'#styles .chip[data-key="{first[0]}"]').click()
+    expect(box.get_attribute("value") == "Một chú mèo cam nhảy qua hàng rào, " + first[1], f"the chip added {box.get_attribute('value')!r}")
+    b.find(f'#styles .chip[data-key="{second[0]}"]').click()
+    expect(box.get_attribute("value") == f"Một chú mèo cam nhảy qua hàng rào, {first[1]}, {second[1]}", f"two chips give {box.get_attribute('value')!r}")
+    pressed = {c[0]: c[2] for c in chip_state(b)}
+    expect(pressed[first[0]] and pressed[second[0]] and sum(pressed.values()) == 2, f"the pressed chips are {pressed}")
+    b.shot("03b-style-chips")
+    b.find(f'#styles .chip[data-key="{first[0]}"]').click()
+    expect(box.get_attribute("value") == f"Một chú mèo cam nhảy qua hàng rào, {second[1]}", f"taking a chip out left {box.get_attribute('value')!r}")
+    expect(not {c[0]: c[2] for c in chip_state(b)}[first[0]], "the chip taken out still shows pressed")
+    b.find(f'#styles .chip[data-key="{second[0]}"]').click()
+    expect(box.get_attribute("value") == "Một chú mèo cam nhảy qua hàng rào", f"taking both out left {box.get_attribute('value')!r}")
+    # Typing the words by hand marks the chip too: what the box shows is what counts.
+    box.send_keys(", " + first[1])
+    expect({c[0]: c[2] for c in chip_state(b)}[first[0]], "words typed by hand do not mark their chip")
+    box.clear()
+    b.js("document.getElementById('prompt').dispatchEvent(new Event('input', {bubbles: true}));")
+
+
+def step_batch(b, state):
+    Select(b.find("#variants")).select_by_value("2")
+    each = b.wait(lambda: int(b.find("#price-amount").get_attribute("data-value") or 0) // 2 or None, message="no price for two")
+    Select(b.find("#variants")).select_by_value("1")
+    one = int(b.find("#price-amount").get_attribute("data-value"))
+    Select(b.find("#variants")).select_by_value("2")
+    two = int(b.find("#price-amount").get_attribute("data-value"))
+    expect(two == 2 * one and each == one, f"the price for two is {two}, for one {one}")
+    available = b.balance()[0]
+    expect(b.text("#balance-after") == VI["composer.balance_after_many"].replace("{count}", "2").replace("{amount}", format_vi(available - two)),
+           f"balance after reads {b.text('#balance-after')!r}")
+    b.shot("05b-batch-price")
+    before = set(b.card_ids())
+    box = b.find("#prompt")
+    box.clear()
+    prompt = "Hai phiên bản: đèn lồng trôi trên sông Hoài " + secrets.token_hex(3)
+    box.send_keys(prompt)
+    b.find("#submit").click()
+    made = b.wait(lambda: [i for i in b.card_ids() if i not in before] if len([i for i in b.card_ids() if i not in before]) >= 2 else None,
+                  message="a ×2 submit did not show two new cards")
+    expect(len(made) == 2, f"a ×2 submit showed {len(made)} new cards")
+    expect(b.card_ids()[:2] == made, "the two new cards are not at the top")
+    Select(b.find("#variants")).select_by_value("1")
+    listed = {v["id"]: v for v in (b.api("/api/v1/videos?limit=50") or {}).get("data", [])}
+    expect(all(listed.get(i, {}).get("prompt") == prompt for i in made), "the two videos do not carry the prompt")
+    for video_id in made:
+        b.wait_video(video_id)
+    for video_id in made:
+        video = b.wait(lambda: b.api(f"/api/v1/videos/{video_id}"), message="could not read the video")
+        src = b.js("return document.querySelector('#video-' + CSS.escape(arguments[0]) + ' video').src", video_id)
+        expect(video.get("media_url") and src == video["media_url"], f"the player plays {src}, not the media_url {video.get('media_url')}")
+        download = b.card(video_id, 'a[data-action="download"]').get_attribute("href")
+        expect(download == video["media_url"], f"download points at {download}, not the media_url")
+    state["batch"] = made
+    b.shot("05c-batch-done")
+
+
+def format_vi(value):
+    return f"{value:,}".replace(",", ".")
+
+
+def fetch_status(url):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept-Language": "vi"}), timeout=10) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+def center(b, element):
+    """Scrolls an element to the middle of the window, clear of the sticky bars, and returns it."""
+    b.js("arguments[0].scrollIntoView({block: 'center'});", element)
+    return element
+
+
+def step_share(b, state):
+    video_id = state["t2v"]
+    expiry = b.text(f"#video-{video_id} .expiry")
+    expect(expiry == VI["card.expires_in"].replace("{days}", "14"), f"the finished card's keeping time reads {expiry!r}")
+    center(b, b.card(video_id, '[data-action="share"]')).click()
+    url = b.wait(lambda: b.js("var a = document.querySelector('#video-' + CSS.escape(arguments[0]) + ' [data-testid=share-url]'); return a && a.href;", video_id),
+                 message="sharing showed no link")
+    expect("/v/" in url, f"the share link is {url}")
+    expect(b.card(video_id, '[data-action="unshare"]') is not None and b.card(video_id, '[data-action="copy-share"]') is not None,
+           "the shared card has no copy or stop button")
+    expect(b.card(video_id, '[data-action="share"]') is None, "the shared card still offers 'share'")
+    b.shot("06b-shared")
+    status, page = fetch_status(url)
+    expect(status == 200 and "<video" in page, f"the public page answered {status}")
+    b.open("/")
+    b.wait_gallery()
+    shown = b.wait(lambda: b.js("var a = document.querySelector('#video-' + CSS.escape(arguments[0]) + ' [data-testid=share-url]'); return a && a.href;", video_id),
+                   message="after a reload the card does not show its link")
+    expect(shown == url, f"after a reload the link is {shown}, not {url}")
+    # The public page plays, signed in or not.
+    b.driver.get(url)
+    playable = b.wait(lambda: b.js("""var v = document.querySelector('video'); if (!v) return false;
+        if (!v.dataset.tried) { v.dataset.tried = '1'; v.muted = true; var p = v.play(); if (p && p.catch) p.catch(function () {}); }
+        return v.readyState >= 2 || v.duration > 0;"""), 15, "the public page's video never became playable")
+    expect(playable, "the public page does not play")
+    b.shot("06c-public-page")
+    b.open("/")
+    b.wait_gallery()
+    center(b, b.wait(lambda: b.card(video_id, '[data-action="unshare"]'), message="the stop button is gone")).click()
+    b.wait(lambda: b.card(video_id, '[data-action="share"]') is not None and b.card(video_id, '[data-testid="share"]') is None,
+           message="stopping did not take the link away")
+    status, _ = fetch_status(url)
+    expect(status == 404, f"after stopping, the public page answered {status}")
 
 
 def step_fail_refund(b, state):
@@ -378,6 +502,14 @@ def step_english(b, state):
     expect(b.text("#nav a[aria-current=page]") == EN["nav.studio"], "the nav is not English")
     expect(b.text(f"#video-{state['t2v']} .badge") == EN["status.completed"], "the card's status is not English")
     expect(b.js("return localStorage.getItem('phim.lang')") == "en", "the choice is not remembered in localStorage")
+    def styles(language):
+        return b.driver.execute_async_script("""var done = arguments[arguments.length - 1];
+            fetch('/api/v1/styles', {headers: {'Accept-Language': arguments[0]}}).then(function (r) { return r.json(); }).then(done, function () { done(null); });""",
+                                             language)
+    names, english = styles("vi"), styles("en")
+    b.wait(lambda: [c[3] for c in chip_state(b)] == [s["name"] for s in english["data"]],
+           message=f"the chips are not in English: {[c[3] for c in chip_state(b)]} vs {english and english['data']}")
+    expect([s["name"] for s in names["data"]] != [s["name"] for s in english["data"]], "the styles' names are the same in both languages")
     b.driver.refresh()
     b.wait_gallery()
     expect(b.js("return document.documentElement.lang") == "en", "after a reload the page is not English any more")
@@ -439,6 +571,10 @@ def step_phone(b, state):
         expect(sizes["left"] >= 0 and sizes["right"] <= sizes["inner"] + 0.5, f"the composer is wider than the screen: {sizes}")
         expect(abs(sizes["bottom"] - sizes["height"]) < 2, f"the composer is not at the bottom of the screen: {sizes}")
         expect(sizes["columns"] == 1, f"the gallery has {sizes['columns']} columns on a phone")
+        composer = b.js("""var r = document.getElementById('composer').getBoundingClientRect(), c = document.getElementById('styles').getBoundingClientRect();
+                           return {height: r.height, chips: c.height, screen: window.innerHeight};""")
+        expect(composer["height"] <= 0.4 * composer["screen"], f"the composer takes {composer['height']:.0f} of {composer['screen']} px on a phone")
+        expect(composer["chips"] <= 40, f"the style chips take {composer['chips']:.0f} px (more than one line) on a phone")
         b.shot("11-phone-studio")
     finally:
         b.driver.set_window_size(1280, 900)
@@ -457,7 +593,10 @@ STEPS = [
     ("01-signup", "a fresh account signs up, lands in the Vietnamese studio with 0 credits", step_signup),
     ("02-signin-error", "a wrong password shows the server's error on the form", step_signin_error),
     ("03-signin-demo", "the demo account signs in; the balance and a price show", step_signin_demo),
+    ("03b-styles", "style chips add their words to the prompt and take them out again", step_styles),
     ("04-text-to-video", "a text-to-video completes without a reload and plays", step_text_to_video),
+    ("04b-batch", "×2 shows twice the price, makes two cards at once, both complete and play from their media_url", step_batch),
+    ("04c-share", "share shows the link (kept after a reload), the public page plays, stop sharing makes it 404", step_share),
     ("05-image-to-video", "an image-to-video with an uploaded PNG completes", step_image_to_video),
     ("06-fail-refund", "a #fail video shows its reason, 'credits refunded', and the balance comes back", step_fail_refund),
     ("07-hostile-prompt", "a prompt with markup shows as text and runs nothing", step_hostile_prompt),

@@ -24,6 +24,7 @@
     pro: { text: "sora-2-pro-text-to-video", image: "sora-2-pro-image-to-video", quality: "standard", label: "tier.pro" },
     pro_high: { text: "sora-2-pro-text-to-video", image: "sora-2-pro-image-to-video", quality: "high", label: "tier.pro_high" }
   };
+  var DAY_MS = 24 * 60 * 60 * 1000;
   var MODE_LABELS = { text_to_video: "mode.text_to_video", image_to_video: "mode.image_to_video" };
   var ASPECT_LABELS = { landscape: "aspect.landscape", portrait: "aspect.portrait" };
 
@@ -48,6 +49,9 @@
   var composerErrorText = document.getElementById("composer-error-text");
   var composerErrorLink = document.getElementById("composer-error-link");
   var demoHint = document.getElementById("demo-hint");
+  var stylesBox = document.getElementById("styles");
+  var variantsSelect = document.getElementById("variants");
+  var priceEach = document.getElementById("price-each");
 
   var pricing = null;
   var videos = {};          // id -> the last Video the server sent
@@ -78,14 +82,27 @@
     return box;
   }
 
+  // Where a finished video plays and downloads from: media_url (a redirect that outlives the
+  // provider's URL) when the server gives one, else the provider's URL.
+  function mediaSource(video) { return video.media_url || video.video_url || null; }
+
+  function isExpired(video) { return video.status === "completed" && video.expired === true; }
+
+  function isPlayable(video) { return video.status === "completed" && !isExpired(video) && !!mediaSource(video); }
+
   // The media box; a portrait video sits in a 9:16 frame centred in it.
   function renderMedia(video) {
     var box = el("div", "card-media media-" + (video.aspect_ratio === "portrait" ? "portrait" : "landscape"));
     var media = el("div", "frame");
     box.appendChild(media);
-    if (video.status === "completed" && video.video_url) {
+    if (isExpired(video)) {
+      var expired = mediaState("media-expired", ["M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z", "M12 7v5l3 2"]);
+      expired.removeAttribute("aria-hidden");
+      expired.appendChild(labelled("span", "media-caption", "card.expired_short"));
+      media.appendChild(expired);
+    } else if (isPlayable(video)) {
       var player = el("video", "card-video", { controls: "", playsinline: "", preload: "metadata" });
-      player.src = video.video_url;
+      player.src = mediaSource(video);
       media.appendChild(player);
     } else if (video.status === "failed" || video.status === "completed") {
       media.appendChild(mediaState("media-failed", ["M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z", "M12 7.5v6", "M12 16.5v.5"]));
@@ -122,6 +139,39 @@
     return setText(button, key);
   }
 
+  // "The provider keeps it N more days" under a finished video (highlighted in the last two days),
+  // or why an expired one no longer plays.
+  function renderExpiry(video) {
+    if (video.status !== "completed") return null;
+    if (isExpired(video)) return labelled("p", "expiry expired", "card.expired", null);
+    var until = Date.parse(video.expires_at || "");
+    if (!until) return null;
+    var left = until - Date.now();
+    var node = el("p", "expiry", { "data-testid": "expiry" });
+    if (left <= DAY_MS) setText(node, "card.expires_today");
+    else setText(node, "card.expires_in", { days: Math.ceil(left / DAY_MS) });
+    node.dataset.days = String(Math.max(0, Math.ceil(left / DAY_MS)));
+    if (left <= 2 * DAY_MS) node.classList.add("soon");
+    setAttr(node, "title", "card.expiry_hint");
+    return node;
+  }
+
+  // The public link of a shared video: open it, copy it, or stop sharing.
+  function renderShare(video) {
+    var box = el("div", "share-box", { "data-testid": "share" });
+    var label = labelled("span", "share-label", "card.shared");
+    box.appendChild(label);
+    var link = el("a", "share-url", { href: video.share_url, target: "_blank", rel: "noopener", "data-action": "open-share", "data-testid": "share-url" });
+    link.textContent = video.share_url;
+    setAttr(link, "title", "card.share_open");
+    box.appendChild(link);
+    var buttons = el("div", "share-actions");
+    buttons.appendChild(actionButton("copy-share", "card.share_copy"));
+    buttons.appendChild(actionButton("unshare", "card.unshare", "ghost"));
+    box.appendChild(buttons);
+    return box;
+  }
+
   function renderCard(video) {
     var card = el("article", "card", {
       id: "video-" + video.id, "data-id": video.id, "data-status": video.status, "data-mode": video.mode || "",
@@ -156,6 +206,8 @@
     body.appendChild(toggle);
 
     body.appendChild(renderSpecs(video));
+    var expiry = renderExpiry(video);
+    if (expiry) body.appendChild(expiry);
 
     if (video.status === "submitting") body.appendChild(labelled("p", "note", "card.confirming"));
     if (video.status === "failed") {
@@ -174,11 +226,14 @@
       body.appendChild(canceled);
     }
 
+    if (isPlayable(video) && video.share_url) body.appendChild(renderShare(video));
+
     var actions = el("div", "card-actions");
-    if (video.status === "completed" && video.video_url) {
+    if (isPlayable(video)) {
       var download = el("a", "button small secondary", { "data-action": "download", download: "", target: "_blank", rel: "noopener" });
-      download.href = video.video_url;
+      download.href = mediaSource(video);
       actions.appendChild(setText(download, "card.download"));
+      if (!video.share_url) actions.appendChild(actionButton("share", "card.share"));
     }
     if (video.status === "pending") actions.appendChild(actionButton("cancel", "card.cancel"));
     if (video.status === "failed" || video.status === "canceled") actions.appendChild(actionButton("retry", "card.retry"));
@@ -229,7 +284,7 @@
 
   function signature(video) {
     return [video.status, video.video_url, video.image_url, video.prompt, video.price_credits, video.credits_refunded,
-            video.failure ? video.failure.message : ""].join("\u0001");
+            video.failure ? video.failure.message : "", video.media_url, video.expires_at, video.expired, video.share_url].join("\u0001");
   }
 
   function updateProgress(card, video) {
@@ -321,7 +376,7 @@
     var card = button.closest(".card");
     var id = card.dataset.id;
     var action = button.dataset.action;
-    if (action === "download") return;
+    if (action === "download" || action === "open-share") return;
     if (action === "expand") {
       var expanded = card.classList.toggle("expanded");
       setText(button, expanded ? "card.less" : "card.more");
@@ -352,8 +407,60 @@
       });
     } else if (action === "retry") {
       retry(videos[id]);
+    } else if (action === "share") {
+      button.disabled = true;
+      P.api("POST", "/videos/" + encodeURIComponent(id) + "/share").then(function (answer) {
+        setShared(id, answer && answer.url);
+        copyText(answer && answer.url, "toast.shared");
+      }, function (error) {
+        button.disabled = false;
+        P.showError(error);
+      });
+    } else if (action === "unshare") {
+      button.disabled = true;
+      P.api("DELETE", "/videos/" + encodeURIComponent(id) + "/share").then(function () {
+        setShared(id, null);
+        P.toast("success", t("toast.unshared"));
+      }, function (error) {
+        button.disabled = false;
+        P.showError(error);
+      });
+    } else if (action === "copy-share") {
+      copyText(videos[id] && videos[id].share_url, "toast.link_copied");
     }
   });
+
+  // The card of a video that was just shared (url) or stopped (null), drawn again from what we hold.
+  function setShared(id, url) {
+    var video = videos[id];
+    if (!video) return;
+    var copy = {};
+    Object.keys(video).forEach(function (name) { copy[name] = video[name]; });
+    copy.share_url = url || null;
+    applyVideo(copy, "live");
+    var card = document.getElementById("video-" + id);
+    var focus = card && card.querySelector(url ? '[data-action="copy-share"]' : '[data-action="share"]');
+    if (focus) focus.focus();
+  }
+
+  // Puts a link on the clipboard; says so with messageKey, or shows the link to copy by hand.
+  function copyText(text, messageKey) {
+    if (!text) return;
+    var done = function () { P.toast("success", t(messageKey)); };
+    var byHand = function () {
+      var box = el("textarea", "visually-hidden", { readonly: "" });
+      box.value = text;
+      document.body.appendChild(box);
+      box.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (error) { ok = false; }
+      box.remove();
+      if (ok) done();
+      else P.toast("info", t("toast.copy_by_hand", { url: text }));
+    };
+    if (navigator.clipboard && navigator.clipboard.writeText) navigator.clipboard.writeText(text).then(done, byHand);
+    else byHand();
+  }
 
   // ================================================================ Live updates
 
@@ -433,25 +540,41 @@
     return chosen;
   }
 
+  // How many videos one submit makes (1 to 4): each its own video, held and charged on its own.
+  function variantCount() {
+    var count = Number(variantsSelect.value);
+    return count >= 1 && count <= 4 ? Math.floor(count) : 1;
+  }
+
   function updateComposer() {
     var chosen = selection();
+    var count = variantCount();
     var account = P.me();
     var credits = account && typeof account.credits === "number" ? account.credits : null;
     var short = false;
+    priceEach.hidden = true;
     if (chosen.price === null) {
       priceAmount.dataset.value = "";
       priceAmount.textContent = pricing ? "—" : "…";
       if (pricing) setText(balanceAfter, "composer.price_unavailable");
       else balanceAfter.textContent = "";
     } else {
-      P.setNumber(priceAmount, chosen.price);
-      if (credits !== null && credits < chosen.price) {
+      var total = chosen.price * count;
+      P.setNumber(priceAmount, total);
+      if (count > 1) {
+        setText(priceEach, "composer.price_each", { count: count, each: chosen.price });
+        priceEach.hidden = false;
+      }
+      if (credits !== null && credits < total) {
         short = true;
-        setText(insufficientText, "composer.insufficient", { needed: chosen.price, available: credits });
+        if (count > 1) setText(insufficientText, "composer.insufficient_many", { count: count, needed: total, available: credits });
+        else setText(insufficientText, "composer.insufficient", { needed: total, available: credits });
       } else if (credits !== null) {
-        setText(balanceAfter, "composer.balance_after", { amount: credits - chosen.price });
+        if (count > 1) setText(balanceAfter, "composer.balance_after_many", { count: count, amount: credits - total });
+        else setText(balanceAfter, "composer.balance_after", { amount: credits - total });
       }
     }
+    priceBox.classList.toggle("many", count > 1);
     priceBox.classList.toggle("unavailable", chosen.price === null || short);
     insufficient.hidden = !short;
     balanceAfter.hidden = short;
@@ -546,17 +669,26 @@
     setBusy(true);
     attemptKey = attemptKey || P.uuid();
     var key = attemptKey;
+    var count = variantCount();
     ensureUpload().then(function (uploadId) {
       var body = { prompt: prompt, model: chosen.model, aspect_ratio: chosen.aspect_ratio, duration: chosen.duration, quality: chosen.quality };
       if (uploadId) body.upload_id = uploadId;
-      return P.api("POST", "/videos", { body: body, headers: { "Idempotency-Key": key } });
-    }).then(function (video) {
+      if (count === 1) return P.api("POST", "/videos", { body: body, headers: { "Idempotency-Key": key } }).then(function (video) { return { videos: [video] }; });
+      body.variants = count;
+      return P.api("POST", "/videos/batch", { body: body, headers: { "Idempotency-Key": key } });
+    }).then(function (answer) {
       attemptKey = null;
-      applyVideo(video, "top");
-      promptBox.value = "";
-      clearImage();
-      growPrompt();
-      window.scrollTo({ top: 0, behavior: "smooth" });
+      var made = (answer && answer.videos) || [];
+      // Oldest first, so the batch ends up in its order at the top of the gallery.
+      made.slice().reverse().forEach(function (video) { applyVideo(video, "top"); });
+      if (answer && answer.refused) showComposerError(answer.refused.message, answer.refused.code === "insufficient_credits");
+      if (made.length > 0) {
+        promptBox.value = "";
+        clearImage();
+        growPrompt();
+        syncChips();
+        window.scrollTo({ top: 0, behavior: "smooth" });
+      }
       P.refreshMe().catch(function () {});
     }, function (error) {
       if (error.status !== 0) attemptKey = null; // the server answered: a new click is a new attempt
@@ -597,6 +729,7 @@
     }
     growPrompt();
     updateComposer();
+    syncChips();
     promptBox.focus();
     promptBox.setSelectionRange(promptBox.value.length, promptBox.value.length);
   }
@@ -605,7 +738,7 @@
   promptBox.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); submit(); }
   });
-  promptBox.addEventListener("input", function () { attemptKey = null; growPrompt(); updateComposer(); });
+  promptBox.addEventListener("input", function () { attemptKey = null; growPrompt(); updateComposer(); syncChips(); });
   form.addEventListener("change", function (event) {
     if (event.target === imageInput) return;
     attemptKey = null;
@@ -633,6 +766,62 @@
     }
   });
 
+  // ================================================================ Style chips
+
+  // A chip adds its words to the end of the prompt (", " between), or takes them out again: what is
+  // sent is exactly what the box shows, and the words can be edited like any others.
+  function hasWords(words) { return !!words && promptBox.value.indexOf(words) >= 0; }
+
+  function syncChips() {
+    Array.prototype.forEach.call(stylesBox.querySelectorAll(".chip"), function (chip) {
+      chip.setAttribute("aria-pressed", hasWords(chip.dataset.text) ? "true" : "false");
+    });
+  }
+
+  function toggleStyle(words) {
+    var value = promptBox.value;
+    if (hasWords(words)) {
+      if (value.indexOf(", " + words) >= 0) value = value.replace(", " + words, "");
+      else if (value.indexOf(words + ", ") >= 0) value = value.replace(words + ", ", "");
+      else value = value.replace(words, "");
+      value = value.replace(/^[\s,]+/, "").replace(/[\s,]+$/, "");
+    } else {
+      value = value.replace(/[\s,]+$/, "");
+      value = value ? value + ", " + words : words;
+    }
+    promptBox.value = value;
+    attemptKey = null;
+    growPrompt();
+    updateComposer();
+    syncChips();
+    promptBox.focus();
+    promptBox.setSelectionRange(promptBox.value.length, promptBox.value.length);
+  }
+
+  // The chips come from the server, named in the page's language (asked again on a switch).
+  function loadStyles() {
+    return P.api("GET", "/styles").then(function (answer) {
+      while (stylesBox.firstChild) stylesBox.firstChild.remove();
+      ((answer && answer.data) || []).forEach(function (style) {
+        if (!style || !style.prompt_text) return;
+        var chip = el("button", "chip", { type: "button", "data-key": style.key, "data-testid": "style-chip", "aria-pressed": "false" });
+        chip.dataset.text = style.prompt_text;
+        chip.textContent = style.name || style.key;
+        chip.title = style.prompt_text;
+        stylesBox.appendChild(chip);
+      });
+      stylesBox.hidden = !stylesBox.firstChild;
+      syncChips();
+    }, function () {
+      stylesBox.hidden = true; // no chips is no loss: the prompt box works without them
+    });
+  }
+
+  stylesBox.addEventListener("click", function (event) {
+    var chip = event.target.closest(".chip");
+    if (chip && stylesBox.contains(chip)) toggleStyle(chip.dataset.text);
+  });
+
   // ================================================================ Start
 
   // The API does not promise a demo flag; any of these names turns the #fail / #slow hint on.
@@ -653,6 +842,7 @@
   P.onMe(updateComposer);
   P.onLanguage(function () {
     updateComposer();
+    loadStyles();
     Array.prototype.forEach.call(gallery.children, decorate);
     // Failure reasons come from the server in the language asked for: read the shown cards again.
     var shown = Math.min(100, Math.max(gallery.children.length, 1));
@@ -670,6 +860,7 @@
       demoHint.hidden = !isDemo(answer) && !isDemo(account);
       updateComposer();
     });
+    loadStyles();
     var list = loadPage(null).then(function () {
       listLoaded = true;
       loading.hidden = true;

@@ -162,7 +162,8 @@
     credits: { grant: ["admin.action.grant", "grant"], deduct: ["admin.action.deduct", "deduct"] },
     account: { disable: ["admin.action.disable", "disable"], enable: ["admin.action.enable", "enable"] },
     price: { set: ["admin.action.price_set", "price"] },
-    style: { create: ["admin.action.style_create", "style"], update: ["admin.action.style_update", "style"] }
+    style: { create: ["admin.action.style_create", "style"], update: ["admin.action.style_update", "style"] },
+    job: { reconcile: ["admin.action.job_reconcile", "job"] }
   };
 
   var FIELDS = {
