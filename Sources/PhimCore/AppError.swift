@@ -90,6 +90,8 @@ public enum AppError: Error, Equatable, Sendable {
     case providerOutOfCredits(videoID: String?)
     case providerMisconfigured(videoID: String?)
     case providerRejectedInput(videoID: String?, message: String)
+    /// An operator's question to the provider got no answer; nothing changed.
+    case providerQueryFailed
 
     // Provider callbacks
     case callbackNotFound
@@ -120,7 +122,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates: 429
         case .internal: 500
         case .providerMisconfigured: 502
-        case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy: 503
+        case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy, .providerQueryFailed: 503
         }
     }
 
@@ -193,6 +195,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .providerOutOfCredits: "provider_out_of_credits"
         case .providerMisconfigured: "provider_misconfigured"
         case .providerRejectedInput: "provider_rejected_input"
+        case .providerQueryFailed: "provider_query_failed"
         case .callbackNotFound: "not_found"
         case .callbackTaskMismatch: "task_mismatch"
         case .invalidSignature: "invalid_signature"
@@ -246,7 +249,7 @@ public enum AppError: Error, Equatable, Sendable {
     public var retryAfterSeconds: Int? {
         switch self {
         case .providerBusy: 10
-        case .providerUnavailable, .serviceBusy: 30
+        case .providerUnavailable, .serviceBusy, .providerQueryFailed: 30
         case .tooManyUnfinishedVideos: 60
         case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds): seconds
         default: nil

@@ -114,7 +114,7 @@ final class InputTests: XCTestCase {
             .notCancelable(status: "x"), .notShareable, .videoExpired(days: 14),
             .tooManyLoginAttempts(retryAfter: 61), .tooManySignups(retryAfter: 1), .tooManyCreates(retryAfter: 30), .invalidCursor, .invalidLimit, .providerUnavailable(videoID: nil),
             .providerBusy(videoID: nil), .providerOutOfCredits(videoID: nil), .providerMisconfigured(videoID: nil),
-            .providerRejectedInput(videoID: nil, message: "m"), .callbackNotFound, .callbackTaskMismatch, .invalidSignature, .internal,
+            .providerRejectedInput(videoID: nil, message: "m"), .providerQueryFailed, .callbackNotFound, .callbackTaskMismatch, .invalidSignature, .internal,
             .userNotFound, .invalidAmount(maximum: 1), .reasonRequired(maximum: 1), .cannotDisableSelf, .priceNotFound, .invalidStyle(field: "key"),
             .invalidFilter(name: "state"), .invalidWebhookURL, .webhookURLNotAllowed(host: "10.0.0.1"), .webhookURLUnresolvable(host: "x.test"),
             .invalidWebhookEvents, .webhookDeliveryNotFound,

@@ -94,7 +94,7 @@ public struct JobAdministration: Sendable {
             if case .rejected(let code, let message) = error, !error.isTransient {
                 return (before, .providerRefused(code: code, message: message))
             }
-            throw AppError.providerUnavailable(videoID: id)
+            throw AppError.providerQueryFailed
         }
         let outcome = try lifecycle.apply(status, toJob: id, source: .poll, on: db)
         let after = try find(id, on: db)!
