@@ -63,6 +63,9 @@ suite python3 Tests/e2e/admin_browser_test.py --base-url "$base" --phim "$phim" 
 stop
 trap - EXIT
 grep -q "phim up: stopped" "$work/phim.log" || { echo "phim up did not stop cleanly"; tail -n 30 "$work/phim.log"; exit 1; }
+echo "== process and deployment faults (their own phim up instances)"
+suite python3 Tests/e2e/process_faults.py --phim "$phim" --repo "$root"
+
 echo "== ledger after the run"
 "$phim" ledger verify --data "$work/data"
 echo "screenshots: $work/screenshots"

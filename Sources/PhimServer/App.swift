@@ -49,8 +49,13 @@ public final class App: Sendable {
             response = try Router.dispatch(request, app: self, db: db, route: &route)
         } catch let error as AppError {
             response = Self.errorResponse(error, language: request.language)
-        } catch let error as DatabaseError where error.isBusy {
-            Log.error("database busy", ["request_id": request.requestID, "error": "\(error)"])
+        } catch let error as DatabaseError where error.isUnavailable {
+            // A 503 with Retry-After, not a 500: nothing was written, and the same request works
+            // once the disk has room or the file can be written again, with no restart (disk full
+            // and a read-only file used to be answered 500 internal_error, which tells the client
+            // neither that nor when to try again).
+            Log.error(error.isBusy ? "database busy" : "database unavailable: cannot write (disk full, read-only or failing file)",
+                      ["request_id": request.requestID, "path": LogRedaction.path(request.path), "error": "\(error)"])
             response = Self.errorResponse(.serviceBusy, language: request.language)
         } catch {
             Log.error("request failed", ["request_id": request.requestID, "path": LogRedaction.path(request.path), "error": "\(error)"])

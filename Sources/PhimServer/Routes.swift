@@ -21,11 +21,16 @@ struct Route {
     /// Segments; a segment starting with `:` matches any one segment and is captured.
     var pattern: [String]
     var access: Access
+    /// The handler may call the provider and so hold its thread as long as the provider takes;
+    /// when every thread is taken, such a request is refused at once instead of queueing.
+    var callsProvider: Bool
     var handler: (Context) throws -> Response
 
-    init(_ method: String, _ path: String, _ access: Access, _ handler: @escaping (Context) throws -> Response) {
+    init(_ method: String, _ path: String, _ access: Access, callsProvider: Bool = false,
+         _ handler: @escaping (Context) throws -> Response) {
         self.method = method
         self.path = path
+        self.callsProvider = callsProvider
         pattern = path.split(separator: "/").map(String.init)
         self.access = access
         self.handler = handler
@@ -51,20 +56,20 @@ enum Routes {
         Route("GET", "/api/v1/pricing", .anyone, VideoHandlers.pricing),
         Route("GET", "/api/v1/styles", .anyone, StyleHandlers.list),
         Route("POST", "/api/v1/uploads", .user, UploadHandlers.upload),
-        Route("POST", "/api/v1/videos", .user, VideoHandlers.create),
+        Route("POST", "/api/v1/videos", .user, callsProvider: true, VideoHandlers.create),
         Route("POST", "/api/v1/videos/quote", .user, VideoHandlers.quote),
-        Route("POST", "/api/v1/videos/batch", .user, VideoHandlers.createBatch),
+        Route("POST", "/api/v1/videos/batch", .user, callsProvider: true, VideoHandlers.createBatch),
         Route("GET", "/api/v1/videos", .user, VideoHandlers.list),
         Route("GET", "/api/v1/videos/changes", .user, VideoHandlers.changes),
         Route("GET", "/api/v1/videos/:id", .user, VideoHandlers.show),
         Route("DELETE", "/api/v1/videos/:id", .user, VideoHandlers.delete),
         Route("POST", "/api/v1/videos/:id/cancel", .user, VideoHandlers.cancel),
-        Route("GET", "/api/v1/videos/:id/media", .user, ShareHandlers.media),
+        Route("GET", "/api/v1/videos/:id/media", .user, callsProvider: true, ShareHandlers.media),
         Route("POST", "/api/v1/videos/:id/share", .user, ShareHandlers.share),
         Route("DELETE", "/api/v1/videos/:id/share", .user, ShareHandlers.unshare),
         // The public page of a shared video: rendered here so link previews see its tags.
         Route("GET", "/v/:token", .anyone, ShareHandlers.page),
-        Route("GET", "/v/:token/media", .anyone, ShareHandlers.sharedMedia),
+        Route("GET", "/v/:token/media", .anyone, callsProvider: true, ShareHandlers.sharedMedia),
         Route("GET", "/v/:token/embed", .anyone, ShareHandlers.embed),
         Route("GET", "/api/v1/credits/transactions", .user, VideoHandlers.transactions),
         Route("GET", "/api/v1/webhook-endpoint", .user, WebhookHandlers.showEndpoint),
@@ -85,9 +90,9 @@ enum Routes {
         Route("PUT", "/api/v1/admin/styles", .admin, StyleHandlers.save),
         Route("GET", "/api/v1/admin/videos", .admin, AdminJobHandlers.list),
         Route("GET", "/api/v1/admin/videos/stuck", .admin, AdminJobHandlers.stuck),
-        Route("POST", "/api/v1/admin/videos/:id/reconcile", .admin, AdminJobHandlers.reconcile),
+        Route("POST", "/api/v1/admin/videos/:id/reconcile", .admin, callsProvider: true, AdminJobHandlers.reconcile),
         Route("GET", "/api/v1/admin/failures", .admin, AdminJobHandlers.failures),
-        Route("GET", "/api/v1/admin/provider", .admin, AdminProviderHandlers.health),
+        Route("GET", "/api/v1/admin/provider", .admin, callsProvider: true, AdminProviderHandlers.health),
         Route("GET", "/api/v1/admin/analytics", .admin, AdminAnalyticsHandlers.report),
         Route("GET", "/api/v1/admin/audit", .admin, AdminHandlers.audit),
         Route("GET", "/api/v1/admin/ledger.csv", .admin, AdminHandlers.ledgerCSV),
@@ -131,6 +136,14 @@ enum Router {
         var refusal = App.errorResponse(.methodNotAllowed, language: request.language)
         refusal.addHeader("Allow", (allowed.contains("GET") ? allowed + ["HEAD"] : allowed).joined(separator: ", "))
         return refusal
+    }
+
+    /// Whether the route a request would reach may call the provider (matched exactly as
+    /// `dispatch` matches, so no spelling of the path slips past).
+    static func callsProvider(method: String, path: String) -> Bool {
+        let segments = path.split(separator: "/").map(String.init)
+        let effective = method == "HEAD" ? "GET" : method
+        return Routes.all.first { $0.method == effective && match($0.pattern, segments) != nil }?.callsProvider ?? false
     }
 
     private static func match(_ pattern: [String], _ segments: [String]) -> [String: String]? {

@@ -196,7 +196,7 @@ public final class FastCGIServer: @unchecked Sendable {
             refusal.addHeader("X-Request-ID", requestID)
             refusal.addHeader("Cache-Control", "no-store")
             response = refusal
-        } else if Self.mayWaitOnProvider(method: request.method, path: path),
+        } else if Router.callsProvider(method: request.method, path: path),
                   !pool.admitsProviderCall(thread: thread, graceSeconds: options.saturationGraceSeconds) {
             response = refuseBusy(request)
         } else {
@@ -210,22 +210,6 @@ public final class FastCGIServer: @unchecked Sendable {
                                  "ms": "\(micros / 1000).\(micros % 1000 / 100)", "request_id": requestID])
         }
         if !written { Log.warning("client went away before the answer was written", ["request_id": requestID]) }
-    }
-
-    /// Routes whose handler may call the provider and so may hold a thread for as long as the
-    /// provider takes: creates, an operator's reconcile and provider health, and media links
-    /// (a fresh download URL for an old result). Callbacks are left out on purpose: they finish
-    /// the work in flight, and one refused is lost (the provider does not send it again).
-    static func mayWaitOnProvider(method: String, path: String) -> Bool {
-        switch method {
-        case "POST":
-            path == "/api/v1/videos" || path == "/api/v1/videos/batch"
-                || (path.hasPrefix("/api/v1/admin/videos/") && path.hasSuffix("/reconcile"))
-        case "GET", "HEAD":
-            path == "/api/v1/admin/provider" || path.hasSuffix("/media")
-        default:
-            false
-        }
     }
 
     /// 503 `service_busy` with Retry-After; counted, and logged at most once per 10 s.

@@ -67,6 +67,7 @@ public final class Metrics: @unchecked Sendable {
         "phim_callbacks_total": ("counter", "Provider callbacks received, by kind and outcome."),
         "phim_reconciler_passes_total": ("counter", "Reconciler passes run."),
         "phim_webhook_attempts_total": ("counter", "Outbound webhook attempts, by outcome."),
+        "phim_fastcgi_busy_refusals_total": ("counter", "Requests that would call the provider, refused (503) while every worker thread was taken."),
         "phim_reconciler_queries_total": ("counter", "Provider queries made by the reconciler."),
         "phim_jobs": ("gauge", "Videos by state."),
         "phim_credits_held": ("gauge", "Credits held for unfinished videos, over every account."),
