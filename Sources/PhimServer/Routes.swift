@@ -93,6 +93,7 @@ enum Routes {
         Route("POST", "/api/v1/admin/videos/:id/reconcile", .admin, callsProvider: true, AdminJobHandlers.reconcile),
         Route("GET", "/api/v1/admin/failures", .admin, AdminJobHandlers.failures),
         Route("GET", "/api/v1/admin/provider", .admin, callsProvider: true, AdminProviderHandlers.health),
+        Route("GET", "/api/v1/admin/provider/reconciliation", .admin, callsProvider: true, AdminReconciliationHandlers.report),
         Route("GET", "/api/v1/admin/analytics", .admin, AdminAnalyticsHandlers.report),
         Route("GET", "/api/v1/admin/audit", .admin, AdminHandlers.audit),
         Route("GET", "/api/v1/admin/ledger.csv", .admin, AdminHandlers.ledgerCSV),

@@ -337,7 +337,58 @@ struct Jobs: ParsableCommand {
 }
 
 struct ProviderCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "provider", abstract: "The video provider.", subcommands: [Health.self])
+    static let configuration = CommandConfiguration(commandName: "provider", abstract: "The video provider.",
+                                                    subcommands: [Health.self, Reconcile.self])
+
+    /// The provider the operator's commands ask: in demo mode, the simulator of the `phim up`
+    /// running on the same data directory (its tasks live there).
+    static func provider(_ configuration: inout Configuration) throws -> (any VideoProvider, Demo.RunningSimulator?) {
+        if configuration.isDemo, configuration.simulatorURL == nil,
+           let url = try? String(contentsOfFile: "\(configuration.dataDirectory)/run/simulator.url", encoding: .utf8) {
+            configuration.simulatorURL = url
+        }
+        return try Demo.provider(for: configuration)
+    }
+
+    struct Reconcile: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Hold every video of a period against its task at the provider (Kie bills a success, not a failure) and list the differences; exits non-zero when a user was charged for a task the provider did not bill.")
+        @Option(help: "The last N hours (default 24).") var hours: Int?
+        @Option(help: "From this time (ISO 8601 or a date).") var since: String?
+        @Option(help: "Until this time (default now).") var until: String?
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            var (configuration, db, _) = try dataOptions.operatorContext()
+            let (provider, simulator) = try ProviderCommand.provider(&configuration)
+            defer { simulator?.server.stop() }
+            let untilMillis = try until.map { text in
+                guard let value = ISOTime.parse(text) else { throw ValidationError("--until: not an ISO 8601 time") }
+                return value
+            } ?? Date().unixMillis + 1
+            let sinceMillis = try since.map { text in
+                guard let value = ISOTime.parse(text) else { throw ValidationError("--since: not an ISO 8601 time") }
+                return value
+            } ?? untilMillis - Int64(max(1, hours ?? 24)) * 3_600_000
+            let report = try ProviderReconciliation(provider: provider, clock: .system).run(since: sinceMillis, until: untilMillis, on: db)
+            print("videos \(ISOTime.string(report.since)) – \(ISOTime.string(report.until)): \(report.lines.count); "
+                  + "settled credits \(report.settledCredits); tasks the provider billed \(report.providerBilled)")
+            for verdict in ProviderReconciliation.Verdict.allCases {
+                let count = report.lines.filter { $0.verdict == verdict }.count
+                if count > 0 { print("  \(verdict.rawValue): \(count)") }
+            }
+            for line in report.differences {
+                print("DIFF \(line.verdict.rawValue)  \(line.videoID)  \(line.hold.rawValue)  provider: \(line.providerAnswer)  \(line.priceCredits) cr")
+            }
+            if let balance = report.balanceNow {
+                let moved = report.previousBalance.map { "; \(balance - $0.credits) since \(ISOTime.string($0.checkedAt))" } ?? ""
+                print("provider balance: \(balance) credits\(moved)")
+            } else {
+                print("provider balance: unreadable (\(report.balanceError ?? "unknown"))")
+            }
+            if !report.overcharges.isEmpty { throw ExitCode(1) }
+        }
+    }
 
     struct Health: ParsableCommand {
         static let configuration = CommandConfiguration(

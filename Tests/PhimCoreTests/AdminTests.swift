@@ -14,7 +14,7 @@ final class AdminTests: XCTestCase {
         ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/enable"),
         ("GET", "/api/v1/admin/prices"), ("PUT", "/api/v1/admin/prices"), ("GET", "/api/v1/admin/audit"),
         ("GET", "/api/v1/admin/styles"), ("PUT", "/api/v1/admin/styles"), ("GET", "/api/v1/admin/videos"),
-        ("GET", "/api/v1/admin/videos/stuck"), ("GET", "/api/v1/admin/failures"), ("GET", "/api/v1/admin/provider"), ("GET", "/api/v1/admin/analytics"),
+        ("GET", "/api/v1/admin/videos/stuck"), ("GET", "/api/v1/admin/failures"), ("GET", "/api/v1/admin/provider"), ("GET", "/api/v1/admin/analytics"), ("GET", "/api/v1/admin/provider/reconciliation"),
         ("POST", "/api/v1/admin/videos/00000000-0000-0000-0000-000000000000/reconcile"),
         ("GET", "/api/v1/admin/ledger.csv"),
     ]
@@ -255,5 +255,36 @@ final class AnalyticsTests: XCTestCase {
         XCTAssertEqual(words.first?["uses"]?.intValue, 3)
         XCTAssertFalse(words.contains { $0["word"]?.stringValue == "cinematic" }, "a preset's words are not the user's")
         XCTAssertEqual(world.send("GET", "/api/v1/admin/analytics?days=0", as: root).status, 400)
+    }
+}
+
+final class ProviderReconciliationTests: XCTestCase {
+    func testEachVideosHoldIsHeldAgainstItsTaskAtTheProvider() throws {
+        let world = try TestWorld()
+        let root = try world.admin()
+        let user = try world.user("reconciled", credits: 50_000)
+        XCTAssertEqual(world.createVideo(user).status, 202)
+        XCTAssertEqual(world.createVideo(user, prompt: "x #fail").status, 202)
+        let late = world.send("POST", "/api/v1/videos", json: .object([("prompt", .string("slow #slow")), ("deadline_seconds", .int(60))]), as: user)
+        XCTAssertEqual(late.status, 202)
+        world.clock.advance(25)
+        world.deliverCallbacks()
+        world.clock.advance(40)
+        _ = try world.reconcile() // the deadline passes: failed and refunded
+        world.clock.advance(200)
+        world.deliverCallbacks() // the provider finishes it anyway and bills it
+        XCTAssertEqual(world.createVideo(user, prompt: "still going").status, 202)
+
+        let report = world.send("GET", "/api/v1/admin/provider/reconciliation?hours=1", as: root).bodyJSON!
+        XCTAssertEqual(report["videos"]?.intValue, 4)
+        XCTAssertEqual(report["by_verdict"]?["match"]?.intValue, 2)
+        XCTAssertEqual(report["by_verdict"]?["in_flight"]?.intValue, 1)
+        XCTAssertEqual(report["by_verdict"]?["provider_billed_user_refunded"]?.intValue, 1, "the late success is the operator's cost")
+        XCTAssertEqual(report["settled_credits"]?.intValue, 7_000)
+        guard case .array(let differences) = report["differences"]! else { return XCTFail() }
+        XCTAssertEqual(differences.first?["video_id"]?.stringValue, late.bodyJSON!["id"]!.stringValue)
+        XCTAssertNotNil(report["balance"]?.intValue)
+        let again = world.send("GET", "/api/v1/admin/provider/reconciliation?hours=1", as: root).bodyJSON!
+        XCTAssertEqual(again["previous_balance"]?["credits"], report["balance"], "the next run says how far the balance moved")
     }
 }

@@ -243,6 +243,13 @@ public enum Migrations {
         );
         ALTER TABLE video_jobs ADD COLUMN share_views INTEGER NOT NULL DEFAULT 0;
         """,
+        // 10: the provider balance as each provider reconciliation saw it, so the next can say how far it moved.
+        """
+        CREATE TABLE provider_balance_checks (
+            checked_at INTEGER NOT NULL,
+            credits INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// Applies the steps this file has not seen yet. Returns how many ran.

@@ -237,3 +237,46 @@ enum AdminAnalyticsHandlers {
         ]))
     }
 }
+
+/// Holding the ledger against the provider's own records, for operators.
+enum AdminReconciliationHandlers {
+    /// `GET /api/v1/admin/provider/reconciliation?hours=24` (or `since`/`until`, ISO 8601).
+    static func report(_ context: Context) throws -> Response {
+        let query = context.request.query
+        // `until` is exclusive; by default it takes in a video made this very millisecond.
+        var until = context.app.clock.nowMillis() + 1
+        if let raw = query["until"], !raw.isEmpty {
+            guard let value = ISOTime.parse(raw) else { throw AppError.invalidJSON(detail: "until must be an ISO 8601 time") }
+            until = value
+        }
+        var since = until - 24 * 3_600_000
+        if let raw = query["since"], !raw.isEmpty {
+            guard let value = ISOTime.parse(raw) else { throw AppError.invalidJSON(detail: "since must be an ISO 8601 time") }
+            since = value
+        } else if let raw = query["hours"], !raw.isEmpty {
+            guard let hours = Int(raw), (1...24 * 92).contains(hours) else { throw AppError.invalidJSON(detail: "hours must be from 1 to 2208") }
+            since = until - Int64(hours) * 3_600_000
+        }
+        let report = try ProviderReconciliation(provider: context.app.provider, clock: context.app.clock)
+            .run(since: since, until: until, on: context.db)
+        var counts: [(String, JSON)] = []
+        for verdict in ProviderReconciliation.Verdict.allCases {
+            counts.append((verdict.rawValue, .int(report.lines.filter { $0.verdict == verdict }.count)))
+        }
+        return .json(.object([
+            ("since", .string(Timestamps.iso(report.since))), ("until", .string(Timestamps.iso(report.until))),
+            ("videos", .int(report.lines.count)), ("by_verdict", .object(counts)),
+            ("settled_credits", .int(report.settledCredits)), ("provider_billed_tasks", .int(report.providerBilled)),
+            ("differences", .array(report.differences.map { line in
+                .object([("video_id", .string(line.videoID)), ("created_at", .string(Timestamps.iso(line.createdAt))),
+                         ("price_credits", .int(line.priceCredits)), ("hold", .string(line.hold.rawValue)),
+                         ("provider_task_id", .optional(line.providerTaskID)), ("provider", .string(line.providerAnswer)),
+                         ("verdict", .string(line.verdict.rawValue))])
+            })),
+            ("balance", report.balanceNow.map { .int($0) } ?? .null), ("balance_error", .optional(report.balanceError)),
+            ("previous_balance", report.previousBalance.map {
+                .object([("checked_at", .string(Timestamps.iso($0.checkedAt))), ("credits", .int($0.credits))])
+            } ?? .null),
+        ]))
+    }
+}
