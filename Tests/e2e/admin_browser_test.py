@@ -29,7 +29,7 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -107,6 +107,12 @@ class Browser:
 
     def find(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def click(self, css):
+        """Clicks an element after scrolling it to the middle, clear of the sticky header."""
+        element = self.find(css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        element.click()
 
     def all(self, css):
         return self.driver.find_elements(By.CSS_SELECTOR, css)
@@ -218,7 +224,7 @@ def step_customer(b, state):
     b.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
     b.wait(lambda: b.all("#nav a"), message="the studio has no nav")
     expect(not b.all('#nav a[data-page="admin"]'), "the demo account sees an Admin link")
-    for path in ("/admin/", "/admin/user?id=" + state["admin_id"], "/admin/prices", "/admin/audit", "/admin/videos", "/admin/provider", "/admin/styles"):
+    for path in ("/admin/", "/admin/user?id=" + state["admin_id"], "/admin/prices", "/admin/audit", "/admin/videos", "/admin/provider", "/admin/styles", "/admin/analytics"):
         b.open(path)
         expect_not_found(b, f"{path} for the demo account")
     answer = b.fetch("GET", "/api/v1/admin/users", None)
@@ -510,14 +516,19 @@ def step_videos(b, state):
     asked = None
     deadline = time.time() + 40
     while time.time() < deadline:
-        button = b.wait(lambda: b.find(row + ' [data-testid="reconcile"]'), message="the unfinished video has no 'ask the provider now'")
-        button.click()
-        note = b.wait(lambda: b.find(row + ' [data-testid="reconcile-result"]'), message="asking showed no result")
-        asked = note.get_attribute("data-asked")
-        expect(note.text, "the result of asking is empty")
+        b.wait(lambda: b.find(row + ' [data-testid="reconcile"]'), message="the unfinished video has no 'ask the provider now'")
+        try:
+            b.click(row + ' [data-testid="reconcile"]')
+        except StaleElementReferenceException:
+            continue  # the row was drawn again meanwhile; find its button anew
+        # Read the result in one go: the page may draw the row again at any moment.
+        asked, text = b.wait(lambda: b.js(
+            "const n = document.querySelector(arguments[0]);"
+            "return n && n.textContent ? [n.getAttribute('data-asked'), n.textContent] : null;",
+            row + ' [data-testid="reconcile-result"]'), message="asking showed no result")
         if asked == "true":
             break
-        expect(note.text == VI["admin.reconcile.asked_recently"], f"asking was refused with {note.text!r}")
+        expect(text == VI["admin.reconcile.asked_recently"], f"asking was refused with {text!r}")
         time.sleep(2)
     expect(asked == "true", "the provider was never asked")
     expect(b.text(row + ' [data-testid="reconcile-result"]').startswith(VI["admin.reconcile.unchanged"].split("{")[0]),
@@ -534,7 +545,7 @@ def step_videos(b, state):
 
 
 def step_provider(b, state):
-    b.find('.admin-tabs a[href="/admin/provider"]').click()
+    b.click('.admin-tabs a[href="/admin/provider"]')
     b.wait(lambda: b.path() == "/admin/provider", message="the Provider tab did not open")
     b.wait_ready()
     health = http(b.base, "GET", "/api/v1/admin/provider", cookies=state["admin_cookies"])[1]
@@ -636,7 +647,7 @@ def step_styles(b, state):
 
 
 def step_audit(b, state):
-    b.find('.admin-tabs a[href="/admin/audit"]').click()
+    b.click('.admin-tabs a[href="/admin/audit"]')
     b.wait(lambda: b.path() == "/admin/audit", message="the Audit tab did not open the audit log")
     b.wait_ready()
     b.wait(lambda: b.all('[data-testid="audit-row"]'), message="the audit log is empty")
@@ -712,6 +723,34 @@ def step_english(b, state):
     b.full_shot("13-english-account")
 
 
+def step_analytics(b, state):
+    b.click('.admin-tabs a[href="/admin/analytics"]')
+    b.wait(lambda: b.path() == "/admin/analytics", message="the Analytics tab did not open")
+    b.wait_ready()
+    expect(b.text('.admin-tabs a[aria-current="page"]') == VI["admin.tab.analytics"], "the Analytics tab is not marked")
+    report = http(b.base, "GET", "/api/v1/admin/analytics?days=30", cookies=state["admin_cookies"])[1]
+    rows = report.get("by_day_and_model") or []
+    made = sum(row["made"] for row in rows)
+    expect(made >= 2, f"the analytics API counts {made} videos after this run made some: {report}")
+    b.wait(lambda: b.all('[data-testid="analytics-row"]'), message="the analytics table shows no rows")
+    expect(len(b.all('[data-testid="analytics-row"]')) == len(rows), "the table does not show every day and model")
+    expect(b.value('[data-testid="total-made"]') == made, f"the total shows {b.value('[data-testid=total-made]')}, the API {made}")
+    expect(b.value('[data-testid="total-credits"]') == sum(row["credits_charged"] for row in rows), "the credits total does not match the API")
+    expect(b.value('[data-testid="total-cost"]') == sum(row["provider_cost_estimate"] for row in rows), "the cost total does not match the API")
+    expect(b.text('[data-testid="total-success"]').endswith("%"), f"the success rate reads {b.text('[data-testid=total-success]')!r}")
+    words = [item["word"] for item in report.get("top_words") or []]
+    if words:
+        shown = b.js("return Array.prototype.map.call(document.querySelectorAll('#top-words .top-name'), function (n) { return n.textContent; });")
+        expect(shown == words, f"the top words show {shown}, the API {words}")
+    b.full_shot("10j-analytics")
+    # Another period asks again.
+    b.find('[data-testid="days-7"]').find_element(By.XPATH, "..").click()
+    b.wait(lambda: b.js("return !document.getElementById('analytics-body').classList.contains('stale')"), message="the 7-day view never loaded")
+    week = http(b.base, "GET", "/api/v1/admin/analytics?days=7", cookies=state["admin_cookies"])[1]
+    expect(b.value('[data-testid="total-made"]') == sum(row["made"] for row in week.get("by_day_and_model") or []),
+           "the 7-day total does not match the API")
+
+
 def step_phone(b, state):
     b.driver.set_window_size(390, 844)
     try:
@@ -721,7 +760,8 @@ def step_phone(b, state):
                                   ("/admin/audit", "14d-phone-audit", '[data-testid="audit-row"]'),
                                   ("/admin/videos", "14f-phone-videos", '[data-testid="video-row"]'),
                                   ("/admin/provider", "14g-phone-provider", '[data-testid="outcome-row"]'),
-                                  ("/admin/styles", "14h-phone-styles", '[data-testid="style-row"]')):
+                                  ("/admin/styles", "14h-phone-styles", '[data-testid="style-row"]'),
+                                  ("/admin/analytics", "14i-phone-analytics", '[data-testid="analytics-row"]')):
             b.open(path)
             b.wait(lambda: b.all(ready), message=f"{path} shows nothing on a phone")
             sizes = b.js("return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth};")
@@ -765,6 +805,7 @@ STEPS = [
     ("10-price", "a changed price is what the studio quotes for a new video; then it is set back", step_price),
     ("10d-videos", "the videos page lists every account's videos with filters and failures; ask the provider now; the stuck view", step_videos),
     ("10g-provider", "the provider page shows the balance and calls; a low balance shows a clear warning", step_provider),
+    ("10j-analytics", "the analytics page totals the videos made, lists them by day and model, and the top words; another period asks again", step_analytics),
     ("10i-styles", "a style edited and switched off leaves the studio's chips, then comes back; a bad key shows the API's error", step_styles),
     ("11-audit", "the audit log shows who, what, target, before → after and the reason", step_audit),
     ("12-csv", "the ledger CSV link for a period downloads with the session, header line first", step_csv),

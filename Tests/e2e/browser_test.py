@@ -293,6 +293,75 @@ def step_image_to_video(b, state):
     expect(not b.find("#attachment").is_displayed(), "the composer kept the image after sending")
 
 
+# A 400x300 (4:3) image made in the page and dropped on the composer as a file would be.
+DROP_IMAGE = """
+    var done = arguments[arguments.length - 1];
+    var canvas = document.createElement('canvas');
+    canvas.width = 400; canvas.height = 300;
+    var g = canvas.getContext('2d');
+    g.fillStyle = '#204060'; g.fillRect(0, 0, 400, 300);
+    g.fillStyle = '#ff7a59'; g.fillRect(150, 100, 100, 100);
+    canvas.toBlob(function (blob) {
+      var file = new File([blob], 'dropped.png', {type: 'image/png'});
+      var data = new DataTransfer();
+      data.items.add(file);
+      var form = document.getElementById('composer');
+      form.dispatchEvent(new DragEvent('dragenter', {bubbles: true, cancelable: true, dataTransfer: data}));
+      form.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: data}));
+      var highlighted = form.classList.contains('dragging');
+      form.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: data}));
+      done({highlighted: highlighted, after: form.classList.contains('dragging')});
+    }, 'image/png');"""
+
+
+def preview_size(b):
+    return b.js("var i = document.getElementById('attachment-preview'); return i.complete && i.naturalWidth ? [i.naturalWidth, i.naturalHeight, document.getElementById('attachment-name').textContent] : null;")
+
+
+def step_drop_crop(b, state):
+    b.open("/")
+    b.wait_gallery()
+    b.choose("aspect_ratio", "landscape")
+    dropped = b.driver.execute_async_script(DROP_IMAGE)
+    expect(dropped["highlighted"] and not dropped["after"], f"the composer's drop highlight: {dropped}")
+    b.wait(lambda: b.find("#attachment").is_displayed(), message="the dropped image did not show as a preview")
+    b.wait(lambda: preview_size(b), message="the dropped image's preview never loaded")
+    expect(preview_size(b)[:2] == [400, 300], f"the preview is {preview_size(b)}")
+    b.wait(lambda: b.find("#ratio-note").is_displayed(), message="a 4:3 image in a 16:9 frame shows no note")
+    expect(b.text("#ratio-text") == VI["composer.ratio_landscape"].replace("{width}", "400").replace("{height}", "300"),
+           f"the note reads {b.text('#ratio-text')!r}")
+    b.shot("05b-ratio-note")
+    b.find("#crop-image").click()
+    size = b.wait(lambda: preview_size(b) if preview_size(b) and preview_size(b)[1] != 300 else None, message="cropping did not replace the image")
+    expect(abs(size[0] / size[1] - 16 / 9) < 0.01 and size[0] == 400, f"the landscape crop is {size}")
+    expect(not b.find("#ratio-note").is_displayed(), "the note stayed after cropping")
+    # Switching the frame checks again; the portrait crop is 9:16.
+    b.choose("aspect_ratio", "portrait")
+    b.wait(lambda: b.find("#ratio-note").is_displayed(), message="switching to portrait shows no note for a 16:9 image")
+    expect(b.text("#ratio-text").startswith(VI["composer.ratio_portrait"].split("{")[0]), f"the note reads {b.text('#ratio-text')!r}")
+    b.find("#crop-image").click()
+    size = b.wait(lambda: preview_size(b) if preview_size(b) and preview_size(b)[0] < size[0] else None, message="the portrait crop did not replace the image")
+    expect(abs(size[0] / size[1] - 9 / 16) < 0.02, f"the portrait crop is {size}")
+    expect(not b.find("#ratio-note").is_displayed(), "the note stayed after the portrait crop")
+    b.driver.set_window_size(390, 844)
+    try:
+        b.choose("aspect_ratio", "landscape")
+        b.wait(lambda: b.find("#ratio-note").is_displayed(), message="back to landscape shows no note")
+        b.shot("05c-ratio-note-phone")
+        sizes = b.js("return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth};")
+        expect(sizes["scroll"] <= sizes["inner"], f"the note makes the phone page scroll sideways: {sizes}")
+    finally:
+        b.driver.set_window_size(1280, 900)
+    # What is uploaded is the cropped picture.
+    video_id = b.submit("Một chú mèo nhìn ra cửa sổ, khung dọc", aspect="portrait")
+    expect(b.card(video_id).get_attribute("data-mode") == "image_to_video", "the dropped image did not make an image-to-video")
+    image_url = b.api(f"/api/v1/videos/{video_id}")["image_url"]
+    uploaded = b.driver.execute_async_script("""var done = arguments[arguments.length - 1], i = new Image();
+        i.onload = function () { done([i.naturalWidth, i.naturalHeight]); }; i.onerror = function () { done(null); }; i.src = arguments[0];""", image_url)
+    expect(uploaded == size[:2], f"the uploaded image is {uploaded}, the crop was {size[:2]}")
+    b.wait_video(video_id)
+
+
 def chip_state(b):
     """[(key, text, pressed)] of the style chips above the prompt."""
     return b.js("""return Array.prototype.map.call(document.querySelectorAll('#styles .chip'), function (c) {
@@ -393,7 +462,25 @@ def step_share(b, state):
     expect(b.card(video_id, '[data-action="unshare"]') is not None and b.card(video_id, '[data-action="copy-share"]') is not None,
            "the shared card has no copy or stop button")
     expect(b.card(video_id, '[data-action="share"]') is None, "the shared card still offers 'share'")
+    embed = b.wait(lambda: b.js("var e = document.querySelector('#video-' + CSS.escape(arguments[0]) + ' [data-testid=embed-code]'); return e && e.value;", video_id),
+                   message="the shared card shows no embed code")
+    token = url.rsplit("/v/", 1)[1]
+    expect(embed.startswith("<iframe") and f"/v/{token}/embed" in embed, f"the embed code is {embed!r}")
+    expect(b.js("return document.querySelector('#video-' + CSS.escape(arguments[0]) + ' [data-testid=embed-code]').readOnly", video_id),
+           "the embed code box is not read-only")
+    expect(b.card(video_id, '[data-action="copy-embed"]') is not None, "the embed code has no copy button")
+    views = b.text(f"#video-{video_id} [data-testid=share-views]")
+    expect(views == VI["card.share_views"].replace("{count}", "0"), f"a new share's views read {views!r}")
+    center(b, b.card(video_id, '[data-testid="share"]'))
     b.shot("06b-shared")
+    b.driver.set_window_size(390, 844)
+    try:
+        center(b, b.card(video_id, '[data-testid="share"]'))
+        sizes = b.js("return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth};")
+        expect(sizes["scroll"] <= sizes["inner"], f"the shared card makes the phone page scroll sideways: {sizes}")
+        b.shot("06b-shared-phone")
+    finally:
+        b.driver.set_window_size(1280, 900)
     status, page = fetch_status(url)
     expect(status == 200 and "<video" in page, f"the public page answered {status}")
     b.open("/")
@@ -401,6 +488,9 @@ def step_share(b, state):
     shown = b.wait(lambda: b.js("var a = document.querySelector('#video-' + CSS.escape(arguments[0]) + ' [data-testid=share-url]'); return a && a.href;", video_id),
                    message="after a reload the card does not show its link")
     expect(shown == url, f"after a reload the link is {shown}, not {url}")
+    counted = b.js("var e = document.querySelector('#video-' + CSS.escape(arguments[0]) + ' [data-testid=share-views]'); return e ? Number(e.dataset.count) : null;", video_id)
+    api_views = b.api(f"/api/v1/videos/{video_id}")["share_views"]
+    expect(counted == api_views and api_views >= 1, f"after one visit the card counts {counted} views, the API {api_views}")
     # The public page plays, signed in or not.
     b.driver.get(url)
     playable = b.wait(lambda: b.js("""var v = document.querySelector('video'); if (!v) return false;
@@ -598,6 +688,7 @@ STEPS = [
     ("04b-batch", "×2 shows twice the price, makes two cards at once, both complete and play from their media_url", step_batch),
     ("04c-share", "share shows the link (kept after a reload), the public page plays, stop sharing makes it 404", step_share),
     ("05-image-to-video", "an image-to-video with an uploaded PNG completes", step_image_to_video),
+    ("05b-drop-crop", "a dropped 4:3 image is attached, the frame mismatch is shown, 'crop to frame' makes 16:9 then 9:16, and the crop is what is uploaded", step_drop_crop),
     ("06-fail-refund", "a #fail video shows its reason, 'credits refunded', and the balance comes back", step_fail_refund),
     ("07-hostile-prompt", "a prompt with markup shows as text and runs nothing", step_hostile_prompt),
     ("07b-double-submit", "a double click on submit makes one video", step_double_submit),

@@ -52,6 +52,9 @@
   var stylesBox = document.getElementById("styles");
   var variantsSelect = document.getElementById("variants");
   var priceEach = document.getElementById("price-each");
+  var ratioNote = document.getElementById("ratio-note");
+  var ratioText = document.getElementById("ratio-text");
+  var cropButton = document.getElementById("crop-image");
 
   var pricing = null;
   var videos = {};          // id -> the last Video the server sent
@@ -165,10 +168,28 @@
     link.textContent = video.share_url;
     setAttr(link, "title", "card.share_open");
     box.appendChild(link);
+    if (typeof video.share_views === "number") {
+      var views = el("span", "share-views", { "data-testid": "share-views" });
+      views.dataset.count = String(video.share_views);
+      setText(views, video.share_views === 1 ? "card.share_view_one" : "card.share_views", { count: video.share_views });
+      box.appendChild(views);
+    }
     var buttons = el("div", "share-actions");
     buttons.appendChild(actionButton("copy-share", "card.share_copy"));
     buttons.appendChild(actionButton("unshare", "card.unshare", "ghost"));
     box.appendChild(buttons);
+    if (video.embed_code) {
+      var embedId = "embed-" + video.id;
+      var embedLabel = labelled("label", "share-label embed-label", "card.embed");
+      embedLabel.htmlFor = embedId;
+      box.appendChild(embedLabel);
+      var embedRow = el("div", "embed-row");
+      var code = el("input", "embed-code", { id: embedId, type: "text", readonly: "", spellcheck: "false", "data-testid": "embed-code" });
+      code.value = video.embed_code;
+      embedRow.appendChild(code);
+      embedRow.appendChild(actionButton("copy-embed", "card.embed_copy"));
+      box.appendChild(embedRow);
+    }
     return box;
   }
 
@@ -284,7 +305,7 @@
 
   function signature(video) {
     return [video.status, video.video_url, video.image_url, video.prompt, video.price_credits, video.credits_refunded,
-            video.failure ? video.failure.message : "", video.media_url, video.expires_at, video.expired, video.share_url].join("\u0001");
+            video.failure ? video.failure.message : "", video.media_url, video.expires_at, video.expired, video.share_url, video.share_views, video.embed_code].join("\u0001");
   }
 
   function updateProgress(card, video) {
@@ -412,6 +433,8 @@
       P.api("POST", "/videos/" + encodeURIComponent(id) + "/share").then(function (answer) {
         setShared(id, answer && answer.url);
         copyText(answer && answer.url, "toast.shared");
+        // The share answer carries only the link: the embed code and views come with the video.
+        P.api("GET", "/videos/" + encodeURIComponent(id)).then(function (video) { applyVideo(video, "live"); }, function () {});
       }, function (error) {
         button.disabled = false;
         P.showError(error);
@@ -427,6 +450,10 @@
       });
     } else if (action === "copy-share") {
       copyText(videos[id] && videos[id].share_url, "toast.link_copied");
+    } else if (action === "copy-embed") {
+      var box = card.querySelector(".embed-code");
+      if (box) box.select();
+      copyText(videos[id] && videos[id].embed_code, "toast.embed_copied");
     }
   });
 
@@ -437,6 +464,7 @@
     var copy = {};
     Object.keys(video).forEach(function (name) { copy[name] = video[name]; });
     copy.share_url = url || null;
+    if (!url) { copy.embed_code = null; copy.share_views = 0; }
     applyVideo(copy, "live");
     var card = document.getElementById("video-" + id);
     var focus = card && card.querySelector(url ? '[data-action="copy-share"]' : '[data-action="share"]');
@@ -513,7 +541,9 @@
   // ================================================================ Composer
 
   // The reference image: a file chosen here (uploaded on submit), or an earlier upload reused by "try again".
-  var image = { file: null, uploadId: null, previewUrl: null };
+  var image = { file: null, uploadId: null, previewUrl: null, width: 0, height: 0 };
+  var FRAME_RATIOS = { landscape: 16 / 9, portrait: 9 / 16 };
+  var RATIO_TOLERANCE = 0.05;
   // One key per submit attempt; kept when the network failed, so a second click cannot make a second video.
   var attemptKey = null;
   var busy = false;
@@ -607,8 +637,68 @@
     else attachmentPreview.removeAttribute("src");
     attachmentName.textContent = name || "";
     attachment.hidden = !previewUrl;
+    image.width = 0;
+    image.height = 0;
+    checkRatio();
     updateComposer();
   }
+
+  // The image's size, known once the preview has loaded.
+  attachmentPreview.addEventListener("load", function () {
+    if (!image.previewUrl) return;
+    image.width = attachmentPreview.naturalWidth;
+    image.height = attachmentPreview.naturalHeight;
+    checkRatio();
+  });
+
+  // The crop that fits the frame's ratio in the middle of the image, or null when it already fits.
+  function cropFor(width, height, frame) {
+    var target = FRAME_RATIOS[frame] || FRAME_RATIOS.landscape;
+    if (!width || !height || Math.abs(width / height / target - 1) <= RATIO_TOLERANCE) return null;
+    var w = width, h = height;
+    if (width / height > target) w = Math.round(height * target);
+    else h = Math.round(width / target);
+    return { x: Math.floor((width - w) / 2), y: Math.floor((height - h) / 2), width: w, height: h };
+  }
+
+  // Says when a chosen image does not have the frame's shape, and offers to crop it (files only:
+  // an earlier upload reused by "try again" is sent as it is).
+  function checkRatio() {
+    var frame = checkedValue("aspect_ratio") || "landscape";
+    var crop = image.file ? cropFor(image.width, image.height, frame) : null;
+    ratioNote.hidden = !crop;
+    ratioNote.dataset.frame = frame;
+    if (!crop) return;
+    setText(ratioText, frame === "portrait" ? "composer.ratio_portrait" : "composer.ratio_landscape",
+            { width: image.width, height: image.height });
+    cropButton.disabled = false;
+  }
+
+  // Cuts the middle of the image to the frame's ratio in a canvas and attaches the result instead.
+  function cropImage() {
+    var frame = checkedValue("aspect_ratio") || "landscape";
+    var crop = cropFor(image.width, image.height, frame);
+    var file = image.file;
+    if (!crop || !file) return;
+    cropButton.disabled = true;
+    var canvas = document.createElement("canvas");
+    canvas.width = crop.width;
+    canvas.height = crop.height;
+    canvas.getContext("2d").drawImage(attachmentPreview, crop.x, crop.y, crop.width, crop.height, 0, 0, crop.width, crop.height);
+    var type = file.type === "image/png" ? "image/png" : "image/jpeg";
+    canvas.toBlob(function (blob) {
+      if (image.file !== file) return; // another image was chosen meanwhile
+      if (!blob) {
+        cropButton.disabled = false;
+        showComposerError(t("composer.crop_failed"));
+        return;
+      }
+      var base = (file.name || "image").replace(/\.[^.]*$/, "").replace(/-(landscape|portrait)$/, "");
+      attachFile(new File([blob], base + "-" + frame + (type === "image/png" ? ".png" : ".jpg"), { type: type }));
+    }, type, 0.92);
+  }
+
+  cropButton.addEventListener("click", cropImage);
 
   function clearImage() {
     image.file = null;
@@ -742,6 +832,7 @@
   form.addEventListener("change", function (event) {
     if (event.target === imageInput) return;
     attemptKey = null;
+    if (event.target.name === "aspect_ratio") checkRatio();
     updateComposer();
   });
   document.getElementById("attach").addEventListener("click", function () { imageInput.click(); });
@@ -756,7 +847,10 @@
       form.classList.add("dragging");
     }
   });
-  form.addEventListener("dragleave", function () { form.classList.remove("dragging"); });
+  form.addEventListener("dragleave", function (event) {
+    // Moving over a child fires dragleave too: only leaving the composer itself ends the highlight.
+    if (!event.relatedTarget || !form.contains(event.relatedTarget)) form.classList.remove("dragging");
+  });
   form.addEventListener("drop", function (event) {
     form.classList.remove("dragging");
     var file = event.dataTransfer && event.dataTransfer.files && event.dataTransfer.files[0];
