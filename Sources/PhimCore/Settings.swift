@@ -35,6 +35,8 @@ public struct Settings: Sendable {
     public var blockedTerms: [String] = []
     /// Provider credits below which provider health warns (a Sora 2 video costs about 30).
     public var providerLowBalance = 3_000
+    /// Behind a proxy in front of nginx: the client address is the last `X-Forwarded-For` hop.
+    public var trustForwardedFor = false
     /// The provider is the simulator (no `KIE_API_KEY`); the studio then shows its prompt tags.
     public var isDemo = false
     /// Outbound webhooks: target policy, retry schedule, attempt timeout.

@@ -83,6 +83,7 @@ public struct Configuration: Sendable {
         if let token = env["PHIM_METRICS_TOKEN"], !token.isEmpty {
             if token.count >= 16 { settings.metricsToken = token } else { problems.append("PHIM_METRICS_TOKEN must be at least 16 characters") }
         }
+        settings.trustForwardedFor = ["1", "true", "yes"].contains(env["PHIM_TRUST_FORWARDED_FOR"]?.lowercased() ?? "")
         let apiKey = env["KIE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         settings.isDemo = apiKey == nil
 

@@ -319,12 +319,7 @@ struct Jobs: ParsableCommand {
 
         func run() throws {
             var (configuration, db, _) = try dataOptions.operatorContext()
-            // In demo mode the tasks live in the simulator of the running `phim up`; ask that one.
-            if configuration.isDemo, configuration.simulatorURL == nil,
-               let url = try? String(contentsOfFile: "\(configuration.dataDirectory)/run/simulator.url", encoding: .utf8) {
-                configuration.simulatorURL = url
-            }
-            let (provider, simulator) = try Demo.provider(for: configuration)
+            let (provider, simulator) = try ProviderCommand.provider(&configuration)
             defer { simulator?.server.stop() }
             let app = App(settings: configuration.settings, provider: provider)
             let (video, result) = try runOperator {
@@ -397,11 +392,7 @@ struct ProviderCommand: ParsableCommand {
 
         func run() throws {
             var (configuration, db, _) = try dataOptions.operatorContext()
-            if configuration.isDemo, configuration.simulatorURL == nil,
-               let url = try? String(contentsOfFile: "\(configuration.dataDirectory)/run/simulator.url", encoding: .utf8) {
-                configuration.simulatorURL = url
-            }
-            let (provider, simulator) = try Demo.provider(for: configuration)
+            let (provider, simulator) = try ProviderCommand.provider(&configuration)
             defer { simulator?.server.stop() }
             let report = try ProviderHealth.report(provider: provider, lowBalance: configuration.settings.providerLowBalance, on: db)
             print("last hour: \(report.calls) calls, \(report.failures) failed (\(String(format: "%.1f", report.errorRate * 100)) %), "

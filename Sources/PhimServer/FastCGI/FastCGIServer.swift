@@ -185,7 +185,9 @@ public final class FastCGIServer: @unchecked Sendable {
         let requestID = params["REQUEST_ID"].flatMap { $0.isEmpty ? nil : $0 } ?? UUID().uuidString.lowercased()
         let (path, query) = Request.splitTarget(params["REQUEST_URI"] ?? params["DOCUMENT_URI"] ?? "/")
         var request = Request(method: params["REQUEST_METHOD"] ?? "GET", path: path, query: query,
-                              headers: Self.headers(params), remoteAddress: params["REMOTE_ADDR"] ?? "",
+                              headers: Self.headers(params),
+                              remoteAddress: Request.clientAddress(remote: params["REMOTE_ADDR"] ?? "", forwardedFor: params["HTTP_X_FORWARDED_FOR"],
+                                                                  trustForwardedFor: app.settings.trustForwardedFor),
                               requestID: requestID)
 
         let response: Response

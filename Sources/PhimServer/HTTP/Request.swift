@@ -46,6 +46,16 @@ public struct Request: Sendable {
 
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
 
+    /// The address the abuse limits count: nginx's `REMOTE_ADDR`, or, behind a proxy in front of
+    /// nginx that the operator trusts (`PHIM_TRUST_FORWARDED_FOR=1`), the last hop that proxy
+    /// added to `X-Forwarded-For` (earlier hops are the client's own say and can be forged).
+    public static func clientAddress(remote: String, forwardedFor: String?, trustForwardedFor: Bool) -> String {
+        guard trustForwardedFor, let last = forwardedFor?.split(separator: ",").last?.trimmingCharacters(in: .whitespaces),
+              !last.isEmpty, last.count <= 64
+        else { return remote }
+        return last
+    }
+
     public var cookies: [String: String] {
         var cookies: [String: String] = [:]
         for part in (headers["cookie"] ?? "").split(separator: ";") {
