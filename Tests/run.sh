@@ -56,6 +56,7 @@ for _ in $(seq 1 100); do
 done
 base="http://127.0.0.1:$port"
 suite python3 Tests/e2e/smoke.py --base-url "$base" --data "$work/data" --phim "$phim"
+suite python3 Tests/e2e/cli_test.py --base-url "$base" --data "$work/data" --phim "$phim"
 suite python3 Tests/e2e/fastcgi_test.py --socket "$work/data/run/phim-1.sock"
 suite python3 Tests/e2e/api_fuzz.py --base-url "$base"
 suite python3 Tests/e2e/browser_test.py --base-url "$base" --screenshots "$work/screenshots"
