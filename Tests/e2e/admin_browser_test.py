@@ -17,24 +17,22 @@ import argparse
 import datetime
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from browser_support import ROOT, Failed, chrome, expect, load_words, run_steps  # noqa: E402
+
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
 UI_TIMEOUT = 10
@@ -43,22 +41,12 @@ CSV_HEADER = "entry_id,created_at,user_id,email,kind,available_delta,held_delta,
 PRICE_ROW = {"model": "sora-2-text-to-video", "duration": 10, "quality": "standard"}
 
 
-def load_words(language):
-    with open(os.path.join(ROOT, "public", "i18n", language + ".json"), encoding="utf-8") as handle:
-        return json.load(handle)
 
 
 VI = load_words("vi")
 EN = load_words("en")
 
 
-class Failed(AssertionError):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise Failed(message)
 
 
 def http(base, method, path, body=None, headers=None, cookies=None):
@@ -88,14 +76,7 @@ class Browser:
     def __init__(self, base, shots):
         self.base = base.rstrip("/")
         self.shots = shots
-        options = webdriver.ChromeOptions()
-        options.binary_location = "/usr/bin/chromium"
-        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--mute-audio",
-                     "--window-size=1280,900", "--lang=vi-VN"):
-            options.add_argument(flag)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-        self.driver.set_window_size(1280, 900)
+        self.driver = chrome(())
         self.console = []
 
     def open(self, path):
@@ -874,26 +855,8 @@ def main():
     state = {"admin_email": email, "admin_password": password, "admin_id": admin_id, "admin_cookies": cookies, "demo_id": demo["id"]}
     print(f"administrator: {email}")
     browser = Browser(base, options.screenshots)
-    passed = failed = 0
     try:
-        for shot, name, step in STEPS:
-            if options.only and not any(shot.startswith(prefix) or shot[3:].startswith(prefix) for prefix in options.only.split(",")):
-                continue
-            started = time.time()
-            try:
-                step(browser, state)
-                passed += 1
-                print(f"ok   {name} ({time.time() - started:.1f} s)", flush=True)
-            except Exception as error:  # a crash in a step is a failed step; the next ones still run
-                failed += 1
-                detail = str(error) if isinstance(error, Failed) else traceback.format_exc(limit=3).strip().replace("\n", " | ")
-                print(f"FAIL {name}: {detail}", flush=True)
-            finally:
-                try:
-                    browser.shot(shot)
-                except WebDriverException:
-                    pass
-                browser.collect_console()
+        passed, failed = run_steps(browser, STEPS, state, options.only)
     finally:
         browser.quit()
         restore_price(base, state)

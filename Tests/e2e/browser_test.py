@@ -17,29 +17,24 @@ import secrets
 import struct
 import sys
 import tempfile
-import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
 
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, TimeoutException, WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from browser_support import Failed, chrome, expect, load_words, run_steps  # noqa: E402
+
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
 JOB_TIMEOUT = 20      # seconds for a video to finish (the simulator takes about 3)
 UI_TIMEOUT = 10       # seconds for the page to react
 
 
-def load_words(language):
-    with open(os.path.join(ROOT, "public", "i18n", language + ".json"), encoding="utf-8") as handle:
-        return json.load(handle)
 
 
 VI = load_words("vi")
@@ -59,13 +54,6 @@ def png(width, height):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-class Failed(AssertionError):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise Failed(message)
 
 
 class Browser:
@@ -74,14 +62,7 @@ class Browser:
     def __init__(self, base, shots):
         self.base = base.rstrip("/")
         self.shots = shots
-        options = webdriver.ChromeOptions()
-        options.binary_location = "/usr/bin/chromium"
-        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--mute-audio",
-                     "--autoplay-policy=no-user-gesture-required", "--window-size=1280,900", "--lang=vi-VN"):
-            options.add_argument(flag)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-        self.driver.set_window_size(1280, 900)
+        self.driver = chrome(("--autoplay-policy=no-user-gesture-required",))
         self.console = []
 
     # --- navigation and lookup
@@ -709,26 +690,8 @@ def main():
     options = parser.parse_args()
     browser = Browser(options.base_url, options.screenshots)
     state = {"work": tempfile.mkdtemp(prefix="phim-browser-")}
-    passed = failed = 0
     try:
-        for shot, name, step in STEPS:
-            if options.only and not any(shot.startswith(prefix) or shot[3:].startswith(prefix) for prefix in options.only.split(",")):
-                continue
-            started = time.time()
-            try:
-                step(browser, state)
-                passed += 1
-                print(f"ok   {name} ({time.time() - started:.1f} s)", flush=True)
-            except Exception as error:  # a crash in a step is a failed step; the next ones still run
-                failed += 1
-                detail = str(error) if isinstance(error, Failed) else traceback.format_exc(limit=3).strip().replace("\n", " | ")
-                print(f"FAIL {name}: {detail}", flush=True)
-            finally:
-                try:
-                    browser.shot(shot)
-                except WebDriverException:
-                    pass
-                browser.collect_console()
+        passed, failed = run_steps(browser, STEPS, state, options.only)
     finally:
         browser.quit()
     print(f"screenshots: {options.screenshots}")

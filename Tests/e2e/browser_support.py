@@ -1,0 +1,64 @@
+"""What the two browser suites share: headless Chromium, the dashboard's words, failing a step,
+and running steps one after another with a screenshot after each."""
+import json
+import os
+import time
+import traceback
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def load_words(language):
+    with open(os.path.join(ROOT, "public", "i18n", language + ".json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class Failed(AssertionError):
+    pass
+
+
+def expect(condition, message):
+    if not condition:
+        raise Failed(message)
+
+
+def chrome(extra_flags=()):
+    """Debian's headless Chromium at 1280×900, Vietnamese, keeping the console for the checks."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--mute-audio",
+                 "--window-size=1280,900", "--lang=vi-VN", *extra_flags):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_window_size(1280, 900)
+    return driver
+
+
+def run_steps(browser, steps, state, only=None):
+    """Runs (shot, name, step) in order; a failing or crashing step fails alone and the next ones
+    still run. A screenshot and the console are taken after every step. Returns (passed, failed)."""
+    passed = failed = 0
+    for shot, name, step in steps:
+        if only and not any(shot.startswith(prefix) or shot[3:].startswith(prefix) for prefix in only.split(",")):
+            continue
+        started = time.time()
+        try:
+            step(browser, state)
+            passed += 1
+            print(f"ok   {name} ({time.time() - started:.1f} s)", flush=True)
+        except Exception as error:
+            failed += 1
+            detail = str(error) if isinstance(error, Failed) else traceback.format_exc(limit=3).strip().replace("\n", " | ")
+            print(f"FAIL {name}: {detail}", flush=True)
+        finally:
+            try:
+                browser.shot(shot)
+            except WebDriverException:
+                pass
+            browser.collect_console()
+    return passed, failed
