@@ -51,6 +51,16 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // The benchmark's tools (data seeding, the raw commit rate); built only by Tests/Benchmarks/run.sh.
+        .executableTarget(
+            name: "PhimBench",
+            dependencies: [
+                "PhimCore", "PhimSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tests/Benchmarks/PhimBench",
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .testTarget(
             name: "PhimProviderTests",
             dependencies: ["PhimProvider", "PhimSupport"],

@@ -147,15 +147,16 @@ enum Router {
         return Routes.all.first { $0.method == effective && match($0.pattern, segments) != nil }?.callsProvider ?? false
     }
 
+    /// Every request tries the routes in turn, so a miss costs no allocation and a segment is
+    /// percent-decoded only when it has a `%` (Foundation's decoding was a tenth of a read's time).
     private static func match(_ pattern: [String], _ segments: [String]) -> [String: String]? {
         guard pattern.count == segments.count else { return nil }
+        for (expected, actual) in zip(pattern, segments) where !expected.hasPrefix(":") && expected != actual {
+            return nil
+        }
         var parameters: [String: String] = [:]
-        for (expected, actual) in zip(pattern, segments) {
-            if expected.hasPrefix(":") {
-                parameters[String(expected.dropFirst())] = actual.removingPercentEncoding ?? actual
-            } else if expected != actual {
-                return nil
-            }
+        for (expected, actual) in zip(pattern, segments) where expected.hasPrefix(":") {
+            parameters[String(expected.dropFirst())] = actual.utf8.contains(UInt8(ascii: "%")) ? (actual.removingPercentEncoding ?? actual) : actual
         }
         return parameters
     }
@@ -202,7 +203,7 @@ struct Context {
         let db = try self.db
         if let authorization = request.header("authorization") {
             guard authorization.lowercased().hasPrefix("bearer "),
-                  let user = try app.accounts.keyUser(key: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces), on: db)
+                  let user = try app.accounts.keyUser(key: authorization.dropFirst(7).trimmingSpaces, on: db)
             else { throw AppError.unauthenticated }
             guard !user.isDisabled else { throw AppError.accountDisabled }
             caller = user

@@ -9,15 +9,37 @@ import Glibc
 public enum ISOTime {
     public static func string(_ millis: Int64) -> String {
         var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
-        let fraction = Int32(millis - Int64(seconds) * 1000)
+        let fraction = Int(millis - Int64(seconds) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+        let year = Int(parts.tm_year) + 1900
+        guard (0...9999).contains(year) else { return "\(year)-\(parts.tm_mon + 1)-\(parts.tm_mday)T\(parts.tm_hour):\(parts.tm_min):\(parts.tm_sec).\(fraction)Z" }
+        // Digits straight into 24 bytes: string interpolation of padded parts was a tenth of a
+        // gallery page's time (five times per video).
+        return String(unsafeUninitializedCapacity: 24) { out in
+            func put(_ value: Int, width: Int, at offset: Int) {
+                var value = value
+                for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                    out[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            put(year, width: 4, at: 0)
+            out[4] = UInt8(ascii: "-")
+            put(Int(parts.tm_mon) + 1, width: 2, at: 5)
+            out[7] = UInt8(ascii: "-")
+            put(Int(parts.tm_mday), width: 2, at: 8)
+            out[10] = UInt8(ascii: "T")
+            put(Int(parts.tm_hour), width: 2, at: 11)
+            out[13] = UInt8(ascii: ":")
+            put(Int(parts.tm_min), width: 2, at: 14)
+            out[16] = UInt8(ascii: ":")
+            put(Int(parts.tm_sec), width: 2, at: 17)
+            out[19] = UInt8(ascii: ".")
+            put(fraction, width: 3, at: 20)
+            out[23] = UInt8(ascii: "Z")
+            return 24
         }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(fraction, 3))Z"
     }
 
     /// Reads `2026-11-01` or a full ISO 8601 time as Unix milliseconds.

@@ -33,6 +33,7 @@ public final class Database {
         try execute("PRAGMA journal_mode = WAL")
         try execute("PRAGMA synchronous = NORMAL")
         try execute("PRAGMA foreign_keys = ON")
+        try execute("PRAGMA mmap_size = 268435456")
     }
 
     deinit {

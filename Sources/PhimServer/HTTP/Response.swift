@@ -14,7 +14,7 @@ public struct Response: Sendable {
     }
 
     public static func json(_ value: JSON, status: Int = 200) -> Response {
-        Response(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: Array(value.serialized().utf8))
+        Response(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: value.bytes())
     }
 
     public static func noContent() -> Response { Response(status: 204) }

@@ -64,7 +64,7 @@ enum VideoHandlers {
     static func list(_ context: Context) throws -> Response {
         let page = try Gallery(userID: try context.user.id).page(limit: try context.limit(default: 24, maximum: 100),
                                                                   cursor: context.request.query["cursor"], on: context.db)
-        var fields: [(String, JSON)] = [("data", .array(page.videos.map { VideoJSON.video($0, context) }))]
+        var fields: [(String, JSON)] = [("data", VideoJSON.videos(page.videos, context))]
         if let next = page.nextCursor { fields.append(("next_cursor", .string(next))) }
         fields.append(("version", .int64(page.version)))
         return .json(.object(fields))
@@ -81,7 +81,7 @@ enum VideoHandlers {
         }
         var response = Response.json(.object([
             ("version", .int64(changes.version)),
-            ("videos", .array(changes.changed.map { VideoJSON.video($0, context) })),
+            ("videos", VideoJSON.videos(changes.changed, context)),
             ("deleted", .array(changes.deleted.map { .string($0) })),
         ]))
         response.addHeader("ETag", "\"v\(changes.version)\"")
@@ -142,6 +142,12 @@ enum VideoHandlers {
 enum VideoJSON {
     static func video(_ video: VideoRecord, _ context: Context) -> JSON {
         self.video(video, language: context.language, sharing: Sharing(clock: context.app.clock, settings: context.app.settings))
+    }
+
+    /// A page of videos: the caller's language and the sharing rules worked out once, not per video.
+    static func videos(_ videos: [VideoRecord], _ context: Context) -> JSON {
+        let language = context.language, sharing = Sharing(clock: context.app.clock, settings: context.app.settings)
+        return .array(videos.map { video($0, language: language, sharing: sharing) })
     }
 
     static func video(_ video: VideoRecord, language: Language, sharing: Sharing) -> JSON {
