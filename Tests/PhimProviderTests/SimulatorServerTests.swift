@@ -266,7 +266,7 @@ final class SimulatorServerTests: XCTestCase {
     }
 
     func testConnectionsBeyondTheCapWaitForAFreeSlot() throws {
-        // 64 idle connections take every slot (each would be dropped only after 10 s of silence).
+        // 64 idle connections take every slot (each would be dropped only after `SimulatorServer.idleSeconds` of silence).
         let idle = (0..<SimulatorServer.maxConnections).map { _ in TestSockets.connect(port: port) }
         XCTAssertFalse(idle.contains(-1))
         usleep(200_000)

@@ -58,8 +58,9 @@ public struct Reconciler: Sendable {
 
         // Past the caller's deadline: failed and refunded. Kie has no cancel call (reference §4.3),
         // so the task may run on; a late success is recorded by `JobLifecycle`, uncharged.
+        // `+status`: found through the deadlines index (few jobs have one), not every unfinished job.
         let overdue = try db.query("""
-            SELECT id FROM video_jobs WHERE status IN ('submitting', 'pending', 'processing') AND deadline_at <= ? LIMIT ?
+            SELECT id FROM video_jobs WHERE +status IN ('submitting', 'pending', 'processing') AND deadline_at <= ? LIMIT ?
             """, [.integer(now), .int(batchSize)])
         for row in overdue {
             if try lifecycle.fail(jobID: row.string(0), reason: .deadlineExceeded, on: db) != .unchanged {

@@ -2,22 +2,200 @@ import CSQLite
 import Foundation
 import PhimSupport
 
-/// One SQLite connection, used by one thread at a time (each FastCGI worker owns one).
+/// The database as one thread uses it (each FastCGI worker owns one).
 ///
 /// WAL, `synchronous=NORMAL`, foreign keys on and a busy timeout, so several threads and several
 /// processes can share one file. Statements are prepared once per connection and cached by their
 /// SQL text; every use resets them, so no read keeps a snapshot open (which would starve WAL
 /// checkpoints and make a later `BEGIN IMMEDIATE` fail at once with SQLITE_BUSY_SNAPSHOT).
+///
+/// Reads use this thread's own connection. Write transactions use one connection per file that
+/// the whole process shares, one writer at a time (the process's write lock): SQLite empties a
+/// connection's page cache whenever another connection has written since its last transaction,
+/// so with a connection per thread every write began by reading its B-tree pages again from the
+/// file (profiled: `pread` was an eighth of a create's CPU). The shared writer keeps its cache.
 public final class Database {
     public let path: String
-    private var handle: OpaquePointer?
-    private var statements: [String: OpaquePointer] = [:]
+    /// This thread's connection, for reads and anything outside `write`.
+    private let own: Connection
+    /// The process's writer for this file, used only inside `write` and under its lock.
+    private let writer: Connection
+    /// The connection statements go to now: the writer inside a write transaction.
+    private var active: Connection
     private var transactionDepth = 0
     private let busyTimeoutMilliseconds: Int32
 
     public init(path: String, busyTimeoutMilliseconds: Int32 = 10_000) throws {
         self.path = path
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        own = try Connection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        writer = try Connection.writer(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        active = own
+    }
+
+    // MARK: - Statements
+
+    /// Runs SQL that returns nothing (several statements allowed, no parameters).
+    public func execute(_ sql: String) throws { try active.execute(sql) }
+
+    /// Runs one statement and returns every row.
+    @discardableResult
+    public func query(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
+        var rows: [Row] = []
+        try active.each(sql, values) { rows.append($0) }
+        return rows
+    }
+
+    /// The first row, or nil; the statement is reset at once either way.
+    public func first(_ sql: String, _ values: [SQLValue] = []) throws -> Row? {
+        var found: Row?
+        try active.each(sql, values) { row in
+            if found == nil { found = row }
+        }
+        return found
+    }
+
+    /// Runs a statement that changes rows; returns how many it changed.
+    @discardableResult
+    public func run(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
+        try active.each(sql, values) { _ in }
+        return Int(sqlite3_changes(active.handle))
+    }
+
+    // MARK: - Transactions
+
+    /// A write transaction: `BEGIN IMMEDIATE` takes the write lock at the start (a deferred
+    /// transaction that later needs it can fail with SQLITE_BUSY instead of waiting), commits when
+    /// `body` returns, rolls back when it throws. Nested calls become savepoints.
+    public func write<Result>(_ body: () throws -> Result) throws -> Result {
+        if transactionDepth > 0 { return try transaction(begin: "BEGIN IMMEDIATE", body) }
+        // Writers of this process queue on a lock instead of in SQLite's busy handler, which
+        // sleeps with back-off (measured: p99 169 ms → 28 ms with four writing threads). Other
+        // processes still wait in the busy timeout.
+        //
+        // The time in this queue counts against the busy timeout: while another process held
+        // the write lock, each writer here waited its whole timeout in turn, so a request
+        // waited the timeout times the writers ahead of it (measured: creates answered after
+        // 17 s behind a lock held 17 s, instead of 503 after 10 s).
+        let started = DispatchTime.now().uptimeNanoseconds
+        guard Connection.processWriteLock.lock(before: Date(timeIntervalSinceNow: Double(busyTimeoutMilliseconds) / 1000)) else {
+            throw DatabaseError(code: SQLITE_BUSY, message: "database is locked (this process's other writers waited for it)")
+        }
+        defer { Connection.processWriteLock.unlock() }
+        active = writer
+        defer { active = own }
+        let waited = Int32(clamping: (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
+        sqlite3_busy_timeout(writer.handle, max(1, busyTimeoutMilliseconds - waited))
+        defer { sqlite3_busy_timeout(writer.handle, busyTimeoutMilliseconds) }
+        return try transaction(begin: "BEGIN IMMEDIATE", body)
+    }
+
+    /// A read transaction: one consistent snapshot for several queries.
+    public func read<Result>(_ body: () throws -> Result) throws -> Result {
+        try transaction(begin: "BEGIN DEFERRED", body)
+    }
+
+    private func transaction<Result>(begin: String, _ body: () throws -> Result) throws -> Result {
+        if transactionDepth > 0 {
+            let name = "nested\(transactionDepth)"
+            try execute("SAVEPOINT \(name)")
+            transactionDepth += 1
+            defer { transactionDepth -= 1 }
+            do {
+                let result = try body()
+                try execute("RELEASE \(name)")
+                return result
+            } catch {
+                try? execute("ROLLBACK TO \(name)")
+                try? execute("RELEASE \(name)")
+                throw error
+            }
+        }
+        try execute(begin)
+        transactionDepth = 1
+        defer { transactionDepth = 0 }
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if sqlite3_get_autocommit(active.handle) == 0 { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    public var isInTransaction: Bool { transactionDepth > 0 }
+
+    /// Copies what the write-ahead log holds into the database file, without waiting for
+    /// anyone (`PASSIVE`). The FastCGI process does this on a thread of its own, so no request
+    /// pays for it while holding the write lock (see `Connection.deferredCheckpointPages`).
+    public func checkpoint() throws { try own.execute("PRAGMA wal_checkpoint(PASSIVE)") }
+
+    /// Leaves checkpoints to `checkpoint()` (called on a timer) except when the log has grown
+    /// past `Connection.deferredCheckpointPages` anyway. For the FastCGI process only: tools and
+    /// tests keep SQLite's default (a checkpoint every 1,000 pages, by whoever commits).
+    public static func deferCheckpoints(path: String) {
+        Connection.deferringCheckpoints.withLock { _ = $0.insert(path) }
+    }
+
+    /// A consistent copy of the whole database into another file, through SQLite's backup API,
+    /// while other connections keep reading and writing.
+    public func backup(to destination: String) throws {
+        var target: OpaquePointer?
+        guard sqlite3_open(destination, &target) == SQLITE_OK, let target else {
+            sqlite3_close(target)
+            throw DatabaseError(code: SQLITE_CANTOPEN, message: "cannot open \(destination)")
+        }
+        defer { sqlite3_close(target) }
+        guard let backup = sqlite3_backup_init(target, "main", own.handle, "main") else {
+            throw DatabaseError(code: sqlite3_errcode(target), message: String(cString: sqlite3_errmsg(target)))
+        }
+        var result: Int32
+        repeat {
+            // Every page in one step, under one read transaction: WAL lets writers go on
+            // meanwhile, and the copy is the snapshot the step began with. In steps of a few
+            // pages, any write by another connection between two steps restarts the copy from
+            // the first page, so under a steady load a large database never finished (measured:
+            // 30 MB took 0.14 s idle, 24 s with a write every 10 ms).
+            result = sqlite3_backup_step(backup, -1)
+            if result == SQLITE_BUSY || result == SQLITE_LOCKED { sqlite3_sleep(20) }
+        } while result == SQLITE_OK || result == SQLITE_BUSY || result == SQLITE_LOCKED
+        sqlite3_backup_finish(backup)
+        guard result == SQLITE_DONE else { throw DatabaseError(code: result, message: "backup failed") }
+    }
+}
+
+/// One SQLite connection and its prepared statements.
+final class Connection: @unchecked Sendable {
+    let handle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+
+    /// The write lock of this process: whoever holds it uses the file's writer connection.
+    static let processWriteLock = NSLock()
+    /// When a log this long (pages of 4 KiB: 40 MiB) has not been checkpointed by the timer,
+    /// the committing writer does it after all.
+    static let deferredCheckpointPages = 10_000
+    /// Files whose writer leaves checkpoints to a timer (`Database.deferCheckpoints`).
+    static let deferringCheckpoints = Locked<Set<String>>([])
+    /// The writer connection of each file, kept while any `Database` of that file lives.
+    private static let writers = Locked<[String: WeakConnection]>([:])
+    private struct WeakConnection { weak var connection: Connection? }
+
+    static func writer(path: String, busyTimeoutMilliseconds: Int32) throws -> Connection {
+        try writers.withLock { writers in
+            if let existing = writers[path]?.connection { return existing }
+            let made = try Connection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+            // All of this process's writes go through it: a larger cache than a reader's 2 MiB.
+            try made.execute("PRAGMA cache_size = -16384")
+            if deferringCheckpoints.current.contains(path) {
+                try made.execute("PRAGMA wal_autocheckpoint = \(deferredCheckpointPages)")
+            }
+            writers[path] = WeakConnection(connection: made)
+            return made
+        }
+    }
+
+    init(path: String, busyTimeoutMilliseconds: Int32) throws {
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let result = sqlite3_open_v2(path, &db, flags, nil)
@@ -33,7 +211,6 @@ public final class Database {
         try execute("PRAGMA journal_mode = WAL")
         try execute("PRAGMA synchronous = NORMAL")
         try execute("PRAGMA foreign_keys = ON")
-        try execute("PRAGMA mmap_size = 268435456")
     }
 
     deinit {
@@ -41,10 +218,7 @@ public final class Database {
         sqlite3_close_v2(handle)
     }
 
-    // MARK: - Statements
-
-    /// Runs SQL that returns nothing (several statements allowed, no parameters).
-    public func execute(_ sql: String) throws {
+    func execute(_ sql: String) throws {
         var error: UnsafeMutablePointer<CChar>?
         let result = sqlite3_exec(handle, sql, nil, nil, &error)
         if result != SQLITE_OK {
@@ -54,31 +228,7 @@ public final class Database {
         }
     }
 
-    /// Runs one statement and returns every row.
-    @discardableResult
-    public func query(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
-        var rows: [Row] = []
-        try each(sql, values) { rows.append($0) }
-        return rows
-    }
-
-    /// The first row, or nil; the statement is reset at once either way.
-    public func first(_ sql: String, _ values: [SQLValue] = []) throws -> Row? {
-        var found: Row?
-        try each(sql, values) { row in
-            if found == nil { found = row }
-        }
-        return found
-    }
-
-    /// Runs a statement that changes rows; returns how many it changed.
-    @discardableResult
-    public func run(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
-        try each(sql, values) { _ in }
-        return Int(sqlite3_changes(handle))
-    }
-
-    private func each(_ sql: String, _ values: [SQLValue], _ body: (Row) throws -> Void) throws {
+    func each(_ sql: String, _ values: [SQLValue], _ body: (Row) throws -> Void) throws {
         let statement = try prepared(sql)
         defer {
             sqlite3_reset(statement)
@@ -124,96 +274,6 @@ public final class Database {
 
     private func currentError(_ code: Int32) -> DatabaseError {
         DatabaseError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
-    }
-
-    // MARK: - Transactions
-
-    /// A write transaction: `BEGIN IMMEDIATE` takes the write lock at the start (a deferred
-    /// transaction that later needs it can fail with SQLITE_BUSY instead of waiting), commits when
-    /// `body` returns, rolls back when it throws. Nested calls become savepoints.
-    public func write<Result>(_ body: () throws -> Result) throws -> Result {
-        if transactionDepth > 0 { return try transaction(begin: "BEGIN IMMEDIATE", body) }
-        // Writers of this process queue on a lock instead of in SQLite's busy handler, which
-        // sleeps with back-off (measured: p99 169 ms → 28 ms with four writing threads). Other
-        // processes still wait in the busy timeout.
-        //
-        // The time in this queue counts against the busy timeout: while another process held
-        // the write lock, each writer here waited its whole timeout in turn, so a request
-        // waited the timeout times the writers ahead of it (measured: creates answered after
-        // 17 s behind a lock held 17 s, instead of 503 after 10 s).
-        let started = DispatchTime.now().uptimeNanoseconds
-        guard Self.processWriteLock.lock(before: Date(timeIntervalSinceNow: Double(busyTimeoutMilliseconds) / 1000)) else {
-            throw DatabaseError(code: SQLITE_BUSY, message: "database is locked (this process's other writers waited for it)")
-        }
-        defer { Self.processWriteLock.unlock() }
-        let waited = Int32(clamping: (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
-        sqlite3_busy_timeout(handle, max(1, busyTimeoutMilliseconds - waited))
-        defer { sqlite3_busy_timeout(handle, busyTimeoutMilliseconds) }
-        return try transaction(begin: "BEGIN IMMEDIATE", body)
-    }
-
-    private static let processWriteLock = NSLock()
-
-    /// A read transaction: one consistent snapshot for several queries.
-    public func read<Result>(_ body: () throws -> Result) throws -> Result {
-        try transaction(begin: "BEGIN DEFERRED", body)
-    }
-
-    private func transaction<Result>(begin: String, _ body: () throws -> Result) throws -> Result {
-        if transactionDepth > 0 {
-            let name = "nested\(transactionDepth)"
-            try execute("SAVEPOINT \(name)")
-            transactionDepth += 1
-            defer { transactionDepth -= 1 }
-            do {
-                let result = try body()
-                try execute("RELEASE \(name)")
-                return result
-            } catch {
-                try? execute("ROLLBACK TO \(name)")
-                try? execute("RELEASE \(name)")
-                throw error
-            }
-        }
-        try execute(begin)
-        transactionDepth = 1
-        defer { transactionDepth = 0 }
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            if sqlite3_get_autocommit(handle) == 0 { try? execute("ROLLBACK") }
-            throw error
-        }
-    }
-
-    public var isInTransaction: Bool { transactionDepth > 0 }
-
-    /// A consistent copy of the whole database into another file, through SQLite's backup API,
-    /// while other connections keep reading and writing.
-    public func backup(to destination: String) throws {
-        var target: OpaquePointer?
-        guard sqlite3_open(destination, &target) == SQLITE_OK, let target else {
-            sqlite3_close(target)
-            throw DatabaseError(code: SQLITE_CANTOPEN, message: "cannot open \(destination)")
-        }
-        defer { sqlite3_close(target) }
-        guard let backup = sqlite3_backup_init(target, "main", handle, "main") else {
-            throw DatabaseError(code: sqlite3_errcode(target), message: String(cString: sqlite3_errmsg(target)))
-        }
-        var result: Int32
-        repeat {
-            // Every page in one step, under one read transaction: WAL lets writers go on
-            // meanwhile, and the copy is the snapshot the step began with. In steps of a few
-            // pages, any write by another connection between two steps restarts the copy from
-            // the first page, so under a steady load a large database never finished (measured:
-            // 30 MB took 0.14 s idle, 24 s with a write every 10 ms).
-            result = sqlite3_backup_step(backup, -1)
-            if result == SQLITE_BUSY || result == SQLITE_LOCKED { sqlite3_sleep(20) }
-        } while result == SQLITE_OK || result == SQLITE_BUSY || result == SQLITE_LOCKED
-        sqlite3_backup_finish(backup)
-        guard result == SQLITE_DONE else { throw DatabaseError(code: result, message: "backup failed") }
     }
 }
 

@@ -58,6 +58,9 @@ public final class FastCGIServer: @unchecked Sendable {
         pool = Pool(size: options.threads)
     }
 
+    /// Up to `bytes` of freed memory stay with the process (glibc's `M_TRIM_THRESHOLD`).
+    public static func keepFreedMemory(bytes: Int32) { phim_keep_freed_memory(bytes) }
+
     /// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts afterwards.
     /// Call first thing in `main`, before any thread exists.
     public static func blockTerminationSignals() {
