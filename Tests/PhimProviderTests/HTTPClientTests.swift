@@ -27,7 +27,7 @@ final class HTTPClientTests: XCTestCase {
                                         timeoutMilliseconds: 5_000)
         XCTAssertEqual(reply.status, 200)
         XCTAssertEqual(reply.headers["content-type"], "application/json")
-        XCTAssertEqual(reply.headers["connection"], "close")
+        XCTAssertEqual(reply.headers["connection"], "keep-alive", "the simulator keeps the connection for the next call, as Kie does")
         XCTAssertEqual(try KieWire.parseCreditReply(reply.body), 10_000_000)
 
         let missing = try HTTPClient.send(method: "GET", url: base + "/nowhere", timeoutMilliseconds: 5_000)
