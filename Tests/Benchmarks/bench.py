@@ -610,7 +610,7 @@ def report(new, vapor):
     lines.append(line("5b", "`GET /api/v1/videos/{id}`, session cookie", r["read_cookie"], livez, 0.80))
     lines.append(line(6, "gallery page `GET /api/v1/videos?limit=24`", r["gallery"], livez, 0.50))
     lines.append(line(8, "callback ingestion (progress callbacks, 2,000 waiting videos)", r["callbacks"], livez))
-    lines.append(line(9, "creates `POST /api/v1/videos` (hold, simulator over HTTP, confirm; 16 connections)", r["creates"], livez, 0.20))
+    lines.append(line(9, "creates `POST /api/v1/videos` (hold, simulator over HTTP, confirm; 16 connections, 100 accounts)", r["creates"], livez, 0.20))
     table = "\n".join(lines)
 
     t = new["tabs"]
@@ -660,7 +660,7 @@ def report(new, vapor):
         side.append(pair("read one video (API key)", r["read_key"], v["read_key"]))
         side.append(pair("gallery page (limit=24)", r["gallery"], v["gallery"]))
         side.append(pair("progress callbacks", r["callbacks"], v["callbacks"]))
-        side.append(pair("creates (16 connections)", r["creates"], v["creates"], 10.0))
+        side.append(pair("creates (16 connections, 100 accounts)", r["creates"], v["creates"], 10.0))
         side.append(f"| raw commit rate (each one's own tool, 8 / 16 writers) | {new['commit_rate']:,.0f} | {vapor['commit_rate']:,.0f} | "
                     f"{new['commit_rate'] / vapor['commit_rate']:.1f}× | |")
         side.append(f"| resident memory idle / peak (one process) | {new['rss_idle']:.0f} / {new['rss_peak']:.0f} MiB | "
