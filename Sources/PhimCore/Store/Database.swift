@@ -96,6 +96,12 @@ public final class Database {
     }
 
     private func transaction<Result>(begin: String, _ body: () throws -> Result) throws -> Result {
+        // A read inside a transaction has nothing to roll back: no savepoint.
+        if transactionDepth > 0, begin == "BEGIN DEFERRED" {
+            transactionDepth += 1
+            defer { transactionDepth -= 1 }
+            return try body()
+        }
         if transactionDepth > 0 {
             let name = "nested\(transactionDepth)"
             try execute("SAVEPOINT \(name)")
