@@ -117,12 +117,14 @@ public final class Database {
                 throw error
             }
         }
-        try execute(begin)
+        // Prepared once and kept like any statement: `sqlite3_exec` parsed BEGIN and COMMIT
+        // anew for every transaction (profiled: 7% of a video read).
+        try active.each(begin, []) { _ in }
         transactionDepth = 1
         defer { transactionDepth = 0 }
         do {
             let result = try body()
-            try execute("COMMIT")
+            try active.each("COMMIT", []) { _ in }
             return result
         } catch {
             if sqlite3_get_autocommit(active.handle) == 0 { try? execute("ROLLBACK") }
