@@ -21,9 +21,7 @@ import resource
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -195,10 +193,6 @@ class PhimUp:
 
     def fastcgi(self):
         return [pid for pid in children(self.process.pid) if " fcgi " in command_of(pid)]
-
-    def tree(self):
-        """Everything that serves: the supervisor (which runs the simulator), nginx, FastCGI."""
-        return [self.process.pid] + children(self.process.pid)
 
     def serving(self):
         """nginx and the FastCGI processes: what a browser's request costs."""

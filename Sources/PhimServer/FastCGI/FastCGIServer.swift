@@ -320,11 +320,13 @@ public final class FastCGIServer: @unchecked Sendable {
         }
         if response.status != 204 && response.status != 304 { head += "Content-Length: \(response.body.count)\r\n" }
         head += "\r\n"
-        var message = Array(head.utf8)
-        if includeBody { message += response.body }
-        var ok = message.withUnsafeBytes { bytes in
-            FCGX_PutStr(bytes.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(bytes.count), stream)
-        } >= 0
+        // libfcgi copies both into its own buffer: the body is not copied into the head first.
+        func put(_ bytes: [UInt8]) -> Bool {
+            bytes.isEmpty || bytes.withUnsafeBytes { raw in
+                FCGX_PutStr(raw.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(raw.count), stream)
+            } >= 0
+        }
+        var ok = put(Array(head.utf8)) && (!includeBody || put(response.body))
         if ok { ok = FCGX_FFlush(stream) >= 0 }
         return ok && FCGX_GetError(stream) == 0
     }
