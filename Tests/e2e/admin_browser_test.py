@@ -31,7 +31,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_support import ROOT, Failed, chrome, expect, load_words, run_steps  # noqa: E402
+from browser_support import PAGE_SHOWN_JS, ROOT, Failed, chrome, expect, load_words, run_steps  # noqa: E402
 
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
@@ -113,11 +113,7 @@ class Browser:
             raise Failed(f"{message} (after {seconds} s)") from None
 
     def wait_ready(self):
-        """The page shows once common.js has put its words in place, then fades in (WebDriver calls a
-        transparent element hidden, so wait for the fade to end)."""
-        self.wait(lambda: self.js("return document.readyState === 'complete' && document.documentElement.classList.contains('ready')"
-                                  " && getComputedStyle(document.body).opacity === '1'"),
-                  message="the page never became ready")
+        self.wait(lambda: self.js(PAGE_SHOWN_JS), message="the page never became ready")
 
     def text(self, css):
         return self.js("var e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;", css)

@@ -17,6 +17,12 @@ def load_words(language):
         return json.load(handle)
 
 
+# The page is shown once common.js has put its words in place (html.ready), then fades in; WebDriver
+# calls an element under a transparent body hidden, so a page counts as shown when the fade has ended.
+PAGE_SHOWN_JS = ("return document.readyState === 'complete' && document.documentElement.classList.contains('ready')"
+                 " && getComputedStyle(document.body).opacity === '1'")
+
+
 class Failed(AssertionError):
     pass
 

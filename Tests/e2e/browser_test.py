@@ -27,7 +27,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_support import Failed, chrome, expect, load_words, run_steps  # noqa: E402
+from browser_support import PAGE_SHOWN_JS, Failed, chrome, expect, load_words, run_steps  # noqa: E402
 
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
@@ -95,9 +95,7 @@ class Browser:
             raise Failed(f"{message} (after {seconds} s)") from None
 
     def wait_ready(self):
-        """The page shows once common.js has put its words in place."""
-        self.wait(lambda: self.js("return document.readyState === 'complete' && document.documentElement.classList.contains('ready')"),
-                  message="the page never became ready")
+        self.wait(lambda: self.js(PAGE_SHOWN_JS), message="the page never became ready")
 
     def wait_gallery(self):
         self.wait_ready()
