@@ -8,15 +8,49 @@ import Glibc
 /// answer.
 public enum ISOTime {
     public static func string(_ millis: Int64) -> String {
-        var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
-        let fraction = Int(millis - Int64(seconds) * 1000)
+        let time = Fields(millis)
+        guard time.fitsFourDigits else { return time.loose }
+        return String(unsafeUninitializedCapacity: 24) { time.write(into: $0) }
+    }
+
+    /// The most `write` ever writes: 24 characters, more only for years outside 0...9999.
+    public static let maximumLength = 48
+
+    /// Writes the same characters into `out` (room for `maximumLength`) without making a string
+    /// first (a JSON answer); returns how many.
+    public static func write(_ millis: Int64, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        let time = Fields(millis)
+        guard time.fitsFourDigits else {
+            let loose = Array(time.loose.utf8.prefix(maximumLength))
+            _ = out.initialize(from: loose)
+            return loose.count
+        }
+        return time.write(into: out)
+    }
+
+    /// A UTC calendar time split by `gmtime_r`.
+    private struct Fields {
         var parts = tm()
-        gmtime_r(&seconds, &parts)
-        let year = Int(parts.tm_year) + 1900
-        guard (0...9999).contains(year) else { return "\(year)-\(parts.tm_mon + 1)-\(parts.tm_mday)T\(parts.tm_hour):\(parts.tm_min):\(parts.tm_sec).\(fraction)Z" }
-        // Digits straight into 24 bytes: string interpolation of padded parts was a tenth of a
-        // gallery page's time (five times per video).
-        return String(unsafeUninitializedCapacity: 24) { out in
+        var year: Int
+        var fraction: Int
+
+        init(_ millis: Int64) {
+            var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
+            fraction = Int(millis - Int64(seconds) * 1000)
+            gmtime_r(&seconds, &parts)
+            year = Int(parts.tm_year) + 1900
+        }
+
+        var fitsFourDigits: Bool { (0...9999).contains(year) }
+
+        /// Years outside 0...9999 do not fit ISO 8601's four digits: written loosely (Phim stores none).
+        var loose: String {
+            "\(year)-\(parts.tm_mon + 1)-\(parts.tm_mday)T\(parts.tm_hour):\(parts.tm_min):\(parts.tm_sec).\(fraction)Z"
+        }
+
+        /// Digits straight into 24 bytes: string interpolation of padded parts was a tenth of a
+        /// gallery page's time (five times per video).
+        func write(into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
             func put(_ value: Int, width: Int, at offset: Int) {
                 var value = value
                 for position in stride(from: offset + width - 1, through: offset, by: -1) {

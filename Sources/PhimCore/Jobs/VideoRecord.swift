@@ -52,7 +52,7 @@ public struct VideoRecord: Sendable {
     /// How many columns `columns` lists; a query may select more after them.
     static let columnCount = columns.split(separator: ",").count
 
-    init(_ row: Row) {
+    init(_ row: some RowReading) {
         id = row.string(0)
         userID = row.string(1)
         mode = VideoMode(rawValue: row.string(2)) ?? .textToVideo
@@ -129,13 +129,14 @@ public struct Gallery: Sendable {
         }
         return try db.read {
             let version = try db.first("SELECT feed_version FROM users WHERE id = ?", [.text(userID)])?.int64(0) ?? 0
-            let rows = try db.query("""
+            var videos = try db.query("""
                 SELECT \(VideoRecord.columns) FROM video_jobs
                 WHERE user_id = ? AND deleted_at IS NULL AND (created_at < ? OR (created_at = ? AND id < ?))
                 ORDER BY created_at DESC, id DESC LIMIT ?
-                """, [.text(userID), .integer(after.0), .integer(after.0), .text(after.1), .int(limit + 1)])
-            let videos = rows.prefix(limit).map(VideoRecord.init)
-            let next = rows.count > limit ? videos.last.map { "\($0.createdAt).\($0.id)" } : nil
+                """, [.text(userID), .integer(after.0), .integer(after.0), .text(after.1), .int(limit + 1)], decode: VideoRecord.init)
+            let more = videos.count > limit
+            if more { videos.removeLast(videos.count - limit) }
+            let next = more ? videos.last.map { "\($0.createdAt).\($0.id)" } : nil
             return Page(videos: videos, nextCursor: next, version: version)
         }
     }
@@ -155,7 +156,7 @@ public struct Gallery: Sendable {
             let rows = try db.query("""
                 SELECT \(VideoRecord.columns) FROM video_jobs WHERE user_id = ? AND feed_version > ?
                 ORDER BY feed_version LIMIT 200
-                """, [.text(userID), .integer(version)]).map(VideoRecord.init)
+                """, [.text(userID), .integer(version)], decode: VideoRecord.init)
             // More than a page changed: answer up to the last one shown; the next poll takes the rest.
             let upTo = rows.count == 200 ? rows.last!.feedVersion : current
             return Changes(version: upTo, changed: rows.filter { $0.deletedAt == nil },

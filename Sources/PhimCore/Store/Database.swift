@@ -46,6 +46,14 @@ public final class Database {
         return rows
     }
 
+    /// Runs one statement and decodes every row in place, without copying its columns into a
+    /// `Row` first: for pages of many wide rows (a gallery page is 25 rows of 35 columns).
+    public func query<Item>(_ sql: String, _ values: [SQLValue] = [], decode: (StatementRow) throws -> Item) throws -> [Item] {
+        var items: [Item] = []
+        try active.step(sql, values) { items.append(try decode($0)) }
+        return items
+    }
+
     /// The first row, or nil; the statement is reset at once either way.
     public func first(_ sql: String, _ values: [SQLValue] = []) throws -> Row? {
         var found: Row?
@@ -237,6 +245,11 @@ final class Connection: @unchecked Sendable {
     }
 
     func each(_ sql: String, _ values: [SQLValue], _ body: (Row) throws -> Void) throws {
+        try step(sql, values) { try body(Row(statement: $0.statement)) }
+    }
+
+    /// Binds the values and hands over each row in turn, in place.
+    func step(_ sql: String, _ values: [SQLValue], _ body: (StatementRow) throws -> Void) throws {
         let statement = try prepared(sql)
         defer {
             sqlite3_reset(statement)
@@ -249,7 +262,7 @@ final class Connection: @unchecked Sendable {
             let result = sqlite3_step(statement)
             if result == SQLITE_DONE { return }
             guard result == SQLITE_ROW else { throw currentError(result) }
-            try body(Row(statement: statement))
+            try body(StatementRow(statement: statement))
         }
     }
 
@@ -299,9 +312,47 @@ public enum SQLValue: Sendable, Equatable {
     public static func bool(_ value: Bool) -> SQLValue { .integer(value ? 1 : 0) }
 }
 
+/// Reading a result row's columns by index (the order of the SELECT list); records decode
+/// themselves from either kind of row.
+public protocol RowReading {
+    func int(_ index: Int) -> Int
+    func int64(_ index: Int) -> Int64
+    func optionalInt64(_ index: Int) -> Int64?
+    func string(_ index: Int) -> String
+    func optionalString(_ index: Int) -> String?
+}
+
+/// The row a statement stands on, read in place: valid only until the statement steps on, so
+/// only inside `Database.query(_:_:decode:)`.
+public struct StatementRow: RowReading {
+    let statement: OpaquePointer
+
+    public func int(_ index: Int) -> Int { Int(sqlite3_column_int64(statement, Int32(index))) }
+    public func int64(_ index: Int) -> Int64 { sqlite3_column_int64(statement, Int32(index)) }
+
+    public func optionalInt64(_ index: Int) -> Int64? {
+        isNull(index) ? nil : int64(index)
+    }
+
+    public func string(_ index: Int) -> String { Self.text(statement, Int32(index)) }
+
+    public func optionalString(_ index: Int) -> String? {
+        isNull(index) ? nil : string(index)
+    }
+
+    /// Asked before reading the value: reading converts it, and the type with it.
+    private func isNull(_ index: Int) -> Bool { sqlite3_column_type(statement, Int32(index)) == SQLITE_NULL }
+
+    /// A column's text as SQLite holds it, by its length (not up to a NUL, which bound text may contain).
+    static func text(_ statement: OpaquePointer, _ index: Int32) -> String {
+        guard let bytes = sqlite3_column_text(statement, index) else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(statement, index))), as: UTF8.self)
+    }
+}
+
 /// One result row, read by column index (the order of the SELECT list). Values are copied out,
 /// so a row outlives its statement's next step.
-public struct Row: Sendable {
+public struct Row: Sendable, RowReading {
     private var values: [SQLValue]
 
     init(statement: OpaquePointer) {
@@ -310,7 +361,7 @@ public struct Row: Sendable {
             switch sqlite3_column_type(statement, index) {
             case SQLITE_INTEGER: .integer(sqlite3_column_int64(statement, index))
             case SQLITE_FLOAT: .real(sqlite3_column_double(statement, index))
-            case SQLITE_TEXT: .text(String(cString: sqlite3_column_text(statement, index)))
+            case SQLITE_TEXT: .text(StatementRow.text(statement, index))
             case SQLITE_BLOB:
                 if let bytes = sqlite3_column_blob(statement, index) {
                     .blob(Data(bytes: bytes, count: Int(sqlite3_column_bytes(statement, index))))

@@ -17,6 +17,11 @@ public struct Response: Sendable {
         Response(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: value.bytes())
     }
 
+    /// An answer written with a `JSONWriter` (no tree in between).
+    public static func json(_ writer: JSONWriter, status: Int = 200) -> Response {
+        Response(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: writer.bytes)
+    }
+
     public static func noContent() -> Response { Response(status: 204) }
 
     public mutating func addHeader(_ name: String, _ value: String) { headers.append((name, value)) }

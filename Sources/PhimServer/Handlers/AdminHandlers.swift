@@ -178,11 +178,13 @@ enum AdminJobHandlers {
     }
 
     static func listed(_ listed: JobAdministration.Listed, _ context: Context) -> JSON {
-        guard case .object(var fields) = VideoJSON.video(listed.video, context) else { return .null }
-        fields.append(("owner_email", .string(listed.ownerEmail)))
-        fields.append(("last_heard_at", Timestamps.isoOrNull(listed.lastHeardAt)))
-        fields.append(("deleted", .bool(listed.video.deletedAt != nil)))
-        return .object(fields)
+        let writer = JSONWriter()
+        VideoJSON.object(listed.video, language: context.language, sharing: VideoJSON.sharing(context), into: writer) { writer in
+            writer.key("owner_email"); writer.string(listed.ownerEmail)
+            writer.key("last_heard_at"); writer.time(listed.lastHeardAt)
+            writer.key("deleted"); writer.bool(listed.video.deletedAt != nil)
+        }
+        return .raw(writer.bytes)
     }
 
     private static func jobs(_ context: Context) -> JobAdministration {
