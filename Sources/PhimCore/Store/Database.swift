@@ -42,7 +42,7 @@ public final class Database {
     @discardableResult
     public func query(_ sql: String, _ values: [SQLValue] = []) throws -> [Row] {
         var rows: [Row] = []
-        try active.each(sql, values) { rows.append($0) }
+        try active.step(sql, values) { rows.append(Row(statement: $0.statement)) }
         return rows
     }
 
@@ -57,8 +57,8 @@ public final class Database {
     /// The first row, or nil; the statement is reset at once either way.
     public func first(_ sql: String, _ values: [SQLValue] = []) throws -> Row? {
         var found: Row?
-        try active.each(sql, values) { row in
-            if found == nil { found = row }
+        try active.step(sql, values) { row in
+            if found == nil { found = Row(statement: row.statement) }
         }
         return found
     }
@@ -66,7 +66,7 @@ public final class Database {
     /// Runs a statement that changes rows; returns how many it changed.
     @discardableResult
     public func run(_ sql: String, _ values: [SQLValue] = []) throws -> Int {
-        try active.each(sql, values) { _ in }
+        try active.step(sql, values) { _ in }
         return Int(sqlite3_changes(active.handle))
     }
 
@@ -127,12 +127,12 @@ public final class Database {
         }
         // Prepared once and kept like any statement: `sqlite3_exec` parsed BEGIN and COMMIT
         // anew for every transaction (profiled: 7% of a video read).
-        try active.each(begin, []) { _ in }
+        try active.step(begin, []) { _ in }
         transactionDepth = 1
         defer { transactionDepth = 0 }
         do {
             let result = try body()
-            try active.each("COMMIT", []) { _ in }
+            try active.step("COMMIT", []) { _ in }
             return result
         } catch {
             if sqlite3_get_autocommit(active.handle) == 0 { try? execute("ROLLBACK") }
@@ -242,10 +242,6 @@ final class Connection: @unchecked Sendable {
             sqlite3_free(error)
             throw DatabaseError(code: result, message: message)
         }
-    }
-
-    func each(_ sql: String, _ values: [SQLValue], _ body: (Row) throws -> Void) throws {
-        try step(sql, values) { try body(Row(statement: $0.statement)) }
     }
 
     /// Binds the values and hands over each row in turn, in place.

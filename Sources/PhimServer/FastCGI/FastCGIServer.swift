@@ -231,6 +231,8 @@ public final class FastCGIServer: @unchecked Sendable {
     /// was left (a body longer than it said) or the stream failed.
     static func readToEnd(_ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
         guard let stream else { return false }
+        // The usual case, every request: the body was read whole and this is the end.
+        if FCGX_GetChar(stream) == EOF { return FCGX_GetError(stream) == 0 }
         var sink = [CChar](repeating: 0, count: 4096)
         for _ in 0..<4 {
             let count = FCGX_GetStr(&sink, Int32(sink.count), stream)

@@ -14,12 +14,16 @@ public struct Response: Sendable {
     }
 
     public static func json(_ value: JSON, status: Int = 200) -> Response {
-        Response(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: value.bytes())
+        json(bytes: value.bytes(), status: status)
     }
 
     /// An answer written with a `JSONWriter` (no tree in between).
     public static func json(_ writer: JSONWriter, status: Int = 200) -> Response {
-        Response(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: writer.bytes)
+        json(bytes: writer.bytes, status: status)
+    }
+
+    private static func json(bytes: [UInt8], status: Int) -> Response {
+        Response(status: status, headers: [("Content-Type", "application/json; charset=utf-8")], body: bytes)
     }
 
     public static func noContent() -> Response { Response(status: 204) }
