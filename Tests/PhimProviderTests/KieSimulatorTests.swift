@@ -1,4 +1,4 @@
-// The simulator behaves like Kie: keys, validation, states, tags, limits, credits, callbacks, statistics.
+// The simulator behaves like Kie: keys, paused ids, states, tags, limits, billing, callbacks, statistics.
 @testable import PhimProvider
 import PhimSupport
 import XCTest
@@ -6,36 +6,95 @@ import XCTest
 final class KieSimulatorTests: XCTestCase {
     override func setUp() { TestEnvironment.setUp() }
 
-    static func body(_ prompt: String, model: String = "sora-2-text-to-video", extra: String = "") -> Data {
-        Data(#"{"model": "\#(model)", "callBackUrl": "https://phim.test/cb", "progressCallBackUrl": "https://phim.test/cb/progress", \#(extra) "input": {"prompt": "\#(prompt)", "aspect_ratio": "portrait", "n_frames": "10", "remove_watermark": true}}"#.utf8)
+    /// A Seedance 2 Mini text-to-video create, 5 s at 480p (19 credits), portrait, with a callback.
+    static func body(_ prompt: String, model: String = "bytedance/seedance-2-mini", extra: String = "") -> Data {
+        Data(#"{"model": "\#(model)", "callBackUrl": "https://phim.test/cb", "input": {"prompt": "\#(prompt)", "aspect_ratio": "9:16", "resolution": "480p", "duration": 5\#(extra)}}"#.utf8)
     }
 
-    static func code(_ reply: KieSimulator.Reply) -> Int? {
-        KieWire.Envelope.parse(reply.body)?.code
+    /// Veo 3.1 Fast, text-to-video (60 credits a clip).
+    static func veoBody(_ prompt: String, model: String = "veo3_fast") -> Data {
+        Data(#"{"model": "\#(model)", "prompt": "\#(prompt)", "aspect_ratio": "16:9", "callBackUrl": "https://phim.test/veo-cb"}"#.utf8)
     }
 
-    func testRefusesBadKeysAndBadInputLikeKie() {
+    static let miniPrice = 19.0
+
+    func balance(_ simulator: KieSimulator) -> Double? { KieReply.number(KieReply.data(simulator.credit(authorization: "Bearer k"))) }
+
+    func record(_ simulator: KieSimulator, _ id: String) -> JSON { KieReply.data(simulator.recordInfo(authorization: "Bearer k", taskID: id)) }
+
+    // MARK: - Keys, models, paused ids
+
+    func testRefusesBadKeysLikeKie() {
         let simulator = KieSimulator(settings: .init(expectedAPIKey: "right"), clock: ManualClock().clock, mediaBaseURL: "")
-        let noKey = simulator.createTask(authorization: nil, body: Data("{}".utf8))
+        let noKey = simulator.createTask(authorization: nil, body: Self.body("x"))
         XCTAssertEqual(noKey.status, 200, "Kie answers HTTP 200 with the error in the envelope")
-        XCTAssertEqual(Self.code(noKey), 401)
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer wrong", body: Data("{}".utf8))), 401)
-        XCTAssertEqual(Self.code(simulator.credit(authorization: "Bearer wrong")), 401)
-        XCTAssertEqual(Self.code(simulator.recordInfo(authorization: "Basic right", taskID: "x")), 401)
-        let noImage = #"{"model": "sora-2-image-to-video", "input": {"prompt": "x"}}"#
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer right", body: Data(noImage.utf8))), 422)
-        let badFrames = #"{"model": "sora-2-text-to-video", "input": {"prompt": "x", "n_frames": "25"}}"#
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer right", body: Data(badFrames.utf8))), 422)
-        let sizeOnStandard = #"{"model": "sora-2-text-to-video", "input": {"prompt": "x", "size": "high"}}"#
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer right", body: Data(sizeOnStandard.utf8))), 422)
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer right", body: Data("garbage".utf8))), 422)
-        let fine = #"{"model": "sora-2-text-to-video", "input": {"prompt": "x", "n_frames": "10"}}"#
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer right", body: Data(fine.utf8))), 200)
-        let tagged = #"{"model": "sora-2-text-to-video", "input": {"prompt": "make it #error455 please"}}"#
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer right", body: Data(tagged.utf8))), 455)
-        simulator.setAccountCredits(0)
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer right", body: Data(fine.utf8))), 402)
-        XCTAssertEqual(simulator.callCounts.createTask, 9)
+        XCTAssertEqual(KieReply.code(noKey), 401)
+        XCTAssertEqual(KieReply.msg(noKey), "You do not have access permissions")
+        XCTAssertEqual(KieReply.code(simulator.createTask(authorization: "Bearer wrong", body: Self.body("x"))), 401)
+        XCTAssertEqual(KieReply.code(simulator.veoGenerate(authorization: "Bearer wrong", body: Self.veoBody("x"))), 401)
+        XCTAssertEqual(KieReply.code(simulator.credit(authorization: "Bearer wrong")), 401)
+        XCTAssertEqual(KieReply.code(simulator.recordInfo(authorization: "Basic right", taskID: "x")), 401)
+        XCTAssertEqual(KieReply.code(simulator.veoRecordInfo(authorization: nil, taskID: "x")), 401)
+        // Auth comes before the paused check: a wrong key learns nothing about the models.
+        XCTAssertEqual(KieReply.code(simulator.createTask(authorization: "Bearer wrong", body: Self.body("x", model: "sora-2-text-to-video"))), 401)
+        XCTAssertEqual(KieReply.code(simulator.createTask(authorization: "Bearer right", body: Self.body("x"))), 200)
+        XCTAssertEqual(simulator.callCounts.createTask, 4)
+        XCTAssertEqual(simulator.callCounts.veoGenerate, 1)
+        XCTAssertEqual(simulator.statistics().tasks, 1)
+    }
+
+    func testSoraAndPausedModelsAnswerPausedAndBillNothing() throws {
+        let simulator = KieSimulator(settings: .init(accountCredits: 1_000, pausedModels: ["wan/3-0-video"]), clock: ManualClock().clock,
+                                     mediaBaseURL: "")
+        let sora = [
+            #"{"model": "sora-2-text-to-video", "callBackUrl": "https://phim.test/cb", "progressCallBackUrl": "https://phim.test/p", "input": {"prompt": "x", "aspect_ratio": "portrait", "n_frames": "10", "remove_watermark": true}}"#,
+            #"{"model": "sora-2-image-to-video", "input": {"prompt": "x", "image_urls": ["https://img.test/a.png"]}}"#,
+            #"{"model": "sora-2-pro-text-to-video", "input": {"prompt": "x", "size": "high"}}"#,
+            #"{"model": "sora-2-text-to-video-stable", "input": {"anything": "goes, nothing is checked"}}"#,
+            #"{"model": "sora-2-pro-storyboard"}"#,
+        ]
+        for body in sora {
+            let reply = simulator.createTask(authorization: "Bearer k", body: Data(body.utf8))
+            XCTAssertEqual(String(decoding: reply.body, as: UTF8.self), #"{"code":500,"msg":"This interface is temporarily paused","data":null}"#, body)
+        }
+        let paused = simulator.createTask(authorization: "Bearer k", body: Data(#"{"model": "wan/3-0-video", "input": {"prompt": "x"}}"#.utf8))
+        XCTAssertEqual(KieReply.code(paused), 500)
+        XCTAssertEqual(KieReply.msg(paused), "This interface is temporarily paused")
+        XCTAssertEqual(simulator.statistics().tasks, 0)
+        XCTAssertEqual(simulator.accountCredits, 1_000)
+
+        // The same id is served again once it is no longer paused; sora-2 stays paused whatever is set.
+        simulator.setPaused(["veo3"])
+        XCTAssertEqual(KieReply.code(simulator.createTask(authorization: "Bearer k", body: Data(#"{"model": "wan/3-0-video", "input": {"prompt": "x"}}"#.utf8))), 200)
+        XCTAssertEqual(KieReply.msg(simulator.createTask(authorization: "Bearer k", body: Data(sora[0].utf8))), "This interface is temporarily paused")
+        XCTAssertEqual(KieReply.msg(simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("x", model: "veo3"))),
+                       "This interface is temporarily paused")
+        XCTAssertEqual(KieReply.code(simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("x", model: "veo3_lite"))), 200)
+        XCTAssertEqual(simulator.statistics().tasks, 2)
+    }
+
+    func testUnknownModelsAndMalformedBodiesAreRefused() {
+        let simulator = KieSimulator(settings: .init(), clock: ManualClock().clock, mediaBaseURL: "")
+        func create(_ body: String) -> KieSimulator.Reply { simulator.createTask(authorization: "Bearer k", body: Data(body.utf8)) }
+        XCTAssertEqual(String(decoding: create(#"{"model": "kling-9.9/video", "input": {"prompt": "x"}}"#).body, as: UTF8.self),
+                       #"{"code":422,"msg":"The model kling-9.9/video is not supported","data":null}"#)
+        XCTAssertEqual(KieReply.msg(create(#"{"model": "veo3_fast", "prompt": "x"}"#)), "The model veo3_fast is not supported",
+                       "Veo is not a Market model")
+        XCTAssertEqual(KieReply.code(create("garbage")), 422)
+        XCTAssertEqual(KieReply.code(create("[1, 2]")), 422)
+        XCTAssertEqual(KieReply.msg(create(#"{"input": {"prompt": "x"}}"#)), "This field is required: model")
+        XCTAssertEqual(KieReply.code(create(#"{"input": {"prompt": "x"}}"#)), 500)
+        XCTAssertEqual(KieReply.msg(create(#"{"model": 7, "input": {"prompt": "x"}}"#)), "model: expected a string")
+        XCTAssertEqual(KieReply.msg(create(#"{"model": "bytedance/seedance-2-mini"}"#)), "This field is required: input")
+        XCTAssertEqual(KieReply.msg(create(#"{"model": "bytedance/seedance-2-mini", "input": "x"}"#)), "input: expected an object")
+        let progress = create(#"{"model": "bytedance/seedance-2-mini", "progressCallBackUrl": "https://phim.test/p", "input": {"prompt": "x"}}"#)
+        XCTAssertEqual(KieReply.code(progress), 422)
+        XCTAssertTrue(KieReply.msg(progress).hasPrefix("progressCallBackUrl: not supported by bytedance/seedance-2-mini"), KieReply.msg(progress))
+        XCTAssertTrue(KieReply.msg(create(#"{"model": "bytedance/seedance-2-mini", "callback_url": "https://x.test", "input": {"prompt": "x"}}"#))
+            .hasPrefix("callback_url: unknown field"))
+        XCTAssertEqual(KieReply.msg(create(#"{"model": "bytedance/seedance-2-mini", "callBackUrl": "phim.test/cb", "input": {"prompt": "x"}}"#)),
+                       "callBackUrl: expected a string holding an http(s) URL")
+        XCTAssertEqual(simulator.statistics().tasks, 0)
     }
 
     func testErrorTagNeedsThreeDigitsInRange() {
@@ -46,172 +105,227 @@ final class KieSimulatorTests: XCTestCase {
         XCTAssertNil(KieSimulator.requestedErrorCode(in: "#error٤٠٢"))
     }
 
+    // MARK: - A task's life
+
     func testTaskGoesThroughKiesStatesAndEndsWithTheSampleVideo() throws {
         let clock = ManualClock()
         let simulator = KieSimulator(settings: .init(jobDuration: 20), clock: clock.clock, mediaBaseURL: "http://sim.test/media/")
-        let id = try KieWire.parseCreateReply(simulator.createTask(authorization: "Bearer k", body: Self.body("a cat")).body)
+        let id = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("a cat")))
         XCTAssertEqual(id.count, 32)
-        func status() throws -> ProviderTaskStatus {
-            try KieWire.parseRecordInfoReply(simulator.recordInfo(authorization: "Bearer k", taskID: id).body)
-        }
-        XCTAssertEqual(try status().state, .waiting)
+        XCTAssertEqual(record(simulator, id)["state"]?.stringValue, "waiting")
         clock.advance(2.5)
-        XCTAssertEqual(try status().state, .queuing)
+        XCTAssertEqual(record(simulator, id)["state"]?.stringValue, "queuing")
         clock.advance(5)
-        let generating = try status()
-        XCTAssertEqual(generating.state, .generating)
-        XCTAssertEqual(generating.progress, 37)
-        XCTAssertEqual(generating.resultURLs, [])
+        let generating = record(simulator, id)
+        XCTAssertEqual(generating["state"]?.stringValue, "generating")
+        XCTAssertNil(generating["progress"], "Kie documents no progress for these models: Phim must not rely on one")
+        XCTAssertNil(generating["creditsConsumed"], "absent while running")
+        XCTAssertEqual(generating["resultJson"], .null)
+        XCTAssertEqual(generating["failCode"]?.stringValue, "")
         clock.advance(12.5)
-        let done = try status()
-        XCTAssertEqual(done.state, .success)
-        XCTAssertEqual(done.resultURLs, ["http://sim.test/media/\(id)-portrait.mp4"])
-        XCTAssertEqual(done.watermarkedURLs, ["http://sim.test/media/\(id)-portrait-wm.mp4"])
-        XCTAssertNil(done.failCode)
-
+        let done = record(simulator, id)
+        XCTAssertEqual(done["state"]?.stringValue, "success")
+        XCTAssertEqual(done["model"]?.stringValue, "bytedance/seedance-2-mini")
+        XCTAssertEqual(KieReply.resultURLs(done), ["http://sim.test/media/\(id)-portrait.mp4"])
+        XCTAssertEqual(KieReply.number(done["creditsConsumed"]), Self.miniPrice)
+        XCTAssertEqual(done["failCode"], .null)
+        XCTAssertEqual(done["failMsg"], .null)
+        XCTAssertNil(done["progress"])
         // The record echoes the request as `param`, and its times are Unix milliseconds.
-        let record = try XCTUnwrap(KieWire.Envelope.parse(simulator.recordInfo(authorization: "Bearer k", taskID: id).body)?.data)
-        XCTAssertEqual(record["param"]?.stringValue, String(decoding: Self.body("a cat"), as: UTF8.self))
-        XCTAssertEqual(record["createTime"]?.intValue, 1_800_000_000_000)
-        XCTAssertEqual(record["completeTime"]?.intValue, 1_800_000_020_000)
+        XCTAssertEqual(done["param"]?.stringValue, String(decoding: Self.body("a cat"), as: UTF8.self))
+        XCTAssertEqual(done["createTime"]?.intValue, 1_800_000_000_000)
+        XCTAssertEqual(done["completeTime"]?.intValue, 1_800_000_020_000)
+        XCTAssertEqual(done["costTime"]?.intValue, 20)
     }
 
-    func testPromptTagsFailRejectAndSlow() throws {
+    func testLandscapeUnlessTheFrameIsTaller() throws {
+        let clock = ManualClock()
+        let simulator = KieSimulator(settings: .init(jobDuration: 1), clock: clock.clock, mediaBaseURL: "http://sim.test/media")
+        var ids: [String: String] = [:]
+        for ratio in ["16:9", "4:3", "1:1", "21:9", "adaptive", "3:4", "9:16"] {
+            let body = #"{"model": "bytedance/seedance-2-mini", "input": {"prompt": "x", "aspect_ratio": "\#(ratio)"}}"#
+            ids[ratio] = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Data(body.utf8)))
+        }
+        clock.advance(1)
+        for (ratio, id) in ids {
+            let expected = ["3:4", "9:16"].contains(ratio) ? "portrait" : "landscape"
+            XCTAssertEqual(KieReply.resultURLs(record(simulator, id)), ["http://sim.test/media/\(id)-\(expected).mp4"], ratio)
+        }
+    }
+
+    func testPromptTagsFailRejectSlowStallAndError() throws {
         let clock = ManualClock()
         let simulator = KieSimulator(settings: .init(jobDuration: 10), clock: clock.clock, mediaBaseURL: "http://sim.test/media")
         func create(_ prompt: String) throws -> String {
-            try KieWire.parseCreateReply(simulator.createTask(authorization: "Bearer k", body: Self.body(prompt)).body)
-        }
-        func status(_ id: String) throws -> ProviderTaskStatus {
-            try KieWire.parseRecordInfoReply(simulator.recordInfo(authorization: "Bearer k", taskID: id).body)
+            try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body(prompt)))
         }
         let failing = try create("boom #fail")
         let rejected = try create("nsfw #reject")
         let slow = try create("patience #slow")
-        XCTAssertEqual(try status(failing).failCode, nil, "a running task has no failCode yet")
+        XCTAssertEqual(record(simulator, failing)["failCode"]?.stringValue, "", "a running task has no failCode yet")
         clock.advance(10)
-        let failed = try status(failing)
-        XCTAssertEqual(failed.state, .fail)
-        XCTAssertEqual(failed.failCode, "500")
-        XCTAssertEqual(failed.resultURLs, [])
-        let refused = try status(rejected)
-        XCTAssertEqual(refused.state, .fail)
-        XCTAssertTrue(refused.failMessage?.contains("content policy") == true)
-        XCTAssertEqual(try status(slow).state, .queuing, "ten times longer: 10 s of 100 s")
+        let failed = record(simulator, failing)
+        XCTAssertEqual(failed["state"]?.stringValue, "fail")
+        XCTAssertEqual(failed["failCode"]?.stringValue, "500")
+        XCTAssertEqual(failed["resultJson"], .null)
+        XCTAssertEqual(KieReply.number(failed["creditsConsumed"]), 0)
+        let refused = record(simulator, rejected)
+        XCTAssertEqual(refused["state"]?.stringValue, "fail")
+        XCTAssertEqual(refused["failCode"]?.stringValue, "400")
+        XCTAssertTrue(refused["failMsg"]?.stringValue?.contains("content policy") == true)
+        XCTAssertEqual(record(simulator, slow)["state"]?.stringValue, "queuing", "ten times longer: 10 s of 100 s")
         clock.advance(90)
-        XCTAssertEqual(try status(slow).state, .success)
+        XCTAssertEqual(record(simulator, slow)["state"]?.stringValue, "success")
+
+        let tagged = simulator.createTask(authorization: "Bearer k", body: Self.body("make it #error455 please"))
+        XCTAssertEqual(KieReply.code(tagged), 455)
+        XCTAssertEqual(KieReply.msg(tagged), "Simulated error 455")
+        XCTAssertEqual(simulator.createTask(authorization: "Bearer k", body: Self.body("wait #stall")).delaySeconds, KieSimulator.stallSeconds)
+        XCTAssertEqual(KieReply.code(simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("veo too #error402"))), 402)
+        XCTAssertEqual(simulator.statistics().tasks, 4)
     }
 
-    func testUnknownTaskIsRecordInfoIsNull() {
+    func testUnknownTaskIsRecordInfoIsNull() throws {
         let simulator = KieSimulator(settings: .init(), clock: ManualClock().clock, mediaBaseURL: "")
-        XCTAssertThrowsError(try KieWire.parseRecordInfoReply(simulator.recordInfo(authorization: "Bearer k", taskID: "nope").body)) {
-            XCTAssertEqual($0 as? ProviderError, .rejected(code: 422, message: "recordInfo is null"))
-        }
+        XCTAssertEqual(String(decoding: simulator.recordInfo(authorization: "Bearer k", taskID: "nope").body, as: UTF8.self),
+                       #"{"code":422,"msg":"recordInfo is null","data":null}"#)
+        XCTAssertEqual(KieReply.code(simulator.recordInfo(authorization: "Bearer k", taskID: nil)), 422)
+        // Each family's status endpoint knows only its own tasks.
+        let veo = try KieReply.taskID(simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("x")))
+        XCTAssertEqual(KieReply.msg(simulator.recordInfo(authorization: "Bearer k", taskID: veo)), "recordInfo is null")
+        let market = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("x")))
+        XCTAssertEqual(KieReply.msg(simulator.veoRecordInfo(authorization: "Bearer k", taskID: market)), "recordInfo is null")
     }
 
-    func testAccountRunsOutAndFailedTasksAreRefunded() throws {
+    // MARK: - Billing, limits, faults
+
+    func testTheListPriceIsDebitedAtCreateAndRefundedWhenTheTaskFails() throws {
         let clock = ManualClock()
-        let simulator = KieSimulator(settings: .init(jobDuration: 10, accountCredits: 60, taskCost: 30), clock: clock.clock,
-                                     mediaBaseURL: "")
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer k", body: Self.body("one #fail"))), 200)
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer k", body: Self.body("two"))), 200)
-        XCTAssertEqual(try KieWire.parseCreditReply(simulator.credit(authorization: "Bearer k").body), 0)
-        XCTAssertThrowsError(try KieWire.parseCreateReply(simulator.createTask(authorization: "Bearer k", body: Self.body("three")).body)) {
-            XCTAssertEqual($0 as? ProviderError, .rejected(code: 402, message: "Credits insufficient"))
-        }
+        let simulator = KieSimulator(settings: .init(jobDuration: 10, accountCredits: 40), clock: clock.clock, mediaBaseURL: "")
+        let failing = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("one #fail")))
+        let fine = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("two")))
+        XCTAssertEqual(balance(simulator), 40 - 2 * Self.miniPrice)
+        let short = simulator.createTask(authorization: "Bearer k", body: Self.body("three"))
+        XCTAssertEqual(String(decoding: short.body, as: UTF8.self), #"{"code":402,"msg":"Credits insufficient","data":null}"#)
         clock.advance(10)
-        XCTAssertEqual(try KieWire.parseCreditReply(simulator.credit(authorization: "Bearer k").body), 30, "the failed task is given back")
-        XCTAssertEqual(try KieWire.parseCreditReply(simulator.credit(authorization: "Bearer k").body), 30, "once")
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer k", body: Self.body("three"))), 200)
+        XCTAssertEqual(balance(simulator), 40 - Self.miniPrice, "the failed task is given back")
+        XCTAssertEqual(balance(simulator), 40 - Self.miniPrice, "once")
+        XCTAssertEqual(simulator.accountCredits, 21)
+        XCTAssertEqual(KieReply.number(record(simulator, failing)["creditsConsumed"]), 0)
+        XCTAssertEqual(KieReply.number(record(simulator, fine)["creditsConsumed"]), Self.miniPrice)
+
+        // Fractional prices bill exactly: Grok 480p is 2.4 credits a second.
+        simulator.setAccountCredits(100)
+        let grok = #"{"model": "grok-imagine/text-to-video", "input": {"prompt": "x", "duration": "6", "resolution": "480p"}}"#
+        _ = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Data(grok.utf8)))
+        XCTAssertEqual(balance(simulator), 85.6)
+        XCTAssertEqual(simulator.accountCredits, 85)
     }
 
-    func testRateLimitAnswers429PastTheLimitIn10Seconds() throws {
+    func testRateLimitCountsCreatesOfBothFamilies() throws {
         let clock = ManualClock()
         let simulator = KieSimulator(settings: .init(createRateLimitPer10s: 20), clock: clock.clock, mediaBaseURL: "")
         var codes: [Int] = []
-        for _ in 0..<21 { codes.append(Self.code(simulator.createTask(authorization: "Bearer k", body: Self.body("x"))) ?? 0) }
+        for index in 0..<21 {
+            let reply = index % 2 == 0 ? simulator.createTask(authorization: "Bearer k", body: Self.body("x"))
+                : simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("x"))
+            codes.append(KieReply.code(reply) ?? 0)
+        }
         XCTAssertEqual(codes.filter { $0 == 200 }.count, 20)
         XCTAssertEqual(codes.last, 429)
+        XCTAssertEqual(KieReply.code(simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("x"))), 429)
         clock.advance(10)
-        XCTAssertNoThrow(try KieWire.parseCreateReply(simulator.createTask(authorization: "Bearer k", body: Self.body("x")).body))
+        XCTAssertEqual(KieReply.code(simulator.createTask(authorization: "Bearer k", body: Self.body("x"))), 200)
     }
 
-    func testInjectedFaultsApplyInOrder() throws {
+    func testInjectedFaultsApplyInOrderToEitherFamily() throws {
         let simulator = KieSimulator(settings: .init(), clock: ManualClock().clock, mediaBaseURL: "")
         simulator.inject(.reply(code: 455, message: "maintenance"))
         simulator.inject(.acceptThenHang)
-        XCTAssertEqual(simulator.pendingFaults, 2)
-        XCTAssertEqual(Self.code(simulator.createTask(authorization: "Bearer k", body: Self.body("x"))), 455)
+        simulator.inject(.reply(code: 505, message: "disabled"))
+        XCTAssertEqual(simulator.pendingFaults, 3)
+        let maintenance = simulator.createTask(authorization: "Bearer k", body: Self.body("x"))
+        XCTAssertEqual(KieReply.code(maintenance), 455)
+        XCTAssertEqual(KieReply.msg(maintenance), "maintenance")
         let hung = simulator.createTask(authorization: "Bearer k", body: Self.body("x"))
         XCTAssertTrue(hung.hangs)
-        let id = try KieWire.parseCreateReply(hung.body)
-        XCTAssertNoThrow(try KieWire.parseRecordInfoReply(simulator.recordInfo(authorization: "Bearer k", taskID: id).body),
-                         "the task exists even though its answer was withheld")
+        let id = try KieReply.taskID(hung)
+        XCTAssertEqual(KieReply.code(simulator.recordInfo(authorization: "Bearer k", taskID: id)), 200,
+                       "the task exists even though its answer was withheld")
+        XCTAssertEqual(KieReply.code(simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("x"))), 505)
         XCTAssertFalse(simulator.createTask(authorization: "Bearer k", body: Self.body("x")).hangs)
+        XCTAssertEqual(simulator.pendingFaults, 0)
+        simulator.inject(.acceptThenHang)
+        simulator.clearFaults()
         XCTAssertEqual(simulator.pendingFaults, 0)
     }
 
-    func testCallbacksComeOnceInTaskOrderSignedAndDecodable() throws {
+    // MARK: - Callbacks
+
+    func testCompletionCallbacksComeOnceInTaskOrderSignedAndShapedLikeRecordInfo() throws {
         let clock = ManualClock()
         let simulator = KieSimulator(settings: .init(jobDuration: 10, webhookHMACKey: "hook-key"), clock: clock.clock,
                                      mediaBaseURL: "http://sim.test/media")
         var ids: [String] = []
         for prompt in ["a", "b #fail", "c"] {
-            ids.append(try KieWire.parseCreateReply(simulator.createTask(authorization: "Bearer k", body: Self.body(prompt)).body))
+            ids.append(try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body(prompt))))
         }
         XCTAssertEqual(simulator.takeDueCallbacks(), [], "nothing is due while waiting")
-        clock.advance(3)
-        let progress = simulator.takeDueCallbacks()
-        XCTAssertEqual(progress.map(\.kind), [.progress, .progress, .progress])
-        XCTAssertEqual(progress.map(\.taskID), ids.sorted())
-        XCTAssertEqual(progress.first?.url, "https://phim.test/cb/progress")
-        let report = try XCTUnwrap(KieWire.parseCallback(progress[0].body))
-        XCTAssertEqual(report.state, .generating)
-        XCTAssertEqual(report.progress, 30)
-        XCTAssertEqual(simulator.takeDueCallbacks(), [], "one progress callback per task")
+        clock.advance(5)
+        XCTAssertEqual(simulator.takeDueCallbacks(), [], "no progress callbacks: Kie documents them for Sora 2 only")
 
-        clock.advance(7)
+        clock.advance(5)
         let completions = simulator.takeDueCallbacks()
         XCTAssertEqual(completions.map(\.kind), [.completion, .completion, .completion])
         XCTAssertEqual(completions.map(\.taskID), ids.sorted())
+        XCTAssertEqual(simulator.callbackURLs(forTask: ids[0]), ["https://phim.test/cb"])
         for callback in completions {
             XCTAssertEqual(callback.url, "https://phim.test/cb")
             XCTAssertEqual(callback.headers["Content-Type"], "application/json")
             let timestamp = try XCTUnwrap(callback.headers["X-Webhook-Timestamp"])
             XCTAssertEqual(timestamp, "1800000010")
-            let signature = try XCTUnwrap(callback.headers["X-Webhook-Signature"])
-            XCTAssertTrue(KieWire.isValidWebhookSignature(signature, taskID: callback.taskID, timestamp: timestamp, key: "hook-key"))
-            let status = try XCTUnwrap(KieWire.parseCallback(callback.body))
-            XCTAssertEqual(status.taskID, callback.taskID)
-            let code = KieWire.Envelope.parse(callback.body)?.code
+            XCTAssertEqual(callback.headers["X-Webhook-Signature"],
+                           KieWire.webhookSignature(taskID: callback.taskID, timestamp: timestamp, key: "hook-key"))
+            let body = try XCTUnwrap(JSON.parse(callback.body))
+            let data = try XCTUnwrap(body["data"])
+            XCTAssertEqual(data["taskId"]?.stringValue, callback.taskID)
+            XCTAssertEqual(data["model"]?.stringValue, "bytedance/seedance-2-mini")
+            XCTAssertNil(data["progress"])
             if callback.taskID == ids[1] {
-                XCTAssertEqual(status.state, .fail)
-                XCTAssertEqual(code, 501)
+                XCTAssertEqual(body["code"]?.intValue, 501)
+                XCTAssertEqual(body["msg"]?.stringValue, "Playground task failed.")
+                XCTAssertEqual(data["state"]?.stringValue, "fail")
+                XCTAssertEqual(data["failCode"]?.stringValue, "500")
+                XCTAssertEqual(KieReply.number(data["creditsConsumed"]), 0)
             } else {
-                XCTAssertEqual(status.state, .success)
-                XCTAssertEqual(code, 200)
-                XCTAssertEqual(status.resultURLs, ["http://sim.test/media/\(callback.taskID)-portrait.mp4"])
+                XCTAssertEqual(body["code"]?.intValue, 200)
+                XCTAssertEqual(body["msg"]?.stringValue, "Playground task completed successfully.")
+                XCTAssertEqual(data["state"]?.stringValue, "success")
+                XCTAssertEqual(KieReply.resultURLs(data), ["http://sim.test/media/\(callback.taskID)-portrait.mp4"])
+                XCTAssertEqual(KieReply.number(data["creditsConsumed"]), Self.miniPrice)
             }
         }
         XCTAssertEqual(simulator.takeDueCallbacks(), [])
-        XCTAssertEqual(simulator.callCounts.callbacksQueued, 6)
+        XCTAssertEqual(simulator.callCounts.callbacksQueued, 3)
     }
 
-    func testUnsignedWithoutAKey() throws {
+    func testUnsignedWithoutAKeyAndNoneWithoutACallbackURL() throws {
         let clock = ManualClock()
         let simulator = KieSimulator(settings: .init(jobDuration: 1), clock: clock.clock, mediaBaseURL: "")
-        _ = simulator.createTask(authorization: "Bearer k", body: Self.body("x"))
+        _ = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("x")))
+        let silent = #"{"model": "bytedance/seedance-2-mini", "input": {"prompt": "no callback"}}"#
+        let quiet = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Data(silent.utf8)))
+        XCTAssertEqual(simulator.callbackURLs(forTask: quiet), [])
         clock.advance(1)
         let callbacks = simulator.takeDueCallbacks()
-        XCTAssertEqual(callbacks.map(\.kind), [.completion], "a task that ended unseen skips its progress report")
+        XCTAssertEqual(callbacks.map(\.kind), [.completion])
         XCTAssertEqual(callbacks[0].headers, ["Content-Type": "application/json"])
     }
 
     func testLosesTheShareOfCallbacksItIsToldToAndCountsThem() {
         let clock = ManualClock()
         let simulator = KieSimulator(settings: .init(jobDuration: 1, seed: 7, callbackDropRate: 0.5), clock: clock.clock, mediaBaseURL: "")
-        let body = Data(#"{"model": "sora-2-text-to-video", "callBackUrl": "https://phim.test/cb", "input": {"prompt": "x"}}"#.utf8)
-        for _ in 0..<200 { _ = simulator.createTask(authorization: "Bearer k", body: body) }
+        for _ in 0..<200 { _ = simulator.createTask(authorization: "Bearer k", body: Self.body("x")) }
         clock.advance(2)
         let delivered = simulator.takeDueCallbacks().count
         let counts = simulator.callCounts
@@ -225,54 +339,74 @@ final class KieSimulatorTests: XCTestCase {
             let clock = ManualClock()
             let simulator = KieSimulator(settings: .init(jobDuration: 5, failureRate: 0.3, seed: 42, callbackDropRate: 0.2),
                                          clock: clock.clock, mediaBaseURL: "")
-            let ids = (0..<30).compactMap { _ in try? KieWire.parseCreateReply(simulator.createTask(authorization: "Bearer k", body: Self.body("x")).body) }
+            let ids = (0..<30).compactMap { index -> String? in
+                let reply = index % 3 == 0 ? simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("x"))
+                    : simulator.createTask(authorization: "Bearer k", body: Self.body("x"))
+                return KieReply.data(reply)["taskId"]?.stringValue
+            }
             clock.advance(5)
-            let outcomes = ids.map { id in (try? KieWire.parseRecordInfoReply(simulator.recordInfo(authorization: "Bearer k", taskID: id).body))?.state.rawValue ?? "?" }
+            let outcomes = ids.enumerated().map { index, id in
+                index % 3 == 0 ? String(KieReply.data(simulator.veoRecordInfo(authorization: "Bearer k", taskID: id))["successFlag"]?.intValue ?? -1)
+                    : record(simulator, id)["state"]?.stringValue ?? "?"
+            }
             return (ids, outcomes + simulator.takeDueCallbacks().map(\.taskID))
         }
         let first = run(), second = run()
+        XCTAssertEqual(first.0.count, 30)
         XCTAssertEqual(first.0, second.0)
         XCTAssertEqual(first.1, second.1)
         XCTAssertTrue(first.1.contains("fail") && first.1.contains("success"), "a 30 % failure rate fails some of 30")
     }
 
+    // MARK: - Statistics, links, settings, threads
+
     func testStatisticsCountCallsAndQueryGapsInSnakeCase() throws {
         let clock = ManualClock()
         let simulator = KieSimulator(settings: .init(), clock: clock.clock, mediaBaseURL: "http://sim.test/media")
-        let id = try KieWire.parseCreateReply(simulator.createTask(authorization: "Bearer k", body: Self.body("x")).body)
+        let id = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("x")))
         _ = simulator.recordInfo(authorization: "Bearer k", taskID: id)
         clock.advance(4)
         _ = simulator.recordInfo(authorization: "Bearer k", taskID: id)
         clock.advance(1.5)
         _ = simulator.recordInfo(authorization: "Bearer k", taskID: id)
         _ = simulator.credit(authorization: "Bearer k")
-        _ = simulator.downloadURL(authorization: "Bearer k", body: KieWire.downloadURLBody(for: "http://sim.test/media/\(id)-portrait.mp4"))
+        _ = simulator.downloadURL(authorization: "Bearer k", body: Data(#"{"url": "http://sim.test/media/\#(id)-portrait.mp4"}"#.utf8))
+        let veo = try KieReply.taskID(simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("x")))
+        _ = simulator.veoRecordInfo(authorization: "Bearer k", taskID: veo)
+        _ = simulator.uploadBase64(authorization: "Bearer k", body: Data(#"{"base64Data": "aGk=", "uploadPath": "t"}"#.utf8))
+        _ = simulator.pricingCount()
         let statistics = simulator.statistics()
         XCTAssertEqual(statistics.calls.createTask, 1)
         XCTAssertEqual(statistics.calls.recordInfo, 3)
+        XCTAssertEqual(statistics.calls.veoGenerate, 1)
+        XCTAssertEqual(statistics.calls.veoRecordInfo, 1)
         XCTAssertEqual(statistics.calls.credit, 1)
         XCTAssertEqual(statistics.calls.downloadURL, 1)
-        XCTAssertEqual(statistics.tasks, 1)
-        XCTAssertEqual(statistics.recordInfoPerQueriedTask, 3)
+        XCTAssertEqual(statistics.calls.uploads, 1)
+        XCTAssertEqual(statistics.calls.pricing, 1)
+        XCTAssertEqual(statistics.tasks, 2)
+        XCTAssertEqual(statistics.recordInfoPerQueriedTask, 2)
         XCTAssertEqual(statistics.shortestQueryGapSeconds ?? 0, 1.5, accuracy: 0.001)
 
         let json = try XCTUnwrap(JSON.parse(simulator.statisticsJSON()))
         XCTAssertEqual(json["calls"]?["record_info"]?.intValue, 3)
         XCTAssertEqual(json["calls"]?["create_task"]?.intValue, 1)
         XCTAssertEqual(json["calls"]?["download_url"]?.intValue, 1)
-        XCTAssertEqual(json["record_info_per_queried_task"]?.intValue, 3)
+        XCTAssertEqual(json["calls"]?["veo_generate"]?.intValue, 1)
+        XCTAssertEqual(json["calls"]?["veo_record_info"]?.intValue, 1)
+        XCTAssertEqual(json["calls"]?["uploads"]?.intValue, 1)
+        XCTAssertEqual(json["calls"]?["pricing"]?.intValue, 1)
+        XCTAssertEqual(json["record_info_per_queried_task"]?.intValue, 2)
         XCTAssertNotNil(json["shortest_query_gap_seconds"])
     }
 
     func testDownloadURLOnlyForItsOwnVideos() throws {
         let simulator = KieSimulator(settings: .init(), clock: ManualClock().clock, mediaBaseURL: "http://sim.test/media")
-        let link = try KieWire.parseDownloadURLReply(simulator.downloadURL(authorization: "Bearer k",
-                                                                           body: KieWire.downloadURLBody(for: "http://sim.test/media/a-landscape.mp4")).body)
-        XCTAssertTrue(link.hasPrefix("http://sim.test/media/a-landscape.mp4?download="), link)
-        XCTAssertThrowsError(try KieWire.parseDownloadURLReply(simulator.downloadURL(authorization: "Bearer k",
-                                                                                     body: KieWire.downloadURLBody(for: "https://elsewhere.test/a.mp4")).body)) {
-            XCTAssertEqual(($0 as? ProviderError), .rejected(code: 422, message: "Only Kie-generated URLs are supported"))
-        }
+        let link = KieReply.data(simulator.downloadURL(authorization: "Bearer k", body: Data(#"{"url": "http://sim.test/media/a-landscape.mp4"}"#.utf8)))
+        XCTAssertTrue(link.stringValue?.hasPrefix("http://sim.test/media/a-landscape.mp4?download=") == true, "\(link)")
+        let foreign = simulator.downloadURL(authorization: "Bearer k", body: Data(#"{"url": "https://elsewhere.test/a.mp4"}"#.utf8))
+        XCTAssertEqual(KieReply.code(foreign), 422)
+        XCTAssertEqual(KieReply.msg(foreign), "Only Kie-generated URLs are supported")
         simulator.mediaBaseURL = "http://other.test/m/"
         XCTAssertEqual(simulator.mediaBaseURL, "http://other.test/m")
     }
@@ -281,7 +415,7 @@ final class KieSimulatorTests: XCTestCase {
         let settings = KieSimulator.Settings.fromEnvironment([
             "PHIM_SIMULATOR_DELAY_SECONDS": "0.5", "PHIM_SIMULATOR_FAILURE_RATE": "0.25", "PHIM_SIMULATOR_RATE_LIMIT": "20",
             "PHIM_SIMULATOR_API_KEY": "sim-key", "PHIM_SIMULATOR_CALLBACK_DROP_RATE": "0.1", "PHIM_SIMULATOR_SEED": "99",
-            "KIE_WEBHOOK_HMAC_KEY": "hmac",
+            "KIE_WEBHOOK_HMAC_KEY": "hmac", "PHIM_SIMULATOR_PAUSED_MODELS": " kling-3.0/video, veo3 ,,bytedance/seedance-2 ",
         ])
         XCTAssertEqual(settings.jobDuration, 0.5)
         XCTAssertEqual(settings.failureRate, 0.25)
@@ -290,6 +424,7 @@ final class KieSimulatorTests: XCTestCase {
         XCTAssertEqual(settings.callbackDropRate, 0.1)
         XCTAssertEqual(settings.seed, 99)
         XCTAssertEqual(settings.webhookHMACKey, "hmac")
+        XCTAssertEqual(settings.pausedModels, ["kling-3.0/video", "veo3", "bytedance/seedance-2"])
 
         let defaults = KieSimulator.Settings.fromEnvironment(["PHIM_SIMULATOR_RATE_LIMIT": "0", "PHIM_SIMULATOR_DELAY_SECONDS": "soon",
                                                               "PHIM_SIMULATOR_FAILURE_RATE": "2"])
@@ -299,19 +434,38 @@ final class KieSimulatorTests: XCTestCase {
         XCTAssertNil(defaults.expectedAPIKey)
         XCTAssertNil(defaults.webhookHMACKey)
         XCTAssertNil(defaults.seed)
+        XCTAssertEqual(defaults.pausedModels, [])
+
+        // What the environment pauses, the simulator answers as paused.
+        let simulator = KieSimulator(settings: settings, clock: ManualClock().clock, mediaBaseURL: "")
+        let kling = #"{"model": "kling-3.0/video", "input": {"prompt": "x", "multi_shots": false, "aspect_ratio": "16:9"}}"#
+        XCTAssertEqual(KieReply.msg(simulator.createTask(authorization: "Bearer sim-key", body: Data(kling.utf8))),
+                       "This interface is temporarily paused")
+        XCTAssertEqual(KieReply.msg(simulator.veoGenerate(authorization: "Bearer sim-key", body: Self.veoBody("x", model: "veo3"))),
+                       "This interface is temporarily paused")
+        XCTAssertEqual(KieReply.code(simulator.createTask(authorization: "Bearer sim-key", body: Self.body("x"))), 200)
     }
 
     func testManyThreadsAtOnceLoseNothing() {
-        let simulator = KieSimulator(settings: .init(), clock: ManualClock().clock, mediaBaseURL: "")
+        let simulator = KieSimulator(settings: .init(), clock: ManualClock().clock, mediaBaseURL: "",
+                                     imageFetcher: ScriptedFetcher.standard().fetcher)
         let ids = Locked<Set<String>>([])
-        DispatchQueue.concurrentPerform(iterations: 400) { _ in
-            if let id = try? KieWire.parseCreateReply(simulator.createTask(authorization: "Bearer k", body: Self.body("x")).body) {
+        let imageBody = Data(#"{"model": "bytedance/seedance-2-mini", "input": {"prompt": "x", "first_frame_url": "https://img.test/a.png"}}"#.utf8)
+        DispatchQueue.concurrentPerform(iterations: 400) { index in
+            let reply = switch index % 3 {
+            case 0: simulator.createTask(authorization: "Bearer k", body: Self.body("x"))
+            case 1: simulator.createTask(authorization: "Bearer k", body: imageBody)
+            default: simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("x"))
+            }
+            if let id = KieReply.data(reply)["taskId"]?.stringValue {
                 ids.withLock { _ = $0.insert(id) }
-                _ = simulator.recordInfo(authorization: "Bearer k", taskID: id)
+                _ = index % 3 == 2 ? simulator.veoRecordInfo(authorization: "Bearer k", taskID: id)
+                    : simulator.recordInfo(authorization: "Bearer k", taskID: id)
             }
         }
         XCTAssertEqual(ids.current.count, 400)
-        XCTAssertEqual(simulator.statistics().calls.recordInfo, 400)
-        XCTAssertEqual(simulator.statistics().tasks, 400)
+        let statistics = simulator.statistics()
+        XCTAssertEqual(statistics.calls.recordInfo + statistics.calls.veoRecordInfo, 400)
+        XCTAssertEqual(statistics.tasks, 400)
     }
 }

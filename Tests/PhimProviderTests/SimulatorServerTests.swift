@@ -1,4 +1,4 @@
-// The live client against the simulator over real HTTP on 127.0.0.1, and the server against bad input.
+// The simulator over real HTTP on 127.0.0.1 (literal JSON in, JSON.parse out), and the server against bad input.
 @testable import PhimProvider
 import PhimSupport
 import XCTest
@@ -11,11 +11,10 @@ final class SimulatorServerTests: XCTestCase {
     var simulator: KieSimulator!
     var server: SimulatorServer!
     var port = 0
-    var client: KieClient!
+    var base: String { "http://127.0.0.1:\(port)" }
 
-    static let request = ProviderTaskRequest(model: .sora2TextToVideo, prompt: "over the wire", aspectRatio: .landscape,
-                                             durationSeconds: 10, quality: .standard, imageURL: nil,
-                                             callbackURL: "https://phim.test/cb", progressCallbackURL: "https://phim.test/cb/progress")
+    static let create = #"{"model": "bytedance/seedance-2-mini", "callBackUrl": "https://phim.test/cb", "input": {"prompt": "over the wire", "aspect_ratio": "16:9", "resolution": "720p", "duration": 5}}"#
+    static let createPrice = 41.0
 
     override func setUpWithError() throws {
         TestEnvironment.setUp()
@@ -24,9 +23,7 @@ final class SimulatorServerTests: XCTestCase {
         server = SimulatorServer(simulator: simulator, port: 0, hangSeconds: 30)
         port = try server.start()
         XCTAssertEqual(server.port, port)
-        simulator.mediaBaseURL = "http://127.0.0.1:\(port)/media"
-        client = KieClient(baseURL: "http://127.0.0.1:\(port)/", apiKey: "demo", clock: clock.clock,
-                           createTimeoutMilliseconds: 5_000, readTimeoutMilliseconds: 5_000)
+        simulator.mediaBaseURL = "\(base)/media"
     }
 
     override func tearDown() { server.stop() }
@@ -37,117 +34,175 @@ final class SimulatorServerTests: XCTestCase {
         return try Data(contentsOf: url)
     }
 
-    // MARK: - KieClient over HTTP
+    /// One call, as any HTTP client would make it.
+    func call(_ method: String, _ path: String, body: String? = nil, key: String? = "demo", headers: [(String, String)] = [],
+              timeoutMilliseconds: Int = 5_000) throws -> HTTPReply {
+        var all = headers
+        if let key { all.append(("Authorization", "Bearer \(key)")) }
+        if body != nil { all.append(("Content-Type", "application/json")) }
+        return try HTTPClient.send(method: method, url: base + path, headers: all, body: body.map { Data($0.utf8) },
+                                   timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    func json(_ reply: HTTPReply) -> JSON { JSON.parse(reply.body) ?? .null }
+
+    // MARK: - Kie's API over HTTP
 
     func testCreateThenPollThroughTheStatesToTheVideo() throws {
-        let id = try client.createTask(Self.request)
-        XCTAssertEqual(id.count, 32)
-        XCTAssertEqual(try client.taskStatus(id).state, .waiting)
+        let created = json(try call("POST", "/api/v1/jobs/createTask", body: Self.create))
+        XCTAssertEqual(created["code"]?.intValue, 200, created["msg"]?.stringValue ?? "")
+        let id = try XCTUnwrap(created["data"]?["taskId"]?.stringValue)
+        func record() throws -> JSON { json(try call("GET", "/api/v1/jobs/recordInfo?taskId=\(id)"))["data"] ?? .null }
+        XCTAssertEqual(try record()["state"]?.stringValue, "waiting")
         clock.advance(3)
-        XCTAssertEqual(try client.taskStatus(id).state, .queuing)
+        XCTAssertEqual(try record()["state"]?.stringValue, "queuing")
         clock.advance(5)
-        let generating = try client.taskStatus(id)
-        XCTAssertEqual(generating.state, .generating)
-        XCTAssertEqual(generating.progress, 40)
+        XCTAssertEqual(try record()["state"]?.stringValue, "generating")
         clock.advance(12)
-        let done = try client.taskStatus(id)
-        XCTAssertEqual(done.state, .success)
-        XCTAssertEqual(done.resultURLs, ["http://127.0.0.1:\(port)/media/\(id)-landscape.mp4"])
-        XCTAssertEqual(try client.remainingCredits(), 10_000_000 - 30)
+        let done = try record()
+        XCTAssertEqual(done["state"]?.stringValue, "success")
+        XCTAssertEqual(KieReply.number(done["creditsConsumed"]), Self.createPrice)
+        let urls = KieReply.resultURLs(done)
+        XCTAssertEqual(urls, ["\(base)/media/\(id)-landscape.mp4"])
+        XCTAssertEqual(KieReply.number(json(try call("GET", "/api/v1/chat/credit"))["data"]), 10_000_000 - Self.createPrice)
 
         // The video it points to is served, and a fresh link to it too.
-        let video = try HTTPClient.send(method: "GET", url: done.resultURLs[0], timeoutMilliseconds: 5_000)
+        let video = try HTTPClient.send(method: "GET", url: urls[0], timeoutMilliseconds: 5_000)
         XCTAssertEqual(video.status, 200)
         XCTAssertEqual(video.body, try Self.sampleFile("sample-landscape.mp4"))
-        let link = try client.freshDownloadURL(for: done.resultURLs[0])
-        XCTAssertTrue(link.hasPrefix(done.resultURLs[0] + "?download="))
+        let link = try XCTUnwrap(json(try call("POST", "/api/v1/common/download-url", body: #"{"url": "\#(urls[0])"}"#))["data"]?.stringValue)
+        XCTAssertTrue(link.hasPrefix(urls[0] + "?download="))
         XCTAssertEqual(try HTTPClient.send(method: "GET", url: link, timeoutMilliseconds: 5_000).status, 200)
     }
 
-    func testFailTagEndsInAFailedTask() throws {
-        var request = Self.request
-        request.prompt = "this one breaks #fail"
-        let id = try client.createTask(request)
+    func testVeoOverHTTP() throws {
+        let created = json(try call("POST", "/api/v1/veo/generate", body: #"{"prompt": "a cat", "model": "veo3_lite", "aspect_ratio": "9:16"}"#))
+        let id = try XCTUnwrap(created["data"]?["taskId"]?.stringValue, "\(created)")
+        XCTAssertEqual(json(try call("GET", "/api/v1/veo/record-info?taskId=\(id)"))["data"]?["successFlag"]?.intValue, 0)
         clock.advance(20)
-        let status = try client.taskStatus(id)
-        XCTAssertEqual(status.state, .fail)
-        XCTAssertEqual(status.failCode, "500")
-        XCTAssertNotNil(status.failMessage)
+        let done = json(try call("GET", "/api/v1/veo/record-info?taskId=\(id)"))["data"]
+        XCTAssertEqual(done?["successFlag"]?.intValue, 1)
+        XCTAssertEqual(KieReply.strings(done?["response"]?["resultUrls"]), ["\(base)/media/\(id)-portrait.mp4"])
+        let ratio = json(try call("POST", "/api/v1/veo/generate", body: #"{"prompt": "a cat", "model": "veo3_lite", "aspect_ratio": "1:1"}"#))
+        XCTAssertEqual(ratio["code"]?.intValue, 422)
+        XCTAssertEqual(ratio["msg"]?.stringValue, "Ratio error")
+        XCTAssertEqual(json(try call("GET", "/api/v1/veo/record-info?taskId=nope"))["msg"]?.stringValue, "recordInfo is null")
     }
 
-    func testBusinessErrorsAreRejections() throws {
-        var request = Self.request
-        request.prompt = "broke #error402"
-        XCTAssertThrowsError(try client.createTask(request)) {
-            XCTAssertEqual($0 as? ProviderError, .rejected(code: 402, message: "Simulated error 402"))
-        }
-        let wrongKey = KieClient(baseURL: "http://127.0.0.1:\(port)", apiKey: "nope", clock: clock.clock)
-        XCTAssertThrowsError(try wrongKey.createTask(Self.request)) {
-            XCTAssertEqual($0 as? ProviderError, .rejected(code: 401, message: "You do not have access permissions"))
-        }
+    func testRefusalsAndBusinessErrorsAreEnvelopesOverHTTP200() throws {
+        let paused = try call("POST", "/api/v1/jobs/createTask", body: #"{"model": "sora-2-text-to-video", "input": {"prompt": "x"}}"#)
+        XCTAssertEqual(paused.status, 200)
+        XCTAssertEqual(String(decoding: paused.body, as: UTF8.self), #"{"code":500,"msg":"This interface is temporarily paused","data":null}"#)
+        let typed = json(try call("POST", "/api/v1/jobs/createTask",
+                                  body: #"{"model": "kling-3.0/video", "input": {"prompt": "x", "aspect_ratio": "16:9", "duration": 5, "multi_shots": false}}"#))
+        XCTAssertEqual(typed["code"]?.intValue, 422)
+        XCTAssertEqual(typed["msg"]?.stringValue, #"input.duration: expected a string, one of "3".."15""#)
+        XCTAssertEqual(json(try call("POST", "/api/v1/jobs/createTask", body: Self.create.replacingOccurrences(of: "over the wire", with: "broke #error402")))["code"]?.intValue, 402)
+        XCTAssertEqual(json(try call("POST", "/api/v1/jobs/createTask", body: Self.create, key: "nope"))["code"]?.intValue, 401)
         simulator.inject(.reply(code: 429, message: "slow down"))
-        XCTAssertThrowsError(try client.createTask(Self.request)) {
-            XCTAssertEqual($0 as? ProviderError, .rejected(code: 429, message: "slow down"))
-        }
+        let limited = json(try call("POST", "/api/v1/veo/generate", body: #"{"prompt": "x", "model": "veo3_fast"}"#))
+        XCTAssertEqual(limited["code"]?.intValue, 429)
+        XCTAssertEqual(limited["msg"]?.stringValue, "slow down")
+        XCTAssertEqual(json(try call("GET", "/api/v1/jobs/recordInfo?taskId=no-such-task%2F%3F%26%3D"))["msg"]?.stringValue, "recordInfo is null")
         XCTAssertEqual(simulator.statistics().tasks, 0)
     }
 
-    func testUnknownTaskIsNotRetried() {
-        let before = clock.now
-        XCTAssertThrowsError(try client.taskStatus("no-such-task/?&=")) {
-            XCTAssertEqual($0 as? ProviderError, .rejected(code: 422, message: "recordInfo is null"))
-        }
-        XCTAssertEqual(clock.now, before, "a 422 is final: no pause, no second ask")
-        XCTAssertEqual(simulator.statistics().calls.recordInfo, 1)
-    }
-
-    func testClosedPortIsUnreachableAndReadsRetryFirst() {
-        let nowhere = KieClient(baseURL: "http://127.0.0.1:\(TestSockets.closedPort())", apiKey: "demo", clock: clock.clock)
-        XCTAssertThrowsError(try nowhere.createTask(Self.request)) {
-            guard case .unreachable = $0 as? ProviderError else { return XCTFail("expected unreachable, got \($0)") }
-        }
-        XCTAssertEqual(clock.now, ManualClock().now, "a create is never retried")
-        XCTAssertThrowsError(try nowhere.taskStatus("x")) {
-            guard case .unreachable = $0 as? ProviderError else { return XCTFail("expected unreachable, got \($0)") }
-        }
-        XCTAssertEqual(clock.now.timeIntervalSince(ManualClock().now), 3.5, accuracy: 0.001, "pauses of 0.5, 1 and 2 s")
-    }
-
-    func testAcceptThenHangIsAmbiguousAndTheTaskExists() throws {
+    func testAcceptThenHangTimesOutAfterSendingAndTheTaskExists() throws {
         simulator.inject(.acceptThenHang)
-        var impatient = client!
-        impatient.createTimeoutMilliseconds = 500
         let started = Date()
-        XCTAssertThrowsError(try impatient.createTask(Self.request)) {
-            guard case .ambiguous = $0 as? ProviderError else { return XCTFail("expected ambiguous, got \($0)") }
+        XCTAssertThrowsError(try call("POST", "/api/v1/jobs/createTask", body: Self.create, timeoutMilliseconds: 500)) {
+            guard case .failedAfterSending = $0 as? HTTPClientError else { return XCTFail("expected failedAfterSending, got \($0)") }
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 3)
         XCTAssertEqual(simulator.statistics().tasks, 1, "created although never answered")
         // The hanging connection holds only itself: the server answers others meanwhile.
-        XCTAssertGreaterThan(try client.remainingCredits(), 0)
+        XCTAssertEqual(json(try call("GET", "/api/v1/chat/credit"))["code"]?.intValue, 200)
     }
 
-    func testGatewayPagesAreAmbiguousAndRefusalsInFrontAreRejections() throws {
-        for (status, expectAmbiguous) in [(502, true), (200, true), (403, false)] {
-            let receiver = TestHTTPReceiver(status: status)
-            let gateway = KieClient(baseURL: "http://127.0.0.1:\(receiver.start())", apiKey: "k", clock: clock.clock)
-            defer { receiver.stop() }
-            XCTAssertThrowsError(try gateway.createTask(Self.request)) { error in
-                switch error as? ProviderError {
-                case .ambiguous: XCTAssertTrue(expectAmbiguous, "HTTP \(status)")
-                case .rejected(let code, _): XCTAssertFalse(expectAmbiguous, "HTTP \(status)"); XCTAssertEqual(code, status)
-                default: XCTFail("HTTP \(status): \(error)")
-                }
-            }
-            // What Kie would have seen: the explicit body and the headers it asks for.
-            let seen = try XCTUnwrap(receiver.requests.first)
-            XCTAssertEqual(seen.requestLine, "POST /api/v1/jobs/createTask HTTP/1.1")
-            XCTAssertEqual(seen.headers["authorization"], "Bearer k")
-            XCTAssertEqual(seen.headers["content-type"], "application/json")
-            XCTAssertEqual(seen.headers["accept"], "application/json")
-            XCTAssertTrue(seen.headers["user-agent"]?.hasPrefix("Mozilla/5.0") == true)
-            XCTAssertEqual(seen.body, KieWire.createTaskBody(for: Self.request).data())
+    // MARK: - Uploads over HTTP
+
+    func testUploadsAreServedBackOverHTTPWithTheTypeOfTheirName() throws {
+        simulator.uploadBaseURL = base
+        let multipart = TestMultipart.body([("file", "x.bin", TestImages.png), ("uploadPath", nil, Data("phim".utf8)),
+                                                           ("fileName", nil, Data("x.png".utf8))])
+        let streamed = try HTTPClient.send(method: "POST", url: base + "/api/file-stream-upload",
+                                           headers: [("Authorization", "Bearer demo"), ("Content-Type", TestMultipart.contentType)],
+                                           body: multipart, timeoutMilliseconds: 5_000)
+        let data = try XCTUnwrap(json(streamed)["data"], String(decoding: streamed.body, as: UTF8.self))
+        XCTAssertEqual(json(streamed)["success"], .bool(true))
+        let url = try XCTUnwrap(data["downloadUrl"]?.stringValue)
+        XCTAssertEqual(url, "\(base)/kieai/1/x.png")
+        let served = try HTTPClient.send(method: "GET", url: url, timeoutMilliseconds: 5_000)
+        XCTAssertEqual(served.status, 200)
+        XCTAssertEqual(served.body, TestImages.png)
+        XCTAssertEqual(served.headers["content-type"], "image/png")
+        let head = try HTTPClient.send(method: "HEAD", url: url, timeoutMilliseconds: 5_000)
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(head.body.count, 0)
+        XCTAssertEqual(head.headers["content-length"], String(TestImages.png.count))
+
+        let encoded = json(try call("POST", "/api/file-base64-upload",
+                                    body: #"{"base64Data": "\#(TestImages.png.base64EncodedString())", "uploadPath": "phim", "fileName": "x.jpg"}"#))
+        let jpgURL = try XCTUnwrap(encoded["data"]?["downloadUrl"]?.stringValue)
+        XCTAssertEqual(try HTTPClient.send(method: "GET", url: jpgURL, timeoutMilliseconds: 5_000).headers["content-type"], "image/jpeg",
+                       "PNG bytes named .jpg are served as JPEG, as Kie's host does")
+        let fromURL = json(try call("POST", "/api/file-url-upload", body: #"{"fileUrl": "\#(url)", "uploadPath": "phim", "fileName": "copy.webp"}"#))
+        XCTAssertEqual(fromURL["data"]?["mimeType"]?.stringValue, "image/webp")
+        XCTAssertEqual(fromURL["data"]?["fileSize"]?.intValue, TestImages.png.count)
+
+        XCTAssertEqual(json(try call("POST", "/api/file-base64-upload", body: #"{"base64Data": "aGk="}"#))["msg"]?.stringValue,
+                       "This field is required: uploadPath")
+        XCTAssertEqual(json(try call("POST", "/api/file-base64-upload", body: #"{"base64Data": "aGk=", "uploadPath": "p"}"#, key: "wrong"))["code"]?.intValue, 401)
+        XCTAssertEqual(try HTTPClient.send(method: "GET", url: "\(base)/kieai/99/none.png", timeoutMilliseconds: 5_000).status, 404)
+        XCTAssertEqual(try call("POST", "/api/v1/file-base64-upload", body: #"{"base64Data": "aGk=", "uploadPath": "p"}"#).status, 404,
+                       "only the three documented paths")
+    }
+
+    func testUploadPathsTake20MBAndTheRestOneMB() throws {
+        simulator.uploadBaseURL = base
+        let big = Data(repeating: 0x41, count: 2 << 20)
+        let multipart = TestMultipart.body([("file", "big.bin", big), ("uploadPath", nil, Data("p".utf8))])
+        let uploaded = try HTTPClient.send(method: "POST", url: base + "/api/file-stream-upload",
+                                           headers: [("Authorization", "Bearer demo"), ("Content-Type", TestMultipart.contentType)],
+                                           body: multipart, timeoutMilliseconds: 10_000)
+        XCTAssertEqual(json(uploaded)["data"]?["fileSize"]?.intValue, big.count, String(decoding: uploaded.body.prefix(200), as: UTF8.self))
+        let tooBigCreate = TestSockets.exchange(port: port, Array("POST /api/v1/jobs/createTask HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n".utf8))
+        XCTAssertEqual(TestSockets.status(of: tooBigCreate), 413)
+        let tooBigUpload = TestSockets.exchange(port: port, Array("POST /api/file-stream-upload HTTP/1.1\r\nContent-Length: \(21 << 20)\r\n\r\n".utf8))
+        XCTAssertEqual(TestSockets.status(of: tooBigUpload), 413)
+        XCTAssertTrue(String(decoding: tooBigUpload, as: UTF8.self).contains("larger than 20 MB"))
+    }
+
+    func testAnotherSimulatorFetchesAnUploadOverHTTPForVeo() throws {
+        simulator.uploadBaseURL = base
+        for name in ["right.png", "wrong.jpg"] {
+            _ = try call("POST", "/api/file-base64-upload",
+                         body: #"{"base64Data": "\#(TestImages.png.base64EncodedString())", "uploadPath": "p", "fileName": "\#(name)"}"#)
         }
+        // A second simulator, with its default fetcher: these URLs are not its own uploads, so it GETs them.
+        let otherClock = ManualClock()
+        let other = KieSimulator(settings: .init(jobDuration: 1), clock: otherClock.clock, mediaBaseURL: "http://other.test/media")
+        func veo(_ url: String) throws -> JSON {
+            let body = #"{"prompt": "x", "model": "veo3_fast", "imageUrls": ["\#(url)"]}"#
+            let id = try KieReply.taskID(other.veoGenerate(authorization: "Bearer k", body: Data(body.utf8)))
+            otherClock.advance(1)
+            return KieReply.data(other.veoRecordInfo(authorization: "Bearer k", taskID: id))
+        }
+        XCTAssertEqual(try veo("\(base)/kieai/1/right.png")["successFlag"]?.intValue, 1)
+        XCTAssertEqual(try veo("\(base)/kieai/2/wrong.jpg")["errorMessage"]?.stringValue, "The Google model was unable to generate audio")
+        XCTAssertEqual(try veo("\(base)/kieai/3/missing.png")["errorMessage"]?.stringValue, "Failed to fetch the image", "a 404")
+        XCTAssertEqual(try veo("http://127.0.0.1:\(TestSockets.closedPort())/x.png")["errorMessage"]?.stringValue, "Failed to fetch the image")
+    }
+
+    // MARK: - The price feed over HTTP
+
+    func testThePriceFeedNeedsNoKey() throws {
+        let count = json(try call("GET", "/client/v1/model-pricing/count", key: nil))
+        XCTAssertEqual(count["data"]?["video"]?.intValue, TestFeed.allRecords)
+        let page = json(try call("POST", "/client/v1/model-pricing/page", body: #"{"pageNum": 1, "pageSize": 200, "interfaceType": "video"}"#, key: nil))
+        guard case .array(let records)? = page["data"]?["records"] else { return XCTFail("no records: \(page)") }
+        XCTAssertEqual(records.count, TestFeed.allRecords)
+        XCTAssertEqual(page["data"]?["pages"]?.intValue, 1)
     }
 
     // MARK: - Media
@@ -155,7 +210,7 @@ final class SimulatorServerTests: XCTestCase {
     func testMediaRangesForSeeking() throws {
         let landscape = try Self.sampleFile("sample-landscape.mp4")
         let portrait = try Self.sampleFile("sample-portrait.mp4")
-        let url = "http://127.0.0.1:\(port)/media/abc-landscape.mp4"
+        let url = "\(base)/media/abc-landscape.mp4"
 
         let first = try HTTPClient.send(method: "GET", url: url, headers: [("Range", "bytes=0-99")], timeoutMilliseconds: 5_000)
         XCTAssertEqual(first.status, 206)
@@ -177,12 +232,12 @@ final class SimulatorServerTests: XCTestCase {
         XCTAssertEqual(beyond.status, 416)
         XCTAssertEqual(beyond.headers["content-range"], "bytes */\(landscape.count)")
 
-        let whole = try HTTPClient.send(method: "GET", url: "http://127.0.0.1:\(port)/media/abc-portrait.mp4?download=1", timeoutMilliseconds: 5_000)
+        let whole = try HTTPClient.send(method: "GET", url: "\(base)/media/abc-portrait.mp4?download=1", timeoutMilliseconds: 5_000)
         XCTAssertEqual(whole.status, 200)
         XCTAssertEqual(whole.body, portrait)
         XCTAssertNotEqual(portrait, landscape)
 
-        XCTAssertEqual(try HTTPClient.send(method: "GET", url: "http://127.0.0.1:\(port)/media/abc.mov", timeoutMilliseconds: 5_000).status, 404)
+        XCTAssertEqual(try HTTPClient.send(method: "GET", url: "\(base)/media/abc.mov", timeoutMilliseconds: 5_000).status, 404)
     }
 
     func testRangeHeaderReading() {
@@ -202,15 +257,15 @@ final class SimulatorServerTests: XCTestCase {
     // MARK: - Robustness
 
     func testStatsAndNotFound() throws {
-        _ = try client.remainingCredits()
-        let stats = try HTTPClient.send(method: "GET", url: "http://127.0.0.1:\(port)/_simulator/stats", timeoutMilliseconds: 5_000)
+        _ = try call("GET", "/api/v1/chat/credit")
+        let stats = try call("GET", "/_simulator/stats", key: nil)
         XCTAssertEqual(stats.status, 200)
-        XCTAssertEqual(JSON.parse(stats.body)?["calls"]?["credit"]?.intValue, 1)
-        let missing = try HTTPClient.send(method: "GET", url: "http://127.0.0.1:\(port)/api/v2/whatever", timeoutMilliseconds: 5_000)
+        XCTAssertEqual(json(stats)["calls"]?["credit"]?.intValue, 1)
+        let missing = try call("GET", "/api/v2/whatever")
         XCTAssertEqual(missing.status, 404)
-        XCTAssertEqual(KieWire.Envelope.parse(missing.body)?.code, 404)
-        let wrongMethod = try HTTPClient.send(method: "DELETE", url: "http://127.0.0.1:\(port)/api/v1/chat/credit", timeoutMilliseconds: 5_000)
-        XCTAssertEqual(wrongMethod.status, 404)
+        XCTAssertEqual(json(missing)["code"]?.intValue, 404)
+        XCTAssertEqual(try call("DELETE", "/api/v1/chat/credit").status, 404)
+        XCTAssertEqual(try call("GET", "/api/v1/veo/generate").status, 404, "generate is a POST")
     }
 
     func testGarbageIsRefusedWith400AndTheServerKeepsServing() throws {
@@ -240,16 +295,14 @@ final class SimulatorServerTests: XCTestCase {
             let answer = TestSockets.exchange(port: port, bytes)
             XCTAssertEqual(TestSockets.status(of: answer), 400, "\(name): \(String(decoding: answer.prefix(80), as: UTF8.self))")
         }
-        let tooBig = TestSockets.exchange(port: port, Array("POST /api/v1/jobs/createTask HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n".utf8))
-        XCTAssertEqual(TestSockets.status(of: tooBig), 413)
         // A client that connects and leaves gets nothing, and costs nothing.
         XCTAssertEqual(TestSockets.exchange(port: port, []), [])
 
-        // Still serving, over a raw socket and through the client.
+        // Still serving, over a raw socket and over curl.
         let raw = TestSockets.exchange(port: port, Array("GET /api/v1/chat/credit HTTP/1.0\r\nAuthorization: Bearer demo\r\n\r\n".utf8))
         XCTAssertEqual(TestSockets.status(of: raw), 200)
         XCTAssertTrue(String(decoding: raw, as: UTF8.self).hasSuffix(#"{"code":200,"msg":"success","data":10000000}"#))
-        XCTAssertEqual(try client.remainingCredits(), 10_000_000)
+        XCTAssertEqual(json(try call("GET", "/api/v1/chat/credit"))["data"]?.intValue, 10_000_000)
     }
 
     func testRequestHeadParsing() throws {
@@ -272,9 +325,10 @@ final class SimulatorServerTests: XCTestCase {
         usleep(200_000)
         let answered = DispatchSemaphore(value: 0)
         let credits = Locked<Int?>(nil)
-        let waiting = client!
+        let url = base + "/api/v1/chat/credit"
         startThread(name: "test-65th") {
-            credits.withLock { $0 = try? waiting.remainingCredits() }
+            let reply = try? HTTPClient.send(method: "GET", url: url, headers: [("Authorization", "Bearer demo")], timeoutMilliseconds: 5_000)
+            credits.withLock { $0 = reply.flatMap { JSON.parse($0.body)?["data"]?.intValue } }
             answered.signal()
         }
         XCTAssertEqual(answered.wait(timeout: .now() + 0.5), .timedOut, "the 65th waits in the backlog")
@@ -288,9 +342,12 @@ final class SimulatorServerTests: XCTestCase {
         simulator.inject(.acceptThenHang)
         let outcome = Locked<Error?>(nil)
         let finished = DispatchSemaphore(value: 0)
-        let waiting = client!
+        let url = base + "/api/v1/jobs/createTask"
         startThread(name: "test-hang") {
-            do { _ = try waiting.createTask(Self.request) } catch { outcome.withLock { $0 = error } }
+            do {
+                _ = try HTTPClient.send(method: "POST", url: url, headers: [("Authorization", "Bearer demo")], body: Data(Self.create.utf8),
+                                        timeoutMilliseconds: 20_000)
+            } catch { outcome.withLock { $0 = error } }
             finished.signal()
         }
         let deadline = Date().addingTimeInterval(5)
@@ -300,9 +357,11 @@ final class SimulatorServerTests: XCTestCase {
         server.stop()
         XCTAssertEqual(finished.wait(timeout: .now() + 3), .success, "the hanging create ends when the server stops")
         XCTAssertLessThan(Date().timeIntervalSince(started), 3)
-        guard case .ambiguous = outcome.current as? ProviderError else { return XCTFail("got \(String(describing: outcome.current))") }
-        XCTAssertThrowsError(try client.remainingCredits()) {
-            guard case .unreachable = $0 as? ProviderError else { return XCTFail("expected unreachable, got \($0)") }
+        guard case .failedAfterSending = outcome.current as? HTTPClientError else {
+            return XCTFail("got \(String(describing: outcome.current))")
+        }
+        XCTAssertThrowsError(try call("GET", "/api/v1/chat/credit")) {
+            guard case .unreachable = $0 as? HTTPClientError else { return XCTFail("expected unreachable, got \($0)") }
         }
     }
 }

@@ -1,9 +1,17 @@
-// A stand-in for Kie AI that speaks its contract; it powers demo mode, the tests and the benchmarks.
+// A stand-in for Kie AI that speaks its contract and is as strict as Kie; it powers demo mode, the tests and the benchmarks.
 import Foundation
 import PhimSupport
 
-/// createTask, recordInfo, the credit balance, download links, completion and progress
-/// callbacks (signed when a webhook key is set), Kie's states and its error codes.
+/// Kie's Market API (createTask, recordInfo), Veo 3.1 (generate, record-info), the file upload
+/// host, the public price feed, the credit balance, download links, and completion callbacks
+/// (signed when a webhook key is set), with Kie's states and error codes.
+///
+/// Every create is checked against Kie's documented input rules for its model
+/// (`KieModelRules`, the simulator's own table): an unknown field, a wrong JSON type (`5` where
+/// Kie wants `"5"`), a value the model does not offer or a missing field is refused as Kie
+/// refuses it, naming the field. Sora 2 ids (and `Settings.pausedModels`) answer "temporarily
+/// paused". Image URLs are fetched as Kie fetches them (`ImageFetcher`), and a task whose image
+/// cannot be fetched or is not a JPEG, PNG or WebP is created and then fails at once.
 ///
 /// Time comes from the injected clock, so a test can move a job from `waiting` to `success`
 /// by advancing it. Callbacks are not sent from here: they pile up until someone takes them
@@ -11,40 +19,47 @@ import PhimSupport
 /// duplicate or reorder them first.
 ///
 /// Prompt tags, for demos and tests: `#fail` fails the job, `#reject` fails it as a
-/// content-policy rejection, `#slow` makes it take ten times longer, `#stall` makes createTask
+/// content-policy rejection, `#slow` makes it take ten times longer, `#stall` makes the create
 /// answer over HTTP only after `stallSeconds` (a slow provider), and `#error429` (any
-/// three-digit code) makes createTask answer with that business code instead of a task.
+/// three-digit code) makes the create answer with that business code instead of a task.
 ///
-/// Every method may be called from any thread: all state sits behind one lock.
+/// Every method may be called from any thread: all state sits behind one lock, which is never
+/// held while fetching an image.
 public final class KieSimulator: @unchecked Sendable {
     public struct Settings: Sendable, Equatable {
         /// Seconds from create to the end of a task.
         public var jobDuration: TimeInterval
         public var failureRate: Double
+        /// Creates of both families (Market and Veo) allowed per 10 s; over it, 429.
         public var createRateLimitPer10s: Int?
         public var expectedAPIKey: String?
         /// When set, every callback carries Kie's `X-Webhook-Timestamp` / `X-Webhook-Signature`.
         public var webhookHMACKey: String?
-        /// The simulated provider account's balance. Each created task costs `taskCost`, given
-        /// back when the task fails (Kie reports failed tasks as not charged, reference §10.1).
+        /// The simulated provider account's starting balance. Each task is debited its model's
+        /// list price at create and refunded when it fails (Kie bills successes only).
         public var accountCredits: Int
-        public var taskCost: Int
         public var seed: UInt64?
         /// Share of callbacks (0...1) that are lost on the way, as Kie documents no retries.
         public var callbackDropRate: Double
+        /// Provider model ids answered with "This interface is temporarily paused" (Sora 2 ids always are).
+        public var pausedModels: Set<String>
+        /// Price-feed prices that differ from the list price: "<model id>|<description>" → credits.
+        public var priceOverrides: [String: Double]
 
         public init(jobDuration: TimeInterval = 20, failureRate: Double = 0, createRateLimitPer10s: Int? = nil,
                     expectedAPIKey: String? = nil, webhookHMACKey: String? = nil, accountCredits: Int = 10_000_000,
-                    taskCost: Int = 30, seed: UInt64? = nil, callbackDropRate: Double = 0) {
+                    seed: UInt64? = nil, callbackDropRate: Double = 0, pausedModels: Set<String> = [],
+                    priceOverrides: [String: Double] = [:]) {
             self.jobDuration = jobDuration
             self.failureRate = failureRate
             self.createRateLimitPer10s = createRateLimitPer10s
             self.expectedAPIKey = expectedAPIKey
             self.webhookHMACKey = webhookHMACKey
             self.accountCredits = accountCredits
-            self.taskCost = taskCost
             self.seed = seed
             self.callbackDropRate = callbackDropRate
+            self.pausedModels = pausedModels
+            self.priceOverrides = priceOverrides
         }
 
         /// Demo-mode settings from the environment. A value that does not parse keeps its
@@ -71,13 +86,16 @@ public final class KieSimulator: @unchecked Sendable {
             if let raw = value("PHIM_SIMULATOR_SEED") {
                 if let seed = UInt64(raw) { settings.seed = seed } else { invalid("PHIM_SIMULATOR_SEED") }
             }
+            if let raw = value("PHIM_SIMULATOR_PAUSED_MODELS") {
+                settings.pausedModels = Set(raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            }
             settings.expectedAPIKey = value("PHIM_SIMULATOR_API_KEY")
             settings.webhookHMACKey = value("KIE_WEBHOOK_HMAC_KEY")
             return settings
         }
     }
 
-    /// A fault to apply to the next createTask calls, in order.
+    /// A fault to apply to the next creates (of either family), in order.
     public enum Fault: Sendable, Equatable {
         /// Answer with this Kie business code (402, 429, 455, 500 …) and create nothing.
         case reply(code: Int, message: String)
@@ -104,6 +122,7 @@ public final class KieSimulator: @unchecked Sendable {
 
     /// A callback the provider would now send.
     public struct Callback: Sendable, Equatable {
+        /// Only completion callbacks are sent now: Kie documents progress callbacks for Sora 2 only.
         public enum Kind: String, Sendable { case progress, completion }
         public var kind: Kind
         public var taskID: String
@@ -124,8 +143,14 @@ public final class KieSimulator: @unchecked Sendable {
     public struct CallCounts: Sendable, Equatable, Codable {
         public var createTask = 0
         public var recordInfo = 0
+        public var veoGenerate = 0
+        public var veoRecordInfo = 0
         public var credit = 0
         public var downloadURL = 0
+        /// Calls to the three upload endpoints.
+        public var uploads = 0
+        /// Calls to the two price-feed endpoints.
+        public var pricing = 0
         public var callbacksQueued = 0
         public var callbacksDropped = 0
     }
@@ -134,48 +159,81 @@ public final class KieSimulator: @unchecked Sendable {
     public struct Statistics: Sendable, Equatable, Codable {
         public var calls: CallCounts
         public var tasks: Int
-        /// recordInfo calls per task, on average, over tasks that were asked about at all.
+        /// Status queries per task, on average, over tasks that were asked about at all.
         public var recordInfoPerQueriedTask: Double
-        /// The shortest time between two recordInfo calls about the same task (nil: never twice).
+        /// The shortest time between two status queries about the same task (nil: never twice).
         public var shortestQueryGapSeconds: Double?
     }
 
     struct SimulatedTask {
         var id: String
-        var body: KieWire.CreateTaskBody
+        var family: KieModelRules.Family
+        var model: String
+        /// The create body as it came, echoed as `param` (Market) or `paramJson` (Veo).
         var rawParam: String
+        var callBackURL: String?
         var createdAt: Date
         var duration: TimeInterval
         var outcome: Outcome
-        var progressCallbackSent = false
+        var priceMilliCredits: Int64
+        var isPortrait: Bool
         var completionCallbackSent = false
 
-        enum Outcome { case success, fail(code: String, message: String) }
+        enum Outcome { case success, fail(Failure) }
     }
 
-    private let lock = NSLock()
-    private let clock: AppClock
-    private var settings: Settings
-    private var media: String
-    private var tasks: [String: SimulatedTask] = [:]
-    /// Tasks that still owe a callback, so `takeDueCallbacks` never scans finished ones.
-    private var awaitingCallbacks: Set<String> = []
-    /// Tasks that will fail and have not been refunded yet.
-    private var failingTasks: Set<String> = []
-    private var recentCreates: [Date] = []
-    private var faults: [Fault] = []
-    /// When each task was last asked about, and the shortest gap seen between two asks.
-    private var lastQueryAt: [String: Date] = [:]
-    private var knownTaskQueries = 0
-    private var shortestQueryGap: TimeInterval?
-    private var random: SplitMix64
-    private var counts = CallCounts()
+    /// Why a task failed, in each family's terms.
+    struct Failure {
+        /// Market `failCode`.
+        var failCode: String
+        /// Veo `errorCode`, and the code of its failure callback.
+        var veoCode: Int
+        var message: String
+        /// A content-policy rejection: Veo `successFlag` 2 (else 3, "generation failed").
+        var isRejection: Bool
 
-    /// - Parameter mediaBaseURL: the base under which `<base>/<taskId>-<aspect>.mp4` is served.
-    public init(settings: Settings, clock: AppClock, mediaBaseURL: String) {
+        static let rejected = Failure(failCode: "400", veoCode: 400, message: "Your prompt was flagged by the content policy (simulated)",
+                                      isRejection: true)
+        static let generationFailed = Failure(failCode: "500", veoCode: 501, message: "Internal error: video generation failed (simulated)",
+                                              isRejection: false)
+        static func badImage(_ message: String) -> Failure { Failure(failCode: "500", veoCode: 400, message: message, isRejection: false) }
+    }
+
+    // Everything below `lock` is guarded by it (internal only so that the `KieSimulator+…` files can reach it).
+    let lock = NSLock()
+    let clock: AppClock
+    let imageFetcher: ImageFetcher?
+    var settings: Settings
+    var media: String
+    /// nil: derived from the media base (`…/media` → `…`).
+    var uploadBase: String?
+    var tasks: [String: SimulatedTask] = [:]
+    /// Tasks that still owe a callback, so `takeDueCallbacks` never scans finished ones.
+    var awaitingCallbacks: Set<String> = []
+    /// Tasks that will fail and have not been refunded yet.
+    var failingTasks: Set<String> = []
+    /// The balance in thousandths of a credit, so that prices such as 3.8/s bill exactly.
+    var balanceMilliCredits: Int64
+    var recentCreates: [Date] = []
+    var faults: [Fault] = []
+    /// When each task was last asked about, and the shortest gap seen between two asks.
+    var lastQueryAt: [String: Date] = [:]
+    var knownTaskQueries = 0
+    var shortestQueryGap: TimeInterval?
+    var random: SplitMix64
+    var counts = CallCounts()
+    var uploads = SimulatorUploads()
+
+    /// - Parameters:
+    ///   - mediaBaseURL: the base under which `<base>/<taskId>-<landscape|portrait>.mp4` is served.
+    ///   - imageFetcher: how image URLs are fetched; by default the simulator's own uploads come
+    ///     from memory and anything else over HTTP (5 s, 10 MB, 2xx only).
+    public init(settings: Settings, clock: AppClock, mediaBaseURL: String, imageFetcher: ImageFetcher? = nil) {
         self.settings = settings
         self.clock = clock
+        self.imageFetcher = imageFetcher
         self.media = Self.trimmed(mediaBaseURL)
+        self.balanceMilliCredits = Int64(settings.accountCredits) * 1_000
         self.random = SplitMix64(seed: settings.seed ?? UInt64.random(in: .min ... .max))
     }
 
@@ -185,104 +243,67 @@ public final class KieSimulator: @unchecked Sendable {
         set { lock.withLock { media = Self.trimmed(newValue) } }
     }
 
+    /// Where uploaded files are served (`<base>/kieai/<n>/<name>`): Kie's upload host. Defaults to
+    /// the media base without its `/media`; settable like it.
+    public var uploadBaseURL: String {
+        get { lock.withLock { currentUploadBase } }
+        set { lock.withLock { uploadBase = Self.trimmed(newValue) } }
+    }
+
+    var currentUploadBase: String {
+        if let uploadBase { return uploadBase }
+        return media.hasSuffix("/media") ? String(media.dropLast("/media".count)) : media
+    }
+
+    /// Replaces the paused model ids (Sora 2 ids stay paused).
+    public func setPaused(_ ids: Set<String>) { lock.withLock { settings.pausedModels = ids } }
     public func inject(_ fault: Fault) { lock.withLock { faults.append(fault) } }
     /// Faults injected and not yet used by a create.
     public var pendingFaults: Int { lock.withLock { faults.count } }
     public func clearFaults() { lock.withLock { faults.removeAll() } }
     public func setFailureRate(_ rate: Double) { lock.withLock { settings.failureRate = rate } }
-    public func setAccountCredits(_ credits: Int) { lock.withLock { settings.accountCredits = credits } }
-    public var accountCredits: Int { lock.withLock { settings.accountCredits } }
+    public func setAccountCredits(_ credits: Int) { lock.withLock { balanceMilliCredits = Int64(credits) * 1_000 } }
+    /// The balance in whole credits (rounded down), failed tasks refunded.
+    public var accountCredits: Int {
+        lock.withLock {
+            refundFailedTasks(at: clock.now())
+            return Int((Double(balanceMilliCredits) / 1_000).rounded(.down))
+        }
+    }
     public var callCounts: CallCounts { lock.withLock { counts } }
 
-    /// The callback URLs a task was created with (completion first), as a provider would know them.
+    /// The callback URL a task was created with, as a provider would know it.
     public func callbackURLs(forTask id: String) -> [String] {
-        lock.withLock {
-            guard let body = tasks[id]?.body else { return [] }
-            return [body.callBackUrl, body.progressCallBackUrl].compactMap { $0 }
-        }
+        lock.withLock { tasks[id]?.callBackURL.map { [$0] } ?? [] }
     }
 
-    // MARK: - Endpoints
+    // MARK: - Market endpoints
 
+    /// `POST /api/v1/jobs/createTask`.
     public func createTask(authorization: String?, body: Data) -> Reply {
-        lock.withLock {
-            counts.createTask += 1
-            if let denied = checkAuthorization(authorization) { return denied }
-            let now = clock.now()
-            if let limit = settings.createRateLimitPer10s {
-                recentCreates.removeAll { now.timeIntervalSince($0) >= 10 }
-                if recentCreates.count >= limit {
-                    return envelope(code: 429, msg: "Rate limit exceeded: \(limit) requests per 10 seconds")
-                }
-                recentCreates.append(now)
-            }
-            var hang = false
-            if !faults.isEmpty {
-                switch faults.removeFirst() {
-                case .reply(let code, let message): return envelope(code: code, msg: message)
-                case .acceptThenHang: hang = true
-                }
-            }
-            guard let request = KieWire.CreateTaskBody.parse(body) else {
-                return envelope(code: 422, msg: "Invalid request body")
-            }
-            let prompt = request.input.prompt ?? ""
-            if let code = Self.requestedErrorCode(in: prompt) {
-                return envelope(code: code, msg: "Simulated error \(code)")
-            }
-            if let problem = Self.validate(request) { return envelope(code: 422, msg: problem) }
-            refundFailedTasks(at: now)
-            guard settings.accountCredits >= settings.taskCost else {
-                return envelope(code: 402, msg: "Credits insufficient")
-            }
-            settings.accountCredits -= settings.taskCost
-
-            let outcome: SimulatedTask.Outcome
-            if prompt.contains("#reject") {
-                outcome = .fail(code: "400", message: "Your prompt was flagged by the content policy (simulated)")
-            } else if prompt.contains("#fail") || randomFraction() < settings.failureRate {
-                outcome = .fail(code: "500", message: "Internal error: video generation failed (simulated)")
-            } else {
-                outcome = .success
-            }
-            let id = (0..<4).map { _ in Self.hex32(UInt32(truncatingIfNeeded: random.next())) }.joined()
-            let duration = prompt.contains("#slow") ? settings.jobDuration * 10 : settings.jobDuration
-            tasks[id] = SimulatedTask(id: id, body: request, rawParam: String(decoding: body, as: UTF8.self),
-                                      createdAt: now, duration: duration, outcome: outcome)
-            if request.callBackUrl != nil || request.progressCallBackUrl != nil { awaitingCallbacks.insert(id) }
-            if case .fail = outcome { failingTasks.insert(id) }
-
-            var reply = envelope(code: 200, msg: "success", data: .object([("taskId", .string(id))]))
-            reply.hangs = hang
-            if prompt.contains("#stall") { reply.delaySeconds = Self.stallSeconds }
-            return reply
-        }
+        create(family: .market, authorization: authorization, body: body)
     }
 
+    /// `GET /api/v1/jobs/recordInfo?taskId=`.
     public func recordInfo(authorization: String?, taskID: String?) -> Reply {
         lock.withLock {
             counts.recordInfo += 1
             if let denied = checkAuthorization(authorization) { return denied }
-            guard let taskID, let task = tasks[taskID] else {
+            guard let task = queried(taskID, family: .market) else {
                 // What integrators observe for an unknown id (reference §11.3).
                 return envelope(code: 422, msg: "recordInfo is null")
             }
-            let now = clock.now()
-            if let last = lastQueryAt[taskID] {
-                shortestQueryGap = min(shortestQueryGap ?? .infinity, now.timeIntervalSince(last))
-            }
-            lastQueryAt[taskID] = now
-            knownTaskQueries += 1
-            return recordReply(for: task, code: 200, msg: "success", at: now)
+            return marketRecordReply(for: task, code: 200, msg: "success", at: clock.now())
         }
     }
 
+    /// `GET /api/v1/chat/credit`: the balance, a fractional number when the prices made it one.
     public func credit(authorization: String?) -> Reply {
         lock.withLock {
             counts.credit += 1
             if let denied = checkAuthorization(authorization) { return denied }
             refundFailedTasks(at: clock.now())
-            return envelope(code: 200, msg: "success", data: .int(settings.accountCredits))
+            return envelope(code: 200, msg: "success", data: .number(Double(balanceMilliCredits) / 1_000))
         }
     }
 
@@ -315,40 +336,20 @@ public final class KieSimulator: @unchecked Sendable {
         return (try? encoder.encode(statistics())) ?? Data("{}".utf8)
     }
 
-    /// Removes and returns the callbacks whose time has come: a progress callback once a task
-    /// starts generating, and the completion callback once it ends.
+    /// Removes and returns the completion callbacks whose time has come (both families), in task order.
     public func takeDueCallbacks() -> [Callback] {
         lock.withLock {
             let now = clock.now()
             var due: [Callback] = []
             // In task order, not the set's (which changes from run to run), so a seeded run repeats.
             for id in awaitingCallbacks.sorted() {
-                guard var task = tasks[id] else { continue }
-                let state = state(of: task, at: now)
-                if let url = task.body.progressCallBackUrl, !task.progressCallbackSent, state == .generating || state.isTerminal {
-                    task.progressCallbackSent = true
-                    // A task that ended between two looks skips its progress report, as Kie's may.
-                    if state == .generating {
-                        let body = JSON.object([
-                            ("code", .int(200)), ("msg", .string("progress")),
-                            ("data", .object([("taskId", .string(id)), ("state", .string("generating")),
-                                              ("progress", .int(progress(of: task, at: now)))])),
-                        ]).data()
-                        due.append(Callback(kind: .progress, taskID: id, url: url, headers: signedHeaders(taskID: id, at: now),
-                                            body: body))
-                    }
+                guard var task = tasks[id], state(of: task, at: now).isTerminal else { continue }
+                if let url = task.callBackURL, !task.completionCallbackSent {
+                    due.append(Callback(kind: .completion, taskID: id, url: url, headers: signedHeaders(taskID: id, at: now),
+                                        body: completionCallbackBody(for: task, at: now)))
                 }
-                if state.isTerminal {
-                    if let url = task.body.callBackUrl, !task.completionCallbackSent {
-                        let reply = state == .success
-                            ? recordReply(for: task, code: 200, msg: "Playground task completed successfully.", at: now)
-                            : recordReply(for: task, code: 501, msg: "Playground task failed.", at: now)
-                        due.append(Callback(kind: .completion, taskID: id, url: url, headers: signedHeaders(taskID: id, at: now),
-                                            body: reply.body))
-                    }
-                    task.completionCallbackSent = true
-                    awaitingCallbacks.remove(id)
-                }
+                task.completionCallbackSent = true
+                awaitingCallbacks.remove(id)
                 tasks[id] = task
             }
             if settings.callbackDropRate > 0 {
@@ -361,22 +362,143 @@ public final class KieSimulator: @unchecked Sendable {
         }
     }
 
-    // MARK: - Behaviour (the lock is held)
+    // MARK: - Creating (both families)
 
-    /// Gives back the cost of every task that has failed by `now`, once.
-    private func refundFailedTasks(at now: Date) {
-        for id in failingTasks {
-            guard let task = tasks[id], state(of: task, at: now) == .fail else { continue }
-            failingTasks.remove(id)
-            settings.accountCredits += settings.taskCost
-        }
-    }
-
-    /// The code in an `#errorNNN` prompt tag (100…599).
     /// How long a `#stall` create takes to answer over HTTP: long enough to stop a server
     /// mid-request in a test, short of any client timeout.
     public static let stallSeconds: Double = 3
 
+    private enum Admission {
+        case refused(Reply)
+        case admitted(hangs: Bool)
+    }
+
+    /// Auth, paused ids, the rate limit and injected faults (under the lock), then the model's
+    /// rules and the images (without it), then billing and the task (under it again).
+    func create(family: KieModelRules.Family, authorization: String?, body: Data) -> Reply {
+        let json = JSON.parse(body)
+        let admission: Admission = lock.withLock {
+            switch family {
+            case .market: counts.createTask += 1
+            case .veo: counts.veoGenerate += 1
+            }
+            if let denied = checkAuthorization(authorization) { return .refused(denied) }
+            // Paused before anything else is checked: Kie answers so for every Sora 2 create.
+            if let model = json?["model"]?.stringValue, isPaused(model) {
+                return .refused(envelope(code: 500, msg: "This interface is temporarily paused"))
+            }
+            let now = clock.now()
+            if let limit = settings.createRateLimitPer10s {
+                recentCreates.removeAll { now.timeIntervalSince($0) >= 10 }
+                if recentCreates.count >= limit {
+                    return .refused(envelope(code: 429, msg: "Rate limit exceeded: \(limit) requests per 10 seconds"))
+                }
+                recentCreates.append(now)
+            }
+            if !faults.isEmpty {
+                switch faults.removeFirst() {
+                case .reply(let code, let message): return .refused(envelope(code: code, msg: message))
+                case .acceptThenHang: return .admitted(hangs: true)
+                }
+            }
+            return .admitted(hangs: false)
+        }
+        let hangs: Bool
+        switch admission {
+        case .refused(let reply): return reply
+        case .admitted(let withheld): hangs = withheld
+        }
+
+        let request: KieModelRules.ValidatedCreate
+        switch family == .market ? KieModelRules.validateMarket(json) : KieModelRules.validateVeo(json) {
+        case .failure(let refusal): return envelope(code: refusal.code, msg: refusal.msg)
+        case .success(let valid): request = valid
+        }
+        if let code = Self.requestedErrorCode(in: request.prompt) {
+            return envelope(code: code, msg: "Simulated error \(code)")
+        }
+        // Kie accepts the create and fetches the images; a bad one fails the task, not the create.
+        var imageProblem: String?
+        for url in request.imageURLs {
+            imageProblem = SimulatorImages.problem(with: fetchImage(url), family: family)
+            if imageProblem != nil { break }
+        }
+
+        return lock.withLock {
+            let now = clock.now()
+            refundFailedTasks(at: now)
+            guard balanceMilliCredits >= request.priceMilliCredits else {
+                return envelope(code: 402, msg: "Credits insufficient")
+            }
+            balanceMilliCredits -= request.priceMilliCredits
+
+            let prompt = request.prompt
+            let outcome: SimulatedTask.Outcome
+            if let imageProblem {
+                outcome = .fail(.badImage(imageProblem))
+            } else if prompt.contains("#reject") {
+                outcome = .fail(.rejected)
+            } else if prompt.contains("#fail") || randomFraction() < settings.failureRate {
+                outcome = .fail(.generationFailed)
+            } else {
+                outcome = .success
+            }
+            let id = (0..<4).map { _ in Self.hex32(UInt32(truncatingIfNeeded: random.next())) }.joined()
+            // A task whose image failed ends at once: its first status already says so.
+            let duration = imageProblem != nil ? 0 : prompt.contains("#slow") ? settings.jobDuration * 10 : settings.jobDuration
+            tasks[id] = SimulatedTask(id: id, family: family, model: request.rules.id, rawParam: String(decoding: body, as: UTF8.self),
+                                      callBackURL: request.callBackURL, createdAt: now, duration: duration, outcome: outcome,
+                                      priceMilliCredits: request.priceMilliCredits, isPortrait: request.isPortrait)
+            if request.callBackURL != nil { awaitingCallbacks.insert(id) }
+            if case .fail = outcome { failingTasks.insert(id) }
+
+            var reply = envelope(code: 200, msg: "success", data: .object([("taskId", .string(id))]))
+            reply.hangs = hangs
+            if prompt.contains("#stall") { reply.delaySeconds = Self.stallSeconds }
+            return reply
+        }
+    }
+
+    /// One image as Kie would get it: through the injected fetcher, else the simulator's own
+    /// uploads from memory and anything else over HTTP. Never called with the lock held.
+    func fetchImage(_ url: String) -> FetchedImage? {
+        if let imageFetcher { return imageFetcher(url) }
+        let base = uploadBaseURL + "/"
+        if base.count > 1, url.hasPrefix(base) {
+            var rest = Substring(url.dropFirst(base.count))
+            if let end = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+            guard let path = String(rest).removingPercentEncoding else { return nil }
+            return uploadedFile(path: path)
+        }
+        return SimulatorImages.fetchOverHTTP(url)
+    }
+
+    // MARK: - Behaviour (the lock is held)
+
+    func isPaused(_ model: String) -> Bool { KieModelRules.isSora(model) || settings.pausedModels.contains(model) }
+
+    /// The task of this family a status query names, noting when it was asked about.
+    func queried(_ taskID: String?, family: KieModelRules.Family) -> SimulatedTask? {
+        guard let taskID, let task = tasks[taskID], task.family == family else { return nil }
+        let now = clock.now()
+        if let last = lastQueryAt[taskID] {
+            shortestQueryGap = min(shortestQueryGap ?? .infinity, now.timeIntervalSince(last))
+        }
+        lastQueryAt[taskID] = now
+        knownTaskQueries += 1
+        return task
+    }
+
+    /// Gives back the price of every task that has failed by `now`, once.
+    func refundFailedTasks(at now: Date) {
+        for id in failingTasks {
+            guard let task = tasks[id], state(of: task, at: now) == .fail else { continue }
+            failingTasks.remove(id)
+            balanceMilliCredits += task.priceMilliCredits
+        }
+    }
+
+    /// The code in an `#errorNNN` prompt tag (100…599).
     static func requestedErrorCode(in prompt: String) -> Int? {
         var rest = Substring(prompt)
         while let range = rest.range(of: "#error") {
@@ -402,36 +524,62 @@ public final class KieSimulator: @unchecked Sendable {
         return .generating
     }
 
-    private func progress(of task: SimulatedTask, at now: Date) -> Int {
-        guard task.duration > 0 else { return 100 }
-        return min(100, max(0, Int(now.timeIntervalSince(task.createdAt) / task.duration * 100)))
+    /// The sample video a successful task points to.
+    func resultURL(of task: SimulatedTask) -> String {
+        "\(media)/\(task.id)-\(task.isPortrait ? "portrait" : "landscape").mp4"
     }
 
-    private static func validate(_ request: KieWire.CreateTaskBody) -> String? {
-        guard let model = VideoModel(rawValue: request.model) else { return "model is not supported" }
-        guard let prompt = request.input.prompt, !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            return "input.prompt is required"
-        }
-        if prompt.count > 10_000 { return "input.prompt must be at most 10000 characters" }
-        if let ratio = request.input.aspectRatio, AspectRatio(rawValue: ratio) == nil {
-            return "input.aspect_ratio must be portrait or landscape"
-        }
-        if let frames = request.input.nFrames, !VideoDurations.allowed.map(String.init).contains(frames) {
-            return "input.n_frames must be \"10\" or \"15\""
-        }
-        if let size = request.input.size, !model.isPro || VideoQuality(rawValue: size) == nil {
-            return "input.size is not supported for this model"
-        }
-        if model.mode == .imageToVideo {
-            guard let urls = request.input.imageURLs, urls.count == 1,
-                  let url = URL(string: urls[0]), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-                return "input.image_urls must hold exactly one public image URL"
-            }
-        }
-        return nil
+    func finishedMillis(of task: SimulatedTask) -> Int64 {
+        task.createdAt.unixMillis + Int64((task.duration * 1000).rounded())
     }
 
-    private func checkAuthorization(_ header: String?) -> Reply? {
+    /// recordInfo's answer, and (with code 200/501) the Market completion callback's body.
+    /// `creditsConsumed` appears once the task ended: the list price on success, 0 on failure.
+    /// No `progress`: Kie documents none for these models, so Phim must not rely on one.
+    func marketRecordReply(for task: SimulatedTask, code: Int, msg: String, at now: Date) -> Reply {
+        let state = state(of: task, at: now)
+        var result: JSON = .null, failCode: JSON = .string(""), failMsg: JSON = .string("")
+        var completeTime: JSON = .null, costTime: JSON = .null
+        var credits: JSON?
+        switch (state, task.outcome) {
+        case (.success, _):
+            // Kie sends resultJson as JSON text inside the JSON (§4.2).
+            result = .string(JSON.object([("resultUrls", .array([.string(resultURL(of: task))]))]).serialized())
+            failCode = .null
+            failMsg = .null
+            completeTime = .int64(finishedMillis(of: task))
+            costTime = .int(Int(task.duration.rounded()))
+            credits = .number(Double(task.priceMilliCredits) / 1_000)
+        case (.fail, .fail(let failure)):
+            failCode = .string(failure.failCode)
+            failMsg = .string(failure.message)
+            completeTime = .int64(finishedMillis(of: task))
+            credits = .int(0)
+        default:
+            break
+        }
+        var fields: [(String, JSON)] = [
+            ("taskId", .string(task.id)), ("model", .string(task.model)), ("state", .string(state.rawValue)),
+            ("param", .string(task.rawParam)), ("resultJson", result), ("failCode", failCode), ("failMsg", failMsg),
+            ("costTime", costTime), ("completeTime", completeTime), ("createTime", .int64(task.createdAt.unixMillis)),
+            ("updateTime", .int64(now.unixMillis)),
+        ]
+        if let credits { fields.append(("creditsConsumed", credits)) }
+        return envelope(code: code, msg: msg, data: .object(fields))
+    }
+
+    private func completionCallbackBody(for task: SimulatedTask, at now: Date) -> Data {
+        switch task.family {
+        case .market:
+            return state(of: task, at: now) == .success
+                ? marketRecordReply(for: task, code: 200, msg: "Playground task completed successfully.", at: now).body
+                : marketRecordReply(for: task, code: 501, msg: "Playground task failed.", at: now).body
+        case .veo:
+            return veoCallbackBody(for: task)
+        }
+    }
+
+    func checkAuthorization(_ header: String?) -> Reply? {
         guard let header, header.hasPrefix("Bearer "), header.count > "Bearer ".count else {
             return envelope(code: 401, msg: "You do not have access permissions")
         }
@@ -441,42 +589,7 @@ public final class KieSimulator: @unchecked Sendable {
         return nil
     }
 
-    private func recordReply(for task: SimulatedTask, code: Int, msg: String, at now: Date) -> Reply {
-        let state = state(of: task, at: now)
-        let createdMs = task.createdAt.unixMillis
-        let finishedMs = createdMs + Int64((task.duration * 1000).rounded())
-        var result: JSON = .null, failCode: JSON = .string(""), failMsg: JSON = .string("")
-        var completeTime: JSON = .null, costTime: JSON = .null
-        switch (state, task.outcome) {
-        case (.success, _):
-            let aspect = task.body.input.aspectRatio ?? "landscape"
-            var fields: [(String, JSON)] = [("resultUrls", .array([.string("\(media)/\(task.id)-\(aspect).mp4")]))]
-            if task.body.input.removeWatermark == true {
-                fields.append(("resultWaterMarkUrls", .array([.string("\(media)/\(task.id)-\(aspect)-wm.mp4")])))
-            }
-            // Kie sends resultJson as JSON text inside the JSON (§4.2).
-            result = .string(JSON.object(fields).serialized())
-            failCode = .null
-            failMsg = .null
-            completeTime = .int64(finishedMs)
-            costTime = .int(Int(task.duration.rounded()))
-        case (.fail, .fail(let code, let message)):
-            failCode = .string(code)
-            failMsg = .string(message)
-            completeTime = .int64(finishedMs)
-        default:
-            break
-        }
-        let data = JSON.object([
-            ("taskId", .string(task.id)), ("model", .string(task.body.model)), ("state", .string(state.rawValue)),
-            ("param", .string(task.rawParam)), ("resultJson", result), ("failCode", failCode), ("failMsg", failMsg),
-            ("costTime", costTime), ("completeTime", completeTime), ("createTime", .int64(createdMs)),
-            ("updateTime", .int64(now.unixMillis)), ("progress", .int(progress(of: task, at: now))),
-        ])
-        return envelope(code: code, msg: msg, data: data)
-    }
-
-    private func signedHeaders(taskID: String, at now: Date) -> [String: String] {
+    func signedHeaders(taskID: String, at now: Date) -> [String: String] {
         var headers = ["Content-Type": "application/json"]
         guard let key = settings.webhookHMACKey else { return headers }
         let timestamp = String(Int64(now.timeIntervalSince1970))
@@ -486,18 +599,18 @@ public final class KieSimulator: @unchecked Sendable {
     }
 
     /// Kie answers HTTP 200 with the outcome in the envelope's `code`, even for errors (§7).
-    private func envelope(code: Int, msg: String, data: JSON = .null) -> Reply {
+    func envelope(code: Int, msg: String, data: JSON = .null) -> Reply {
         Reply(status: 200, body: JSON.object([("code", .int(code)), ("msg", .string(msg)), ("data", data)]).data())
     }
 
-    private func randomFraction() -> Double { Double(random.next() % 1_000_000) / 1_000_000 }
+    func randomFraction() -> Double { Double(random.next() % 1_000_000) / 1_000_000 }
 
-    private static func hex32(_ value: UInt32) -> String {
+    static func hex32(_ value: UInt32) -> String {
         let digits = String(value, radix: 16)
         return String(repeating: "0", count: 8 - digits.count) + digits
     }
 
-    private static func trimmed(_ base: String) -> String {
+    static func trimmed(_ base: String) -> String {
         var base = base
         while base.hasSuffix("/") { base.removeLast() }
         return base

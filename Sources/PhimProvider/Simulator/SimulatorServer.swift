@@ -5,9 +5,13 @@ import PhimSupport
 import Glibc
 #endif
 
-/// `POST /api/v1/jobs/createTask`, `GET /api/v1/jobs/recordInfo?taskId=`, `GET /api/v1/chat/credit`,
-/// `POST /api/v1/common/download-url`, `GET /_simulator/stats`, and `GET|HEAD /media/<file>.mp4`
-/// for the sample video every successful task points to.
+/// Kie's API: `POST /api/v1/jobs/createTask`, `GET /api/v1/jobs/recordInfo?taskId=`,
+/// `POST /api/v1/veo/generate`, `GET /api/v1/veo/record-info?taskId=`, `GET /api/v1/chat/credit`,
+/// `POST /api/v1/common/download-url`; its upload host: `POST /api/file-stream-upload`,
+/// `/api/file-base64-upload`, `/api/file-url-upload` and `GET|HEAD /kieai/<n>/<name>` for the files;
+/// its public price feed: `GET /client/v1/model-pricing/count`, `POST /client/v1/model-pricing/page`;
+/// and `GET /_simulator/stats`, `GET|HEAD /media/<file>.mp4` for the sample video every successful
+/// task points to.
 ///
 /// One thread accepts; each connection gets its own thread, kept for the client's next request
 /// (HTTP/1.1 keep-alive, until the client closes, asks `Connection: close`, or stays idle for
@@ -31,6 +35,11 @@ public final class SimulatorServer: @unchecked Sendable {
     static let maxConnections = 64
     static let maxHeadBytes = 64 * 1024
     static let maxBodyBytes = 1 << 20
+    /// The upload paths take files: their requests may be this large (20 MB, the simulator's upload limit).
+    static let maxUploadBodyBytes = SimulatorUploads.maxFileBytes
+    static let uploadPaths: Set<String> = ["/api/file-stream-upload", "/api/file-base64-upload", "/api/file-url-upload"]
+
+    static func maxBodyBytes(forPath path: String) -> Int { uploadPaths.contains(path) ? maxUploadBodyBytes : maxBodyBytes }
     /// The whole request must arrive within this: a client that dribbles bytes cannot hold a thread.
     static let readTimeoutSeconds: TimeInterval = 10
     /// How long a kept connection waits for the client's next request.
@@ -265,7 +274,8 @@ public final class SimulatorServer: @unchecked Sendable {
             return .refused(400, "Malformed request")
         }
         let length = request.contentLength
-        guard length <= Self.maxBodyBytes else { return .refused(413, "Request body larger than 1 MB") }
+        let limit = Self.maxBodyBytes(forPath: request.path)
+        guard length <= limit else { return .refused(413, "Request body larger than \(limit >> 20) MB") }
         if length > 0, request.headers["expect"]?.lowercased() == "100-continue" {
             send(fd, Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         }
@@ -295,6 +305,25 @@ public final class SimulatorServer: @unchecked Sendable {
             return response
         case ("GET", "/api/v1/jobs/recordInfo"):
             return Self.json(simulator.recordInfo(authorization: authorization, taskID: request.query["taskId"]))
+        case ("POST", "/api/v1/veo/generate"):
+            let reply = simulator.veoGenerate(authorization: authorization, body: request.body)
+            var response = Self.json(reply)
+            response.hangs = reply.hangs
+            response.delaySeconds = reply.delaySeconds
+            return response
+        case ("GET", "/api/v1/veo/record-info"):
+            return Self.json(simulator.veoRecordInfo(authorization: authorization, taskID: request.query["taskId"]))
+        case ("POST", "/api/file-stream-upload"):
+            return Self.json(simulator.uploadStream(authorization: authorization, contentType: request.headers["content-type"],
+                                                    body: request.body))
+        case ("POST", "/api/file-base64-upload"):
+            return Self.json(simulator.uploadBase64(authorization: authorization, body: request.body))
+        case ("POST", "/api/file-url-upload"):
+            return Self.json(simulator.uploadURL(authorization: authorization, body: request.body))
+        case ("GET", "/client/v1/model-pricing/count"):
+            return Self.json(simulator.pricingCount())
+        case ("POST", "/client/v1/model-pricing/page"):
+            return Self.json(simulator.pricingPage(body: request.body))
         case ("GET", "/api/v1/chat/credit"):
             return Self.json(simulator.credit(authorization: authorization))
         case ("POST", "/api/v1/common/download-url"):
@@ -302,6 +331,12 @@ public final class SimulatorServer: @unchecked Sendable {
         case ("GET", "/_simulator/stats"):
             return Response(status: 200, headers: [("Content-Type", "application/json")], body: simulator.statisticsJSON())
         case ("GET", let path), ("HEAD", let path):
+            if path.hasPrefix("/kieai/") {
+                guard let file = simulator.uploadedFile(path: path) else { break }
+                let type = file.contentType ?? "application/octet-stream"
+                return Response(status: 200, headers: [("Content-Type", type), ("Cache-Control", "public, max-age=3600")],
+                                body: file.bytes, omitsBody: request.method == "HEAD")
+            }
             guard path.hasPrefix("/media/") else { break }
             return media(file: String(path.dropFirst("/media/".count)), range: request.headers["range"],
                          omitsBody: request.method == "HEAD")
@@ -376,7 +411,7 @@ public final class SimulatorServer: @unchecked Sendable {
         var sink = [UInt8](repeating: 0, count: 16 * 1024)
         let until = Date().addingTimeInterval(2)
         var drained = 0
-        while Date() < until, drained < Self.maxBodyBytes {
+        while Date() < until, drained < Self.maxUploadBodyBytes {
             let count = sink.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else { return }
