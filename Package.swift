@@ -30,10 +30,11 @@ let package = Package(
             resources: [.copy("Simulator/Media")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
-        // The domain: accounts, the ledger, jobs and the reconciler, on SQLite.
+        // The domain: accounts, the ledger, jobs and the reconciler, the model catalog, on SQLite.
         .target(
             name: "PhimCore",
             dependencies: ["CSQLite", "PhimSupport", "PhimProvider"],
+            resources: [.copy("Catalog/shipped-models.json")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // The web side: the FastCGI loop, the route table and the handlers.

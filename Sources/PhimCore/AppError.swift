@@ -1,4 +1,5 @@
 import Foundation
+import PhimSupport
 
 /// Everything a request can do wrong, each with its HTTP status and machine-readable code.
 ///
@@ -32,12 +33,16 @@ public enum AppError: Error, Equatable, Sendable {
     case promptTooLong(maximum: Int)
     case promptInvalidCharacters
     case invalidMode
-    case unknownModel(String)
-    case modelDoesNotMatchMode
-    case invalidAspectRatio
-    case invalidDuration
-    case invalidQuality
-    case optionUnavailable(model: String, duration: Int, quality: String)
+    case unknownModel(model: String, offered: [String])
+    case modelRetired(model: String, replacements: [String])
+    case modelUnavailable(model: String, reason: String?, retryAfter: Int?, videoID: String?)
+    case modeNotOffered(model: String, mode: String)
+    case invalidAspectRatio(offered: [String])
+    case invalidDuration(offered: [Int])
+    case invalidResolution(offered: [String])
+    case invalidAudio
+    case audioNotOffered(model: String, always: Bool)
+    case optionUnavailable(model: String, duration: Int, resolution: String, audio: Bool)
     case uploadRequired
     case uploadNotAllowed
     case uploadNotFound
@@ -82,6 +87,8 @@ public enum AppError: Error, Equatable, Sendable {
     case reasonRequired(maximum: Int)
     case cannotDisableSelf
     case priceNotFound
+    case modelNotFound
+    case invalidModelChange(detail: String)
     case invalidStyle(field: String)
 
     // Provider trouble, surfaced to the user who asked for a video
@@ -107,22 +114,23 @@ public enum AppError: Error, Equatable, Sendable {
         case .insufficientCredits: 402
         case .csrfFailed, .accountDisabled: 403
         case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound, .userNotFound, .priceNotFound,
-             .webhookDeliveryNotFound: 404
+             .webhookDeliveryNotFound, .modelNotFound: 404
         case .methodNotAllowed: 405
         case .emailTaken, .notCancelable, .notShareable: 409
-        case .videoExpired: 410
+        case .videoExpired, .modelRetired: 410
         case .payloadTooLarge, .imageTooLarge: 413
         case .unsupportedMediaType, .unsupportedImageType: 415
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptRequired, .promptTooLong,
-             .promptInvalidCharacters, .invalidMode, .unknownModel, .modelDoesNotMatchMode, .invalidAspectRatio,
-             .invalidDuration, .invalidQuality, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
+             .promptInvalidCharacters, .invalidMode, .unknownModel, .modeNotOffered, .invalidAspectRatio,
+             .invalidDuration, .invalidResolution, .invalidAudio, .audioNotOffered, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
+             .invalidModelChange,
              .idempotencyKeyReused, .invalidImage, .invalidDeadline, .invalidVariants, .promptRejected, .providerRejectedInput, .callbackTaskMismatch,
              .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle,
              .invalidWebhookURL, .webhookURLNotAllowed, .webhookURLUnresolvable, .invalidWebhookEvents: 422
         case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates: 429
         case .internal: 500
         case .providerMisconfigured: 502
-        case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy, .providerQueryFailed: 503
+        case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy, .providerQueryFailed, .modelUnavailable: 503
         }
     }
 
@@ -152,10 +160,14 @@ public enum AppError: Error, Equatable, Sendable {
         case .promptInvalidCharacters: "prompt_invalid_characters"
         case .invalidMode: "invalid_mode"
         case .unknownModel: "unknown_model"
-        case .modelDoesNotMatchMode: "model_mode_mismatch"
+        case .modelRetired: "model_retired"
+        case .modelUnavailable: "model_unavailable"
+        case .modeNotOffered(_, let mode): mode == "image_to_video" ? "image_not_offered" : "image_required"
         case .invalidAspectRatio: "invalid_aspect_ratio"
         case .invalidDuration: "invalid_duration"
-        case .invalidQuality: "invalid_quality"
+        case .invalidResolution: "invalid_resolution"
+        case .invalidAudio: "invalid_audio"
+        case .audioNotOffered(_, let always): always ? "audio_always_on" : "audio_not_offered"
         case .optionUnavailable: "option_unavailable"
         case .uploadRequired: "upload_required"
         case .uploadNotAllowed: "upload_not_allowed"
@@ -189,6 +201,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .reasonRequired: "reason_required"
         case .cannotDisableSelf: "cannot_disable_self"
         case .priceNotFound: "price_not_found"
+        case .modelNotFound: "model_not_found"
+        case .invalidModelChange: "invalid_model_change"
         case .invalidStyle: "invalid_style"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
@@ -213,9 +227,15 @@ public enum AppError: Error, Equatable, Sendable {
         case .passwordInvalid(let maximum): ["maximum": String(maximum)]
         case .promptTooLong(let maximum): ["maximum": String(maximum)]
         case .invalidDeadline: ["minimum": String(VideoRequest.deadlineRange.lowerBound), "maximum": String(VideoRequest.deadlineRange.upperBound)]
-        case .unknownModel(let model): ["model": model]
-        case .optionUnavailable(let model, let duration, let quality):
-            ["model": model, "duration": String(duration), "quality": quality]
+        case .unknownModel(let model, let offered): ["model": model, "offered": offered.joined(separator: ", ")]
+        case .modelRetired(let model, let replacements): ["model": model, "replacements": replacements.joined(separator: ", ")]
+        case .modelUnavailable(let model, let reason, _, _): ["model": model, "reason": reason ?? "—"]
+        case .modeNotOffered(let model, _), .audioNotOffered(let model, _): ["model": model]
+        case .invalidAspectRatio(let offered), .invalidResolution(let offered): ["offered": offered.joined(separator: ", ")]
+        case .invalidDuration(let offered): ["offered": offered.map(String.init).joined(separator: ", ")]
+        case .optionUnavailable(let model, let duration, let resolution, let audio):
+            ["model": model, "duration": String(duration), "resolution": resolution, "audio": audio ? "on" : "off"]
+        case .invalidModelChange(let detail): ["detail": detail]
         case .insufficientCredits(let needed, let available): ["needed": String(needed), "available": String(available)]
         case .notCancelable(let status): ["status": status]
         case .videoExpired(let days): ["days": String(days)]
@@ -233,23 +253,31 @@ public enum AppError: Error, Equatable, Sendable {
     }
 
     /// Machine-readable fields added to the error object beside `code` and `message`.
-    public var details: [String: Any] {
+    /// Machine-readable facts an error carries besides its code (a client need not parse the message).
+    public var details: [String: JSON] {
+        func strings(_ values: [String]) -> JSON { .array(values.map { .string($0) }) }
         switch self {
-        case .insufficientCredits(let needed, let available): ["needed": needed, "available": available]
-        case .tooManyUnfinishedVideos(let limit): ["limit": limit]
+        case .insufficientCredits(let needed, let available): return ["needed": .int(needed), "available": .int(available)]
+        case .tooManyUnfinishedVideos(let limit): return ["limit": .int(limit)]
         case .providerUnavailable(let id?), .providerBusy(let id?), .providerOutOfCredits(let id?),
              .providerMisconfigured(let id?), .providerRejectedInput(let id?, _):
-            ["video_id": id]
-        case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): ["host": String(host.prefix(200))]
-        default: [:]
+            return ["video_id": .string(id)]
+        case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): return ["host": .string(String(host.prefix(200)))]
+        case .unknownModel(_, let offered): return ["offered": strings(offered)]
+        case .modelRetired(let model, let replacements): return ["model": .string(model), "replacements": strings(replacements)]
+        case .modelUnavailable(let model, let reason, _, let videoID):
+            return ["model": .string(model), "reason": .optional(reason), "video_id": .optional(videoID)]
+        case .invalidAspectRatio(let offered), .invalidResolution(let offered): return ["offered": strings(offered)]
+        case .invalidDuration(let offered): return ["offered": .array(offered.map { .int($0) })]
+        default: return [:]
         }
     }
 
-    /// Seconds after which retrying makes sense, sent as `Retry-After`.
     public var retryAfterSeconds: Int? {
         switch self {
         case .providerBusy: 10
         case .providerUnavailable, .serviceBusy, .providerQueryFailed: 30
+        case .modelUnavailable(_, _, let retryAfter, _): retryAfter.map { max(1, $0) } ?? 60
         case .tooManyUnfinishedVideos: 60
         case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds): seconds
         default: nil

@@ -33,8 +33,21 @@ public struct Settings: Sendable {
     public var metricsToken: String?
     /// Words or phrases a prompt may not contain (`PHIM_BLOCKED_TERMS`, `PHIM_BLOCKED_TERMS_FILE`).
     public var blockedTerms: [String] = []
-    /// Provider credits below which provider health warns (a Sora 2 video costs about 30).
+    /// Provider credits below which provider health warns (a 10 s Kling 3.0 clip with sound costs 200).
     public var providerLowBalance = 3_000
+    /// Phim credits per Kie credit, for prices made from Kie's list price: 7,000 for a 30-credit clip.
+    public var creditsPerProviderCredit = Settings.defaultCreditsPerProviderCredit
+    public static let defaultCreditsPerProviderCredit = 7_000.0 / 30.0
+    /// How long a model the provider refused stays unavailable before a create tries it again.
+    public var modelRecheckMinutes = ModelCatalog.defaultRecheckMinutes
+    /// How a reference image reaches the provider: Phim's own `/files/` URL (which must be
+    /// public), or a copy on Kie's file host made at create time.
+    public var imageDelivery = ImageDelivery.publicURL
+
+    public enum ImageDelivery: String, Sendable {
+        case publicURL = "public-url"
+        case kieUpload = "kie-upload"
+    }
     /// Behind a proxy in front of nginx: the client address is the last `X-Forwarded-For` hop.
     public var trustForwardedFor = false
     /// The provider is the simulator (no `KIE_API_KEY`); the studio then shows its prompt tags.

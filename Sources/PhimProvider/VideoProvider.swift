@@ -10,89 +10,68 @@ public protocol VideoProvider: Sendable {
     func createTask(_ request: ProviderTaskRequest) throws -> ProviderTaskID
     /// Reads a task's current state. Never called from a user's request: only the reconciler
     /// and callback confirmation ask, at most once per job per reconcile interval.
-    func taskStatus(_ id: ProviderTaskID) throws -> ProviderTaskStatus
+    func taskStatus(_ id: ProviderTaskID, family: ProviderFamily) throws -> ProviderTaskStatus
     /// The provider account's remaining credits (Kie's `GET /api/v1/chat/credit`).
     func remainingCredits() throws -> Int
     /// A fresh, short-lived direct link to a video the provider made (Kie's download-url).
     func freshDownloadURL(for url: String) throws -> String
+    /// Puts a file on the provider's own temporary file host (free) and returns its public URL:
+    /// how a reference image reaches a model when Phim has no public address.
+    func uploadFile(_ bytes: Data, fileName: String) throws -> String
+    /// Kie's public price list, every page of it. Costs nothing and starts no task.
+    func priceFeed() throws -> [ProviderPriceRecord]
 }
 
 public typealias ProviderTaskID = String
 
-/// What a person asks for: text-to-video, or image-to-video with a reference image.
-public enum VideoMode: String, Codable, Sendable, CaseIterable {
-    case textToVideo = "text_to_video"
-    case imageToVideo = "image_to_video"
-}
-
-/// The Kie Sora 2 models Phim offers, by their provider ids.
-public enum VideoModel: String, Codable, Sendable, CaseIterable {
-    case sora2TextToVideo = "sora-2-text-to-video"
-    case sora2ImageToVideo = "sora-2-image-to-video"
-    case sora2StableTextToVideo = "sora-2-text-to-video-stable"
-    case sora2StableImageToVideo = "sora-2-image-to-video-stable"
-    case sora2ProTextToVideo = "sora-2-pro-text-to-video"
-    case sora2ProImageToVideo = "sora-2-pro-image-to-video"
-
-    public var mode: VideoMode {
-        switch self {
-        case .sora2TextToVideo, .sora2StableTextToVideo, .sora2ProTextToVideo: .textToVideo
-        case .sora2ImageToVideo, .sora2StableImageToVideo, .sora2ProImageToVideo: .imageToVideo
-        }
-    }
-
-    /// The model used when a request names only a mode.
-    public static func standard(for mode: VideoMode) -> VideoModel {
-        mode == .textToVideo ? .sora2TextToVideo : .sora2ImageToVideo
-    }
-
-    /// Only the Pro models take Kie's `size` parameter, so only they offer `high`.
-    public var isPro: Bool { self == .sora2ProTextToVideo || self == .sora2ProImageToVideo }
-
-    /// Kie documents `remove_watermark` and progress callbacks for the standard and Pro models,
-    /// not for the "stable" tier (reference §2, §11.15), so those fields are sent only here.
-    public var supportsWatermarkRemovalAndProgress: Bool {
-        self != .sora2StableTextToVideo && self != .sora2StableImageToVideo
-    }
-
-    public var qualities: [VideoQuality] { isPro ? [.standard, .high] : [.standard] }
-}
-
-public enum AspectRatio: String, Codable, Sendable, CaseIterable {
-    case landscape, portrait
-}
-
-/// Kie's `size`: `high` is the 1080p tier of the Pro models.
-public enum VideoQuality: String, Codable, Sendable, CaseIterable {
-    case standard, high
-}
-
-/// The clip lengths Kie accepts (`n_frames`, despite its name, is seconds).
-public enum VideoDurations {
-    public static let allowed = [10, 15]
-}
-
-/// One createTask call, in Phim's vocabulary; `KieWire` turns it into the provider's JSON.
+/// One create, in Phim's vocabulary and the catalog's spelling; `KieWire` turns it into the
+/// provider's JSON for the model's family.
 public struct ProviderTaskRequest: Sendable, Equatable {
-    public var model: VideoModel
+    public var wire: WireSpec
+    public var mode: VideoMode
     public var prompt: String
-    public var aspectRatio: AspectRatio
+    /// Phim's ratio ("16:9"), one the model offers.
+    public var aspectRatio: String
     public var durationSeconds: Int
-    public var quality: VideoQuality
+    /// Phim's resolution id ("720p"), one the model offers.
+    public var resolution: String
+    public var audio: Bool
     public var imageURL: String?
     public var callbackURL: String
-    public var progressCallbackURL: String?
 
-    public init(model: VideoModel, prompt: String, aspectRatio: AspectRatio, durationSeconds: Int, quality: VideoQuality,
-                imageURL: String?, callbackURL: String, progressCallbackURL: String?) {
-        self.model = model
+    public init(wire: WireSpec, mode: VideoMode, prompt: String, aspectRatio: String, durationSeconds: Int, resolution: String,
+                audio: Bool, imageURL: String?, callbackURL: String) {
+        self.wire = wire
+        self.mode = mode
         self.prompt = prompt
         self.aspectRatio = aspectRatio
         self.durationSeconds = durationSeconds
-        self.quality = quality
+        self.resolution = resolution
+        self.audio = audio
         self.imageURL = imageURL
         self.callbackURL = callbackURL
-        self.progressCallbackURL = progressCallbackURL
+    }
+
+    public var family: ProviderFamily { wire.family }
+    public var providerModel: String { wire.providerModels[mode] ?? "" }
+}
+
+/// One row of Kie's public price feed (`/client/v1/model-pricing/page`).
+public struct ProviderPriceRecord: Sendable, Equatable {
+    /// A label such as "Kling 3.0, video, with audio-720P", not an API id.
+    public var description: String
+    /// Kie credits, per `unit`.
+    public var credits: Double
+    /// "per second", "per video", …
+    public var unit: String
+    /// The model id the record's page names (`anchor`'s `model=`), when it names one.
+    public var modelID: String?
+
+    public init(description: String, credits: Double, unit: String, modelID: String?) {
+        self.description = description
+        self.credits = credits
+        self.unit = unit
+        self.modelID = modelID
     }
 }
 
@@ -141,9 +120,12 @@ public struct ProviderTaskStatus: Sendable, Equatable {
     /// The completion callback URL the task was created with (recordInfo's `param`): in the
     /// provider's own answer, it says which job the task was made for.
     public var callbackURL: String?
+    /// What the provider charged for the task, in its credits (Kie's `creditsConsumed`), when it says.
+    public var creditsConsumed: Double?
 
     public init(taskID: ProviderTaskID, state: ProviderState, progress: Int? = nil, resultURLs: [String] = [],
-                watermarkedURLs: [String] = [], failCode: String? = nil, failMessage: String? = nil, callbackURL: String? = nil) {
+                watermarkedURLs: [String] = [], failCode: String? = nil, failMessage: String? = nil, callbackURL: String? = nil,
+                creditsConsumed: Double? = nil) {
         self.taskID = taskID
         self.state = state
         self.progress = progress
@@ -152,6 +134,7 @@ public struct ProviderTaskStatus: Sendable, Equatable {
         self.failCode = failCode
         self.failMessage = failMessage
         self.callbackURL = callbackURL
+        self.creditsConsumed = creditsConsumed
     }
 }
 

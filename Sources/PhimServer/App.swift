@@ -68,9 +68,7 @@ public final class App: Sendable {
 
     public static func errorResponse(_ error: AppError, language: Language) -> Response {
         var fields: [(String, JSON)] = [("code", .string(error.code)), ("message", .string(Messages.message(for: error, in: language)))]
-        for (key, value) in error.details.sorted(by: { $0.key < $1.key }) {
-            if let number = value as? Int { fields.append((key, .int(number))) } else { fields.append((key, .string("\(value)"))) }
-        }
+        fields += error.details.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         if let seconds = error.retryAfterSeconds { fields.append(("retry_after_seconds", .int(seconds))) }
         var response = Response.json(.object([("error", .object(fields))]), status: error.status)
         if let seconds = error.retryAfterSeconds { response.addHeader("Retry-After", String(seconds)) }

@@ -1,5 +1,6 @@
 import Foundation
 import PhimCore
+import PhimProvider
 import PhimSupport
 
 /// Every setting, read from the environment once at start-up. A bad value stops the start,
@@ -10,6 +11,8 @@ public struct Configuration: Sendable {
     public var databasePath: String
     public var kieAPIKey: String?
     public var kieBaseURL: String
+    /// Kie's file host, where reference images go when Phim has no public address.
+    public var kieUploadBaseURL: String
     /// Set by `phim up` for its FastCGI processes: the simulator it runs for them (demo mode).
     public var simulatorURL: String?
     public var settings: Settings
@@ -74,6 +77,21 @@ public struct Configuration: Sendable {
         settings.signupsPerAddressPerHour = count("PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR", settings.signupsPerAddressPerHour)
         settings.providerLowBalance = count("PHIM_PROVIDER_LOW_BALANCE", settings.providerLowBalance)
         settings.webhookHMACKey = env["KIE_WEBHOOK_HMAC_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        if let raw = env["PHIM_CREDITS_PER_PROVIDER_CREDIT"], !raw.isEmpty {
+            if let ratio = Double(raw), ratio.isFinite, ratio > 0, ratio <= 1_000_000 { settings.creditsPerProviderCredit = ratio } else {
+                problems.append("PHIM_CREDITS_PER_PROVIDER_CREDIT must be a positive number (Phim credits per Kie credit)")
+            }
+        }
+        settings.modelRecheckMinutes = count("PHIM_MODEL_RECHECK_MINUTES", settings.modelRecheckMinutes)
+        // Without a public address the provider cannot fetch `/files/`: images go through Kie's file host.
+        let publicHost = URLComponents(string: settings.publicBaseURL)?.host ?? ""
+        let hasPublicAddress = Self.isPublicHost(publicHost)
+        settings.imageDelivery = hasPublicAddress ? .publicURL : .kieUpload
+        if let raw = env["PHIM_IMAGE_DELIVERY"], !raw.isEmpty {
+            if let delivery = Settings.ImageDelivery(rawValue: raw) { settings.imageDelivery = delivery } else {
+                problems.append("PHIM_IMAGE_DELIVERY must be public-url or kie-upload")
+            }
+        }
         do {
             settings.blockedTerms = try BlockedTermsModerator.terms(list: env["PHIM_BLOCKED_TERMS"],
                                                                     file: env["PHIM_BLOCKED_TERMS_FILE"].flatMap { $0.isEmpty ? nil : $0 })
@@ -113,14 +131,33 @@ public struct Configuration: Sendable {
             }
         }
         let baseURL = env["KIE_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.kie.ai"
+        let uploadBaseURL = env["KIE_UPLOAD_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? KieClient.defaultUploadBaseURL
+        for (name, url) in [("KIE_BASE_URL", baseURL), ("KIE_UPLOAD_BASE_URL", uploadBaseURL)]
+        where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            problems.append("\(name) must start with http:// or https://")
+        }
         guard problems.isEmpty else { throw Problems(messages: problems) }
+        if apiKey != nil, !hasPublicAddress {
+            Log.warning("PHIM_PUBLIC_URL is not a public address: Kie's callbacks cannot arrive, so the reconciler polls every video (slower), and reference images go through Kie's file host",
+                        ["public_host": publicHost, "image_delivery": settings.imageDelivery.rawValue])
+        }
         return Configuration(
             dataDirectory: data, databasePath: databasePath,
-            kieAPIKey: apiKey, kieBaseURL: baseURL,
+            kieAPIKey: apiKey, kieBaseURL: baseURL, kieUploadBaseURL: uploadBaseURL,
             simulatorURL: env["PHIM_SIMULATOR_URL"].flatMap { $0.isEmpty ? nil : $0 },
             settings: settings,
             demoEmail: env["PHIM_DEMO_EMAIL"] ?? "demo@phim.local", demoPassword: env["PHIM_DEMO_PASSWORD"] ?? "phim-demo",
             passwordCost: cost)
+    }
+
+    /// Whether a host name or address can be reached from the internet: not localhost, not a
+    /// loopback, private or link-local address, not a name that only a LAN knows (`.local`,
+    /// `.lan`, `.internal`, or no dot at all). A public name is taken at its word (no DNS here).
+    static func isPublicHost(_ host: String) -> Bool {
+        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if let address = IPAddress(name) { return address.isPublic }
+        guard name.contains("."), name != "localhost" else { return false }
+        return ![".localhost", ".local", ".lan", ".internal", ".home.arpa", ".test"].contains { name.hasSuffix($0) }
     }
 
     static func absolute(_ path: String) -> String {

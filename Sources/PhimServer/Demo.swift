@@ -38,6 +38,8 @@ public enum Demo {
         let bound = try server.start()
         let base = "http://127.0.0.1:\(bound)"
         simulator.mediaBaseURL = mediaBaseURL ?? environment["PHIM_SIMULATOR_PUBLIC_URL"].map { "\($0)/media" } ?? "\(base)/media"
+        // Its file host: reached by Phim's processes and by the simulator itself, never a browser.
+        simulator.uploadBaseURL = base
         let dispatcher = SimulatorCallbackDispatcher(simulator: simulator)
         dispatcher.start()
         return RunningSimulator(simulator: simulator, server: server, dispatcher: dispatcher, baseURL: base)
@@ -48,14 +50,14 @@ public enum Demo {
     public static func provider(for configuration: Configuration,
                                 environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (any VideoProvider, RunningSimulator?) {
         if let key = configuration.kieAPIKey {
-            return (KieClient(baseURL: configuration.kieBaseURL, apiKey: key), nil)
+            return (KieClient(baseURL: configuration.kieBaseURL, apiKey: key, uploadBaseURL: configuration.kieUploadBaseURL), nil)
         }
         let simulatorKey = environment["PHIM_SIMULATOR_API_KEY"].flatMap { $0.isEmpty ? nil : $0 } ?? "demo"
         if let url = configuration.simulatorURL {
-            return (KieClient(baseURL: url, apiKey: simulatorKey), nil)
+            return (KieClient(baseURL: url, apiKey: simulatorKey, uploadBaseURL: url), nil)
         }
         let running = try startSimulator(port: 0, mediaBaseURL: nil, environment: environment)
         Log.info("demo mode: provider simulator started", ["url": running.baseURL])
-        return (KieClient(baseURL: running.baseURL, apiKey: simulatorKey), running)
+        return (KieClient(baseURL: running.baseURL, apiKey: simulatorKey, uploadBaseURL: running.baseURL), running)
     }
 }

@@ -161,43 +161,6 @@ extension Ledger {
     }
 }
 
-struct PricesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "prices", abstract: "The price table.", subcommands: [List.self, Set.self])
-
-    struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every price.")
-        @OptionGroup var dataOptions: DataOptions
-
-        func run() throws {
-            let (_, db, _) = try dataOptions.operatorContext()
-            for row in try Prices.all(on: db) {
-                print("\(row.model.rawValue)  \(row.durationSeconds)s  \(row.quality.rawValue)  \(row.credits) credits")
-            }
-        }
-    }
-
-    struct Set: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a price; videos already made keep the price they were held at.")
-        @Option var model: String
-        @Option var duration: Int
-        @Option var quality: String
-        @Option var credits: Int
-        @Option var reason: String?
-        @OptionGroup var dataOptions: DataOptions
-
-        func run() throws {
-            guard let model = VideoModel(rawValue: model) else { throw ValidationError("unknown model \(model)") }
-            guard let quality = VideoQuality(rawValue: quality) else { throw ValidationError("quality is standard or high") }
-            let (_, db, administration) = try dataOptions.operatorContext()
-            let row = try runOperator {
-                try administration.setPrice(model: model, durationSeconds: duration, quality: quality, credits: credits, reason: reason,
-                                            by: .commandLine(), on: db)
-            }
-            print("\(row.model.rawValue) \(row.durationSeconds)s \(row.quality.rawValue): \(row.credits) credits")
-        }
-    }
-}
-
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "A consistent copy of the database, taken while the service runs (SQLite's backup API).")
     @Option(help: "The file to write (must not exist).") var to: String
@@ -275,11 +238,8 @@ struct Jobs: ParsableCommand {
                 guard let value = JobStatus(rawValue: raw) else { throw ValidationError("--state: one of \(JobStatus.allCases.map(\.rawValue).joined(separator: ", "))") }
                 return value
             }
-            let model = try self.model.map { raw in
-                guard let value = VideoModel(rawValue: raw) else { throw ValidationError("--model: unknown model") }
-                return value
-            }
             let (configuration, db, _) = try dataOptions.operatorContext()
+            if let model, try ModelCatalog.find(model, on: db) == nil { throw ValidationError("--model: no model \(model) (phim models list)") }
             let videos = try JobAdministration(clock: .system, settings: configuration.settings)
                 .list(state: state, model: model, hours: hours, limit: max(1, min(limit, 10_000)), on: db)
             videos.forEach { print(Jobs.line($0)) }
@@ -333,7 +293,7 @@ struct Jobs: ParsableCommand {
 
 struct ProviderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "provider", abstract: "The video provider.",
-                                                    subcommands: [Health.self, Reconcile.self])
+                                                    subcommands: [Health.self, Check.self, Reconcile.self])
 
     /// The provider the operator's commands ask: in demo mode, the simulator of the `phim up`
     /// running on the same data directory (its tasks live there).
@@ -385,6 +345,42 @@ struct ProviderCommand: ParsableCommand {
         }
     }
 
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Is the provider ready for the catalog? The balance; per offered model, what its last real create answered; Kie's public price list next to each price row, differences flagged. Starts no billable task; exits non-zero when a model is unavailable or a price differs.")
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() throws {
+            var (configuration, db, _) = try dataOptions.operatorContext()
+            let (provider, simulator) = try ProviderCommand.provider(&configuration)
+            defer { simulator?.server.stop() }
+            let report = try ProviderCheck(provider: provider, clock: .system).run(on: db)
+            print(report.balance.map { "provider balance: \($0) credits" } ?? "provider balance: unreadable (\(report.balanceError ?? "unknown"))")
+            if let error = report.feedError { print("Kie's price list: unreadable (\(error)); prices not compared") }
+            var unavailable = 0
+            for line in report.models {
+                let ids = line.model.modes.map { line.model.wire.providerModels[$0]! }
+                let state: String
+                switch line.liveness {
+                case .live(let since): state = "live (accepted a create \(ISOTime.string(since)))"
+                case .unavailable(let since, let reason, let recheck):
+                    unavailable += 1
+                    state = "UNAVAILABLE since \(ISOTime.string(since)): \(reason ?? "")" + (recheck.map { "; tried again after \(ISOTime.string($0))" } ?? "")
+                case .neverTried: state = "never tried"
+                }
+                print("\(line.model.id)  \(Array(Set(ids)).sorted().joined(separator: " + "))  \(state)")
+                for price in line.prices {
+                    let row = "  \(price.price.durationSeconds) s  \(price.price.resolution)  \(price.price.audio ? "sound" : "silent")  \(price.price.credits) credits"
+                    let ours = price.price.providerCredits.map { "Kie list \(ModelsCommand.decimal($0))" } ?? "no Kie price recorded"
+                    let feed = price.feedCredits.map { "Kie now \(ModelsCommand.decimal($0))" } ?? "not in Kie's list"
+                    print("\(price.differs ? "DIFF" : "    ")\(row)  (\(ours); \(feed))")
+                }
+            }
+            print("\(report.models.count) model(s); \(unavailable) unavailable; \(report.differences) price row(s) differ from Kie's list")
+            if unavailable > 0 || report.differences > 0 || report.balance == nil { throw ExitCode(1) }
+        }
+    }
+
     struct Health: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Calls, error rate by kind and latency over the last hour (every process), the last success and error, and the provider balance; exits non-zero when the balance is low or unreadable (for a cron check).")
@@ -398,6 +394,10 @@ struct ProviderCommand: ParsableCommand {
             print("last hour: \(report.calls) calls, \(report.failures) failed (\(String(format: "%.1f", report.errorRate * 100)) %), "
                   + "average \(String(format: "%.0f", report.averageMilliseconds)) ms, slowest \(String(format: "%.0f", report.slowestMilliseconds)) ms")
             for (outcome, calls) in report.byOutcome { print("  \(outcome): \(calls)") }
+            for line in report.createsByModel { print("  creates of \(line.model) (24 h): \(line.calls), \(line.errors) refused or failed") }
+            for model in report.unavailableModels {
+                print("  model \(model.id) UNAVAILABLE since \(model.availability.unavailableSince.map(ISOTime.string) ?? "?"): \(model.availability.reason ?? "")")
+            }
             print("last success: \(report.lastSuccess.map { "\(ISOTime.string($0.at)) \($0.call)" } ?? "none")")
             print("last error: \(report.lastError.map { "\(ISOTime.string($0.at)) \($0.call): \($0.detail)" } ?? "none")")
             if let balance = report.balance {

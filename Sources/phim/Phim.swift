@@ -13,7 +13,7 @@ struct Phim: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "phim",
         abstract: "Phim: a self-hostable studio for AI video generation.",
-        subcommands: [Up.self, FastCGI.self, Migrate.self, Users.self, Credits.self, Ledger.self, PricesCommand.self, Styles.self, Jobs.self, ProviderCommand.self, Audit.self,
+        subcommands: [Up.self, FastCGI.self, Migrate.self, Users.self, Credits.self, Ledger.self, ModelsCommand.self, Styles.self, Jobs.self, ProviderCommand.self, Audit.self,
                       Backup.self, Simulator.self])
 
     static func main() {
@@ -38,7 +38,7 @@ struct DataOptions: ParsableArguments {
     func openDatabase(_ configuration: Configuration) throws -> Database {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let db = try Database(path: configuration.databasePath)
-        try Migrations.run(on: db)
+        try Migrations.run(on: db, creditsPerProviderCredit: configuration.settings.creditsPerProviderCredit)
         return db
     }
 }
@@ -82,7 +82,8 @@ struct Migrate: ParsableCommand {
     func run() throws {
         let configuration = try dataOptions.load()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        let ran = try Migrations.run(on: Database(path: configuration.databasePath))
+        let ran = try Migrations.run(on: Database(path: configuration.databasePath),
+                                     creditsPerProviderCredit: configuration.settings.creditsPerProviderCredit)
         print("database \(configuration.databasePath): \(ran) migration(s) applied, schema version \(Migrations.steps.count)")
     }
 }

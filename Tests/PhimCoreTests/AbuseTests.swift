@@ -44,7 +44,7 @@ final class AbuseTests: XCTestCase {
         let third = world.createVideo(user, key: "k3")
         XCTAssertEqual(third.status, 429)
         XCTAssertEqual(third.bodyJSON?["error"]?["code"]?.stringValue, "rate_limited")
-        XCTAssertEqual(world.balance(user).held, 14_000, "a refused create holds nothing")
+        XCTAssertEqual(world.balance(user).held, 2 * TestWorld.price, "a refused create holds nothing")
         world.clock.advance(60)
         XCTAssertEqual(world.createVideo(user, key: "k3").status, 202)
         try world.assertLedgerClean()
@@ -59,7 +59,7 @@ final class AbuseTests: XCTestCase {
             XCTAssertEqual(refused.bodyJSON?["error"]?["code"]?.stringValue, "prompt_rejected")
         }
         XCTAssertEqual(world.createVideo(user, prompt: "a gorgeous sunset over the bay").status, 202, "whole words only")
-        XCTAssertEqual(world.balance(user).held, 7_000)
+        XCTAssertEqual(world.balance(user).held, TestWorld.price)
         let quote = world.send("POST", "/api/v1/videos/quote", json: .object([("prompt", .string("gore"))]), as: user)
         XCTAssertEqual(quote.bodyJSON?["error"]?["code"]?.stringValue, "prompt_rejected")
     }

@@ -36,8 +36,8 @@ final class AdminTests: XCTestCase {
     func testGrantsAndDeductsAreAuditedAndNeverTouchHeldCredits() throws {
         let world = try TestWorld()
         let root = try admin(world)
-        let user = try world.user("customer", credits: 10_000)
-        XCTAssertEqual(world.createVideo(user).status, 202) // 7,000 on hold, 3,000 left
+        let user = try world.user("customer", credits: TestWorld.price + 3_000)
+        XCTAssertEqual(world.createVideo(user).status, 202) // the price on hold, 3,000 left
         let path = "/api/v1/admin/users/\(user.id)/credits"
         let noReason = world.send("POST", path, json: .object([("action", .string("grant")), ("amount", .int(500))]), as: root)
         XCTAssertEqual(noReason.status, 422)
@@ -53,7 +53,7 @@ final class AdminTests: XCTestCase {
         let deducted = world.send("POST", path, json: .object([("action", .string("deduct")), ("amount", .int(1_500)),
                                                                 ("reason", .string("correction"))]), as: root)
         XCTAssertEqual(deducted.bodyJSON?["credits"]?.intValue, 2_000)
-        XCTAssertEqual(world.balance(user).held, 7_000)
+        XCTAssertEqual(world.balance(user).held, TestWorld.price)
 
         let detail = world.send("GET", "/api/v1/admin/users/\(user.id)", as: root).bodyJSON!
         guard case .array(let audit) = detail["audit"]! else { return XCTFail() }
@@ -94,18 +94,35 @@ final class AdminTests: XCTestCase {
         let root = try admin(world)
         let user = try world.user("buyer", credits: 30_000)
         let before = world.createVideo(user).bodyJSON!
-        let changed = world.send("PUT", "/api/v1/admin/prices", json: .object([("model", .string("sora-2-text-to-video")), ("duration", .int(10)),
-                                                                                ("quality", .string("standard")), ("credits", .int(9_000)),
-                                                                                ("reason", .string("provider raised prices"))]), as: root)
-        XCTAssertEqual(changed.bodyJSON?["credits"]?.intValue, 9_000, changed.bodyText)
+        let row: [(String, JSON)] = [("duration", .int(5)), ("resolution", .string("480p")), ("audio", .bool(false))]
+        let path = "/api/v1/admin/models/seedance-2-mini/prices"
+        let unexplained = world.send("PUT", path, json: .object(row + [("credits", .int(9_000))]), as: root)
+        XCTAssertEqual(unexplained.bodyJSON?["error"]?["code"]?.stringValue, "reason_required")
+        let changed = world.send("PUT", path, json: .object(row + [("credits", .int(9_000)), ("reason", .string("provider raised prices"))]), as: root)
+        XCTAssertEqual(changed.status, 200, changed.bodyText)
+        guard case .array(let prices) = changed.bodyJSON?["prices"] ?? .null else { return XCTFail(changed.bodyText) }
+        XCTAssertTrue(prices.contains { $0["duration"]?.intValue == 5 && $0["resolution"]?.stringValue == "480p" && $0["audio"] == .bool(false)
+                                        && $0["credits"]?.intValue == 9_000 && $0["provider_credits"] == .number(19) })
         let after = world.createVideo(user).bodyJSON!
-        XCTAssertEqual(before["price_credits"]?.intValue, 7_000)
+        XCTAssertEqual(before["price_credits"]?.intValue, TestWorld.price)
         XCTAssertEqual(after["price_credits"]?.intValue, 9_000)
         world.clock.advance(25)
         world.deliverCallbacks()
-        XCTAssertEqual(world.balance(user).available, 30_000 - 7_000 - 9_000)
-        XCTAssertEqual(world.send("PUT", "/api/v1/admin/prices", json: .object([("model", .string("sora-2-text-to-video")), ("duration", .int(12)),
-                                                                                ("quality", .string("standard")), ("credits", .int(1))]), as: root).status, 404)
+        XCTAssertEqual(world.balance(user).available, 30_000 - TestWorld.price - 9_000)
+        let noSuchRow = world.send("PUT", path, json: .object([("duration", .int(12)), ("resolution", .string("480p")), ("audio", .bool(false)),
+                                                             ("credits", .int(1)), ("reason", .string("x"))]), as: root)
+        XCTAssertEqual(noSuchRow.bodyJSON?["error"]?["code"]?.stringValue, "price_not_found")
+        let noSuchModel = world.send("PUT", "/api/v1/admin/models/sora-3/prices", json: .object(row + [("credits", .int(1)), ("reason", .string("x"))]), as: root)
+        XCTAssertEqual(noSuchModel.bodyJSON?["error"]?["code"]?.stringValue, "model_not_found")
+        let audit = world.send("GET", "/api/v1/admin/audit", as: root).bodyJSON!
+        guard case .array(let entries) = audit["data"]! else { return XCTFail() }
+        let entry = try XCTUnwrap(entries.first { $0["action"]?.stringValue == "model.set_price" })
+        XCTAssertEqual(entry["target"]?.stringValue, "model seedance-2-mini")
+        XCTAssertEqual(entry["reason"]?.stringValue, "provider raised prices")
+        XCTAssertEqual(entry["before"]?["credits"]?.intValue, TestWorld.price)
+        XCTAssertEqual(entry["after"]?["credits"]?.intValue, 9_000)
+        XCTAssertEqual(world.send("PUT", "/api/v1/admin/models/seedance-2-mini/prices", json: .object(row + [("credits", .int(1)), ("reason", .string("x"))]),
+                                  as: user).status, 404, "operators only")
         try world.assertLedgerClean()
     }
 
@@ -233,22 +250,22 @@ final class AnalyticsTests: XCTestCase {
         let user = try world.user("stats", credits: 100_000)
         XCTAssertEqual(world.createVideo(user, prompt: "lighthouse at dawn, cinematic lighting, shallow depth of field, 35mm film look").status, 202)
         XCTAssertEqual(world.createVideo(user, prompt: "lighthouse in a storm #fail").status, 202)
-        XCTAssertEqual(world.send("POST", "/api/v1/videos", json: .object([("prompt", .string("lighthouse keeper")),
-                                                                          ("model", .string("sora-2-pro-text-to-video")),
-                                                                          ("quality", .string("high"))]), as: user).status, 202)
+        XCTAssertEqual(world.createVideo(user, prompt: "lighthouse keeper", options: [("model", .string("kling-3.0")), ("duration", .int(10)),
+                                                                                      ("resolution", .string("1080p")), ("audio", .bool(true))]).status, 202)
         world.clock.advance(25)
         world.deliverCallbacks()
         let report = world.send("GET", "/api/v1/admin/analytics?days=7", as: root).bodyJSON!
         guard case .array(let rows) = report["by_day_and_model"]! else { return XCTFail() }
-        let standard = rows.first { $0["model"]?.stringValue == "sora-2-text-to-video" }!
+        let standard = try XCTUnwrap(rows.first { $0["model"]?.stringValue == "seedance-2-mini" })
         XCTAssertEqual(standard["made"]?.intValue, 2)
         XCTAssertEqual(standard["completed"]?.intValue, 1)
         XCTAssertEqual(standard["failed"]?.intValue, 1)
         XCTAssertEqual(standard["success_rate"], .number(0.5))
-        XCTAssertEqual(standard["credits_charged"]?.intValue, 7_000)
-        XCTAssertEqual(standard["provider_cost_estimate"]?.intValue, 30, "the failure is not billed")
-        let pro = rows.first { $0["model"]?.stringValue == "sora-2-pro-text-to-video" }!
-        XCTAssertEqual(pro["provider_cost_estimate"]?.intValue, 330)
+        XCTAssertEqual(standard["credits_charged"]?.intValue, TestWorld.price)
+        XCTAssertEqual(standard["provider_cost_estimate"], .number(19), "5 s at 480p, as Kie reported charging; the failure is not billed")
+        let kling = try XCTUnwrap(rows.first { $0["model"]?.stringValue == "kling-3.0" })
+        XCTAssertEqual(kling["provider_cost_estimate"], .number(270), "10 s of pro with sound: 27 Kie credits a second")
+        XCTAssertEqual(kling["credits_charged"]?.intValue, 63_000)
         XCTAssertEqual(report["top_styles"], .array([.object([("key", .string("cinematic")), ("uses", .int(1))])]))
         guard case .array(let words) = report["top_words"]! else { return XCTFail() }
         XCTAssertEqual(words.first?["word"]?.stringValue, "lighthouse")
@@ -280,7 +297,7 @@ final class ProviderReconciliationTests: XCTestCase {
         XCTAssertEqual(report["by_verdict"]?["match"]?.intValue, 2)
         XCTAssertEqual(report["by_verdict"]?["in_flight"]?.intValue, 1)
         XCTAssertEqual(report["by_verdict"]?["provider_billed_user_refunded"]?.intValue, 1, "the late success is the operator's cost")
-        XCTAssertEqual(report["settled_credits"]?.intValue, 7_000)
+        XCTAssertEqual(report["settled_credits"]?.intValue, TestWorld.price)
         guard case .array(let differences) = report["differences"]! else { return XCTFail() }
         XCTAssertEqual(differences.first?["video_id"]?.stringValue, late.bodyJSON!["id"]!.stringValue)
         XCTAssertNotNil(report["balance"]?.intValue)

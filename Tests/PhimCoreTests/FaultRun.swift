@@ -620,7 +620,7 @@ final class FaultRun {
             let path = "/" + segments[0...5].joined(separator: "/") + (other.kind == .progress ? "/progress" : "")
             forged(kind, target: jobID, expected: expected) { post(other, path: path) }
         default:
-            guard genuine.kind == .completion, let truth = KieWire.parseCallback(genuine.body) else { return }
+            guard genuine.kind == .completion, let truth = KieWire.parseCallback(genuine.body, family: .market) else { return }
             let kind = "forged callback: genuine URL, outcome flipped"
             inject(kind)
             let flipped = truth.state == .success
@@ -796,7 +796,7 @@ final class FaultRun {
             let tasks = tasksOfJob[job.id] ?? []
             if tasks.count > 1 { outcome.append("job \(job.id) has \(tasks.count) provider tasks") }
             let task = tasks.sorted().first
-            let truth = task.flatMap { id in try? KieWire.parseRecordInfoReply(simulator.recordInfo(authorization: "Bearer fault-run", taskID: id).body) }
+            let truth = task.flatMap { id in try? KieWire.parseStatusReply(simulator.recordInfo(authorization: "Bearer fault-run", taskID: id).body, family: .market) }
             if let known = job.providerTaskID, known != task { outcome.append("job \(job.id) names task \(known), the provider made \(task ?? "none")") }
             let fine: Bool
             switch (job.status, job.failureReason) {

@@ -71,7 +71,7 @@ final class FaultyProvider: VideoProvider, @unchecked Sendable {
         }
     }
 
-    func taskStatus(_ id: ProviderTaskID) throws -> ProviderTaskStatus {
+    func taskStatus(_ id: ProviderTaskID, family: ProviderFamily) throws -> ProviderTaskStatus {
         let fails = state.withLock { state -> Bool in
             guard state.failingQueries > 0 else { return false }
             state.failingQueries -= 1
@@ -79,11 +79,13 @@ final class FaultyProvider: VideoProvider, @unchecked Sendable {
             return true
         }
         if fails { throw ProviderError.unreachable(detail: "simulated status query failure") }
-        return try inner.taskStatus(id)
+        return try inner.taskStatus(id, family: family)
     }
 
     func remainingCredits() throws -> Int { try inner.remainingCredits() }
     func freshDownloadURL(for url: String) throws -> String { try inner.freshDownloadURL(for: url) }
+    func uploadFile(_ bytes: Data, fileName: String) throws -> String { try inner.uploadFile(bytes, fileName: fileName) }
+    func priceFeed() throws -> [ProviderPriceRecord] { try inner.priceFeed() }
 
     /// `<base>/api/v1/webhooks/kie/<job>/<secret>[/progress]` → `<job>`.
     static func jobID(inCallbackURL url: String) -> String? {

@@ -19,13 +19,21 @@ final class InputTests: XCTestCase {
             (.object([("prompt", .string("bell \u{7}"))]), nil, 422, "prompt_invalid_characters"),
             (.object([("prompt", .string("x")), ("mode", .string("radio"))]), nil, 422, "invalid_mode"),
             (.object([("prompt", .string("x")), ("model", .string("sora-3"))]), nil, 422, "unknown_model"),
-            (.object([("prompt", .string("x")), ("mode", .string("text_to_video")), ("model", .string("sora-2-image-to-video"))]), nil, 422, "model_mode_mismatch"),
+            (.object([("prompt", .string("x")), ("model", .int(3))]), nil, 422, "unknown_model"),
+            (.object([("prompt", .string("x")), ("model", .string("sora-2-text-to-video"))]), nil, 410, "model_retired"),
+            (.object([("prompt", .string("x")), ("model", .string("sora-2-pro-image-to-video"))]), nil, 410, "model_retired"),
             (.object([("prompt", .string("x")), ("aspect_ratio", .string("square"))]), nil, 422, "invalid_aspect_ratio"),
+            (.object([("prompt", .string("x")), ("model", .string("veo-3.1-fast")), ("aspect_ratio", .string("1:1"))]), nil, 422, "invalid_aspect_ratio"),
             (.object([("prompt", .string("x")), ("duration", .int(12))]), nil, 422, "invalid_duration"),
+            (.object([("prompt", .string("x")), ("duration", .string("10"))]), nil, 422, "invalid_duration"),
             (.object([("prompt", .string("x")), ("duration", .bool(true))]), nil, 422, "invalid_duration"),
             (.object([("prompt", .string("x")), ("duration", .number(10.5))]), nil, 422, "invalid_duration"),
-            (.object([("prompt", .string("x")), ("quality", .string("ultra"))]), nil, 422, "invalid_quality"),
-            (.object([("prompt", .string("x")), ("quality", .string("high"))]), nil, 422, "option_unavailable"),
+            (.object([("prompt", .string("x")), ("model", .string("veo-3.1-lite")), ("duration", .int(10))]), nil, 422, "invalid_duration"),
+            (.object([("prompt", .string("x")), ("resolution", .string("4k"))]), nil, 422, "invalid_resolution"),
+            (.object([("prompt", .string("x")), ("model", .string("grok-imagine")), ("resolution", .string("1080p"))]), nil, 422, "invalid_resolution"),
+            (.object([("prompt", .string("x")), ("audio", .string("yes"))]), nil, 422, "invalid_audio"),
+            (.object([("prompt", .string("x")), ("model", .string("grok-imagine")), ("audio", .bool(false))]), nil, 422, "audio_always_on"),
+            (.object([("prompt", .string(String(repeating: "a", count: 2_001))), ("model", .string("veo-3.1-fast"))]), nil, 422, "prompt_too_long"),
             (.object([("prompt", .string("x")), ("mode", .string("image_to_video"))]), nil, 422, "upload_required"),
             (.object([("prompt", .string("x")), ("upload_id", .string(UUID().uuidString))]), nil, 404, "upload_not_found"),
             (.object([("prompt", .string("x")), ("mode", .string("text_to_video")), ("upload_id", .string(UUID().uuidString))]), nil, 422, "upload_not_allowed"),
@@ -51,11 +59,11 @@ final class InputTests: XCTestCase {
         let en = world.send("POST", "/api/v1/videos", json: .object([("prompt", .string("x"))]),
                             headers: ["accept-language": "en-US,en;q=0.9"], as: user)
         XCTAssertEqual(vi.status, 402)
-        XCTAssertEqual(vi.bodyJSON?["error"]?["needed"]?.intValue, 7_000)
+        XCTAssertEqual(vi.bodyJSON?["error"]?["needed"]?.intValue, TestWorld.price)
         XCTAssertEqual(vi.bodyJSON?["error"]?["available"]?.intValue, 1_000)
         XCTAssertNotEqual(vi.bodyJSON?["error"]?["message"], en.bodyJSON?["error"]?["message"])
-        XCTAssertTrue(en.bodyJSON?["error"]?["message"]?.stringValue?.contains("7,000") ?? false, en.bodyText)
-        XCTAssertTrue(vi.bodyJSON?["error"]?["message"]?.stringValue?.contains("7.000") ?? false, vi.bodyText)
+        XCTAssertTrue(en.bodyJSON?["error"]?["message"]?.stringValue?.contains("4,500") ?? false, en.bodyText)
+        XCTAssertTrue(vi.bodyJSON?["error"]?["message"]?.stringValue?.contains("4.500") ?? false, vi.bodyText)
     }
 
     func testUploadsAcceptWholeImagesOnlyAndChangeNothingOtherwise() throws {
@@ -106,8 +114,13 @@ final class InputTests: XCTestCase {
             .invalidJSON(detail: "x"), .badRequest, .unsupportedMediaType, .payloadTooLarge(limitBytes: 1), .routeNotFound,
             .methodNotAllowed, .serviceBusy, .unauthenticated, .invalidCredentials, .invalidEmail, .passwordTooShort(minimum: 8),
             .passwordInvalid(maximumBytes: 1), .invalidName, .emailTaken, .csrfFailed, .accountDisabled, .promptRequired,
-            .promptTooLong(maximum: 1), .promptInvalidCharacters, .invalidMode, .unknownModel("x"), .modelDoesNotMatchMode,
-            .invalidAspectRatio, .invalidDuration, .invalidQuality, .optionUnavailable(model: "m", duration: 1, quality: "q"),
+            .promptTooLong(maximum: 1), .promptInvalidCharacters, .invalidMode, .unknownModel(model: "x", offered: ["a", "b"]),
+            .modelRetired(model: "sora-2-text-to-video", replacements: ["kling-3.0"]),
+            .modelUnavailable(model: "m", reason: "paused", retryAfter: 60, videoID: nil), .modeNotOffered(model: "m", mode: "image_to_video"),
+            .modeNotOffered(model: "m", mode: "text_to_video"), .invalidAspectRatio(offered: ["16:9"]), .invalidDuration(offered: [5, 10]),
+            .invalidResolution(offered: ["720p"]), .invalidAudio, .audioNotOffered(model: "m", always: true),
+            .audioNotOffered(model: "m", always: false), .optionUnavailable(model: "m", duration: 1, resolution: "720p", audio: true),
+            .modelNotFound, .invalidModelChange(detail: "x"),
             .uploadRequired, .uploadNotAllowed, .uploadNotFound, .invalidIdempotencyKey, .idempotencyKeyReused, .invalidDeadline, .invalidVariants, .promptRejected,
             .insufficientCredits(needed: 1, available: 0), .tooManyUnfinishedVideos(limit: 1), .fileRequired,
             .unsupportedImageType, .invalidImage, .imageTooLarge(limitBytes: 1), .videoNotFound, .apiKeyNotFound,

@@ -42,7 +42,7 @@ final class LiveFeedTests: XCTestCase {
 
     func testTimesAreISO8601InUTCWithMilliseconds() throws {
         let world = try TestWorld()
-        let user = try world.user("times", credits: 7_000)
+        let user = try world.user("times", credits: TestWorld.price)
         world.clock.advance(0.25)
         let video = world.createVideo(user).bodyJSON!
         XCTAssertEqual(video["created_at"]?.stringValue, "2027-01-15T08:00:00.250Z")

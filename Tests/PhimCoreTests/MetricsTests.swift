@@ -27,7 +27,7 @@ final class MetricsTests: XCTestCase {
         XCTAssertFalse(text.contains("/api/v1/videos/0"), "no raw paths")
         XCTAssertGreaterThanOrEqual(value(text, #"phim_provider_calls_total{call="create_task",outcome="rejected_500"}"#) ?? 0, 1)
         XCTAssertEqual(value(text, #"phim_jobs{state="pending"}"#), 1)
-        XCTAssertEqual(value(text, "phim_credits_held"), 7_000)
+        XCTAssertEqual(value(text, "phim_credits_held"), TestWorld.price)
 
         let remote = world.app.handle(Request(method: "GET", path: "/api/metrics", remoteAddress: "203.0.113.9"), db: world.db)
         XCTAssertEqual(remote.status, 404)

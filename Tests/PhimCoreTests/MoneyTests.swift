@@ -15,8 +15,8 @@ final class MoneyTests: XCTestCase {
         XCTAssertEqual(made.status, 202, made.bodyText)
         let failing = world.createVideo(alice, prompt: "a storm #fail")
         XCTAssertEqual(failing.status, 202)
-        XCTAssertEqual(world.balance(alice).available, 6_000)
-        XCTAssertEqual(world.balance(alice).held, 14_000)
+        XCTAssertEqual(world.balance(alice).available, 20_000 - 2 * TestWorld.price)
+        XCTAssertEqual(world.balance(alice).held, 2 * TestWorld.price)
 
         world.clock.advance(25)
         let answers = world.deliverCallbacks()
@@ -31,7 +31,7 @@ final class MoneyTests: XCTestCase {
         XCTAssertEqual(failed["status"]?.stringValue, "failed")
         XCTAssertEqual(failed["credits_refunded"], .bool(true))
         XCTAssertEqual(failed["failure"]?["code"]?.stringValue, "provider_failed")
-        XCTAssertEqual(world.balance(alice).available, 13_000)
+        XCTAssertEqual(world.balance(alice).available, 20_000 - TestWorld.price)
         XCTAssertEqual(world.balance(alice).held, 0)
         try world.assertLedgerClean()
     }
@@ -85,7 +85,7 @@ final class MoneyTests: XCTestCase {
             XCTAssertNotEqual(video["video_url"]?.stringValue, "https://evil.example/x.mp4")
         }
         // 5 finished at 7,000 each, 3 refunded.
-        XCTAssertEqual(world.balance(bob).available, 100_000 - 5 * 7_000)
+        XCTAssertEqual(world.balance(bob).available, 100_000 - 5 * TestWorld.price)
         XCTAssertEqual(world.balance(bob).held, 0)
         let entries = try world.db.query("SELECT kind, COUNT(*) FROM credit_entries WHERE user_id = ? GROUP BY kind ORDER BY kind", [.text(bob.id)])
         XCTAssertEqual(entries.map { "\($0.string(0))=\($0.int(1))" }, ["grant=1", "hold=8", "release=3", "settle=5"])
@@ -113,7 +113,7 @@ final class MoneyTests: XCTestCase {
             $0.maxUnfinishedVideos = 100
             $0.createsPerMinute = 100
         }
-        let dave = try world.user("dave", credits: 70_000)
+        let dave = try world.user("dave", credits: 10 * TestWorld.price)
         let statuses = Locked<[Int]>([])
         let group = DispatchGroup()
         for _ in 0..<10 {
@@ -144,7 +144,7 @@ final class MoneyTests: XCTestCase {
         XCTAssertEqual(third.status, 429)
         XCTAssertEqual(third.bodyJSON?["error"]?["code"]?.stringValue, "too_many_unfinished_videos")
         XCTAssertEqual(third.header("Retry-After"), "60")
-        XCTAssertEqual(world.balance(user).held, 14_000)
+        XCTAssertEqual(world.balance(user).held, 2 * TestWorld.price)
         try world.assertLedgerClean()
     }
 
@@ -157,11 +157,11 @@ final class MoneyTests: XCTestCase {
         XCTAssertEqual(again.status, 200)
         XCTAssertEqual(again.header("Idempotent-Replayed"), "true")
         XCTAssertEqual(first.bodyJSON!["id"], again.bodyJSON!["id"])
-        XCTAssertEqual(world.balance(erin).available, 23_000)
+        XCTAssertEqual(world.balance(erin).available, 30_000 - TestWorld.price)
         let reused = world.createVideo(erin, prompt: "something else", key: "order-1")
         XCTAssertEqual(reused.status, 422)
         XCTAssertEqual(reused.bodyJSON?["error"]?["code"]?.stringValue, "idempotency_key_reused")
-        XCTAssertEqual(world.balance(erin).available, 23_000)
+        XCTAssertEqual(world.balance(erin).available, 30_000 - TestWorld.price)
         XCTAssertEqual(world.createVideo(erin, key: "bad key with spaces").status, 400)
         try world.assertLedgerClean()
     }
@@ -178,12 +178,12 @@ final class MoneyTests: XCTestCase {
         let unknown = world.createVideo(frank, prompt: "a quiet lake")
         XCTAssertEqual(unknown.status, 202)
         XCTAssertEqual(unknown.bodyJSON?["status"]?.stringValue, "submitting")
-        XCTAssertEqual(world.balance(frank).held, 7_000)
+        XCTAssertEqual(world.balance(frank).held, TestWorld.price)
         // The provider made it after all: its callback names the task and finishes the job.
         world.clock.advance(25)
         world.deliverCallbacks()
         XCTAssertEqual(world.video(frank, unknown.bodyJSON!["id"]!.stringValue!)?["status"]?.stringValue, "completed")
-        XCTAssertEqual(world.balance(frank).available, 23_000)
+        XCTAssertEqual(world.balance(frank).available, 30_000 - TestWorld.price)
         try world.assertLedgerClean()
     }
 
@@ -253,11 +253,12 @@ final class MoneyTests: XCTestCase {
 
     func testBatchesAreAffordableWholeAndEachVariantIsHeldOnItsOwn() throws {
         let world = try TestWorld()
-        let user = try world.user("batch", credits: 20_000)
+        let credits = 3 * TestWorld.price - 1
+        let user = try world.user("batch", credits: credits)
         let body: JSON = .object([("prompt", .string("three takes of a sunrise")), ("variants", .int(3))])
         let short = world.send("POST", "/api/v1/videos/batch", json: body, as: user)
         XCTAssertEqual(short.status, 402)
-        XCTAssertEqual(short.bodyJSON?["error"]?["needed"]?.intValue, 21_000)
+        XCTAssertEqual(short.bodyJSON?["error"]?["needed"]?.intValue, 3 * TestWorld.price)
         XCTAssertEqual(try world.db.first("SELECT COUNT(*) FROM video_jobs")?.int(0), 0, "nothing held for an unaffordable batch")
         XCTAssertEqual(world.send("POST", "/api/v1/videos/batch", json: .object([("prompt", .string("x")), ("variants", .int(5))]),
                                   as: user).bodyJSON?["error"]?["code"]?.stringValue, "invalid_variants")
@@ -270,10 +271,10 @@ final class MoneyTests: XCTestCase {
         let again = world.send("POST", "/api/v1/videos/batch", json: two, headers: ["idempotency-key": "batch-1"], as: user)
         XCTAssertEqual(again.status, 200)
         XCTAssertEqual(again.bodyJSON?["videos"], made.bodyJSON?["videos"])
-        XCTAssertEqual(world.balance(user).held, 14_000)
+        XCTAssertEqual(world.balance(user).held, 2 * TestWorld.price)
         world.clock.advance(25)
         world.deliverCallbacks()
-        XCTAssertEqual(world.balance(user).available, 20_000, "each failed variant refunded on its own")
+        XCTAssertEqual(world.balance(user).available, credits, "each failed variant refunded on its own")
         try world.assertLedgerClean()
     }
 }

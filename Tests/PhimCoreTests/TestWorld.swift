@@ -37,12 +37,42 @@ final class TestWorld {
         simulatorSettings.jobDuration = 20
         simulatorSettings.seed = 42
         simulatorSettings.webhookHMACKey = settings.webhookHMACKey
-        simulator = KieSimulator(settings: simulatorSettings, clock: clock.clock, mediaBaseURL: "http://127.0.0.1:8080/simulator/media")
+        // The internet as the simulator sees it: Phim's `/files/` (nginx serves the uploads
+        // directory there) and the simulator's own file host; nothing else answers.
+        let uploads = settings.uploadsDirectory, publicFiles = settings.publicBaseURL + "/files/"
+        let simulatorBox = Locked<KieSimulator?>(nil)
+        let simulator = KieSimulator(settings: simulatorSettings, clock: clock.clock, mediaBaseURL: "http://127.0.0.1:8080/simulator/media",
+                                     imageFetcher: { url in
+            if url.hasPrefix(publicFiles) {
+                let key = String(url.dropFirst(publicFiles.count))
+                guard !key.contains("/"), let bytes = FileManager.default.contents(atPath: "\(uploads)/\(key)") else { return nil }
+                return FetchedImage(contentType: TestWorld.contentType(ofFileNamed: key), bytes: bytes)
+            }
+            guard let simulator = simulatorBox.current, url.hasPrefix(simulator.uploadBaseURL + "/") else { return nil }
+            return simulator.uploadedFile(path: String(url.dropFirst(simulator.uploadBaseURL.count)))
+        })
+        simulator.uploadBaseURL = "http://127.0.0.1:9999/kie-files"
+        simulatorBox.withLock { $0 = simulator }
+        self.simulator = simulator
         let provider = makeProvider?(simulator) ?? InProcessSimulatorProvider(simulator: simulator)
         app = App(settings: settings, provider: provider, clock: clock.clock, hasher: PasswordHasher(cost: .minimum))
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// What the default model's default video costs (Seedance 2 Mini, 5 s, 480p, silent: 19 Kie
+    /// credits at 7,000 credits per 30).
+    static let price = 4_500
+
+    /// The type nginx gives a file by its extension.
+    static func contentType(ofFileNamed name: String) -> String {
+        switch name.split(separator: ".").last?.lowercased() {
+        case "png": "image/png"
+        case "jpg", "jpeg": "image/jpeg"
+        case "webp": "image/webp"
+        default: "application/octet-stream"
+        }
+    }
 
     /// Another connection to the same file, as another thread or process would have.
     func connection() throws -> Database { try Database(path: databasePath) }
@@ -89,9 +119,10 @@ final class TestWorld {
         return (me["credits"]!.intValue!, me["credits_on_hold"]!.intValue!)
     }
 
+    /// A video of the default model with its default options, unless `options` says otherwise.
     func createVideo(_ caller: Caller, prompt: String = "a paper boat drifts across a puddle", key: String? = nil,
-                     on connection: Database? = nil) -> Response {
-        send("POST", "/api/v1/videos", json: .object([("prompt", .string(prompt))]),
+                     options: [(String, JSON)] = [], on connection: Database? = nil) -> Response {
+        send("POST", "/api/v1/videos", json: .object([("prompt", .string(prompt))] + options),
              headers: key.map { ["idempotency-key": $0] } ?? [:], as: caller, on: connection)
     }
 

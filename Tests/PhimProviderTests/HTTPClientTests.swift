@@ -39,16 +39,16 @@ final class HTTPClientTests: XCTestCase {
     }
 
     func testPostSendsTheBodyAndHeaders() throws {
-        let body = KieSimulatorTests.body("sent over curl")
+        let body = KieWire.createCall(for: WireSpecs.request(WireSpecs.seedance, prompt: "sent over curl")).data()
         let reply = try HTTPClient.send(method: "POST", url: base + "/api/v1/jobs/createTask",
                                         headers: [("Authorization", "Bearer k"), ("Content-Type", "application/json")],
                                         body: body, timeoutMilliseconds: 5_000)
         let id = try KieWire.parseCreateReply(reply.body)
-        XCTAssertEqual(simulator.callbackURLs(forTask: id), ["https://phim.test/cb", "https://phim.test/cb/progress"])
+        XCTAssertEqual(simulator.callbackURLs(forTask: id), ["https://phim.test/cb"])
 
         let empty = try HTTPClient.send(method: "POST", url: base + "/api/v1/jobs/createTask", headers: [("Authorization", "Bearer k")],
                                         timeoutMilliseconds: 5_000)
-        XCTAssertEqual(KieWire.Envelope.parse(empty.body)?.code, 422, "a POST without a body sends an empty one")
+        XCTAssertNotEqual(KieWire.Envelope.parse(empty.body)?.code, 200, "a POST without a body sends an empty one, which Kie refuses")
 
         // Bytes go out exactly, zeros included, and the method is the one asked for.
         let receiver = TestHTTPReceiver()
@@ -112,7 +112,7 @@ final class HTTPClientTests: XCTestCase {
         simulator.inject(.acceptThenHang)
         let started = Date()
         XCTAssertThrowsError(try HTTPClient.send(method: "POST", url: base + "/api/v1/jobs/createTask", headers: [("Authorization", "Bearer k")],
-                                                 body: KieSimulatorTests.body("x"), timeoutMilliseconds: 400)) {
+                                                 body: KieWire.createCall(for: WireSpecs.request(WireSpecs.seedance)).data(), timeoutMilliseconds: 400)) {
             guard case .failedAfterSending = $0 as? HTTPClientError else { return XCTFail("expected failedAfterSending, got \($0)") }
         }
         XCTAssertLessThan(Date().timeIntervalSince(started), 3)

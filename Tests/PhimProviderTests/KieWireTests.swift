@@ -26,7 +26,7 @@ final class KieWireTests: XCTestCase {
     """#
 
     func testDocumentedRecordInfoReplyDecodesToASuccessWithBothURLs() throws {
-        let status = try KieWire.parseRecordInfoReply(Data(Self.recordInfoSuccess.utf8))
+        let status = try KieWire.parseStatusReply(Data(Self.recordInfoSuccess.utf8), family: .market)
         XCTAssertEqual(status.taskID, "e989621f54392584b05867f87b160672")
         XCTAssertEqual(status.state, .success)
         XCTAssertEqual(status.resultURLs, ["https://cdn.example/a.mp4"])
@@ -36,7 +36,7 @@ final class KieWireTests: XCTestCase {
     }
 
     func testFailureCallbackWithMessageNumericFailCodeAndNullsDecodes() throws {
-        let status = try XCTUnwrap(KieWire.parseCallback(Data(Self.callbackFail.utf8)))
+        let status = try XCTUnwrap(KieWire.parseCallback(Data(Self.callbackFail.utf8), family: .market))
         XCTAssertEqual(status.taskID, "task_12345678")
         XCTAssertEqual(status.state, .fail)
         XCTAssertEqual(status.failCode, "500")
@@ -46,41 +46,41 @@ final class KieWireTests: XCTestCase {
 
     func testEnvelopeCode501MeansFailureEvenWithoutAState() throws {
         let body = #"{"code": 501, "msg": "Playground task failed.", "data": {"taskId": "t1", "failCode": null, "failMsg": "boom"}}"#
-        let status = try XCTUnwrap(KieWire.parseCallback(Data(body.utf8)))
+        let status = try XCTUnwrap(KieWire.parseCallback(Data(body.utf8), family: .market))
         XCTAssertEqual(status.state, .fail)
         XCTAssertNil(status.failCode)
         XCTAssertEqual(status.failMessage, "boom")
     }
 
     func testProgressCallbacksAreReadWhereverTheTaskIdIs() throws {
-        let topLevel = try XCTUnwrap(KieWire.parseCallback(Data(#"{"taskId": "t1", "progress": 42}"#.utf8)))
+        let topLevel = try XCTUnwrap(KieWire.parseCallback(Data(#"{"taskId": "t1", "progress": 42}"#.utf8), family: .market))
         XCTAssertEqual(topLevel.taskID, "t1")
         XCTAssertEqual(topLevel.state, .generating, "no state: still running")
         XCTAssertEqual(topLevel.progress, 42)
 
-        let underData = try XCTUnwrap(KieWire.parseCallback(Data(#"{"code": 200, "data": {"taskId": "t2", "state": "queuing", "progress": "7"}}"#.utf8)))
+        let underData = try XCTUnwrap(KieWire.parseCallback(Data(#"{"code": 200, "data": {"taskId": "t2", "state": "queuing", "progress": "7"}}"#.utf8), family: .market))
         XCTAssertEqual(underData.taskID, "t2")
         XCTAssertEqual(underData.state, .queuing)
         XCTAssertEqual(underData.progress, 7)
 
-        let sunoShape = try XCTUnwrap(KieWire.parseCallback(Data(#"{"code": 200, "data": {"task_id": "t3", "state": "success"}}"#.utf8)))
+        let sunoShape = try XCTUnwrap(KieWire.parseCallback(Data(#"{"code": 200, "data": {"task_id": "t3", "state": "success"}}"#.utf8), family: .market))
         XCTAssertEqual(sunoShape.taskID, "t3")
         XCTAssertEqual(sunoShape.state, .success)
 
-        let idOutside = try XCTUnwrap(KieWire.parseCallback(Data(#"{"taskId": "t4", "data": {"progress": 250}}"#.utf8)))
+        let idOutside = try XCTUnwrap(KieWire.parseCallback(Data(#"{"taskId": "t4", "data": {"progress": 250}}"#.utf8), family: .market))
         XCTAssertEqual(idOutside.taskID, "t4")
         XCTAssertEqual(idOutside.progress, 100, "progress is clamped to 0...100")
 
-        XCTAssertNil(KieWire.parseCallback(Data(#"{"data": {"state": "success"}}"#.utf8)), "no task id, nothing to apply")
-        XCTAssertNil(KieWire.parseCallback(Data("not json".utf8)))
-        XCTAssertNil(KieWire.parseCallback(Data("[1,2]".utf8)))
+        XCTAssertNil(KieWire.parseCallback(Data(#"{"data": {"state": "success"}}"#.utf8), family: .market), "no task id, nothing to apply")
+        XCTAssertNil(KieWire.parseCallback(Data("not json".utf8), family: .market))
+        XCTAssertNil(KieWire.parseCallback(Data("[1,2]".utf8), family: .market))
     }
 
     func testBusinessErrorsArriveAsEnvelopesAndAreReadAsRejections() {
         XCTAssertThrowsError(try KieWire.parseCreateReply(Data(#"{"code": 402, "msg": "Credits insufficient", "data": null}"#.utf8))) {
             XCTAssertEqual($0 as? ProviderError, .rejected(code: 402, message: "Credits insufficient"))
         }
-        XCTAssertThrowsError(try KieWire.parseRecordInfoReply(Data(#"{"code": "422", "message": "recordInfo is null"}"#.utf8))) {
+        XCTAssertThrowsError(try KieWire.parseStatusReply(Data(#"{"code": "422", "message": "recordInfo is null"}"#.utf8), family: .market)) {
             XCTAssertEqual($0 as? ProviderError, .rejected(code: 422, message: "recordInfo is null"))
         }
         XCTAssertThrowsError(try KieWire.parseCreateReply(Data("<html>502 Bad Gateway</html>".utf8))) {
@@ -115,46 +115,115 @@ final class KieWireTests: XCTestCase {
         }
     }
 
-    func testCreateTaskBodySendsEveryOptionExplicitlyAndProSizeOnlyToPro() throws {
-        var request = ProviderTaskRequest(model: .sora2ImageToVideo, prompt: "p", aspectRatio: .portrait, durationSeconds: 15,
-                                          quality: .standard, imageURL: "https://phim.test/files/uploads/a.png",
-                                          callbackURL: "https://phim.test/cb", progressCallbackURL: "https://phim.test/cb/progress")
-        let standard = KieWire.createTaskBody(for: request)
-        XCTAssertEqual(standard.model, "sora-2-image-to-video")
-        XCTAssertEqual(standard.callBackUrl, "https://phim.test/cb")
-        XCTAssertEqual(standard.progressCallBackUrl, "https://phim.test/cb/progress")
-        XCTAssertEqual(standard.input.nFrames, "15")
-        XCTAssertEqual(standard.input.aspectRatio, "portrait")
-        XCTAssertEqual(standard.input.imageURLs, ["https://phim.test/files/uploads/a.png"])
-        XCTAssertNil(standard.input.size)
-        XCTAssertEqual(standard.input.removeWatermark, true)
-        XCTAssertEqual(standard.input.uploadMethod, "s3")
-
-        // The bytes on the wire: n_frames is a string, absent fields are absent (not null).
-        let wire = String(decoding: standard.data(), as: UTF8.self)
-        XCTAssertEqual(wire, #"{"model":"sora-2-image-to-video","callBackUrl":"https://phim.test/cb","progressCallBackUrl":"https://phim.test/cb/progress","input":{"prompt":"p","image_urls":["https://phim.test/files/uploads/a.png"],"aspect_ratio":"portrait","n_frames":"15","remove_watermark":true,"upload_method":"s3"}}"#)
-        XCTAssertEqual(KieWire.CreateTaskBody.parse(standard.data()), standard, "the simulator reads back what the client writes")
-
-        request.model = .sora2ProTextToVideo
-        request.quality = .high
-        let pro = KieWire.createTaskBody(for: request)
-        XCTAssertEqual(pro.input.size, "high")
-        XCTAssertNil(pro.input.imageURLs, "text-to-video sends no image")
-
-        request.model = .sora2StableTextToVideo
-        let stable = KieWire.createTaskBody(for: request)
-        XCTAssertNil(stable.progressCallBackUrl)
-        XCTAssertNil(stable.input.removeWatermark)
-        XCTAssertNil(stable.input.size)
-        XCTAssertFalse(String(decoding: stable.data(), as: UTF8.self).contains("remove_watermark"))
+    private func body(_ request: ProviderTaskRequest) -> (path: String, text: String) {
+        let call = KieWire.createCall(for: request)
+        return (call.path, String(decoding: call.data(), as: UTF8.self))
     }
 
-    func testCreateTaskBodyParseRefusesWrongTypes() {
-        XCTAssertNil(KieWire.CreateTaskBody.parse(Data(#"{"model": "sora-2-text-to-video", "input": {"prompt": "x", "n_frames": 10}}"#.utf8)))
-        XCTAssertNil(KieWire.CreateTaskBody.parse(Data(#"{"model": "sora-2-text-to-video"}"#.utf8)))
-        XCTAssertNil(KieWire.CreateTaskBody.parse(Data(#"{"model": 5, "input": {}}"#.utf8)))
-        XCTAssertNil(KieWire.CreateTaskBody.parse(Data(#"{"model": "m", "input": {"image_urls": "https://x"}}"#.utf8)))
-        XCTAssertNotNil(KieWire.CreateTaskBody.parse(Data(#"{"model": "m", "callBackUrl": null, "input": {}}"#.utf8)))
+    /// The bytes on the wire, model by model: each field under the name, JSON type and value
+    /// the model's page documents (a string "10" for Kling, the number 10 for Seedance).
+    func testMarketBodiesSpellEachInputAsTheModelTakesIt() {
+        let seedance = body(WireSpecs.request(WireSpecs.seedance, mode: .imageToVideo, aspectRatio: "9:16", duration: 10, resolution: "720p",
+                                              audio: true, imageURL: "https://phim.test/files/a.png"))
+        XCTAssertEqual(seedance.path, "/api/v1/jobs/createTask")
+        XCTAssertEqual(seedance.text, #"{"model":"bytedance/seedance-2-mini","callBackUrl":"https://phim.test/cb","input":{"prompt":"a lighthouse at dawn","first_frame_url":"https://phim.test/files/a.png","duration":10,"aspect_ratio":"9:16","resolution":"720p","generate_audio":true}}"#)
+
+        let kling = body(WireSpecs.request(WireSpecs.kling, duration: 15, resolution: "1080p"))
+        XCTAssertEqual(kling.text, #"{"model":"kling-3.0/video","callBackUrl":"https://phim.test/cb","input":{"prompt":"a lighthouse at dawn","duration":"15","aspect_ratio":"16:9","mode":"pro","sound":false,"multi_shots":false}}"#)
+        let klingImage = body(WireSpecs.request(WireSpecs.kling, mode: .imageToVideo, imageURL: "https://x.test/a.jpg"))
+        XCTAssertTrue(klingImage.text.contains(#""image_urls":["https://x.test/a.jpg"]"#))
+        XCTAssertTrue(klingImage.text.contains(#""aspect_ratio":"16:9""#), "Kling takes a ratio with its image")
+
+        let grokText = body(WireSpecs.request(WireSpecs.grok, duration: 10, audio: true))
+        XCTAssertEqual(grokText.text, #"{"model":"grok-imagine/text-to-video","callBackUrl":"https://phim.test/cb","input":{"prompt":"a lighthouse at dawn","duration":"10","aspect_ratio":"16:9","resolution":"480p","mode":"normal"}}"#)
+        let grokImage = body(WireSpecs.request(WireSpecs.grok, mode: .imageToVideo, imageURL: "https://x.test/a.webp"))
+        XCTAssertTrue(grokImage.text.hasPrefix(#"{"model":"grok-imagine/image-to-video""#), "Grok has a second id for image-to-video")
+        XCTAssertFalse(grokImage.text.contains("aspect_ratio"), "the output follows the image: no ratio sent")
+        XCTAssertFalse(grokText.text.contains("image"), "text-to-video sends no image")
+    }
+
+    func testVeoBodiesAreFlatWithTheirGenerationType() {
+        let text = body(WireSpecs.request(WireSpecs.veo, aspectRatio: "9:16", audio: true))
+        XCTAssertEqual(text.path, "/api/v1/veo/generate")
+        XCTAssertEqual(text.text, #"{"model":"veo3_fast","callBackUrl":"https://phim.test/cb","prompt":"a lighthouse at dawn","aspect_ratio":"9:16","generationType":"TEXT_2_VIDEO"}"#)
+        let image = body(WireSpecs.request(WireSpecs.veo, mode: .imageToVideo, imageURL: "https://tmp.test/kieai/1/a.png"))
+        XCTAssertEqual(image.text, #"{"model":"veo3_fast","callBackUrl":"https://phim.test/cb","prompt":"a lighthouse at dawn","imageUrls":["https://tmp.test/kieai/1/a.png"],"aspect_ratio":"16:9","generationType":"FIRST_AND_LAST_FRAMES_2_VIDEO"}"#)
+        XCTAssertEqual(KieWire.statusPath(family: .veo), "/api/v1/veo/record-info")
+    }
+
+    func testASpecNamesWhatIsWrongWithIt() {
+        func problem(_ json: String) -> String? {
+            do { _ = try WireSpec(json: JSON.parse(Data(json.utf8))!, path: "m"); return nil } catch { return "\(error)" }
+        }
+        let base = #""family": "market", "prompt": {"max_length": 100}, "aspect_ratio": {"field": "a", "values": ["16:9"]}, "resolution": {"values": [{"id": "720p"}]}, "audio": {"policy": "none"}"#
+        XCTAssertEqual(problem("{\(base), \"provider_models\": {\"text_to_video\": \"m\"}, \"duration\": {\"field\": \"d\", \"type\": \"float\", \"values\": [5]}}"),
+                       "m.duration.type: must be integer or string")
+        XCTAssertEqual(problem("{\(base), \"provider_models\": {\"image_to_video\": \"m\"}, \"duration\": {\"values\": [5]}}"),
+                       "m.image: is required for image_to_video")
+        XCTAssertEqual(problem("{\(base), \"provider_models\": {}, \"duration\": {\"values\": [5]}}"),
+                       "m.provider_models: must name text_to_video or image_to_video")
+        XCTAssertNil(problem("{\(base), \"provider_models\": {\"text_to_video\": \"m\"}, \"duration\": {\"values\": [5]}}"))
+    }
+
+    /// Veo's record-info (kie-video-models.md §2): `successFlag`, the videos in `response`.
+    func testVeoRecordInfoRepliesDecode() throws {
+        let running = #"{"code":200,"msg":"success","data":{"taskId":"veo_1","paramJson":"{\"callBackUrl\":\"https://phim.test/cb\"}","response":null,"successFlag":0,"errorCode":null,"errorMessage":null,"createTime":1}}"#
+        let status = try KieWire.parseStatusReply(Data(running.utf8), family: .veo)
+        XCTAssertEqual(status.state, .generating)
+        XCTAssertEqual(status.callbackURL, "https://phim.test/cb")
+        let done = #"{"code":200,"msg":"success","data":{"taskId":"veo_1","response":{"taskId":"veo_1","resultUrls":["https://cdn.test/v.mp4"],"originUrls":[],"resolution":"720p"},"successFlag":1}}"#
+        XCTAssertEqual(try KieWire.parseStatusReply(Data(done.utf8), family: .veo).resultURLs, ["https://cdn.test/v.mp4"])
+        // Older pages show the list as JSON text: read that too.
+        let text = #"{"code":200,"msg":"success","data":{"taskId":"veo_1","resultUrls":"[\"https://cdn.test/w.mp4\"]","successFlag":1}}"#
+        XCTAssertEqual(try KieWire.parseStatusReply(Data(text.utf8), family: .veo).resultURLs, ["https://cdn.test/w.mp4"])
+        let failed = #"{"code":200,"msg":"success","data":{"taskId":"veo_1","successFlag":3,"errorCode":400,"errorMessage":"unable to generate audio"}}"#
+        let failure = try KieWire.parseStatusReply(Data(failed.utf8), family: .veo)
+        XCTAssertEqual(failure.state, .fail)
+        XCTAssertEqual(failure.failCode, "400")
+        XCTAssertEqual(failure.failMessage, "unable to generate audio")
+    }
+
+    /// Veo's callback: 200 with `data.info.resultUrls`, any other code a failure with its `msg`.
+    func testVeoCallbacksDecode() throws {
+        let success = #"{"code":200,"msg":"Veo3.1 video generated successfully.","data":{"taskId":"veo_2","info":{"resultUrls":["https://cdn.test/v.mp4"],"originUrls":[],"resolution":"720p"},"fallbackFlag":false}}"#
+        let done = try XCTUnwrap(KieWire.parseCallback(Data(success.utf8), family: .veo))
+        XCTAssertEqual(done.taskID, "veo_2")
+        XCTAssertEqual(done.state, .success)
+        XCTAssertEqual(done.resultURLs, ["https://cdn.test/v.mp4"])
+        let refused = #"{"code":400,"msg":"Your prompt was flagged","data":{"taskId":"veo_2","info":null,"fallbackFlag":false}}"#
+        let failure = try XCTUnwrap(KieWire.parseCallback(Data(refused.utf8), family: .veo))
+        XCTAssertEqual(failure.state, .fail)
+        XCTAssertEqual(failure.failCode, "400")
+        XCTAssertEqual(failure.failMessage, "Your prompt was flagged")
+        XCTAssertNil(KieWire.parseCallback(Data(#"{"code":200,"data":{"info":{}}}"#.utf8), family: .veo), "no task id")
+    }
+
+    func testCreditsConsumedIsKeptWhenKieGivesIt() throws {
+        let reply = #"{"code":200,"msg":"success","data":{"taskId":"t","state":"success","resultJson":"{\"resultUrls\":[\"https://c.test/a.mp4\"]}","creditsConsumed":14.4}}"#
+        XCTAssertEqual(try KieWire.parseStatusReply(Data(reply.utf8), family: .market).creditsConsumed, 14.4)
+        XCTAssertNil(try KieWire.parseStatusReply(Data(Self.recordInfoSuccess.utf8), family: .market).creditsConsumed)
+    }
+
+    func testUploadRepliesGiveTheFileURLWhicheverShapeKieUses() throws {
+        let live = #"{"success":true,"code":200,"msg":"File uploaded successfully","data":{"fileName":"a.png","filePath":"kieai/1/u/a.png","downloadUrl":"https://tempfile.test/kieai/1/u/a.png","fileSize":10,"mimeType":"image/png","uploadedAt":"2026-09-02T06:38:07.240Z"}}"#
+        XCTAssertEqual(try KieWire.parseFileUploadReply(Data(live.utf8)), "https://tempfile.test/kieai/1/u/a.png")
+        let documented = #"{"success":true,"code":200,"msg":"ok","data":{"fileId":"f1","fileUrl":"https://tempfile.test/f1.png","expiresAt":"x"}}"#
+        XCTAssertEqual(try KieWire.parseFileUploadReply(Data(documented.utf8)), "https://tempfile.test/f1.png")
+        XCTAssertThrowsError(try KieWire.parseFileUploadReply(Data(#"{"code":401,"msg":"no"}"#.utf8))) {
+            XCTAssertEqual($0 as? ProviderError, .rejected(code: 401, message: "no"))
+        }
+        let multipart = String(decoding: KieWire.fileUploadBody(Data("PNG".utf8), fileName: "a.png", uploadPath: "phim", boundary: "B"), as: UTF8.self)
+        XCTAssertTrue(multipart.contains("name=\"uploadPath\"\r\n\r\nphim\r\n"))
+        XCTAssertTrue(multipart.contains("name=\"file\"; filename=\"a.png\""))
+        XCTAssertTrue(multipart.hasSuffix("\r\n--B--\r\n"))
+    }
+
+    func testPriceFeedPagesDecodeWithStringPricesAndModelIdsFromTheirLinks() throws {
+        let page = #"{"code":200,"msg":"success","data":{"records":[{"modelDescription":"Kling 3.0, video, with audio-720P","interfaceType":"video","provider":"Kling","creditPrice":"20","creditUnit":"per second","usdPrice":"0.1","anchor":"https://kie.ai/kling-3?model=kling-3.0/video"},{"modelDescription":"broken","creditPrice":null}],"total":2,"pages":3}}"#
+        let answer = try KieWire.parsePriceFeedPage(Data(page.utf8))
+        XCTAssertEqual(answer.pages, 3)
+        XCTAssertEqual(answer.records, [ProviderPriceRecord(description: "Kling 3.0, video, with audio-720P", credits: 20, unit: "per second",
+                                                            modelID: "kling-3.0/video")])
     }
 
     func testWebhookSignatureMatchesAnIndependentHMAC() {

@@ -14,46 +14,41 @@ final class SimulatorCallbackDispatcherTests: XCTestCase {
         let simulator = KieSimulator(settings: .init(jobDuration: 10, webhookHMACKey: "console-key"), clock: clock.clock,
                                      mediaBaseURL: "http://sim.test/media")
         let provider = InProcessSimulatorProvider(simulator: simulator)
-        var ids: [String] = []
-        for index in 0..<5 {
-            let request = ProviderTaskRequest(model: .sora2TextToVideo, prompt: "clip \(index)", aspectRatio: .landscape,
-                                              durationSeconds: 10, quality: .standard, imageURL: nil,
-                                              callbackURL: "http://127.0.0.1:\(receiverPort)/hooks/kie/\(index)",
-                                              progressCallbackURL: "http://127.0.0.1:\(receiverPort)/hooks/kie/\(index)/progress")
-            ids.append(try provider.createTask(request))
+        var ids: [String: ProviderFamily] = [:]
+        for index in 0..<6 {
+            // Both families: Market completion callbacks and Veo's own shape.
+            let wire = index % 2 == 0 ? WireSpecs.seedance : WireSpecs.veo
+            let request = WireSpecs.request(wire, prompt: "clip \(index)", callbackURL: "http://127.0.0.1:\(receiverPort)/hooks/kie/\(index)")
+            ids[try provider.createTask(request)] = wire.family
         }
         let dispatcher = SimulatorCallbackDispatcher(simulator: simulator, tickMilliseconds: 20)
         dispatcher.start()
         defer { dispatcher.stop() }
 
         clock.advance(5)
-        let progress = receiver.waitFor(5)
-        XCTAssertEqual(progress.count, 5)
+        usleep(200_000)
+        XCTAssertEqual(receiver.requests.count, 0, "no progress callbacks: Kie documents them for Sora only")
         clock.advance(5)
-        let all = receiver.waitFor(10)
-        XCTAssertEqual(all.count, 10)
+        let all = receiver.waitFor(6)
+        XCTAssertEqual(all.count, 6)
         usleep(100_000)
-        XCTAssertEqual(receiver.requests.count, 10, "each callback is sent once")
+        XCTAssertEqual(receiver.requests.count, 6, "each callback is sent once")
 
         var completed: Set<String> = []
         for request in all {
             XCTAssertTrue(request.requestLine.hasPrefix("POST /hooks/kie/"), request.requestLine)
             XCTAssertEqual(request.headers["content-type"], "application/json")
-            let status = try XCTUnwrap(KieWire.parseCallback(request.body))
+            let index = Int(request.requestLine.split(separator: "/")[3].split(separator: " ")[0])!
+            let status = try XCTUnwrap(KieWire.parseCallback(request.body, family: index % 2 == 0 ? .market : .veo))
             let timestamp = try XCTUnwrap(request.headers["x-webhook-timestamp"])
             let signature = try XCTUnwrap(request.headers["x-webhook-signature"])
             XCTAssertTrue(KieWire.isValidWebhookSignature(signature, taskID: status.taskID, timestamp: timestamp, key: "console-key"))
-            XCTAssertEqual(signature, KieWire.webhookSignature(taskID: status.taskID, timestamp: timestamp, key: "console-key"))
-            if request.requestLine.contains("/progress ") {
-                XCTAssertEqual(status.state, .generating)
-                XCTAssertEqual(status.progress, 50)
-            } else {
-                XCTAssertEqual(status.state, .success)
-                completed.insert(status.taskID)
-            }
+            XCTAssertEqual(status.state, .success)
+            XCTAssertEqual(status.resultURLs.count, 1)
+            completed.insert(status.taskID)
         }
-        XCTAssertEqual(completed, Set(ids))
-        XCTAssertEqual(dispatcher.statistics, .init(delivered: 10, refused: 0, failed: 0))
+        XCTAssertEqual(completed, Set(ids.keys))
+        XCTAssertEqual(dispatcher.statistics, .init(delivered: 6, refused: 0, failed: 0))
     }
 
     func testRefusedAndUnreachableReceiversAreCountedNotRetried() throws {
@@ -64,8 +59,7 @@ final class SimulatorCallbackDispatcherTests: XCTestCase {
         let simulator = KieSimulator(settings: .init(jobDuration: 1), clock: clock.clock, mediaBaseURL: "")
         let provider = InProcessSimulatorProvider(simulator: simulator)
         for url in ["http://127.0.0.1:\(refusingPort)/cb", "http://127.0.0.1:\(TestSockets.closedPort())/cb"] {
-            _ = try provider.createTask(ProviderTaskRequest(model: .sora2TextToVideo, prompt: "x", aspectRatio: .portrait, durationSeconds: 10,
-                                                            quality: .standard, imageURL: nil, callbackURL: url, progressCallbackURL: nil))
+            _ = try provider.createTask(WireSpecs.request(WireSpecs.kling, aspectRatio: "9:16", callbackURL: url))
         }
         let dispatcher = SimulatorCallbackDispatcher(simulator: simulator, tickMilliseconds: 20)
         dispatcher.start()

@@ -2,7 +2,8 @@ import Foundation
 import PhimProvider
 import PhimSupport
 
-/// What operators do: grant or deduct credits, disable or enable an account, set prices.
+/// What operators do: grant or deduct credits, disable or enable an account; the model catalog
+/// (`Administration+Models.swift`).
 ///
 /// The admin API and the `phim` commands both come here, so every action is checked the same
 /// way and written to the audit log in the same transaction as the change: an action without
@@ -87,27 +88,6 @@ public struct Administration: Sendable {
         }
     }
 
-    // MARK: - Prices
-
-    /// Changes one price. Videos already made keep the price they were held at.
-    @discardableResult
-    public func setPrice(model: VideoModel, durationSeconds: Int, quality: VideoQuality, credits: Int, reason rawReason: String?,
-                         by actor: Actor, on db: Database) throws -> Prices.Row {
-        guard (1...Self.maximumAmount).contains(credits) else { throw AppError.invalidAmount(maximum: Self.maximumAmount) }
-        let reason = try Self.reason(rawReason ?? "price change")
-        let now = clock.nowMillis()
-        return try db.write {
-            guard let before = try Prices.credits(model: model, durationSeconds: durationSeconds, quality: quality, on: db) else {
-                throw AppError.priceNotFound
-            }
-            try db.run("UPDATE prices SET credits = ?, updated_at = ? WHERE model = ? AND duration_seconds = ? AND quality = ?",
-                       [.int(credits), .integer(now), .text(model.rawValue), .int(durationSeconds), .text(quality.rawValue)])
-            try audit(actor, "price.set", targetUserID: nil, target: "\(model.rawValue) \(durationSeconds)s \(quality.rawValue)",
-                      reason: reason, before: [("credits", .int(before))], after: [("credits", .int(credits))], at: now, on: db)
-            return Prices.Row(model: model, durationSeconds: durationSeconds, quality: quality, credits: credits)
-        }
-    }
-
     // MARK: - Reading
 
     public struct Account: Sendable {
@@ -178,7 +158,7 @@ public struct Administration: Sendable {
                   at: now, on: db)
     }
 
-    private func audit(_ actor: Actor, _ action: String, targetUserID: String?, target: String, reason: String,
+    func audit(_ actor: Actor, _ action: String, targetUserID: String?, target: String, reason: String,
                        before: [(String, JSON)], after: [(String, JSON)], at now: Int64, on db: Database) throws {
         try record(actor, action, targetUserID: targetUserID, target: target, reason: reason, before: before, after: after, at: now, on: db)
     }

@@ -18,9 +18,9 @@ public struct Analytics: Sendable {
         public var failed = 0
         public var canceled = 0
         public var creditsCharged = 0
-        /// Kie credits the provider bills for the completed ones, by its list prices (reference
-        /// §10.2: it bills a success, not a failure).
-        public var providerCostEstimate = 0
+        /// Kie credits the provider bills for the completed ones: what it reported charging, else
+        /// its list price when the video was made (it bills a success, not a failure).
+        public var providerCostEstimate = 0.0
         public var successRate: Double { completed + failed == 0 ? 0 : Double(completed) / Double(completed + failed) }
     }
 
@@ -31,44 +31,31 @@ public struct Analytics: Sendable {
         public var words: [(word: String, uses: Int)]
     }
 
-    /// Kie's list price in its own credits for one successful video (reference §10.2).
-    static func providerCredits(model: String, seconds: Int, quality: String) -> Int {
-        guard let model = VideoModel(rawValue: model) else { return 0 }
-        switch (model, seconds, quality) {
-        case (.sora2ProTextToVideo, 10, "high"), (.sora2ProImageToVideo, 10, "high"): return 330
-        case (.sora2ProTextToVideo, 15, "high"), (.sora2ProImageToVideo, 15, "high"): return 630
-        case (.sora2ProTextToVideo, 10, _), (.sora2ProImageToVideo, 10, _): return 150
-        case (.sora2ProTextToVideo, 15, _), (.sora2ProImageToVideo, 15, _): return 270
-        case (.sora2StableTextToVideo, 10, _), (.sora2StableImageToVideo, 10, _): return 35
-        case (.sora2StableTextToVideo, 15, _), (.sora2StableImageToVideo, 15, _): return 40
-        case (_, 15, _): return 45
-        default: return 30
-        }
-    }
-
     public func report(days: Int, on db: Database) throws -> Report {
         let since = clock.nowMillis() - Int64(days) * 86_400_000
         var rows: [String: DayModel] = [:]
         var prompts: [String] = []
-        for row in try db.query("""
-            SELECT created_at, model, duration_seconds, quality, status, price_credits, prompt FROM video_jobs
-            WHERE created_at >= ? ORDER BY created_at
-            """, [.integer(since)]) {
-            let day = String(ISOTime.string(row.int64(0)).prefix(10))
-            let key = "\(day) \(row.string(1))"
-            var entry = rows[key] ?? DayModel(day: day, model: row.string(1))
+        for row in try db.rows("""
+            SELECT created_at, model, status, price_credits, prompt,
+              COALESCE(provider_consumed_millicredits, provider_list_millicredits, 0) AS provider_millicredits
+            FROM video_jobs WHERE created_at >= :since ORDER BY created_at
+            """, ["since": .integer(since)]) {
+            let day = String(ISOTime.string(row.int64("created_at")).prefix(10))
+            let model = row.string("model")
+            let key = "\(day) \(model)"
+            var entry = rows[key] ?? DayModel(day: day, model: model)
             entry.made += 1
-            switch row.string(4) {
+            switch row.string("status") {
             case "completed":
                 entry.completed += 1
-                entry.creditsCharged += row.int(5)
-                entry.providerCostEstimate += Self.providerCredits(model: row.string(1), seconds: row.int(2), quality: row.string(3))
+                entry.creditsCharged += row.int("price_credits")
+                entry.providerCostEstimate += Double(row.int64("provider_millicredits")) / 1000
             case "failed": entry.failed += 1
             case "canceled": entry.canceled += 1
             default: break
             }
             rows[key] = entry
-            prompts.append(row.string(6))
+            prompts.append(row.string("prompt"))
         }
         // A preset was used when its words are in the prompt (the chip puts them there verbatim).
         let presets = try StylePresets.all(includeDisabled: true, on: db)

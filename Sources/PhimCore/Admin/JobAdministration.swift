@@ -23,14 +23,14 @@ public struct JobAdministration: Sendable {
         .joined(separator: ", ")
 
     /// Newest first; deleted videos included (they are still money).
-    public func list(state: JobStatus?, model: VideoModel?, hours: Int?, limit: Int, on db: Database) throws -> [Listed] {
+    public func list(state: JobStatus?, model: String?, hours: Int?, limit: Int, on db: Database) throws -> [Listed] {
         let since = hours.map { clock.nowMillis() - Int64($0) * 3_600_000 } ?? 0
         return try db.query("""
             SELECT \(Self.columns), u.email, j.last_heard_at FROM video_jobs j JOIN users u ON u.id = j.user_id
             WHERE (? IS NULL OR j.status = ?) AND (? IS NULL OR j.model = ?) AND j.created_at >= ?
             ORDER BY j.created_at DESC, j.id DESC LIMIT ?
-            """, [.optionalText(state?.rawValue), .optionalText(state?.rawValue), .optionalText(model?.rawValue),
-                  .optionalText(model?.rawValue), .integer(since), .int(limit)]).map(listed)
+            """, [.optionalText(state?.rawValue), .optionalText(state?.rawValue), .optionalText(model),
+                  .optionalText(model), .integer(since), .int(limit)]).map(listed)
     }
 
     /// Unfinished videos with no news from the provider for longer than the reconciler allows
@@ -88,7 +88,7 @@ public struct JobAdministration: Sendable {
         }
         let status: ProviderTaskStatus
         do {
-            status = try provider.taskStatus(taskID)
+            status = try provider.taskStatus(taskID, family: before.video.providerFamily)
         } catch let error as ProviderError {
             Log.warning("an operator's provider query failed", ["job_id": id, "error": "\(error)"])
             if case .rejected(let code, let message) = error, !error.isTransient {

@@ -35,6 +35,9 @@ public struct ProviderReconciliation: Sendable {
         case unverifiable
         /// The provider could not be asked just now.
         case queryFailed = "query_failed"
+        /// Both agree on the outcome, but the provider charged more than its list price when the
+        /// video was made: Phim's price for the model may be too low.
+        case providerChargedAboveList = "provider_charged_above_list"
 
         public var isDifference: Bool { self != .match && self != .inFlight }
     }
@@ -47,6 +50,10 @@ public struct ProviderReconciliation: Sendable {
         public var providerTaskID: String?
         public var providerAnswer: String
         public var verdict: Verdict
+        public var model: String
+        /// Kie's list price when the video was made, and what Kie says it charged (its credits).
+        public var listCredits: Double?
+        public var providerCharged: Double?
     }
 
     public struct Report: Sendable {
@@ -65,15 +72,19 @@ public struct ProviderReconciliation: Sendable {
     }
 
     public func run(since: Int64, until: Int64, on db: Database) throws -> Report {
-        let rows = try db.query("""
-            SELECT id, created_at, price_credits, hold_state, provider_task_id, failure_reason FROM video_jobs
-            WHERE created_at >= ? AND created_at < ? ORDER BY created_at
-            """, [.integer(since), .integer(until)])
+        let rows = try db.rows("""
+            SELECT id, created_at, price_credits, hold_state, provider_task_id, failure_reason, model, provider_family,
+              provider_list_millicredits, provider_consumed_millicredits FROM video_jobs
+            WHERE created_at >= :since AND created_at < :until ORDER BY created_at
+            """, ["since": .integer(since), "until": .integer(until)])
         var lines: [Line] = []
         for row in rows {
-            let hold = HoldState(rawValue: row.string(3)) ?? .open
-            let failure = row.optionalString(5).flatMap(FailureReason.init(rawValue:))
-            let task = row.optionalString(4)
+            let hold = HoldState(rawValue: row.string("hold_state")) ?? .open
+            let failure = row.optionalString("failure_reason").flatMap(FailureReason.init(rawValue:))
+            let task = row.optionalString("provider_task_id")
+            let family = ProviderFamily(rawValue: row.string("provider_family")) ?? .market
+            let listCredits = row.optionalInt64("provider_list_millicredits").map { Double($0) / 1000 }
+            var charged = row.optionalInt64("provider_consumed_millicredits").map { Double($0) / 1000 }
             // Running videos are not compared, and a video without a task id cannot be asked about.
             var answer = "-"
             var state: ProviderState?
@@ -81,8 +92,10 @@ public struct ProviderReconciliation: Sendable {
             if hold != .open, let task {
                 asked = true
                 do {
-                    state = try provider.taskStatus(task).state
-                    answer = state!.rawValue
+                    let status = try provider.taskStatus(task, family: family)
+                    state = status.state
+                    charged = status.creditsConsumed ?? charged
+                    answer = status.state.rawValue
                 } catch ProviderError.rejected(let code, _) where code == 404 || code == 422 {
                     unknown = true // Kie's answer for an id it does not know (reference §11.3)
                     answer = "no such task"
@@ -91,9 +104,11 @@ public struct ProviderReconciliation: Sendable {
                     answer = "query failed"
                 }
             }
-            let verdict = Self.verdict(hold: hold, failure: failure, asked: asked, state: state, unknownTask: unknown, queryFailed: failed)
-            lines.append(Line(videoID: row.string(0), createdAt: row.int64(1), priceCredits: row.int(2), hold: hold,
-                              providerTaskID: task, providerAnswer: answer, verdict: verdict))
+            var verdict = Self.verdict(hold: hold, failure: failure, asked: asked, state: state, unknownTask: unknown, queryFailed: failed)
+            if verdict == .match, let listCredits, let charged, charged > listCredits * 1.01 { verdict = .providerChargedAboveList }
+            lines.append(Line(videoID: row.string("id"), createdAt: row.int64("created_at"), priceCredits: row.int("price_credits"),
+                              hold: hold, providerTaskID: task, providerAnswer: answer, verdict: verdict, model: row.string("model"),
+                              listCredits: listCredits, providerCharged: charged))
         }
         var report = Report(since: since, until: until, lines: lines)
         if let last = try db.first("SELECT checked_at, credits FROM provider_balance_checks ORDER BY checked_at DESC LIMIT 1") {
@@ -119,7 +134,7 @@ public struct ProviderReconciliation: Sendable {
         guard asked else {
             // A create the provider refused made no task; any other video without a task id
             // lost its create's answer, and only the provider's console can say more.
-            return !charged && failure == .providerError ? .match : .unverifiable
+            return !charged && (failure == .providerError || failure == .modelUnavailable) ? .match : .unverifiable
         }
         if queryFailed { return .queryFailed }
         if unknownTask { return charged ? .userChargedProviderDidNotBill : .match }

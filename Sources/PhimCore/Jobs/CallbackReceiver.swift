@@ -41,15 +41,17 @@ public struct CallbackReceiver: Sendable {
                         isProgress: Bool, on db: Database) throws -> JobStatus {
         let jobID = rawJobID.lowercased()
         guard UUID(uuidString: jobID) != nil,
-              let target = try db.first("SELECT callback_secret_hash, provider_task_id, status FROM video_jobs WHERE id = ?",
-                                        [.text(jobID)]),
-              Crypto.constantTimeEqual(Crypto.sha256Hex(secret), target.string(0))
+              let target = try db.firstRow("""
+                  SELECT callback_secret_hash, provider_task_id, status, provider_family FROM video_jobs WHERE id = :id
+                  """, ["id": .text(jobID)]),
+              Crypto.constantTimeEqual(Crypto.sha256Hex(secret), target.string("callback_secret_hash"))
         else { throw AppError.callbackNotFound }
-        let status = JobStatus(rawValue: target.string(2)) ?? .failed
+        let status = JobStatus(rawValue: target.string("status")) ?? .failed
+        let family = ProviderFamily(rawValue: target.string("provider_family")) ?? .market
 
-        guard let news = KieWire.parseCallback(body) else { throw AppError.invalidJSON(detail: "not a Kie task callback") }
+        guard let news = KieWire.parseCallback(body, family: family) else { throw AppError.invalidJSON(detail: "not a Kie task callback") }
         if let key = settings.webhookHMACKey { try verify(signature, taskID: news.taskID, key: key) }
-        let knownTask = target.optionalString(1)
+        let knownTask = target.optionalString("provider_task_id")
         if let knownTask, knownTask != news.taskID {
             Log.warning("callback names another task", ["job_id": jobID])
             throw AppError.callbackTaskMismatch
@@ -60,7 +62,7 @@ public struct CallbackReceiver: Sendable {
 
         var confirmed = news
         if knownTask == nil || (news.state.isTerminal && !status.isTerminal) {
-            guard let answer = try confirmWithProvider(news.taskID, jobID: jobID, on: db) else { return status }
+            guard let answer = try confirmWithProvider(news.taskID, family: family, jobID: jobID, on: db) else { return status }
             // A job whose create went unanswered learns its task here, so the task must be the
             // one the provider made for this job: its record keeps the callback URL it was given.
             // The body is not signed (nor is it in another task's signed callback replayed here).
@@ -80,7 +82,7 @@ public struct CallbackReceiver: Sendable {
     /// The provider's own account of the task, or nil when it cannot be had now: then the
     /// reconciler asks as soon as the one-ask-per-interval rule allows, so the outcome still
     /// lands (a little later) even if this callback was the last one.
-    private func confirmWithProvider(_ taskID: String, jobID: String, on db: Database) throws -> ProviderTaskStatus? {
+    private func confirmWithProvider(_ taskID: String, family: ProviderFamily, jobID: String, on db: Database) throws -> ProviderTaskStatus? {
         let now = clock.nowMillis()
         guard try Reconciler.claimQuery(jobID: jobID, now: now, intervalMillis: settings.reconcileIntervalMillis,
                                         onlyIfDue: false, on: db)
@@ -93,7 +95,7 @@ public struct CallbackReceiver: Sendable {
             return nil
         }
         do {
-            let answer = try provider.taskStatus(taskID)
+            let answer = try provider.taskStatus(taskID, family: family)
             return answer.taskID == taskID ? answer : nil
         } catch {
             Log.warning("could not confirm a callback with the provider; the reconciler will", ["job_id": jobID, "error": "\(error)"])

@@ -63,13 +63,18 @@ public struct JobLifecycle: Sendable {
             switch target.status {
             case .completed, .failed:
                 try db.run("""
-                    UPDATE video_jobs SET provider_task_id = ?, provider_state = ?, last_heard_at = ?, updated_at = ?,
-                      video_url = ?, watermark_video_url = ?, failure_reason = ?, provider_fail_code = ?, provider_fail_message = ?
-                    WHERE id = ?
-                    """, [.text(news.taskID), .text(news.state.rawValue), .integer(now), .integer(now),
-                          .optionalText(target.videoURL), .optionalText(target.watermarkVideoURL),
-                          .optionalText(target.failure?.rawValue), .optionalText(news.failCode.map { String($0.prefix(100)) }),
-                          .optionalText(news.failMessage.map { String($0.prefix(1000)) }), .text(jobID)])
+                    UPDATE video_jobs SET provider_task_id = :task, provider_state = :state, last_heard_at = :now, updated_at = :now,
+                      video_url = :video_url, watermark_video_url = :watermark_url, failure_reason = :failure,
+                      provider_fail_code = :fail_code, provider_fail_message = :fail_message,
+                      provider_consumed_millicredits = COALESCE(:consumed, provider_consumed_millicredits)
+                    WHERE id = :id
+                    """, ["task": .text(news.taskID), "state": .text(news.state.rawValue), "now": .integer(now),
+                          "video_url": .optionalText(target.videoURL), "watermark_url": .optionalText(target.watermarkVideoURL),
+                          "failure": .optionalText(target.failure?.rawValue),
+                          "fail_code": .optionalText(news.failCode.map { String($0.prefix(100)) }),
+                          "fail_message": .optionalText(news.failMessage.map { String($0.prefix(1000)) }),
+                          "consumed": news.creditsConsumed.map { .integer(Int64(($0 * 1000).rounded())) } ?? .null,
+                          "id": .text(jobID)])
                 try finish(job, as: target.status, at: now, on: db)
             default:
                 try db.run("""
@@ -181,14 +186,16 @@ public struct JobLifecycle: Sendable {
         var failure: FailureReason?
     }
 
-    /// Maps the provider's state to ours: waiting/queuing → pending (10 %), generating →
-    /// processing (the provider's progress, else 50 %), success → completed, fail → failed.
+    /// Maps the provider's state to ours: waiting/queuing → pending, generating → processing,
+    /// success → completed, fail → failed. Progress is the provider's own figure when it gives
+    /// one (most models give none: then 0, and the studio shows elapsed time against the
+    /// model's typical time instead of an invented percentage).
     static func target(for news: ProviderTaskStatus) -> Target {
         switch news.state {
         case .waiting, .queuing:
-            return Target(status: .pending, progress: 10)
+            return Target(status: .pending, progress: 0)
         case .generating, .other:
-            return Target(status: .processing, progress: min(99, max(11, news.progress ?? 50)))
+            return Target(status: .processing, progress: news.progress.map { min(99, max(1, $0)) } ?? 0)
         case .success:
             // Prefer the clean video, fall back to the watermarked one (reference §4.2). A success
             // without any video is the integration's failure, not the user's: refund it.

@@ -44,6 +44,8 @@ public enum FailureReason: String, Codable, Sendable, CaseIterable {
     /// The caller's `deadline_seconds` passed first.
     case deadlineExceeded = "deadline_exceeded"
     case missingResult = "missing_result"
+    /// The provider refused the create because the model is paused, removed or unsupported.
+    case modelUnavailable = "model_unavailable"
 
     /// Failures Phim decided on its own while the provider's task may still have run; a later
     /// success from the provider is recorded, uncharged.

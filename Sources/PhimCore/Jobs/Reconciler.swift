@@ -69,18 +69,19 @@ public struct Reconciler: Sendable {
         }
 
         let due = try db.query("""
-            SELECT id, provider_task_id FROM video_jobs
+            SELECT id, provider_task_id, provider_family FROM video_jobs
             WHERE status IN ('pending', 'processing') AND next_check_at <= ? AND provider_task_id IS NOT NULL
             ORDER BY next_check_at LIMIT ?
             """, [.integer(now), .int(batchSize)])
         for row in due {
             let jobID = row.string(0), taskID = row.string(1)
+            let family = ProviderFamily(rawValue: row.string(2)) ?? .market
             guard try Self.claimQuery(jobID: jobID, now: now, intervalMillis: settings.reconcileIntervalMillis,
                                       onlyIfDue: true, on: db)
             else { continue }
             report.queried += 1
             do {
-                let status = try provider.taskStatus(taskID)
+                let status = try provider.taskStatus(taskID, family: family)
                 if case .updated = try lifecycle.apply(status, toJob: jobID, source: .poll, on: db) { report.updated += 1 }
             } catch let error as ProviderError {
                 // Left for the next interval; the claim already pushed its check time out.

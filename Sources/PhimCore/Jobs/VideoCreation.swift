@@ -32,7 +32,15 @@ public struct VideoCreation: Sendable {
 
     public struct Quote: Sendable {
         public var priceCredits: Int
+        /// Phim's own URL of the reference image (what its owner sees).
         public var imageURL: String?
+        /// The image's name in the uploads directory (its real extension included).
+        public var imageKey: String?
+    }
+
+    /// The catalog model a create or quote may use (see `ModelCatalog.offered`).
+    public func findModel(_ id: String?, on db: Database) throws -> CatalogModel {
+        try ModelCatalog.offered(id, at: clock.nowMillis(), on: db)
     }
 
     /// What a create would cost, after every check a create makes before holding credits.
@@ -41,22 +49,17 @@ public struct VideoCreation: Sendable {
             Log.info("prompt refused by moderation", ["user_id": user.id, "term": term])
             throw AppError.promptRejected
         }
-        guard let price = try Prices.credits(model: request.model, durationSeconds: request.durationSeconds,
-                                             quality: request.quality, on: db)
-        else {
-            throw AppError.optionUnavailable(model: request.model.rawValue, duration: request.durationSeconds,
-                                             quality: request.quality.rawValue)
-        }
-        var imageURL: String?
+        var imageKey: String?
         if let uploadID = request.uploadID {
-            guard let key = try db.first("SELECT storage_key FROM uploads WHERE id = ? AND user_id = ?",
-                                         [.text(uploadID), .text(user.id)])?.string(0)
+            guard let key = try db.firstRow("SELECT storage_key FROM uploads WHERE id = :id AND user_id = :user",
+                                            ["id": .text(uploadID), "user": .text(user.id)])?.string("storage_key")
             else { throw AppError.uploadNotFound }
-            imageURL = "\(settings.publicBaseURL)/files/\(key)"
+            imageKey = key
         }
         // Where the URL leads, before anything is held (it resolves the name, outside any transaction).
         if let url = request.webhookURL { try WebhookTargetPolicy(settings: settings.webhooks).require(url) }
-        return Quote(priceCredits: price, imageURL: imageURL)
+        return Quote(priceCredits: request.price.credits, imageURL: imageKey.map { "\(settings.publicBaseURL)/files/\($0)" },
+                     imageKey: imageKey)
     }
 
     public func create(_ request: VideoRequest, user: User, idempotencyKey: String?, requestID: String?,
@@ -77,24 +80,35 @@ public struct VideoCreation: Sendable {
                 // Counted only up to the limit: the count runs under the write lock, and counting
                 // every unfinished video of an account that has thousands was most of a create's
                 // time (profiled).
-                let unfinished = try db.first("""
-                    SELECT COUNT(*) FROM (SELECT 1 FROM video_jobs WHERE user_id = ? AND status IN ('submitting', 'pending', 'processing') LIMIT ?)
-                    """, [.text(user.id), .int(maxUnfinished)])?.int(0) ?? 0
+                let unfinished = try db.firstRow("""
+                    SELECT COUNT(*) AS count FROM (SELECT 1 FROM video_jobs WHERE user_id = :user
+                      AND status IN ('submitting', 'pending', 'processing') LIMIT :limit)
+                    """, ["user": .text(user.id), "limit": .int(maxUnfinished)])?.int("count") ?? 0
                 guard unfinished < maxUnfinished else { throw AppError.tooManyUnfinishedVideos(limit: maxUnfinished) }
                 let inserted = try db.run("""
-                    INSERT INTO video_jobs (id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, quality, upload_id,
-                      image_url, price_credits, idempotency_key, request_fingerprint, request_id, status, progress, hold_state,
-                      callback_secret_hash, created_at, updated_at, next_check_at, deadline_at, webhook_url, webhook_events)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', 0, 'open', ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO video_jobs (id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, resolution, audio,
+                      upload_id, image_url, price_credits, idempotency_key, request_fingerprint, request_id, status, progress,
+                      hold_state, callback_secret_hash, created_at, updated_at, next_check_at, deadline_at, webhook_url,
+                      webhook_events, provider_family, provider_model, provider_list_millicredits)
+                    VALUES (:id, :user, :mode, :model, :prompt, :aspect_ratio, :duration, :resolution, :audio,
+                      :upload, :image_url, :price, :idempotency_key, :fingerprint, :request_id, 'submitting', 0,
+                      'open', :secret_hash, :now, :now, :next_check, :deadline, :webhook_url,
+                      :webhook_events, :family, :provider_model, :provider_list)
                     ON CONFLICT (user_id, idempotency_key) DO NOTHING
-                    """, [.text(jobID), .text(user.id), .text(request.mode.rawValue), .text(request.model.rawValue),
-                          .text(request.prompt), .text(request.aspectRatio.rawValue), .int(request.durationSeconds),
-                          .text(request.quality.rawValue), .optionalText(request.uploadID), .optionalText(priced.imageURL),
-                          .int(priced.priceCredits), .optionalText(idempotencyKey), .text(request.fingerprint),
-                          .optionalText(requestID), .text(Crypto.sha256Hex(secret)), .integer(now), .integer(now),
-                          .integer(now + Int64(settings.staleAfterSeconds * 1000)),
-                          .optionalInt(request.deadlineSeconds.map { now + Int64($0) * 1000 }),
-                          .optionalText(request.webhookURL), .optionalText(request.webhookURL == nil ? nil : request.webhookEvents.stored)])
+                    """, ["id": .text(jobID), "user": .text(user.id), "mode": .text(request.mode.rawValue),
+                          "model": .text(request.model.id), "prompt": .text(request.prompt), "aspect_ratio": .text(request.aspectRatio),
+                          "duration": .int(request.durationSeconds), "resolution": .text(request.resolution),
+                          "audio": .bool(request.audio), "upload": .optionalText(request.uploadID),
+                          "image_url": .optionalText(priced.imageURL), "price": .int(priced.priceCredits),
+                          "idempotency_key": .optionalText(idempotencyKey), "fingerprint": .text(request.fingerprint),
+                          "request_id": .optionalText(requestID), "secret_hash": .text(Crypto.sha256Hex(secret)), "now": .integer(now),
+                          "next_check": .integer(now + Int64(settings.staleAfterSeconds * 1000)),
+                          "deadline": .optionalInt(request.deadlineSeconds.map { now + Int64($0) * 1000 }),
+                          "webhook_url": .optionalText(request.webhookURL),
+                          "webhook_events": .optionalText(request.webhookURL == nil ? nil : request.webhookEvents.stored),
+                          "family": .text(request.model.wire.family.rawValue),
+                          "provider_model": .optionalText(request.model.wire.providerModels[request.mode]),
+                          "provider_list": request.price.providerCredits.map { .integer(Int64(($0 * 1000).rounded())) } ?? .null])
                 // A concurrent request with the same key won the race: nothing of ours stays.
                 guard inserted == 1 else { throw ConcurrentDuplicate() }
                 // The hold fails (and the whole transaction with it) when the balance is short.
@@ -110,18 +124,19 @@ public struct VideoCreation: Sendable {
             return try replay(earlier, for: request)
         }
 
-        let callbackBase = "\(settings.publicBaseURL)/api/v1/webhooks/kie/\(jobID)/\(secret)"
-        let taskRequest = ProviderTaskRequest(
-            model: request.model, prompt: request.prompt, aspectRatio: request.aspectRatio,
-            durationSeconds: request.durationSeconds, quality: request.quality, imageURL: priced.imageURL,
-            callbackURL: callbackBase, progressCallbackURL: callbackBase + "/progress")
         do {
+            let taskRequest = ProviderTaskRequest(
+                wire: request.model.wire, mode: request.mode, prompt: request.prompt, aspectRatio: request.aspectRatio,
+                durationSeconds: request.durationSeconds, resolution: request.resolution, audio: request.audio,
+                imageURL: try deliveredImageURL(priced, jobID: jobID, on: db),
+                callbackURL: "\(settings.publicBaseURL)/api/v1/webhooks/kie/\(jobID)/\(secret)")
             let taskID = try provider.createTask(taskRequest)
             // The create reply is news like any other: if a fast callback already moved the job
             // on, this changes nothing.
             try lifecycle.apply(ProviderTaskStatus(taskID: taskID, state: .waiting), toJob: jobID, source: .createReply, on: db)
+            try ModelCatalog.markAccepted(request.model, at: clock.nowMillis(), on: db)
         } catch let error as ProviderError {
-            try handleFailedSubmission(error, jobID: jobID, on: db)
+            try handleFailedSubmission(error, model: request.model, jobID: jobID, on: db)
         }
         Log.info("video created", ["job_id": jobID, "user_id": user.id, "request_id": requestID ?? ""])
         // Read again: a fast callback may have moved the job on already.
@@ -170,8 +185,20 @@ public struct VideoCreation: Sendable {
     /// A create that certainly made nothing is failed and refunded at once, and the caller gets
     /// the reason. One that may have made a task stays `submitting`, its hold open, until a
     /// callback names its task or the reconciler gives up on it.
-    private func handleFailedSubmission(_ error: ProviderError, jobID: String, on db: Database) throws {
-        let fields: KeyValuePairs<String, String> = ["job_id": jobID, "error": "\(error)"]
+    private func handleFailedSubmission(_ error: ProviderError, model: CatalogModel, jobID: String, on db: Database) throws {
+        let fields: KeyValuePairs<String, String> = ["job_id": jobID, "model": model.id, "error": "\(error)"]
+        if case .rejected(let code, let message) = error, ModelCatalog.isModelRefusal(code: code, message: message) {
+            // The model itself is gone at the provider: refund, and refuse its creates up front
+            // until it is worth trying again.
+            Log.error("provider refused the model; marked unavailable", fields)
+            let now = clock.nowMillis()
+            try db.write {
+                try ModelCatalog.markUnavailable(model.id, reason: message, at: now, recheckMinutes: settings.modelRecheckMinutes, on: db)
+            }
+            try lifecycle.fail(jobID: jobID, reason: .modelUnavailable, providerCode: String(code), providerMessage: message,
+                               onlyIf: [.submitting], on: db)
+            throw AppError.modelUnavailable(model: model.id, reason: message, retryAfter: settings.modelRecheckMinutes * 60, videoID: jobID)
+        }
         switch error {
         case .ambiguous, .invalidResponse:
             Log.warning("provider create outcome unknown; waiting for a callback", fields)
@@ -199,6 +226,25 @@ public struct VideoCreation: Sendable {
                 Log.error("provider error on create", fields)
                 throw AppError.providerUnavailable(videoID: jobID)
             }
+        }
+    }
+
+    /// The image URL the provider is given. With a public Phim, its own `/files/` URL; without
+    /// one, a copy on Kie's file host, made now (its files live a day at least), named with the
+    /// image's real extension, since that host serves a file with the type its name says.
+    /// A copy that cannot be made means no task: the provider error says so.
+    private func deliveredImageURL(_ quote: Quote, jobID: String, on db: Database) throws -> String? {
+        guard let key = quote.imageKey else { return nil }
+        guard settings.imageDelivery == .kieUpload else { return quote.imageURL }
+        guard let bytes = FileManager.default.contents(atPath: "\(settings.uploadsDirectory)/\(key)") else {
+            Log.error("a reference image is missing from the uploads directory", ["job_id": jobID, "key": key])
+            throw ProviderError.unreachable(detail: "the reference image is missing")
+        }
+        do {
+            return try provider.uploadFile(bytes, fileName: key)
+        } catch ProviderError.ambiguous(let detail), ProviderError.invalidResponse(let detail) {
+            // An upload that may have landed still made no task: nothing to wait for.
+            throw ProviderError.unreachable(detail: "image upload: \(detail)")
         }
     }
 

@@ -9,9 +9,11 @@ public struct VideoRecord: Sendable {
     public var mode: VideoMode
     public var model: String
     public var prompt: String
-    public var aspectRatio: AspectRatio
+    /// "16:9", "9:16" or "1:1".
+    public var aspectRatio: String
     public var durationSeconds: Int
-    public var quality: VideoQuality
+    public var resolution: String
+    public var audio: Bool
     public var imageURL: String?
     public var priceCredits: Int
     public var idempotencyKey: String?
@@ -40,13 +42,20 @@ public struct VideoRecord: Sendable {
     public var freshURLUntil: Int64?
     /// Times the shared page was viewed (every share of the video together).
     public var shareViews: Int
+    public var providerFamily: ProviderFamily
+    /// The provider's model id the task was created with.
+    public var providerModel: String?
+    /// Kie's list price for this video when it was made, and what Kie reported charging.
+    public var providerListCredits: Double?
+    public var providerConsumedCredits: Double?
 
     static let columns = """
-        id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, quality, image_url, price_credits,
+        id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, resolution, image_url, price_credits,
         idempotency_key, request_fingerprint, request_id, status, progress, hold_state, callback_secret_hash,
         provider_task_id, provider_state, video_url, watermark_video_url, failure_reason, provider_fail_code,
         provider_fail_message, created_at, updated_at, finished_at, deleted_at, feed_version, deadline_at,
-        share_token, shared_at, fresh_url, fresh_url_until, share_views
+        share_token, shared_at, fresh_url, fresh_url_until, share_views, audio, provider_family, provider_model,
+        provider_list_millicredits, provider_consumed_millicredits
         """
 
     /// How many columns `columns` lists; a query may select more after them.
@@ -58,9 +67,9 @@ public struct VideoRecord: Sendable {
         mode = VideoMode(rawValue: row.string(2)) ?? .textToVideo
         model = row.string(3)
         prompt = row.string(4)
-        aspectRatio = AspectRatio(rawValue: row.string(5)) ?? .landscape
+        aspectRatio = row.string(5)
         durationSeconds = row.int(6)
-        quality = VideoQuality(rawValue: row.string(7)) ?? .standard
+        resolution = row.string(7)
         imageURL = row.optionalString(8)
         priceCredits = row.int(9)
         idempotencyKey = row.optionalString(10)
@@ -88,6 +97,11 @@ public struct VideoRecord: Sendable {
         freshURL = row.optionalString(32)
         freshURLUntil = row.optionalInt64(33)
         shareViews = row.int(34)
+        audio = row.int(35) != 0
+        providerFamily = ProviderFamily(rawValue: row.string(36)) ?? .market
+        providerModel = row.optionalString(37)
+        providerListCredits = row.optionalInt64(38).map { Double($0) / 1000 }
+        providerConsumedCredits = row.optionalInt64(39).map { Double($0) / 1000 }
     }
 
     static func find(_ id: String, on db: Database) throws -> VideoRecord? {

@@ -2,17 +2,23 @@ import Foundation
 import PhimProvider
 import PhimSupport
 
-/// A create request after validation: every option known, every rule checked.
-public struct VideoRequest: Sendable, Equatable {
+/// A create request after validation: the model found in the catalog, every option one it
+/// offers, the price row known.
+public struct VideoRequest: Sendable {
+    /// Phim's own cap; a model with a lower one (Veo: 2,000) lowers it.
     public static let maximumPromptLength = 5_000
     /// A deadline is checked by the reconciler, so one shorter than a few of its passes means little.
     public static let deadlineRange = 60...86_400
 
-    public var model: VideoModel
+    public var model: CatalogModel
+    public var mode: VideoMode
     public var prompt: String
-    public var aspectRatio: AspectRatio
+    /// "16:9", "9:16" or "1:1", one the model offers.
+    public var aspectRatio: String
     public var durationSeconds: Int
-    public var quality: VideoQuality
+    public var resolution: String
+    public var audio: Bool
+    public var price: CatalogModel.Price
     public var uploadID: String?
     /// Seconds after creation by which the video must be done, or it fails (refunded).
     public var deadlineSeconds: Int?
@@ -20,68 +26,84 @@ public struct VideoRequest: Sendable, Equatable {
     public var webhookURL: String? = nil
     public var webhookEvents: WebhookEventFilter = .all
 
-    public var mode: VideoMode { model.mode }
-
     /// A digest of everything that makes two requests the same, to tell a retry with an
     /// `Idempotency-Key` from a different request that reuses the key.
     var fingerprint: String {
-        var parts = [model.rawValue, prompt, aspectRatio.rawValue, String(durationSeconds), quality.rawValue,
+        var parts = [model.id, mode.rawValue, prompt, aspectRatio, String(durationSeconds), resolution, audio ? "audio" : "silent",
                      uploadID ?? "", deadlineSeconds.map(String.init) ?? ""]
-        // Only when given, so a request without a webhook keeps the fingerprint it always had.
         if let webhookURL { parts += [webhookURL, webhookEvents.stored ?? ""] }
         return Crypto.sha256Hex(parts.joined(separator: "\u{1F}"))
     }
 
-    /// Checks a create body field by field, in the order a person reads the form. Defaults:
-    /// text-to-video, the standard model of the mode, landscape, 10 s, standard quality.
-    public static func validate(_ body: JSON) throws -> VideoRequest {
+    /// The prompt limit for a model: Phim's, or the provider's if lower.
+    public static func promptLimit(of model: CatalogModel) -> Int { min(maximumPromptLength, model.wire.prompt.maxLength) }
+
+    /// Checks a create body field by field, in the order a person reads the form. `findModel`
+    /// gives the catalog model a request names (nil: none named, the default) or throws why it
+    /// cannot be used. Options left out take the model's defaults: its first length and
+    /// resolution, 16:9 where offered, and its usual sound.
+    public static func validate(_ body: JSON, findModel: (String?) throws -> CatalogModel) throws -> VideoRequest {
         guard case .object = body else { throw AppError.invalidJSON(detail: "expected an object") }
         func field(_ name: String) -> JSON? {
             guard let value = body[name], !value.isNull else { return nil }
             return value
         }
 
-        var mode: VideoMode?
+        var requestedID: String?
+        if let value = field("model") {
+            guard let raw = value.stringValue, !raw.isEmpty else { throw AppError.unknownModel(model: "", offered: []) }
+            requestedID = String(raw.prefix(100))
+        }
+        let model = try findModel(requestedID)
+
+        var mode = field("upload_id") == nil ? VideoMode.textToVideo : .imageToVideo
         if let value = field("mode") {
             guard let parsed = value.stringValue.flatMap(VideoMode.init(rawValue:)) else { throw AppError.invalidMode }
             mode = parsed
         }
-
-        let model: VideoModel
-        if let value = field("model") {
-            guard let raw = value.stringValue else { throw AppError.unknownModel("") }
-            guard let parsed = VideoModel(rawValue: raw) else { throw AppError.unknownModel(String(raw.prefix(100))) }
-            if let mode, parsed.mode != mode { throw AppError.modelDoesNotMatchMode }
-            model = parsed
-        } else {
-            model = .standard(for: mode ?? (field("upload_id") == nil ? .textToVideo : .imageToVideo))
-        }
+        guard model.modes.contains(mode) else { throw AppError.modeNotOffered(model: model.id, mode: mode.rawValue) }
 
         guard let rawPrompt = field("prompt")?.stringValue else { throw AppError.promptRequired }
         let prompt = rawPrompt.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !prompt.isEmpty else { throw AppError.promptRequired }
-        guard prompt.count <= maximumPromptLength else { throw AppError.promptTooLong(maximum: maximumPromptLength) }
+        let limit = promptLimit(of: model)
+        guard prompt.count <= limit else { throw AppError.promptTooLong(maximum: limit) }
         guard !prompt.containsControlCharacters(allowingLineBreaks: true) else { throw AppError.promptInvalidCharacters }
 
-        var aspectRatio = AspectRatio.landscape
+        let ratios = model.wire.aspectRatio.values
+        var aspectRatio = ratios.contains("16:9") ? "16:9" : ratios[0]
         if let value = field("aspect_ratio") {
-            guard let parsed = value.stringValue.flatMap(AspectRatio.init(rawValue:)) else { throw AppError.invalidAspectRatio }
-            aspectRatio = parsed
+            let named = value.stringValue.map { raw in ["landscape": "16:9", "portrait": "9:16"][raw] ?? raw }
+            guard let named, ratios.contains(named) else { throw AppError.invalidAspectRatio(offered: ratios) }
+            aspectRatio = named
         }
 
-        var duration = 10
+        let durations = model.wire.duration.values
+        var duration = durations[0]
         if let value = field("duration") {
-            guard let seconds = value.intValue, VideoDurations.allowed.contains(seconds) else { throw AppError.invalidDuration }
+            guard let seconds = value.intValue, durations.contains(seconds) else { throw AppError.invalidDuration(offered: durations) }
             duration = seconds
         }
 
-        var quality = VideoQuality.standard
-        if let value = field("quality") {
-            guard let parsed = value.stringValue.flatMap(VideoQuality.init(rawValue:)) else { throw AppError.invalidQuality }
-            quality = parsed
+        let resolutions = model.wire.resolution.ids
+        var resolution = resolutions[0]
+        if let value = field("resolution") {
+            guard let named = value.stringValue?.lowercased(), resolutions.contains(named) else {
+                throw AppError.invalidResolution(offered: resolutions)
+            }
+            resolution = named
         }
-        guard model.qualities.contains(quality) else {
-            throw AppError.optionUnavailable(model: model.rawValue, duration: duration, quality: quality.rawValue)
+
+        var audio = model.wire.audio.policy == .optional ? model.wire.audio.defaultOn : model.wire.audio.policy == .always
+        if let value = field("audio") {
+            guard case .bool(let wanted) = value else { throw AppError.invalidAudio }
+            guard model.audioChoices.contains(wanted) else {
+                throw AppError.audioNotOffered(model: model.id, always: model.wire.audio.policy == .always)
+            }
+            audio = wanted
+        }
+        guard let price = model.price(duration: duration, resolution: resolution, audio: audio) else {
+            throw AppError.optionUnavailable(model: model.id, duration: duration, resolution: resolution, audio: audio)
         }
 
         var uploadID: String?
@@ -89,8 +111,8 @@ public struct VideoRequest: Sendable, Equatable {
             guard let raw = value.stringValue, UUID(uuidString: raw) != nil else { throw AppError.uploadNotFound }
             uploadID = raw.lowercased()
         }
-        if model.mode == .imageToVideo, uploadID == nil { throw AppError.uploadRequired }
-        if model.mode == .textToVideo, uploadID != nil { throw AppError.uploadNotAllowed }
+        if mode == .imageToVideo, uploadID == nil { throw AppError.uploadRequired }
+        if mode == .textToVideo, uploadID != nil { throw AppError.uploadNotAllowed }
 
         var deadline: Int?
         if let value = field("deadline_seconds") {
@@ -108,8 +130,8 @@ public struct VideoRequest: Sendable, Equatable {
         // A filter says which events go to `webhook_url`, so it needs one.
         if webhookURL == nil, field("webhook_events") != nil { throw AppError.invalidWebhookEvents }
 
-        return VideoRequest(model: model, prompt: prompt, aspectRatio: aspectRatio, durationSeconds: duration,
-                            quality: quality, uploadID: uploadID, deadlineSeconds: deadline,
+        return VideoRequest(model: model, mode: mode, prompt: prompt, aspectRatio: aspectRatio, durationSeconds: duration,
+                            resolution: resolution, audio: audio, price: price, uploadID: uploadID, deadlineSeconds: deadline,
                             webhookURL: webhookURL, webhookEvents: webhookEvents)
     }
 }

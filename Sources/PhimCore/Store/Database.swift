@@ -70,6 +70,33 @@ public final class Database {
         return Int(sqlite3_changes(active.handle))
     }
 
+    // MARK: - Statements with named parameters and columns
+
+    /// Runs one statement whose parameters are named (`:id`) and returns its rows, read by
+    /// column name: adding a column or a parameter shifts nothing.
+    @discardableResult
+    public func rows(_ sql: String, _ values: [String: SQLValue] = [:]) throws -> [NamedRow] {
+        var rows: [NamedRow] = []
+        var columns: [String: Int]?
+        try active.step(sql, named: values) { row in
+            let names = columns ?? NamedRow.columns(of: row.statement)
+            columns = names
+            rows.append(NamedRow(row: Row(statement: row.statement), columns: names))
+        }
+        return rows
+    }
+
+    public func firstRow(_ sql: String, _ values: [String: SQLValue] = [:]) throws -> NamedRow? {
+        try rows(sql, values).first
+    }
+
+    /// Runs a statement with named parameters that changes rows; returns how many it changed.
+    @discardableResult
+    public func run(_ sql: String, _ values: [String: SQLValue]) throws -> Int {
+        try active.step(sql, named: values) { _ in }
+        return Int(sqlite3_changes(active.handle))
+    }
+
     // MARK: - Transactions
 
     /// A write transaction: `BEGIN IMMEDIATE` takes the write lock at the start (a deferred
@@ -262,6 +289,31 @@ final class Connection: @unchecked Sendable {
         }
     }
 
+    /// Binds each `:name` parameter of the statement from `values`; a parameter without a value,
+    /// or a value without a parameter, is a programmer's error and fails loudly.
+    func step(_ sql: String, named values: [String: SQLValue], _ body: (StatementRow) throws -> Void) throws {
+        let statement = try prepared(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        let count = sqlite3_bind_parameter_count(statement)
+        guard Int(count) == values.count else {
+            throw DatabaseError(code: SQLITE_RANGE, message: "\(count) parameters, \(values.count) values: \(sql)")
+        }
+        for (name, value) in values {
+            let index = sqlite3_bind_parameter_index(statement, name.hasPrefix(":") ? name : ":" + name)
+            guard index > 0 else { throw DatabaseError(code: SQLITE_RANGE, message: "no parameter \(name): \(sql)") }
+            try bind(value, at: index, in: statement)
+        }
+        while true {
+            let result = sqlite3_step(statement)
+            if result == SQLITE_DONE { return }
+            guard result == SQLITE_ROW else { throw currentError(result) }
+            try body(StatementRow(statement: statement))
+        }
+    }
+
     private func prepared(_ sql: String) throws -> OpaquePointer {
         if let cached = statements[sql] { return cached }
         var statement: OpaquePointer?
@@ -401,6 +453,41 @@ public struct Row: Sendable, RowReading {
     }
 
     public func bool(_ index: Int) -> Bool { int(index) != 0 }
+}
+
+/// A result row read by column name (`row.int("credits")`); an unknown name is a programmer's
+/// error and stops the process, like a misspelt column in the SQL would.
+public struct NamedRow: Sendable {
+    let row: Row
+    let columns: [String: Int]
+
+    static func columns(of statement: OpaquePointer) -> [String: Int] {
+        var names: [String: Int] = [:]
+        for index in 0..<sqlite3_column_count(statement) {
+            if let name = sqlite3_column_name(statement, index) { names[String(cString: name)] = Int(index) }
+        }
+        return names
+    }
+
+    private func index(_ name: String) -> Int {
+        guard let index = columns[name] else { preconditionFailure("no column \(name) in the result") }
+        return index
+    }
+
+    public func int(_ name: String) -> Int { row.int(index(name)) }
+    public func int64(_ name: String) -> Int64 { row.int64(index(name)) }
+    public func optionalInt64(_ name: String) -> Int64? { row.optionalInt64(index(name)) }
+    public func string(_ name: String) -> String { row.string(index(name)) }
+    public func optionalString(_ name: String) -> String? { row.optionalString(index(name)) }
+    public func bool(_ name: String) -> Bool { row.bool(index(name)) }
+    public func optionalDouble(_ name: String) -> Double? {
+        switch row[index(name)] {
+        case .integer(let value): Double(value)
+        case .real(let value): value
+        case .text(let text): Double(text)
+        default: nil
+        }
+    }
 }
 
 public struct DatabaseError: Error, CustomStringConvertible, Sendable {

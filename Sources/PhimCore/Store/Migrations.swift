@@ -1,7 +1,7 @@
 import Foundation
 import PhimSupport
 
-/// The schema, as numbered steps run in order, each in its own transaction. The number of the
+/// The schema, as numbered steps run in order, all pending ones in one transaction. The number of the
 /// last step applied is kept in `PRAGMA user_version`, so every process opening the file brings
 /// it up to date exactly once (the write lock makes concurrent starters wait, then skip).
 ///
@@ -257,20 +257,82 @@ public enum Migrations {
         CREATE INDEX video_jobs_by_status_age ON video_jobs(status, created_at);
         CREATE INDEX video_jobs_deadlines ON video_jobs(deadline_at) WHERE deadline_at IS NOT NULL;
         """,
+        // 12: the model catalog (Kie withdrew Sora 2): models and their prices as data, which
+        // replace the `prices` table (`ModelCatalog.adoptLegacyPrices` moves its rows, then drops
+        // it). A video records its resolution, sound, and the provider's family, model id, list
+        // price and actual charge; Sora's `quality` becomes its resolution, and its ratios the
+        // catalog's ("landscape" is 16:9).
+        """
+        CREATE TABLE models (
+            id TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            is_default INTEGER NOT NULL DEFAULT 0,
+            retired INTEGER NOT NULL DEFAULT 0,
+            unavailable_since INTEGER,
+            unavailable_reason TEXT,
+            recheck_at INTEGER,
+            last_accepted_at INTEGER,
+            last_refused_at INTEGER,
+            last_refusal TEXT,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX models_single_default ON models(is_default) WHERE is_default = 1;
+        CREATE TABLE model_prices (
+            model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            duration_seconds INTEGER NOT NULL,
+            resolution TEXT NOT NULL,
+            audio INTEGER NOT NULL,
+            credits INTEGER NOT NULL CHECK (credits > 0),
+            provider_millicredits INTEGER,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (model_id, duration_seconds, resolution, audio)
+        );
+        ALTER TABLE video_jobs ADD COLUMN resolution TEXT NOT NULL DEFAULT '';
+        ALTER TABLE video_jobs ADD COLUMN audio INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE video_jobs ADD COLUMN provider_family TEXT NOT NULL DEFAULT 'market';
+        ALTER TABLE video_jobs ADD COLUMN provider_model TEXT;
+        ALTER TABLE video_jobs ADD COLUMN provider_list_millicredits INTEGER;
+        ALTER TABLE video_jobs ADD COLUMN provider_consumed_millicredits INTEGER;
+        UPDATE video_jobs SET resolution = quality, audio = 1, provider_model = model,
+          provider_list_millicredits = 1000 * CASE
+            WHEN model LIKE 'sora-2-pro-%' AND quality = 'high' THEN CASE duration_seconds WHEN 15 THEN 630 ELSE 330 END
+            WHEN model LIKE 'sora-2-pro-%' THEN CASE duration_seconds WHEN 15 THEN 270 ELSE 150 END
+            WHEN model LIKE '%-stable' THEN CASE duration_seconds WHEN 15 THEN 40 ELSE 35 END
+            ELSE CASE duration_seconds WHEN 15 THEN 45 ELSE 30 END END;
+        UPDATE video_jobs SET aspect_ratio = '16:9' WHERE aspect_ratio = 'landscape';
+        UPDATE video_jobs SET aspect_ratio = '9:16' WHERE aspect_ratio = 'portrait';
+        ALTER TABLE video_jobs DROP COLUMN quality;
+        CREATE INDEX video_jobs_completions ON video_jobs(model, finished_at) WHERE status = 'completed';
+        CREATE TABLE provider_model_minutes (
+            minute INTEGER NOT NULL,
+            process TEXT NOT NULL,
+            model TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            calls INTEGER NOT NULL,
+            PRIMARY KEY (minute, process, model, outcome)
+        );
+        """,
     ]
 
-    /// Applies the steps this file has not seen yet. Returns how many ran.
+    /// Applies the steps this file has not seen yet, then adds the shipped models the catalog
+    /// lacks (priced at `creditsPerProviderCredit`). Returns how many steps ran.
     @discardableResult
-    public static func run(on db: Database) throws -> Int {
+    public static func run(on db: Database, creditsPerProviderCredit: Double = Settings.defaultCreditsPerProviderCredit) throws -> Int {
         try db.write {
             let applied = try db.first("PRAGMA user_version")?.int(0) ?? 0
-            guard applied < steps.count else { return 0 }
-            for number in applied..<steps.count {
-                try db.execute(steps[number])
+            let now = Date().unixMillis
+            if applied < steps.count {
+                for number in applied..<steps.count {
+                    try db.execute(steps[number])
+                }
+                try db.execute("PRAGMA user_version = \(steps.count)")
+                try StylePresets.seedDefaults(on: db)
             }
-            try db.execute("PRAGMA user_version = \(steps.count)")
-            try Prices.seedDefaults(on: db)
-            try StylePresets.seedDefaults(on: db)
+            let added = try ModelCatalog.addShipped(creditsPerProviderCredit: creditsPerProviderCredit, at: now, on: db)
+            if applied < steps.count { try ModelCatalog.adoptLegacyPrices(at: now, on: db) }
+            if !added.isEmpty, applied > 0 { Log.info("models added to the catalog", ["models": added.joined(separator: ", ")]) }
             return steps.count - applied
         }
     }

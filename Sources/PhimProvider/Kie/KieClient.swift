@@ -6,6 +6,8 @@ import PhimSupport
 /// twice); reads are retried a few times, since asking again costs nothing.
 public struct KieClient: VideoProvider {
     public let baseURL: String
+    /// Kie's file host (`kieai.redpandaai.co`), a separate host with the same key.
+    public let uploadBaseURL: String
     let apiKey: String
     let clock: AppClock
     public var createTimeoutMilliseconds: Int
@@ -13,11 +15,17 @@ public struct KieClient: VideoProvider {
     /// Pauses between attempts of a read, in seconds, taken from `clock` so tests do not wait.
     public var readRetryDelays: [TimeInterval] = [0.5, 1, 2]
 
-    public init(baseURL: String, apiKey: String, clock: AppClock = .system, createTimeoutMilliseconds: Int = 30_000,
-                readTimeoutMilliseconds: Int = 15_000) {
-        var base = baseURL
-        while base.hasSuffix("/") { base.removeLast() }
-        self.baseURL = base
+    public static let defaultUploadBaseURL = "https://kieai.redpandaai.co"
+
+    public init(baseURL: String, apiKey: String, uploadBaseURL: String = KieClient.defaultUploadBaseURL, clock: AppClock = .system,
+                createTimeoutMilliseconds: Int = 30_000, readTimeoutMilliseconds: Int = 15_000) {
+        func trimmed(_ url: String) -> String {
+            var base = url
+            while base.hasSuffix("/") { base.removeLast() }
+            return base
+        }
+        self.baseURL = trimmed(baseURL)
+        self.uploadBaseURL = trimmed(uploadBaseURL)
         self.apiKey = apiKey
         self.clock = clock
         self.createTimeoutMilliseconds = createTimeoutMilliseconds
@@ -25,16 +33,44 @@ public struct KieClient: VideoProvider {
     }
 
     public func createTask(_ request: ProviderTaskRequest) throws -> ProviderTaskID {
-        let body = KieWire.createTaskBody(for: request).data()
-        let reply = try send("POST", path: "/api/v1/jobs/createTask", body: body, timeoutMilliseconds: createTimeoutMilliseconds)
+        let call = KieWire.createCall(for: request)
+        let reply = try send("POST", path: call.path, body: call.data(), timeoutMilliseconds: createTimeoutMilliseconds)
         return try Self.readCreateReply(status: reply.status, body: reply.body)
     }
 
-    public func taskStatus(_ id: ProviderTaskID) throws -> ProviderTaskStatus {
-        let path = "/api/v1/jobs/recordInfo?taskId=" + Self.percentEncoded(id)
-        return try read("recordInfo") {
-            try KieWire.parseRecordInfoReply(try send("GET", path: path, body: nil, timeoutMilliseconds: readTimeoutMilliseconds).body)
+    public func taskStatus(_ id: ProviderTaskID, family: ProviderFamily) throws -> ProviderTaskStatus {
+        let path = KieWire.statusPath(family: family) + "?taskId=" + Self.percentEncoded(id)
+        return try read("status") {
+            try KieWire.parseStatusReply(try send("GET", path: path, body: nil, timeoutMilliseconds: readTimeoutMilliseconds).body,
+                                         family: family)
         }
+    }
+
+    /// Kie's stream upload (kie-api.md §9). Not retried: a second upload only makes a second
+    /// copy, but the caller is a create, which gives up and refunds rather than wait.
+    public func uploadFile(_ bytes: Data, fileName: String) throws -> String {
+        let boundary = "phim-" + Crypto.randomToken()
+        let body = KieWire.fileUploadBody(bytes, fileName: fileName, uploadPath: "phim", boundary: boundary)
+        let reply = try send("POST", url: uploadBaseURL + "/api/file-stream-upload", body: body,
+                             contentType: "multipart/form-data; boundary=\(boundary)", timeoutMilliseconds: createTimeoutMilliseconds)
+        return try KieWire.parseFileUploadReply(reply.body)
+    }
+
+    /// Every page of Kie's public price feed (no key needed; sent anyway, it does no harm).
+    public func priceFeed() throws -> [ProviderPriceRecord] {
+        var records: [ProviderPriceRecord] = []
+        var page = 1, pages = 1
+        repeat {
+            let body = KieWire.priceFeedPageBody(page: page)
+            let answer = try read("price-feed") {
+                try KieWire.parsePriceFeedPage(try send("POST", path: "/client/v1/model-pricing/page", body: body,
+                                                        timeoutMilliseconds: readTimeoutMilliseconds).body)
+            }
+            records += answer.records
+            pages = min(answer.pages, 50)
+            page += 1
+        } while page <= pages
+        return records
     }
 
     /// The account's remaining provider credits (reference §10.1).
@@ -86,14 +122,18 @@ public struct KieClient: VideoProvider {
     }
 
     private func send(_ method: String, path: String, body: Data?, timeoutMilliseconds: Int) throws -> HTTPReply {
+        try send(method, url: baseURL + path, body: body, contentType: "application/json", timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    private func send(_ method: String, url: String, body: Data?, contentType: String, timeoutMilliseconds: Int) throws -> HTTPReply {
         let headers = [
             ("Authorization", "Bearer \(apiKey)"),
             ("Accept", "application/json"),
-            ("Content-Type", "application/json"),
+            ("Content-Type", contentType),
             ("User-Agent", HTTPClient.browserUserAgent),
         ]
         do {
-            return try HTTPClient.send(method: method, url: baseURL + path, headers: headers, body: body,
+            return try HTTPClient.send(method: method, url: url, headers: headers, body: body,
                                        timeoutMilliseconds: timeoutMilliseconds)
         } catch HTTPClientError.unreachable(let detail) {
             throw ProviderError.unreachable(detail: detail)

@@ -1,4 +1,5 @@
-// Kie AI's "jobs" JSON contract (shared/reference/kie-api.md), read and written in one place.
+// Kie AI's JSON contract, both families (Market jobs and Veo), read and written in one place.
+// The facts and their sources: shared/reference/kie-api.md and kie-video-models.md.
 import Foundation
 import PhimSupport
 
@@ -6,120 +7,57 @@ import PhimSupport
 /// simulator and the webhook handler all go through here, so all three read and write the same
 /// shapes. Readers are lenient where Kie's own documents disagree (reference §11).
 public enum KieWire {
-    // MARK: - createTask
+    // MARK: - Creating a task
 
-    /// A createTask body, as Phim sends it and as the simulator reads it back.
-    public struct CreateTaskBody: Sendable, Equatable {
-        public var model: String
-        public var callBackUrl: String?
-        public var progressCallBackUrl: String?
-        public var input: Input
+    /// Where a create goes and what it says, for the request's family.
+    public struct CreateCall: Sendable {
+        public var path: String
+        public var body: JSON
+        public func data() -> Data { body.data() }
+    }
 
-        public struct Input: Sendable, Equatable {
-            public var prompt: String?
-            public var imageURLs: [String]?
-            public var aspectRatio: String?
-            public var nFrames: String?
-            public var size: String?
-            public var removeWatermark: Bool?
-            public var uploadMethod: String?
-
-            public init(prompt: String? = nil, imageURLs: [String]? = nil, aspectRatio: String? = nil, nFrames: String? = nil,
-                        size: String? = nil, removeWatermark: Bool? = nil, uploadMethod: String? = nil) {
-                self.prompt = prompt
-                self.imageURLs = imageURLs
-                self.aspectRatio = aspectRatio
-                self.nFrames = nFrames
-                self.size = size
-                self.removeWatermark = removeWatermark
-                self.uploadMethod = uploadMethod
+    /// The create for a request: Market `{model, callBackUrl, input{...}}` or Veo's flat body.
+    /// Every input is spelled as the catalog says (field name, JSON type, value), and every value
+    /// Phim relies on is sent explicitly: documented defaults are reportedly not always applied
+    /// (kie-api.md §3.1, §11.16).
+    public static func createCall(for request: ProviderTaskRequest) -> CreateCall {
+        let wire = request.wire
+        var input: [(String, JSON)] = [(wire.prompt.field, .string(request.prompt))]
+        if request.mode == .imageToVideo, let image = wire.image, let url = request.imageURL {
+            input.append((image.field, image.shape == .array ? .array([.string(url)]) : .string(url)))
+        }
+        if let field = wire.duration.field {
+            input.append((field, wire.duration.type == .string ? .string(String(request.durationSeconds)) : .int(request.durationSeconds)))
+        }
+        if let field = wire.aspectRatio.field, request.mode == .textToVideo || wire.aspectRatio.sendWithImage {
+            input.append((field, .string(request.aspectRatio)))
+        }
+        if let field = wire.resolution.field, let value = wire.resolution.values.first(where: { $0.id == request.resolution }) {
+            input.append((field, .string(value.wire)))
+        }
+        if let field = wire.audio.field {
+            switch wire.audio.policy {
+            case .optional: input.append((field, .bool(request.audio)))
+            case .always: input.append((field, .bool(true)))
+            case .none: break
             }
         }
-
-        public init(model: String, callBackUrl: String? = nil, progressCallBackUrl: String? = nil, input: Input) {
-            self.model = model
-            self.callBackUrl = callBackUrl
-            self.progressCallBackUrl = progressCallBackUrl
-            self.input = input
-        }
-
-        /// The JSON in a fixed field order, absent fields left out (Kie must not see `null`s).
-        public var json: JSON {
-            var inputFields: [(String, JSON)] = []
-            if let prompt = input.prompt { inputFields.append(("prompt", .string(prompt))) }
-            if let urls = input.imageURLs { inputFields.append(("image_urls", .array(urls.map { .string($0) }))) }
-            if let ratio = input.aspectRatio { inputFields.append(("aspect_ratio", .string(ratio))) }
-            if let frames = input.nFrames { inputFields.append(("n_frames", .string(frames))) }
-            if let size = input.size { inputFields.append(("size", .string(size))) }
-            if let remove = input.removeWatermark { inputFields.append(("remove_watermark", .bool(remove))) }
-            if let method = input.uploadMethod { inputFields.append(("upload_method", .string(method))) }
-            var fields: [(String, JSON)] = [("model", .string(model))]
-            if let url = callBackUrl { fields.append(("callBackUrl", .string(url))) }
-            if let url = progressCallBackUrl { fields.append(("progressCallBackUrl", .string(url))) }
-            fields.append(("input", .object(inputFields)))
-            return .object(fields)
-        }
-
-        public func data() -> Data { json.data() }
-
-        /// Reads a body back; nil when it is not JSON or a field has the wrong type (Kie answers 422).
-        public static func parse(_ data: Data) -> CreateTaskBody? {
-            guard let root = JSON.parse(data), case .object = root,
-                  let model = root["model"]?.stringValue,
-                  let input = root["input"], case .object = input,
-                  let callBack = optionalString(root["callBackUrl"]),
-                  let progress = optionalString(root["progressCallBackUrl"]),
-                  let prompt = optionalString(input["prompt"]),
-                  let ratio = optionalString(input["aspect_ratio"]),
-                  let frames = optionalString(input["n_frames"]),
-                  let size = optionalString(input["size"]),
-                  let method = optionalString(input["upload_method"])
-            else { return nil }
-            var urls: [String]?
-            if let list = input["image_urls"], !list.isNull {
-                guard case .array(let items) = list else { return nil }
-                let strings = items.compactMap(\.stringValue)
-                guard strings.count == items.count else { return nil }
-                urls = strings
-            }
-            var remove: Bool?
-            if let flag = input["remove_watermark"], !flag.isNull {
-                guard case .bool(let value) = flag else { return nil }
-                remove = value
-            }
-            return CreateTaskBody(model: model, callBackUrl: callBack, progressCallBackUrl: progress,
-                                  input: Input(prompt: prompt, imageURLs: urls, aspectRatio: ratio,
-                                               nFrames: frames, size: size, removeWatermark: remove,
-                                               uploadMethod: method))
-        }
-
-        /// `.some(nil)` for absent or null, `.some(text)` for a string, nil for any other type.
-        private static func optionalString(_ value: JSON?) -> String?? {
-            guard let value, !value.isNull else { return .some(nil) }
-            guard let text = value.stringValue else { return nil }
-            return .some(text)
+        input += wire.fixed
+        input += wire.modeFields[request.mode] ?? []
+        switch wire.family {
+        case .market:
+            return CreateCall(path: "/api/v1/jobs/createTask", body: .object([
+                ("model", .string(request.providerModel)), ("callBackUrl", .string(request.callbackURL)), ("input", .object(input)),
+            ]))
+        case .veo:
+            return CreateCall(path: "/api/v1/veo/generate", body: .object(
+                [("model", .string(request.providerModel)), ("callBackUrl", .string(request.callbackURL))] + input))
         }
     }
 
-    /// The createTask body for a request. Every field we rely on is sent explicitly, because
-    /// documented defaults are reportedly not always applied (reference §3.1, §11.16).
-    public static func createTaskBody(for request: ProviderTaskRequest) -> CreateTaskBody {
-        // The stable tier documents neither field; whether it ignores or refuses them is unknown (§11.15).
-        let extras = request.model.supportsWatermarkRemovalAndProgress
-        return CreateTaskBody(
-            model: request.model.rawValue,
-            callBackUrl: request.callbackURL,
-            progressCallBackUrl: extras ? request.progressCallbackURL : nil,
-            input: .init(
-                prompt: request.prompt,
-                imageURLs: request.model.mode == .imageToVideo ? request.imageURL.map { [$0] } : nil,
-                aspectRatio: request.aspectRatio.rawValue,
-                nFrames: String(request.durationSeconds),
-                size: request.model.isPro ? request.quality.rawValue : nil,
-                removeWatermark: extras ? true : nil,
-                uploadMethod: "s3"
-            )
-        )
+    /// Where a task's status is read, for its family.
+    public static func statusPath(family: ProviderFamily) -> String {
+        family == .market ? "/api/v1/jobs/recordInfo" : "/api/v1/veo/record-info"
     }
 
     // MARK: - The envelope
@@ -152,17 +90,16 @@ public enum KieWire {
         return id
     }
 
-    /// Reads a recordInfo reply.
-    public static func parseRecordInfoReply(_ body: Data) throws -> ProviderTaskStatus {
+    /// Reads a status reply: Market's recordInfo, or Veo's record-info.
+    public static func parseStatusReply(_ body: Data, family: ProviderFamily) throws -> ProviderTaskStatus {
         guard let envelope = Envelope.parse(body) else {
-            throw ProviderError.invalidResponse(detail: "recordInfo reply is not the Kie envelope")
+            throw ProviderError.invalidResponse(detail: "status reply is not the Kie envelope")
         }
         guard envelope.code == 200 else {
             throw ProviderError.rejected(code: envelope.code, message: envelope.message)
         }
-        guard let status = status(from: envelope.data, fallback: nil) else {
-            throw ProviderError.invalidResponse(detail: "recordInfo reply has no task")
-        }
+        let status = family == .market ? status(from: envelope.data, fallback: nil) : veoStatus(from: envelope.data)
+        guard let status else { throw ProviderError.invalidResponse(detail: "status reply has no task") }
         return status
     }
 
@@ -200,16 +137,91 @@ public enum KieWire {
         return link
     }
 
+    // MARK: - Files and prices
+
+    /// A multipart body for Kie's `POST /api/file-stream-upload`: the file, the folder it goes
+    /// to, and its name, whose extension sets the type the file host serves it with.
+    public static func fileUploadBody(_ bytes: Data, fileName: String, uploadPath: String, boundary: String) -> Data {
+        var body = Data()
+        func part(_ name: String, _ value: String) {
+            body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8))
+        }
+        part("uploadPath", uploadPath)
+        part("fileName", fileName)
+        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(fileName)\"\r\n".utf8))
+        body.append(Data("Content-Type: application/octet-stream\r\n\r\n".utf8))
+        body.append(bytes)
+        body.append(Data("\r\n--\(boundary)--\r\n".utf8))
+        return body
+    }
+
+    /// Reads an upload reply: the file's public URL, `downloadUrl` as live replies give it, else
+    /// `fileUrl` as the documents' example does (kie-api.md §9, §11.13).
+    public static func parseFileUploadReply(_ body: Data) throws -> String {
+        guard let envelope = Envelope.parse(body) else {
+            throw ProviderError.invalidResponse(detail: "upload reply is not the Kie envelope")
+        }
+        guard envelope.code == 200 else {
+            throw ProviderError.rejected(code: envelope.code, message: envelope.message)
+        }
+        for key in ["downloadUrl", "fileUrl"] {
+            if let url = envelope.data[key]?.stringValue, url.hasPrefix("http") { return url }
+        }
+        throw ProviderError.invalidResponse(detail: "upload reply has no file URL")
+    }
+
+    /// The body of one page of the price feed (capped at 100 rows a page).
+    public static func priceFeedPageBody(page: Int) -> Data {
+        JSON.object([("pageNum", .int(page)), ("pageSize", .int(100)), ("interfaceType", .string("video"))]).data()
+    }
+
+    /// One page of the price feed: its records and how many pages there are. `creditPrice` is a
+    /// string; the model id, when the record names one, is in its page link (`?model=`).
+    public static func parsePriceFeedPage(_ body: Data) throws -> (records: [ProviderPriceRecord], pages: Int) {
+        guard let envelope = Envelope.parse(body) else {
+            throw ProviderError.invalidResponse(detail: "price feed reply is not the Kie envelope")
+        }
+        guard envelope.code == 200 else {
+            throw ProviderError.rejected(code: envelope.code, message: envelope.message)
+        }
+        guard case .array(let items) = envelope.data["records"] else {
+            throw ProviderError.invalidResponse(detail: "price feed reply has no records")
+        }
+        let records = items.compactMap { item -> ProviderPriceRecord? in
+            guard let description = item["modelDescription"]?.stringValue, let credits = decimal(item["creditPrice"]) else { return nil }
+            var modelID: String?
+            if let anchor = item["anchor"]?.stringValue, let components = URLComponents(string: anchor) {
+                modelID = components.queryItems?.first { $0.name == "model" }?.value
+            }
+            return ProviderPriceRecord(description: description, credits: credits, unit: item["creditUnit"]?.stringValue ?? "",
+                                       modelID: modelID)
+        }
+        return (records, flexibleInt(envelope.data["pages"]) ?? 1)
+    }
+
     // MARK: - Callbacks
 
-    /// Reads a callback body: a completion callback (the recordInfo shape; envelope code 501
-    /// means the task failed, §5.1) or a progress callback, which has no published schema (§5.2),
-    /// so any JSON naming a task (under `data` or at the top level) is accepted.
-    public static func parseCallback(_ body: Data) -> ProviderTaskStatus? {
+    /// Reads a callback body for a task of `family`.
+    ///
+    /// Market: a completion callback (the recordInfo shape; envelope code 501 means the task
+    /// failed, kie-api.md §5.1) or a progress callback, which has no published schema (§5.2), so
+    /// any JSON naming a task (under `data` or at the top level) is accepted.
+    /// Veo: `{code, msg, data: {taskId, info: {resultUrls, …}}}`, where 200 is success and every
+    /// other code a failure whose reason is `msg` (kie-video-models.md §2).
+    public static func parseCallback(_ body: Data, family: ProviderFamily) -> ProviderTaskStatus? {
         guard let root = JSON.parse(body), case .object = root else { return nil }
         let data = root["data"].flatMap { value -> JSON? in
             if case .object = value { return value }
             return nil
+        }
+        if family == .veo {
+            guard let data, let id = taskID(in: data) else { return nil }
+            let code = flexibleInt(root["code"]) ?? 0
+            guard code == 200 else {
+                return ProviderTaskStatus(taskID: id, state: .fail, failCode: String(code),
+                                          failMessage: root["msg"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })
+            }
+            return ProviderTaskStatus(taskID: id, state: .success, resultURLs: urlList(data["info"]?["resultUrls"]))
         }
         guard var status = status(from: data ?? root, fallback: root) else { return nil }
         if let code = flexibleInt(root["code"]), code == 501 { status.state = .fail }
@@ -252,8 +264,46 @@ public enum KieWire {
             watermarkedURLs: strings(result?["resultWaterMarkUrls"]),
             failCode: failCode(field("failCode")),
             failMessage: field("failMsg")?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
-            callbackURL: createParameters(field("param"))?["callBackUrl"]?.stringValue
+            callbackURL: createParameters(field("param"))?["callBackUrl"]?.stringValue,
+            creditsConsumed: decimal(field("creditsConsumed"))
         )
+    }
+
+    /// A Veo task from record-info: `successFlag` 0 running, 1 success, 2 failed, 3 generation
+    /// failed; the videos in `response.resultUrls` (an array; older pages showed JSON text).
+    static func veoStatus(from record: JSON) -> ProviderTaskStatus? {
+        guard case .object = record, let id = taskID(in: record) else { return nil }
+        let state: ProviderState
+        switch flexibleInt(record["successFlag"]) {
+        case 1: state = .success
+        case 2, 3: state = .fail
+        default: state = .generating
+        }
+        var urls = urlList(record["response"]?["resultUrls"])
+        if urls.isEmpty { urls = urlList(record["resultUrls"]) }
+        let parameters = createParameters(record["paramJson"]) ?? createParameters(record["param"])
+        let message = record["errorMessage"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        return ProviderTaskStatus(
+            taskID: id, state: state, resultURLs: state == .success ? urls : [],
+            failCode: state == .fail ? (failCode(record["errorCode"]) ?? String(flexibleInt(record["successFlag"]) ?? 2)) : nil,
+            failMessage: state == .fail ? message : nil,
+            callbackURL: parameters?["callBackUrl"]?.stringValue,
+            creditsConsumed: decimal(record["creditsConsumed"]))
+    }
+
+    /// A list of URLs sent as an array, or as JSON text holding one.
+    private static func urlList(_ value: JSON?) -> [String] {
+        if case .string(let text) = value, let parsed = JSON.parse(Data(text.utf8)) { return strings(parsed) }
+        return strings(value)
+    }
+
+    /// A decimal sent as a number or a numeric string (Kie's credits can be fractional: 14.4).
+    static func decimal(_ value: JSON?) -> Double? {
+        switch value {
+        case .number(let number): number.isFinite ? number : nil
+        case .string(let text): Double(text.trimmingCharacters(in: .whitespaces)).flatMap { $0.isFinite ? $0 : nil }
+        default: nil
+        }
     }
 
     /// `param` is the createTask body as JSON text inside the JSON, like `resultJson`.

@@ -1,5 +1,6 @@
 // Calls a KieSimulator in-process, through the same wire encoding and parsing as the live client.
 import Foundation
+import PhimSupport
 
 /// The live client minus the socket: the request is encoded and the reply parsed by `KieWire`
 /// exactly as `KieClient` does, so unit tests of the domain exercise the wire format without
@@ -18,14 +19,20 @@ public struct InProcessSimulatorProvider: VideoProvider {
     private var authorization: String { "Bearer \(apiKey)" }
 
     public func createTask(_ request: ProviderTaskRequest) throws -> ProviderTaskID {
-        let reply = simulator.createTask(authorization: authorization, body: KieWire.createTaskBody(for: request).data())
+        let call = KieWire.createCall(for: request)
+        let reply = request.family == .market
+            ? simulator.createTask(authorization: authorization, body: call.data())
+            : simulator.veoGenerate(authorization: authorization, body: call.data())
         // The task was made, but its answer "never came": what a timeout after sending looks like.
         if reply.hangs { throw ProviderError.ambiguous(detail: "simulated timeout after sending") }
         return try KieClient.readCreateReply(status: reply.status, body: reply.body)
     }
 
-    public func taskStatus(_ id: ProviderTaskID) throws -> ProviderTaskStatus {
-        try KieWire.parseRecordInfoReply(simulator.recordInfo(authorization: authorization, taskID: id).body)
+    public func taskStatus(_ id: ProviderTaskID, family: ProviderFamily) throws -> ProviderTaskStatus {
+        let reply = family == .market
+            ? simulator.recordInfo(authorization: authorization, taskID: id)
+            : simulator.veoRecordInfo(authorization: authorization, taskID: id)
+        return try KieWire.parseStatusReply(reply.body, family: family)
     }
 
     public func remainingCredits() throws -> Int {
@@ -35,5 +42,25 @@ public struct InProcessSimulatorProvider: VideoProvider {
     public func freshDownloadURL(for url: String) throws -> String {
         try KieWire.parseDownloadURLReply(simulator.downloadURL(authorization: authorization,
                                                                 body: KieWire.downloadURLBody(for: url)).body)
+    }
+
+    public func uploadFile(_ bytes: Data, fileName: String) throws -> String {
+        let boundary = "phim-" + Crypto.randomToken()
+        let body = KieWire.fileUploadBody(bytes, fileName: fileName, uploadPath: "phim", boundary: boundary)
+        let reply = simulator.uploadStream(authorization: authorization, contentType: "multipart/form-data; boundary=\(boundary)",
+                                           body: body)
+        return try KieWire.parseFileUploadReply(reply.body)
+    }
+
+    public func priceFeed() throws -> [ProviderPriceRecord] {
+        var records: [ProviderPriceRecord] = []
+        var page = 1, pages = 1
+        repeat {
+            let answer = try KieWire.parsePriceFeedPage(simulator.pricingPage(body: KieWire.priceFeedPageBody(page: page)).body)
+            records += answer.records
+            pages = min(answer.pages, 50)
+            page += 1
+        } while page <= pages
+        return records
     }
 }

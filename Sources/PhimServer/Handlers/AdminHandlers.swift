@@ -48,25 +48,6 @@ enum AdminHandlers {
         return .json(account(user: user, createdAt: nil))
     }
 
-    static func prices(_ context: Context) throws -> Response {
-        try VideoHandlers.pricing(context)
-    }
-
-    /// `{model, duration, quality, credits, reason?}`: applies to videos created from now on.
-    static func setPrice(_ context: Context) throws -> Response {
-        let body = try context.jsonBody()
-        guard let model = body["model"]?.stringValue.flatMap(VideoModel.init(rawValue:)),
-              let duration = body["duration"]?.intValue,
-              let quality = body["quality"]?.stringValue.flatMap(VideoQuality.init(rawValue:))
-        else { throw AppError.priceNotFound }
-        guard let credits = body["credits"]?.intValue else { throw AppError.invalidAmount(maximum: Administration.maximumAmount) }
-        let row = try administration(context).setPrice(model: model, durationSeconds: duration, quality: quality, credits: credits,
-                                                       reason: body["reason"]?.stringValue, by: actor(context), on: context.db)
-        return .json(.object([("model", .string(row.model.rawValue)), ("mode", .string(row.model.mode.rawValue)),
-                              ("duration", .int(row.durationSeconds)), ("quality", .string(row.quality.rawValue)),
-                              ("credits", .int(row.credits))]))
-    }
-
     static func audit(_ context: Context) throws -> Response {
         var userID: String?
         if let raw = context.request.query["user_id"] {
@@ -131,10 +112,10 @@ enum AdminJobHandlers {
             guard let parsed = JobStatus(rawValue: raw) else { throw AppError.invalidJSON(detail: "unknown state") }
             state = parsed
         }
-        var model: VideoModel?
+        var model: String?
         if let raw = query["model"], !raw.isEmpty {
-            guard let parsed = VideoModel(rawValue: raw) else { throw AppError.unknownModel(String(raw.prefix(100))) }
-            model = parsed
+            guard try ModelCatalog.find(raw, on: context.db) != nil else { throw AppError.invalidFilter(name: "model") }
+            model = raw
         }
         var hours: Int?
         if let raw = query["hours"], !raw.isEmpty {
@@ -215,6 +196,13 @@ enum AdminProviderHandlers {
             } ?? .null),
             ("balance", report.balance.map { .int($0) } ?? .null), ("balance_error", .optional(report.balanceError)),
             ("low_balance_threshold", .int(report.lowBalanceThreshold)), ("balance_low", .bool(report.isBalanceLow)),
+            ("creates_by_model", .array(report.createsByModel.map {
+                .object([("model", .string($0.model)), ("calls", .int($0.calls)), ("errors", .int($0.errors))])
+            })),
+            ("unavailable_models", .array(report.unavailableModels.map { model in
+                .object([("id", .string(model.id)), ("since", Timestamps.isoOrNull(model.availability.unavailableSince)),
+                         ("reason", .optional(model.availability.reason)), ("recheck_at", Timestamps.isoOrNull(model.availability.recheckAt))])
+            })),
         ])
     }
 }
@@ -232,7 +220,7 @@ enum AdminAnalyticsHandlers {
                 .object([("day", .string(row.day)), ("model", .string(row.model)), ("made", .int(row.made)),
                          ("completed", .int(row.completed)), ("failed", .int(row.failed)), ("canceled", .int(row.canceled)),
                          ("success_rate", .number((row.successRate * 1000).rounded() / 1000)),
-                         ("credits_charged", .int(row.creditsCharged)), ("provider_cost_estimate", .int(row.providerCostEstimate))])
+                         ("credits_charged", .int(row.creditsCharged)), ("provider_cost_estimate", .number((row.providerCostEstimate * 10).rounded() / 10))])
             })),
             ("top_styles", .array(report.styles.map { .object([("key", .string($0.key)), ("uses", .int($0.uses))]) })),
             ("top_words", .array(report.words.map { .object([("word", .string($0.word)), ("uses", .int($0.uses))]) })),
@@ -273,7 +261,9 @@ enum AdminReconciliationHandlers {
                 .object([("video_id", .string(line.videoID)), ("created_at", .string(Timestamps.iso(line.createdAt))),
                          ("price_credits", .int(line.priceCredits)), ("hold", .string(line.hold.rawValue)),
                          ("provider_task_id", .optional(line.providerTaskID)), ("provider", .string(line.providerAnswer)),
-                         ("verdict", .string(line.verdict.rawValue))])
+                         ("verdict", .string(line.verdict.rawValue)), ("model", .string(line.model)),
+                         ("provider_list_credits", line.listCredits.map { .number($0) } ?? .null),
+                         ("provider_charged_credits", line.providerCharged.map { .number($0) } ?? .null)])
             })),
             ("balance", report.balanceNow.map { .int($0) } ?? .null), ("balance_error", .optional(report.balanceError)),
             ("previous_balance", report.previousBalance.map {

@@ -56,7 +56,8 @@ enum ShareHandlers {
         let mediaURL = pageURL + "/media"
         let title = String(video.prompt.prefix(90)) + (video.prompt.count > 90 ? "…" : "")
         let description = Messages.text("shared.description", language, ["duration": String(video.durationSeconds)])
-        let (width, height) = video.aspectRatio == .portrait ? (720, 1280) : (1280, 720)
+        let shape = Self.shape(of: video.aspectRatio)
+        let (width, height) = shape.pixels
         let head = """
             <meta name="description" content="\(escape(description))">
             <meta property="og:site_name" content="Phim">
@@ -74,11 +75,11 @@ enum ShareHandlers {
             """
         let body = """
             <main class="shared">
-              <div class="shared-media shared-\(video.aspectRatio.rawValue)">
+              <div class="shared-media shared-\(shape.name)">
                 <video controls playsinline preload="metadata" src="\(escape(mediaURL))"></video>
               </div>
               <p class="shared-prompt">\(escape(video.prompt))</p>
-              <p class="shared-specs">\(video.durationSeconds) s · \(escape(Messages.text("shared.aspect.\(video.aspectRatio.rawValue)", language)))</p>
+              <p class="shared-specs">\(video.durationSeconds) s · \(escape(Messages.text("shared.aspect.\(shape.name)", language)))</p>
               <p class="shared-made">\(escape(Messages.text("shared.made_with", language))) <a href="/">Phim</a></p>
             </main>
             """
@@ -113,10 +114,19 @@ enum ShareHandlers {
     }
 
     /// The snippet an owner pastes into another site.
-    static func embedCode(base: String, token: String, aspect: AspectRatio) -> String {
-        let (width, height) = aspect == .portrait ? (360, 640) : (640, 360)
-        return "<iframe src=\"\(Sharing.url(base: base, token: token))/embed\" width=\"\(width)\" height=\"\(height)\" "
+    static func embedCode(base: String, token: String, aspect: String) -> String {
+        let (width, height) = shape(of: aspect).pixels
+        return "<iframe src=\"\(Sharing.url(base: base, token: token))/embed\" width=\"\(width / 2)\" height=\"\(height / 2)\" "
             + "frameborder=\"0\" allow=\"fullscreen\" allowfullscreen title=\"Phim\"></iframe>"
+    }
+
+    /// A ratio's shape: its name (the page's class and words) and a frame's size in pixels.
+    static func shape(of aspectRatio: String) -> (name: String, pixels: (Int, Int)) {
+        switch aspectRatio {
+        case "9:16": ("portrait", (720, 1280))
+        case "1:1": ("square", (720, 720))
+        default: ("landscape", (1280, 720))
+        }
     }
 
     private static func html(status: Int, language: Language, title: String, head: String = "", body: String) -> Response {

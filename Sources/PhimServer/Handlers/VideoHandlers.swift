@@ -8,17 +8,9 @@ import PhimSupport
 /// Reading never calls the provider: status comes from our database, kept current by callbacks
 /// and the reconciler. Another user's video answers exactly like a missing one (404).
 enum VideoHandlers {
-    static func pricing(_ context: Context) throws -> Response {
-        let rows = try Prices.all(on: context.db)
-        return .json(.object([("currency", .string("credits")), ("demo", .bool(context.app.settings.isDemo)), ("prices", .array(rows.map { row in
-            .object([("model", .string(row.model.rawValue)), ("mode", .string(row.model.mode.rawValue)),
-                     ("duration", .int(row.durationSeconds)), ("quality", .string(row.quality.rawValue)), ("credits", .int(row.credits))])
-        }))]), status: 200)
-    }
-
     static func create(_ context: Context) throws -> Response {
         let key = try idempotencyKey(context.request)
-        let request = try VideoRequest.validate(try context.jsonBody())
+        let request = try validate(try context.jsonBody(), context)
         let created = try context.app.creation.create(request, user: try context.user, idempotencyKey: key,
                                                       requestID: context.request.requestID, on: context.db)
         var response = Response.json(VideoJSON.video(created.video, context), status: created.replayed ? 200 : 202)
@@ -32,7 +24,7 @@ enum VideoHandlers {
     static func createBatch(_ context: Context) throws -> Response {
         let key = try idempotencyKey(context.request)
         let body = try context.jsonBody()
-        let request = try VideoRequest.validate(body)
+        let request = try validate(body, context)
         guard let variants = body["variants"]?.intValue else { throw AppError.invalidVariants }
         let batch = try context.app.creation.createBatch(request, variants: variants, user: try context.user, idempotencyKey: key,
                                                          requestID: context.request.requestID, on: context.db)
@@ -48,13 +40,13 @@ enum VideoHandlers {
 
     /// What the same body would cost now, the balance after it, and when credits come back.
     static func quote(_ context: Context) throws -> Response {
-        let request = try VideoRequest.validate(try context.jsonBody())
+        let request = try validate(try context.jsonBody(), context)
         let user = try context.user
         let quote = try context.app.creation.quote(request, user: user, on: context.db)
         return .json(.object([
-            ("mode", .string(request.mode.rawValue)), ("model", .string(request.model.rawValue)),
-            ("aspect_ratio", .string(request.aspectRatio.rawValue)), ("duration", .int(request.durationSeconds)),
-            ("quality", .string(request.quality.rawValue)), ("price_credits", .int(quote.priceCredits)),
+            ("mode", .string(request.mode.rawValue)), ("model", .string(request.model.id)),
+            ("aspect_ratio", .string(request.aspectRatio)), ("duration", .int(request.durationSeconds)),
+            ("resolution", .string(request.resolution)), ("audio", .bool(request.audio)), ("price_credits", .int(quote.priceCredits)),
             ("credits", .int(user.creditsAvailable)), ("credits_after", .int(user.creditsAvailable - quote.priceCredits)),
             ("affordable", .bool(user.creditsAvailable >= quote.priceCredits)),
             ("refund_policy", .array((FailureReason.allCases.map(\.rawValue) + ["canceled"]).map { .string($0) })),
@@ -134,6 +126,12 @@ enum VideoHandlers {
         return .json(.object(fields))
     }
 
+    /// A create body checked against the catalog model it names (or the default).
+    private static func validate(_ body: JSON, _ context: Context) throws -> VideoRequest {
+        let db = try context.db
+        return try VideoRequest.validate(body) { try context.app.creation.findModel($0, on: db) }
+    }
+
     static func idempotencyKey(_ request: Request) throws -> String? {
         guard let key = request.header("idempotency-key") else { return nil }
         guard !key.isEmpty, key.count <= 200, key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value <= 0x7E }) else {
@@ -187,9 +185,10 @@ enum VideoJSON {
         writer.key("mode"); writer.string(video.mode.rawValue)
         writer.key("model"); writer.string(video.model)
         writer.key("prompt"); writer.string(video.prompt)
-        writer.key("aspect_ratio"); writer.string(video.aspectRatio.rawValue)
+        writer.key("aspect_ratio"); writer.string(video.aspectRatio)
         writer.key("duration"); writer.int(video.durationSeconds)
-        writer.key("quality"); writer.string(video.quality.rawValue)
+        writer.key("resolution"); writer.string(video.resolution)
+        writer.key("audio"); writer.bool(video.audio)
         writer.key("price_credits"); writer.int(video.priceCredits)
         writer.key("image_url"); writer.string(video.imageURL)
         writer.key("video_url"); writer.string(video.videoURL)

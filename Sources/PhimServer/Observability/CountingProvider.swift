@@ -15,11 +15,19 @@ public struct CountingProvider: VideoProvider {
     }
 
     public func createTask(_ request: ProviderTaskRequest) throws -> ProviderTaskID {
-        try measure("create_task") { try inner.createTask(request) }
+        try measure("create_task", model: request.providerModel) { try inner.createTask(request) }
     }
 
-    public func taskStatus(_ id: ProviderTaskID) throws -> ProviderTaskStatus {
-        try measure("record_info") { try inner.taskStatus(id) }
+    public func taskStatus(_ id: ProviderTaskID, family: ProviderFamily) throws -> ProviderTaskStatus {
+        try measure("record_info") { try inner.taskStatus(id, family: family) }
+    }
+
+    public func uploadFile(_ bytes: Data, fileName: String) throws -> String {
+        try measure("upload_file") { try inner.uploadFile(bytes, fileName: fileName) }
+    }
+
+    public func priceFeed() throws -> [ProviderPriceRecord] {
+        try measure("price_feed") { try inner.priceFeed() }
     }
 
     public func remainingCredits() throws -> Int {
@@ -30,7 +38,8 @@ public struct CountingProvider: VideoProvider {
         try measure("download_url") { try inner.freshDownloadURL(for: url) }
     }
 
-    private func measure<Result>(_ call: String, _ body: () throws -> Result) throws -> Result {
+    /// `model`: the provider's model id, for a create (provider health shows creates per model).
+    private func measure<Result>(_ call: String, model: String? = nil, _ body: () throws -> Result) throws -> Result {
         let started = DispatchTime.now().uptimeNanoseconds
         var outcome = "ok"
         var detail: String?
@@ -38,7 +47,7 @@ public struct CountingProvider: VideoProvider {
             let micros = Int64((DispatchTime.now().uptimeNanoseconds - started) / 1_000)
             metrics.count("phim_provider_call_microseconds_total", [("call", call)], by: micros)
             metrics.count("phim_provider_calls_total", [("call", call), ("outcome", outcome)])
-            callLog.record(call: call, outcome: outcome, micros: micros, detail: detail)
+            callLog.record(call: call, outcome: outcome, micros: micros, detail: detail, model: model)
         }
         do {
             return try body()

@@ -15,17 +15,25 @@ public final class ProviderCallLog: @unchecked Sendable {
         var outcome: String
     }
 
+    struct ModelKey: Hashable {
+        var minute: Int64
+        var model: String
+        var outcome: String
+    }
+
     struct Tally {
         var calls: Int64 = 0
         var microsTotal: Int64 = 0
         var microsMax: Int64 = 0
     }
 
-    private let state = Locked<(tallies: [Key: Tally], lastSuccess: (Int64, String, String)?, lastError: (Int64, String, String)?)>(([:], nil, nil))
+    private let state = Locked<(tallies: [Key: Tally], models: [ModelKey: Int64], lastSuccess: (Int64, String, String)?,
+                                lastError: (Int64, String, String)?)>(([:], [:], nil, nil))
 
-    func record(call: String, outcome: String, micros: Int64, detail: String?) {
+    func record(call: String, outcome: String, micros: Int64, detail: String?, model: String? = nil) {
         let now = Date().unixMillis
         state.withLock { state in
+            if let model { state.models[ModelKey(minute: now / 60_000, model: model, outcome: outcome), default: 0] += 1 }
             var tally = state.tallies[Key(minute: now / 60_000, call: call, outcome: outcome), default: Tally()]
             tally.calls += 1
             tally.microsTotal += micros
@@ -56,10 +64,21 @@ public final class ProviderCallLog: @unchecked Sendable {
                     WHERE excluded.at > provider_last_events.at
                     """, [.text(kind), .integer(at), .text(call), .text(detail)])
             }
+            for (key, calls) in snapshot.models {
+                try db.run("""
+                    INSERT INTO provider_model_minutes (minute, process, model, outcome, calls) VALUES (:minute, :process, :model, :outcome, :calls)
+                    ON CONFLICT (minute, process, model, outcome) DO UPDATE SET calls = excluded.calls
+                    """, ["minute": .integer(key.minute), "process": .text(process), "model": .text(key.model),
+                          "outcome": .text(key.outcome), "calls": .integer(calls)])
+            }
             try db.run("DELETE FROM provider_call_minutes WHERE minute < ?", [.integer(currentMinute - 48 * 60)])
+            try db.run("DELETE FROM provider_model_minutes WHERE minute < :oldest", ["oldest": .integer(currentMinute - 48 * 60)])
         }
         // Minutes that are over and written can be forgotten here.
-        state.withLock { state in state.tallies = state.tallies.filter { $0.key.minute >= currentMinute } }
+        state.withLock { state in
+            state.tallies = state.tallies.filter { $0.key.minute >= currentMinute }
+            state.models = state.models.filter { $0.key.minute >= currentMinute }
+        }
     }
 }
 
@@ -76,6 +95,10 @@ public enum ProviderHealth {
         public var balance: Int?
         public var balanceError: String?
         public var lowBalanceThreshold: Int
+        /// Creates per provider model over the last 24 hours, and how many the provider refused or failed.
+        public var createsByModel: [(model: String, calls: Int, errors: Int)] = []
+        /// Catalog models the provider refused, with since when and why.
+        public var unavailableModels: [CatalogModel] = []
         public var isBalanceLow: Bool { balance.map { $0 < lowBalanceThreshold } ?? true }
         public var errorRate: Double { calls == 0 ? 0 : Double(failures) / Double(calls) }
     }
@@ -95,6 +118,13 @@ public enum ProviderHealth {
             report.slowestMilliseconds = max(report.slowestMilliseconds, Double(row.int64(3)) / 1000)
         }
         if report.calls > 0 { report.averageMilliseconds /= Double(report.calls) }
+        for row in try db.rows("""
+            SELECT model, SUM(calls) AS calls, SUM(CASE WHEN outcome = 'ok' THEN 0 ELSE calls END) AS errors
+            FROM provider_model_minutes WHERE minute >= :since GROUP BY model ORDER BY model
+            """, ["since": .integer(Date().unixMillis / 60_000 - 24 * 60)]) {
+            report.createsByModel.append((row.string("model"), row.int("calls"), row.int("errors")))
+        }
+        report.unavailableModels = try ModelCatalog.all(on: db).filter { $0.availability.unavailableSince != nil }
         if let row = try db.first("SELECT at, call FROM provider_last_events WHERE kind = 'success'") {
             report.lastSuccess = (row.int64(0), row.string(1))
         }
