@@ -8,10 +8,12 @@ Prints `N passed, N failed`; exits non-zero on a failure.
 """
 import argparse
 import csv
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -23,6 +25,139 @@ PASSED, FAILED = [], []
 def check(name, condition, detail=""):
     (PASSED if condition else FAILED).append(name)
     print(("ok   " if condition else "FAIL ") + name + ("" if condition or not detail else f"  ({detail})"), flush=True)
+
+
+def readme_catalog_example():
+    """The worked example of the README ("Adding a model"): the test imports exactly what it shows."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")) as f:
+        text = f.read()
+    start = text.index("<!-- catalog-example -->")
+    block = text[text.index("```json", start) + len("```json"):text.index("```", text.index("```json", start) + 7)]
+    return json.loads(block)
+
+
+# Seedance 2 Fast, which this run's simulator pauses (PHIM_SIMULATOR_PAUSED_MODELS in Tests/run.sh).
+PAUSED_MODEL = {
+    "format": "phim-models/1",
+    "models": [{
+        "id": "seedance-2-fast", "name": {"vi": "Seedance 2 Fast", "en": "Seedance 2 Fast"},
+        "description": {"vi": "Nhanh hơn Mini, nét hơn.", "en": "Faster than Mini, sharper."}, "typical_seconds": 45,
+        "family": "market", "provider_models": {"text_to_video": "bytedance/seedance-2-fast", "image_to_video": "bytedance/seedance-2-fast"},
+        "prompt": {"max_length": 20000}, "image": {"field": "first_frame_url", "shape": "string"},
+        "duration": {"field": "duration", "type": "integer", "values": [5]},
+        "aspect_ratio": {"field": "aspect_ratio", "values": ["16:9", "9:16"]},
+        "resolution": {"field": "resolution", "values": [{"id": "480p"}]},
+        "audio": {"field": "generate_audio", "policy": "optional"},
+        "prices": [{"duration": 5, "resolution": "480p", "audio": False, "provider_credits": 58.5},
+                   {"duration": 5, "resolution": "480p", "audio": True, "provider_credits": 58.5}],
+    }],
+}
+
+
+def models_section(phim, args, client):
+    """`phim models`, its effect on the API, the provider's refusal of a paused model, and the audit."""
+    code, out = phim("models", "list")
+    check("models list: the shipped models, the default marked, Sora 2 retired",
+          code == 0 and "seedance-2-mini  bytedance/seedance-2-mini  4500–28700 credits  DEFAULT" in out
+          and "veo-3.1-fast  veo3_fast  14000–14000 credits" in out and "sora-2-text-to-video" in out and "retired" in out, out)
+    code, out = phim("models", "show", "kling-3.0")
+    check("models show: provider id, options and every price row with Kie's", code == 0 and "kling-3.0/video" in out
+          and "10 s  1080p  sound  63000 credits  (Kie 270)" in out, out)
+    code, out = phim("models", "export", "--model", "veo-3.1-lite")
+    exported = json.loads(out) if code == 0 else {}
+    check("models export writes the catalog file format", code == 0 and exported["format"] == "phim-models/1"
+          and exported["models"][0]["family"] == "veo" and exported["models"][0]["prices"][0]["credits"] == 7000, out)
+
+    with tempfile.TemporaryDirectory() as work:
+        example = os.path.join(work, "example.json")
+        with open(example, "w") as f:
+            json.dump(readme_catalog_example(), f)
+        code, out = phim("models", "import", example, "--reason", "Kie listed Wan 3.0 Prime")
+        check("the README's worked example imports", code == 0 and "added: wan-3.0-prime" in out, out)
+        code, again = phim("models", "import", example, "--reason", "again")
+        check("importing the same file again changes nothing", code == 0 and "unchanged: wan-3.0-prime" in again, again)
+        broken = os.path.join(work, "broken.json")
+        with open(broken, "w") as f:
+            bad = readme_catalog_example()
+            bad["models"][0]["duration"]["type"] = "float"
+            json.dump(bad, f)
+        code, out = phim("models", "import", broken, "--reason", "x")
+        check("a bad file is refused naming the field", code != 0 and "models[0].duration.type: must be integer or string" in out, out)
+        paused = os.path.join(work, "paused.json")
+        with open(paused, "w") as f:
+            json.dump(PAUSED_MODEL, f)
+        code, out = phim("models", "import", paused, "--reason", "try Seedance 2 Fast")
+        check("a second model imports", code == 0 and "added: seedance-2-fast" in out, out)
+
+    _, listed, _, _ = client.request("GET", "/api/v1/models")
+    prime = [m for m in listed["models"] if m["id"] == "wan-3.0-prime"]
+    check("the imported model is offered at once, no rebuild", len(prime) == 1 and prime[0]["name"] == "Wan 3.0 Prime", listed)
+    status, video, _, _ = client.request("POST", "/api/v1/videos", {"prompt": "a temple at dawn", "model": "wan-3.0-prime",
+                                                                    "resolution": "720p", "duration": 5})
+    done = wait_for(client, video["id"]) if status == 202 else video
+    check("the imported model makes a video, priced from Kie's list", status == 202 and done["status"] == "completed"
+          and done["price_credits"] == 29400, done)
+
+    _, me, _, _ = client.request("GET", "/api/v1/me")
+    status, refused, _, _ = client.request("POST", "/api/v1/videos", {"prompt": "a paused model", "model": "seedance-2-fast"})
+    failed = wait_for(client, refused["error"]["video_id"]) if status == 503 else None
+    _, after, _, _ = client.request("GET", "/api/v1/me")
+    check("a model the provider paused: one refused create, 503 model_unavailable, the video failed and refunded",
+          status == 503 and refused["error"]["code"] == "model_unavailable" and failed["status"] == "failed"
+          and failed["failure"]["code"] == "model_unavailable" and failed["credits_refunded"]
+          and after["credits"] == me["credits"] and after["credits_on_hold"] == me["credits_on_hold"], (refused, failed, me, after))
+    _, listed, _, _ = client.request("GET", "/api/v1/models")
+    fast = [m for m in listed["models"] if m["id"] == "seedance-2-fast"][0]
+    check("... and the model is marked unavailable with the provider's reason", fast["available"] is False
+          and fast["unavailable_reason"] == "This interface is temporarily paused", fast)
+    status, again, _, _ = client.request("POST", "/api/v1/videos", {"prompt": "again", "model": "seedance-2-fast"})
+    check("... and the next create is refused before anything is held", status == 503
+          and again["error"]["code"] == "model_unavailable" and again["error"].get("video_id") is None, again)
+    deadline = time.time() + 15  # each FastCGI process writes its tallies every 5 s
+    while True:
+        code, out = phim("provider", "health")
+        if "creates of bytedance/seedance-2-fast (24 h): 2, 2 refused or failed" in out or time.time() > deadline:
+            break
+        time.sleep(1)
+    check("provider health shows it and the creates per model", "model seedance-2-fast UNAVAILABLE" in out
+          and "creates of bytedance/seedance-2-fast (24 h): 2, 2 refused or failed" in out, out)
+    code, out = phim("provider", "check")
+    check("provider check: live, unavailable and never tried models; prices next to Kie's list; no difference",
+          code != 0 and "seedance-2-fast  bytedance/seedance-2-fast  UNAVAILABLE since" in out
+          and "wan-3.0-prime  wan/3-0-video-prime  live" in out and "0 price row(s) differ" in out
+          and "Kie now 270" in out, out)
+    code, out = phim("models", "recheck", "seedance-2-fast", "--reason", "Kie says it is back")
+    check("models recheck: available again", code == 0 and "UNAVAILABLE" not in out, out)
+    status, again, _, _ = client.request("POST", "/api/v1/videos", {"prompt": "still paused", "model": "seedance-2-fast"})
+    check("... tried again, refused again, unavailable again", status == 503 and again["error"].get("video_id"), again)
+
+    code, out = phim("models", "set-price", "kling-3.0", "--duration", "5", "--resolution", "720p", "--audio", "off",
+                     "--credits", "17000", "--reason", "round number")
+    _, listed, _, _ = client.request("GET", "/api/v1/models")
+    kling = [m for m in listed["models"] if m["id"] == "kling-3.0"][0]
+    row = [p for p in kling["prices"] if p["duration"] == 5 and p["resolution"] == "720p" and not p["audio"]][0]
+    check("models set-price reaches the API", code == 0 and row["credits"] == 17000, (out, row))
+    phim("models", "set-price", "kling-3.0", "--duration", "5", "--resolution", "720p", "--audio", "off", "--credits", "16400",
+         "--reason", "back")
+    code, out = phim("models", "disable", "seedance-2-mini", "--reason", "x")
+    check("the default model cannot be disabled", code != 0 and "default" in out, out)
+    code, out = phim("models", "disable", "wan-3.0-prime", "--reason", "too dear")
+    _, listed, _, _ = client.request("GET", "/api/v1/models")
+    status, body, _, _ = client.request("POST", "/api/v1/videos", {"prompt": "x", "model": "wan-3.0-prime"})
+    check("models disable: no longer offered", code == 0 and "disabled" in out and all(m["id"] != "wan-3.0-prime" for m in listed["models"])
+          and status == 422 and body["error"]["code"] == "unknown_model", (out, body))
+    code, out = phim("models", "enable", "wan-3.0-prime", "--reason", "back on offer")
+    check("models enable", code == 0 and "disabled" not in out, out)
+    code, out = phim("models", "set-default", "grok-imagine", "--reason", "drafts first")
+    _, listed, _, _ = client.request("GET", "/api/v1/models")
+    check("models set-default", code == 0 and "DEFAULT" in out
+          and [m["id"] for m in listed["models"] if m["default"]] == ["grok-imagine"], out)
+    phim("models", "set-default", "seedance-2-mini", "--reason", "back")
+    code, out = phim("audit", "--limit", "40")
+    check("every catalog change is audited with its reason", code == 0 and all(action in out for action in (
+        "model.import  model wan-3.0-prime", "model.set_price  model kling-3.0", "model.disable  model wan-3.0-prime",
+        "model.enable  model wan-3.0-prime", "model.set_default  model grok-imagine", "model.recheck  model seedance-2-fast"))
+          and "round number" in out and "Kie says it is back" in out, out)
 
 
 def main():
@@ -39,10 +174,10 @@ def main():
     email = f"cli-{uuid.uuid4().hex[:8]}@example.com"
     code, out = phim("users", "create", "--email", email, "--password", "cli password")
     check("users create", code == 0 and email in out, out)
-    code, out = phim("credits", "grant", "--email", email, "--amount", "20000", "--reason", "cli test")
-    check("credits grant", code == 0 and "available 20000" in out, out)
+    code, out = phim("credits", "grant", "--email", email, "--amount", "100000", "--reason", "cli test")
+    check("credits grant", code == 0 and "available 100000" in out, out)
     code, out = phim("credits", "deduct", "--email", email, "--amount", "5000", "--reason", "correction")
-    check("credits deduct", code == 0 and "available 15000" in out, out)
+    check("credits deduct", code == 0 and "available 95000" in out, out)
     code, out = phim("credits", "deduct", "--email", email, "--amount", "999999", "--reason", "too much")
     check("credits deduct refuses more than is spendable", code != 0, out)
     code, out = phim("credits", "grant", "--email", email, "--amount", "5", "--reason", " ")
@@ -80,15 +215,9 @@ def main():
     code, out = phim("audit", "--email", email)
     check("audit names the shell's operator", code == 0 and "cli:" in out and "credits.deduct" in out, out)
 
-    code, out = phim("prices", "list")
-    check("prices list", code == 0 and "sora-2-text-to-video  10s  standard" in out, out)
-    code, out = phim("prices", "set", "--model", "sora-2-text-to-video", "--duration", "15", "--quality", "standard",
-                     "--credits", "11000", "--reason", "cli test")
-    status, pricing, _, _ = client.request("GET", "/api/v1/pricing")
-    row = [p for p in pricing["prices"] if p["model"] == "sora-2-text-to-video" and p["duration"] == 15][0]
-    check("prices set reaches the API", code == 0 and row["credits"] == 11000, (out, row))
-    phim("prices", "set", "--model", "sora-2-text-to-video", "--duration", "15", "--quality", "standard", "--credits", "10500",
-         "--reason", "back")
+    client = Client(args.base_url)  # the disable above ended the earlier session
+    client.request("POST", "/api/v1/auth/login", {"email": email, "password": "cli password"})
+    models_section(phim, args, client)
     code, out = phim("styles", "set", "--key", "cli-test", "--name-vi", "Thử", "--name-en", "Test", "--text", "cli words")
     status, styles, _, _ = client.request("GET", "/api/v1/styles")
     check("styles set adds a chip", code == 0 and any(s["key"] == "cli-test" for s in styles["data"]), out)

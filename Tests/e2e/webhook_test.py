@@ -102,7 +102,9 @@ def main():
     work = tempfile.mkdtemp(prefix="phim-webhooks-")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PHIM_SIMULATOR_DELAY_SECONDS": "1.5", "PHIM_RECONCILE_INTERVAL_SECONDS": "1",
+    # Kie sends these models no progress callbacks: the start of generation is seen by the
+    # reconciler's poll, so jobs take 4 s and go quiet after 1 s.
+    env = {**os.environ, "PHIM_SIMULATOR_DELAY_SECONDS": "4", "PHIM_RECONCILE_INTERVAL_SECONDS": "1", "PHIM_STALE_AFTER_SECONDS": "1",
            "PHIM_PASSWORD_HASH_COST": "minimum", "LOG_LEVEL": "debug", "LOG_FORMAT": "json",
            "PHIM_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1", "PHIM_WEBHOOK_RETRY_SCHEDULE": "1,1,1"}
     log_path = os.path.join(work, "phim.log")

@@ -27,7 +27,7 @@ struct Seed: ParsableCommand {
     @Option(help: "Waiting videos per such account.") var waitingPerUser = 20
     @Option(help: "Folder for the clients' files.") var out: String
 
-    static let price = 7_000
+    static let price = 4_500
     static let grant = 1_000_000_000
 
     func run() throws {
@@ -131,12 +131,13 @@ struct Seed: ParsableCommand {
         let id = UUID().uuidString.lowercased()
         let landscape = index % 3 != 0
         try db.run("""
-            INSERT INTO video_jobs (id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, quality, price_credits,
-              request_fingerprint, status, progress, hold_state, callback_secret_hash, provider_task_id, provider_state, video_url,
-              created_at, updated_at, finished_at, last_heard_at, next_check_at, feed_version)
-            VALUES (?, ?, 'text_to_video', 'sora-2-text-to-video', ?, ?, 10, 'standard', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO video_jobs (id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, resolution, audio, provider_model,
+              provider_list_millicredits, price_credits, request_fingerprint, status, progress, hold_state, callback_secret_hash,
+              provider_task_id, provider_state, video_url, created_at, updated_at, finished_at, last_heard_at, next_check_at, feed_version)
+            VALUES (?, ?, 'text_to_video', 'seedance-2-mini', ?, ?, 5, '480p', 0, 'bytedance/seedance-2-mini', 19000,
+              ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(id), .text(user), .text("Benchmark video \(index): a paper boat drifts across a puddle at dusk, lanterns reflected in the water"),
-                  .text(landscape ? "landscape" : "portrait"), .int(Self.price), .text(Crypto.sha256Hex("bench-\(index)")),
+                  .text(landscape ? "16:9" : "9:16"), .int(Self.price), .text(Crypto.sha256Hex("bench-\(index)")),
                   .text(finished ? "completed" : "processing"), .int(finished ? 100 : 50), .text(finished ? "settled" : "open"),
                   .text(Crypto.sha256Hex(secret ?? "unused-\(index)")), .text(Self.taskID(index)), .text(finished ? "success" : "generating"),
                   finished ? .text("https://cdn.bench.test/\(index).mp4") : .null,
@@ -178,7 +179,7 @@ struct CommitRate: ParsableCommand {
                     let db = try Database(path: database)
                     while Date() < deadline {
                         let id = UUID().uuidString.lowercased()
-                        try db.write { _ = try db.run("INSERT INTO bench_commits VALUES (?, ?, 7000, ?)", [.text(id), .text(id), .integer(Date().unixMillis)]) }
+                        try db.write { _ = try db.run("INSERT INTO bench_commits VALUES (?, ?, 4500, ?)", [.text(id), .text(id), .integer(Date().unixMillis)]) }
                         committed.withLock { $0 += 1 }
                     }
                 } catch {
