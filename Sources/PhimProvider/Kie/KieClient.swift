@@ -49,28 +49,19 @@ public struct KieClient: VideoProvider {
     /// Kie's stream upload (kie-api.md §9). Not retried: a second upload only makes a second
     /// copy, but the caller is a create, which gives up and refunds rather than wait.
     public func uploadFile(_ bytes: Data, fileName: String) throws -> String {
-        let boundary = "phim-" + Crypto.randomToken()
-        let body = KieWire.fileUploadBody(bytes, fileName: fileName, uploadPath: "phim", boundary: boundary)
-        let reply = try send("POST", url: uploadBaseURL + "/api/file-stream-upload", body: body,
-                             contentType: "multipart/form-data; boundary=\(boundary)", timeoutMilliseconds: createTimeoutMilliseconds)
+        let upload = KieWire.fileUpload(bytes, fileName: fileName)
+        let reply = try send("POST", url: uploadBaseURL + "/api/file-stream-upload", body: upload.body, contentType: upload.contentType,
+                             timeoutMilliseconds: createTimeoutMilliseconds)
         return try KieWire.parseFileUploadReply(reply.body)
     }
 
     /// Every page of Kie's public price feed (no key needed; sent anyway, it does no harm).
     public func priceFeed() throws -> [ProviderPriceRecord] {
-        var records: [ProviderPriceRecord] = []
-        var page = 1, pages = 1
-        repeat {
-            let body = KieWire.priceFeedPageBody(page: page)
-            let answer = try read("price-feed") {
-                try KieWire.parsePriceFeedPage(try send("POST", path: "/client/v1/model-pricing/page", body: body,
-                                                        timeoutMilliseconds: readTimeoutMilliseconds).body)
+        try KieWire.readPriceFeed { body in
+            try read("price-feed") {
+                try send("POST", path: "/client/v1/model-pricing/page", body: body, timeoutMilliseconds: readTimeoutMilliseconds).body
             }
-            records += answer.records
-            pages = min(answer.pages, 50)
-            page += 1
-        } while page <= pages
-        return records
+        }
     }
 
     /// The account's remaining provider credits (reference §10.1).

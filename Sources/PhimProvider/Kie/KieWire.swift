@@ -139,6 +139,13 @@ public enum KieWire {
 
     // MARK: - Files and prices
 
+    /// Kie's `POST /api/file-stream-upload` for a file: its Content-Type and multipart body. Phim's
+    /// files go to the `phim` folder.
+    public static func fileUpload(_ bytes: Data, fileName: String) -> (contentType: String, body: Data) {
+        let boundary = "phim-" + Crypto.randomToken()
+        return ("multipart/form-data; boundary=\(boundary)", fileUploadBody(bytes, fileName: fileName, uploadPath: "phim", boundary: boundary))
+    }
+
     /// A multipart body for Kie's `POST /api/file-stream-upload`: the file, the folder it goes
     /// to, and its name, whose extension sets the type the file host serves it with.
     public static func fileUploadBody(_ bytes: Data, fileName: String, uploadPath: String, boundary: String) -> Data {
@@ -173,6 +180,19 @@ public enum KieWire {
     /// The body of one page of the price feed (capped at 100 rows a page).
     public static func priceFeedPageBody(page: Int) -> Data {
         JSON.object([("pageNum", .int(page)), ("pageSize", .int(100)), ("interfaceType", .string("video"))]).data()
+    }
+
+    /// Every page of the price feed, read through `page` (the body of page n → its reply), up to 50.
+    public static func readPriceFeed(_ page: (Data) throws -> Data) throws -> [ProviderPriceRecord] {
+        var records: [ProviderPriceRecord] = []
+        var number = 1, pages = 1
+        repeat {
+            let answer = try parsePriceFeedPage(try page(priceFeedPageBody(page: number)))
+            records += answer.records
+            pages = min(answer.pages, 50)
+            number += 1
+        } while number <= pages
+        return records
     }
 
     /// One page of the price feed: its records and how many pages there are. `creditPrice` is a

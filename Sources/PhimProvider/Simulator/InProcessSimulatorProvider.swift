@@ -45,22 +45,12 @@ public struct InProcessSimulatorProvider: VideoProvider {
     }
 
     public func uploadFile(_ bytes: Data, fileName: String) throws -> String {
-        let boundary = "phim-" + Crypto.randomToken()
-        let body = KieWire.fileUploadBody(bytes, fileName: fileName, uploadPath: "phim", boundary: boundary)
-        let reply = simulator.uploadStream(authorization: authorization, contentType: "multipart/form-data; boundary=\(boundary)",
-                                           body: body)
-        return try KieWire.parseFileUploadReply(reply.body)
+        let upload = KieWire.fileUpload(bytes, fileName: fileName)
+        return try KieWire.parseFileUploadReply(simulator.uploadStream(authorization: authorization, contentType: upload.contentType,
+                                                                       body: upload.body).body)
     }
 
     public func priceFeed() throws -> [ProviderPriceRecord] {
-        var records: [ProviderPriceRecord] = []
-        var page = 1, pages = 1
-        repeat {
-            let answer = try KieWire.parsePriceFeedPage(simulator.pricingPage(body: KieWire.priceFeedPageBody(page: page)).body)
-            records += answer.records
-            pages = min(answer.pages, 50)
-            page += 1
-        } while page <= pages
-        return records
+        try KieWire.readPriceFeed { simulator.pricingPage(body: $0).body }
     }
 }

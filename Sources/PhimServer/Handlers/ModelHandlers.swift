@@ -29,12 +29,7 @@ enum ModelHandlers {
         return .object([
             ("id", .string(model.id)), ("name", .string(model.name.in(language))),
             ("description", .string(model.description.in(language))),
-            ("provider_models", .object(model.modes.map { ($0.rawValue, .string(model.wire.providerModels[$0]!)) })),
-            ("modes", .array(model.modes.map { .string($0.rawValue) })),
-            ("durations", .array(model.wire.duration.values.map { .int($0) })),
-            ("aspect_ratios", .array(model.wire.aspectRatio.values.map { .string($0) })),
-            ("resolutions", .array(model.wire.resolution.ids.map { .string($0) })),
-            ("audio", .string(model.wire.audio.policy.rawValue)),
+        ] + options(model) + [
             ("audio_default", .bool(model.wire.audio.policy == .optional ? model.wire.audio.defaultOn : model.wire.audio.policy == .always)),
             ("prompt_max_length", .int(VideoRequest.promptLimit(of: model))),
             ("available", .bool(!unavailable)),
@@ -46,6 +41,16 @@ enum ModelHandlers {
                          ("audio", .bool(price.audio)), ("credits", .int(price.credits))])
             })),
         ])
+    }
+
+    /// What a create may choose: the provider's id per mode, and each option's values.
+    private static func options(_ model: CatalogModel) -> [(String, JSON)] {
+        [("provider_models", .object(model.modes.map { ($0.rawValue, .string(model.wire.providerModels[$0]!)) })),
+         ("modes", .array(model.modes.map { .string($0.rawValue) })),
+         ("durations", .array(model.wire.duration.values.map { .int($0) })),
+         ("aspect_ratios", .array(model.wire.aspectRatio.values.map { .string($0) })),
+         ("resolutions", .array(model.wire.resolution.ids.map { .string($0) })),
+         ("audio", .string(model.wire.audio.policy.rawValue))]
     }
 
     // MARK: - Operators
@@ -70,12 +75,7 @@ enum ModelHandlers {
             ("name", .object([("vi", .string(model.name.vi)), ("en", .string(model.name.en))])),
             ("description", .object([("vi", .string(model.description.vi)), ("en", .string(model.description.en))])),
             ("family", .string(model.wire.family.rawValue)),
-            ("provider_models", .object(model.modes.map { ($0.rawValue, .string(model.wire.providerModels[$0]!)) })),
-            ("modes", .array(model.modes.map { .string($0.rawValue) })),
-            ("durations", .array(model.wire.duration.values.map { .int($0) })),
-            ("aspect_ratios", .array(model.wire.aspectRatio.values.map { .string($0) })),
-            ("resolutions", .array(model.wire.resolution.ids.map { .string($0) })),
-            ("audio", .string(model.wire.audio.policy.rawValue)),
+        ] + options(model) + [
             ("enabled", .bool(model.enabled)), ("default", .bool(model.isDefault)), ("retired", .bool(model.retired)),
             ("replacements", .array(model.replacements.map { .string($0) })),
             ("available", .bool(!availability.isUnavailable(at: now))),
