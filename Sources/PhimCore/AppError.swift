@@ -88,7 +88,10 @@ public enum AppError: Error, Equatable, Sendable {
     case cannotDisableSelf
     case priceNotFound
     case modelNotFound
-    case invalidModelChange(detail: String)
+    case modelIsDefault(model: String)
+    case modelRetiredLocked(model: String)
+    case modelNotOffered(model: String)
+    case catalogNeedsDefault
     case invalidStyle(field: String)
 
     // Provider trouble, surfaced to the user who asked for a video
@@ -123,7 +126,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptRequired, .promptTooLong,
              .promptInvalidCharacters, .invalidMode, .unknownModel, .modeNotOffered, .invalidAspectRatio,
              .invalidDuration, .invalidResolution, .invalidAudio, .audioNotOffered, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
-             .invalidModelChange,
+             .modelIsDefault, .modelRetiredLocked, .modelNotOffered, .catalogNeedsDefault,
              .idempotencyKeyReused, .invalidImage, .invalidDeadline, .invalidVariants, .promptRejected, .providerRejectedInput, .callbackTaskMismatch,
              .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle,
              .invalidWebhookURL, .webhookURLNotAllowed, .webhookURLUnresolvable, .invalidWebhookEvents: 422
@@ -202,7 +205,10 @@ public enum AppError: Error, Equatable, Sendable {
         case .cannotDisableSelf: "cannot_disable_self"
         case .priceNotFound: "price_not_found"
         case .modelNotFound: "model_not_found"
-        case .invalidModelChange: "invalid_model_change"
+        case .modelIsDefault: "model_is_default"
+        case .modelRetiredLocked: "model_retired_locked"
+        case .modelNotOffered: "model_not_offered"
+        case .catalogNeedsDefault: "catalog_needs_default"
         case .invalidStyle: "invalid_style"
         case .providerUnavailable: "provider_unavailable"
         case .providerBusy: "provider_busy"
@@ -235,7 +241,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidDuration(let offered): ["offered": offered.map(String.init).joined(separator: ", ")]
         case .optionUnavailable(let model, let duration, let resolution, let audio):
             ["model": model, "duration": String(duration), "resolution": resolution, "audio": audio ? "on" : "off"]
-        case .invalidModelChange(let detail): ["detail": detail]
+        case .modelIsDefault(let model), .modelRetiredLocked(let model), .modelNotOffered(let model): ["model": model]
         case .insufficientCredits(let needed, let available): ["needed": String(needed), "available": String(available)]
         case .notCancelable(let status): ["status": status]
         case .videoExpired(let days): ["days": String(days)]

@@ -208,9 +208,9 @@ final class CatalogTests: XCTestCase {
         guard case .array(let offered) = refused.bodyJSON?["error"]?["offered"] ?? .null else { return XCTFail(refused.bodyText) }
         XCTAssertFalse(offered.contains(.string("wan-3.0")))
         XCTAssertEqual(change("seedance-2-mini", [("enabled", .bool(false)), ("reason", .string("x"))]).bodyJSON?["error"]?["code"]?.stringValue,
-                       "invalid_model_change", "the default cannot be disabled")
+                       "model_is_default", "the default cannot be disabled")
         XCTAssertEqual(change("sora-2-text-to-video", [("enabled", .bool(true)), ("reason", .string("x"))]).bodyJSON?["error"]?["code"]?.stringValue,
-                       "invalid_model_change", "a retired model cannot come back")
+                       "model_retired_locked", "a retired model cannot come back")
         XCTAssertEqual(change("grok-imagine", [("default", .bool(true)), ("reason", .string("cheapest drafts"))]).bodyJSON?["default"], .bool(true))
         let byDefault = world.createVideo(user)
         XCTAssertEqual(byDefault.bodyJSON?["model"]?.stringValue, "grok-imagine")

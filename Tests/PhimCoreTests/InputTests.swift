@@ -120,7 +120,7 @@ final class InputTests: XCTestCase {
             .modeNotOffered(model: "m", mode: "text_to_video"), .invalidAspectRatio(offered: ["16:9"]), .invalidDuration(offered: [5, 10]),
             .invalidResolution(offered: ["720p"]), .invalidAudio, .audioNotOffered(model: "m", always: true),
             .audioNotOffered(model: "m", always: false), .optionUnavailable(model: "m", duration: 1, resolution: "720p", audio: true),
-            .modelNotFound, .invalidModelChange(detail: "x"),
+            .modelNotFound, .modelIsDefault(model: "m"), .modelRetiredLocked(model: "m"), .modelNotOffered(model: "m"), .catalogNeedsDefault,
             .uploadRequired, .uploadNotAllowed, .uploadNotFound, .invalidIdempotencyKey, .idempotencyKeyReused, .invalidDeadline, .invalidVariants, .promptRejected,
             .insufficientCredits(needed: 1, available: 0), .tooManyUnfinishedVideos(limit: 1), .fileRequired,
             .unsupportedImageType, .invalidImage, .imageTooLarge(limitBytes: 1), .videoNotFound, .apiKeyNotFound,

@@ -27,6 +27,10 @@ class Failed(AssertionError):
     pass
 
 
+class Skipped(Exception):
+    """A step that cannot be checked against this server (said why, counted apart, never as passed)."""
+
+
 def expect(condition, message):
     if not condition:
         raise Failed(message)
@@ -47,8 +51,9 @@ def chrome(extra_flags=()):
 
 def run_steps(browser, steps, state, only=None):
     """Runs (shot, name, step) in order; a failing or crashing step fails alone and the next ones
-    still run. A screenshot and the console are taken after every step. Returns (passed, failed)."""
-    passed = failed = 0
+    still run; a step that raises Skipped is counted apart with its reason. A screenshot and the
+    console are taken after every step. Returns (passed, failed, skipped)."""
+    passed = failed = skipped = 0
     for shot, name, step in steps:
         if only and not any(shot.startswith(prefix) or shot[3:].startswith(prefix) for prefix in only.split(",")):
             continue
@@ -57,6 +62,9 @@ def run_steps(browser, steps, state, only=None):
             step(browser, state)
             passed += 1
             print(f"ok   {name} ({time.time() - started:.1f} s)", flush=True)
+        except Skipped as reason:
+            skipped += 1
+            print(f"skip {name}: {reason}", flush=True)
         except Exception as error:
             failed += 1
             detail = str(error) if isinstance(error, Failed) else traceback.format_exc(limit=3).strip().replace("\n", " | ")
@@ -67,4 +75,9 @@ def run_steps(browser, steps, state, only=None):
             except WebDriverException:
                 pass
             browser.collect_console()
-    return passed, failed
+    return passed, failed, skipped
+
+
+def summary(passed, failed, skipped):
+    """The closing line: 'N passed, N failed' (', N skipped' when some were)."""
+    return f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else "")

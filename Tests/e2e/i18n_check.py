@@ -282,15 +282,15 @@ def self_test(public):
            lambda text: text.replace("<main", "<p>Xin chào</p>\n<main", 1), "HTML files show no text")
     mutate("an untranslated placeholder in an HTML page", "signin.html",
            lambda text: text.replace('id="email"', 'id="email" placeholder="you@example.com"', 1), "HTML files show no text")
-    mutate("a quoted word put into textContent", "js/studio.js",
-           lambda text: text.replace('"use strict";', '"use strict";\n  document.body.textContent = "Hello";', 1), "scripts put no quoted words")
+    mutate("a quoted word put into textContent (an ES module)", "js/studio/cards.js",
+           lambda text: text.replace("\n", '\ndocument.body.textContent = "Hello";\n', 1), "scripts put no quoted words")
     mutate("a key used in a script but missing from the JSON", "js/credits.js",
            lambda text: text.replace('"use strict";', '"use strict";\n  window.Phim.t("credits.not_there");', 1), "every key named in")
     mutate("a key in vi.json only", "i18n/vi.json",
            lambda text: text.replace("{", '{\n  "extra.only_vi": "Chỉ tiếng Việt",', 1), "vi.json and en.json have the same keys")
     mutate("an unused key in both files", "i18n/both",
            lambda text: text.replace("{", '{\n  "extra.unused": "x",', 1), "every key in the JSON files is used")
-    mutate("a misspelt key passed to a helper", "js/studio.js",
+    mutate("a misspelt key passed to a helper", "js/studio/cards.js",
            lambda text: text.replace('"card.confirming"', '"card.confirmng"', 1), "every key named in")
     mutate("innerHTML in a script", "js/keys.js",
            lambda text: text.replace('"use strict";', '"use strict";\n  document.body.innerHTML = "";', 1), "innerHTML")

@@ -24,9 +24,12 @@
 
   // ------------------------------------------------------------ Words and numbers
 
-  // Grouped by hand: Intl's Vietnamese data is missing from some browsers.
+  // Grouped by hand: Intl's Vietnamese data is missing from some browsers. A fraction (Kie's list
+  // prices: 14.4 credits) keeps up to three digits after the language's decimal mark.
   function formatNumber(value) {
-    var grouped = String(Math.abs(value)).replace(/\B(?=(\d{3})+(?!\d))/g, lang === "en" ? "," : ".");
+    var parts = String(Math.round(Math.abs(value) * 1000) / 1000).split(".");
+    var grouped = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, lang === "en" ? "," : ".");
+    if (parts[1]) grouped += (lang === "en" ? "." : ",") + parts[1];
     return (value < 0 ? "−" : "") + grouped;
   }
 

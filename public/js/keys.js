@@ -41,17 +41,26 @@
 
   function shellQuote(text) { return "'" + text.replace(/'/g, "'\\''") + "'"; }
 
+  // The default model from the catalog (GET /api/v1/models): the example uses it and its first options.
+  var exampleModel = null;
+
   function renderExample() {
     var base = window.location.origin;
-    var body = JSON.stringify({
-      prompt: P.t("keys.example_prompt"), model: "sora-2-text-to-video",
-      aspect_ratio: "landscape", duration: 10, quality: "standard"
-    }, null, 2).replace(/\n/g, "\n  ");
+    var request = { prompt: P.t("keys.example_prompt") };
+    if (exampleModel) {
+      request.model = exampleModel.id;
+      request.duration = exampleModel.durations[0];
+      request.aspect_ratio = exampleModel.aspect_ratios[0];
+      request.resolution = exampleModel.resolutions[0];
+    }
+    var body = JSON.stringify(request, null, 2).replace(/\n/g, "\n  ");
     var lines = [
       "export PHIM_KEY=" + shellQuote(shownKey || P.t("keys.example_placeholder")),
       "",
       "curl " + base + "/api/v1/me \\",
       "  -H \"Authorization: Bearer $PHIM_KEY\"",
+      "",
+      "curl " + base + "/api/v1/models",
       "",
       "curl " + base + "/api/v1/videos \\",
       "  -H \"Authorization: Bearer $PHIM_KEY\" \\",
@@ -192,6 +201,11 @@
 
   P.start({ signedIn: true, page: "keys" }).then(function () {
     renderExample();
+    P.api("GET", "/models").then(function (answer) {
+      var models = (answer && answer.models) || [];
+      exampleModel = models.filter(function (model) { return model["default"] === true; })[0] || models[0] || null;
+      renderExample();
+    }, function () {});
     return load();
   }).catch(P.showError);
 })();

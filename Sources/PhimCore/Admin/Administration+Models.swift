@@ -13,9 +13,9 @@ extension Administration {
                                 on db: Database) throws -> CatalogModel {
         let reason = try Self.reason(rawReason)
         return try changeModel(id, by: actor, on: db) { model, now in
-            if enabled, model.retired { throw AppError.invalidModelChange(detail: "\(id) is retired: the provider withdrew it") }
+            if enabled, model.retired { throw AppError.modelRetiredLocked(model: id) }
             guard model.enabled != enabled else { return nil }
-            if !enabled, model.isDefault { throw AppError.invalidModelChange(detail: "\(id) is the default model; choose another default first") }
+            if !enabled, model.isDefault { throw AppError.modelIsDefault(model: id) }
             try db.run("UPDATE models SET enabled = :enabled, updated_at = :now WHERE id = :id",
                        ["enabled": .bool(enabled), "now": .integer(now), "id": .text(id)])
             return (enabled ? "model.enable" : "model.disable", reason, [("enabled", .bool(model.enabled))], [("enabled", .bool(enabled))])
@@ -28,7 +28,7 @@ extension Administration {
         let reason = try Self.reason(rawReason)
         return try changeModel(id, by: actor, on: db) { model, now in
             guard !model.isDefault else { return nil }
-            guard model.isOffered else { throw AppError.invalidModelChange(detail: "\(id) is not offered; enable it first") }
+            guard model.isOffered else { throw AppError.modelNotOffered(model: id) }
             let previous = try db.firstRow("SELECT id FROM models WHERE is_default = 1")?.string("id")
             try db.run("UPDATE models SET is_default = 0, updated_at = :now WHERE is_default = 1", ["now": .integer(now)])
             try db.run("UPDATE models SET is_default = 1, updated_at = :now WHERE id = :id", ["now": .integer(now), "id": .text(id)])
@@ -85,7 +85,7 @@ extension Administration {
             var result = ImportResult()
             var position = try db.firstRow("SELECT COALESCE(MAX(position), -1) + 1 AS next FROM models")?.int("next") ?? 0
             for var model in models {
-                if model.isDefault, !model.isOffered { throw AppError.invalidModelChange(detail: "\(model.id) cannot be the default: it is not offered") }
+                if model.isDefault, !model.isOffered { throw AppError.modelNotOffered(model: model.id) }
                 if let existing = try ModelCatalog.find(model.id, on: db) {
                     if existing.definitionJSON == model.definitionJSON, existing.prices == model.prices, existing.enabled == model.enabled,
                        existing.retired == model.retired, existing.isDefault || !model.isDefault {
@@ -93,7 +93,7 @@ extension Administration {
                         continue
                     }
                     if existing.isDefault, !model.isDefault, !model.isOffered {
-                        throw AppError.invalidModelChange(detail: "\(model.id) is the default model; choose another default first")
+                        throw AppError.modelIsDefault(model: model.id)
                     }
                     model.isDefault = model.isDefault || existing.isDefault
                     try ModelCatalog.update(model, at: now, on: db)
@@ -110,7 +110,7 @@ extension Administration {
                 }
             }
             guard try db.firstRow("SELECT id FROM models WHERE is_default = 1 AND enabled = 1 AND retired = 0") != nil else {
-                throw AppError.invalidModelChange(detail: "the catalog would have no default model")
+                throw AppError.catalogNeedsDefault
             }
             Log.info("models imported by an operator", ["added": result.added.joined(separator: ","),
                                                         "updated": result.updated.joined(separator: ","), "actor": actor.label])

@@ -92,6 +92,22 @@ public struct CatalogModel: Sendable {
         return low...high
     }
 
+    /// What a create that leaves an option out gets: the first length and resolution listed,
+    /// 16:9 where offered, and the model's usual sound.
+    public struct Defaults: Sendable, Equatable {
+        public var duration: Int
+        public var aspectRatio: String
+        public var resolution: String
+        public var audio: Bool
+    }
+
+    public var defaults: Defaults {
+        let ratios = wire.aspectRatio.values
+        let audio = wire.audio.policy == .optional ? wire.audio.defaultOn : wire.audio.policy == .always
+        return Defaults(duration: wire.duration.values[0], aspectRatio: ratios.contains("16:9") ? "16:9" : ratios[0],
+                        resolution: wire.resolution.ids[0], audio: audio)
+    }
+
     /// Offered to people: enabled and not retired.
     public var isOffered: Bool { enabled && !retired }
 }

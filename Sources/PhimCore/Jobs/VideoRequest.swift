@@ -40,8 +40,7 @@ public struct VideoRequest: Sendable {
 
     /// Checks a create body field by field, in the order a person reads the form. `findModel`
     /// gives the catalog model a request names (nil: none named, the default) or throws why it
-    /// cannot be used. Options left out take the model's defaults: its first length and
-    /// resolution, 16:9 where offered, and its usual sound.
+    /// cannot be used. Options left out take the model's `defaults`.
     public static func validate(_ body: JSON, findModel: (String?) throws -> CatalogModel) throws -> VideoRequest {
         guard case .object = body else { throw AppError.invalidJSON(detail: "expected an object") }
         func field(_ name: String) -> JSON? {
@@ -70,8 +69,9 @@ public struct VideoRequest: Sendable {
         guard prompt.count <= limit else { throw AppError.promptTooLong(maximum: limit) }
         guard !prompt.containsControlCharacters(allowingLineBreaks: true) else { throw AppError.promptInvalidCharacters }
 
+        let defaults = model.defaults
         let ratios = model.wire.aspectRatio.values
-        var aspectRatio = ratios.contains("16:9") ? "16:9" : ratios[0]
+        var aspectRatio = defaults.aspectRatio
         if let value = field("aspect_ratio") {
             let named = value.stringValue.map { raw in ["landscape": "16:9", "portrait": "9:16"][raw] ?? raw }
             guard let named, ratios.contains(named) else { throw AppError.invalidAspectRatio(offered: ratios) }
@@ -79,14 +79,14 @@ public struct VideoRequest: Sendable {
         }
 
         let durations = model.wire.duration.values
-        var duration = durations[0]
+        var duration = defaults.duration
         if let value = field("duration") {
             guard let seconds = value.intValue, durations.contains(seconds) else { throw AppError.invalidDuration(offered: durations) }
             duration = seconds
         }
 
         let resolutions = model.wire.resolution.ids
-        var resolution = resolutions[0]
+        var resolution = defaults.resolution
         if let value = field("resolution") {
             guard let named = value.stringValue?.lowercased(), resolutions.contains(named) else {
                 throw AppError.invalidResolution(offered: resolutions)
@@ -94,7 +94,7 @@ public struct VideoRequest: Sendable {
             resolution = named
         }
 
-        var audio = model.wire.audio.policy == .optional ? model.wire.audio.defaultOn : model.wire.audio.policy == .always
+        var audio = defaults.audio
         if let value = field("audio") {
             guard case .bool(let wanted) = value else { throw AppError.invalidAudio }
             guard model.audioChoices.contains(wanted) else {

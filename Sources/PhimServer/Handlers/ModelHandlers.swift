@@ -30,7 +30,8 @@ enum ModelHandlers {
             ("id", .string(model.id)), ("name", .string(model.name.in(language))),
             ("description", .string(model.description.in(language))),
         ] + options(model) + [
-            ("audio_default", .bool(model.wire.audio.policy == .optional ? model.wire.audio.defaultOn : model.wire.audio.policy == .always)),
+            ("defaults", .object([("duration", .int(model.defaults.duration)), ("aspect_ratio", .string(model.defaults.aspectRatio)),
+                                  ("resolution", .string(model.defaults.resolution)), ("audio", .bool(model.defaults.audio))])),
             ("prompt_max_length", .int(VideoRequest.promptLimit(of: model))),
             ("available", .bool(!unavailable)),
             ("unavailable_reason", unavailable ? .optional(model.availability.reason) : .null),

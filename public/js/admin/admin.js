@@ -1,10 +1,32 @@
-// Shared by the operators' pages: the admin API wrapper, amounts, inline confirmations, and the ledger and audit rows.
+// Shared by the operators' pages: the tab bar, the admin API wrapper, amounts, inline confirmations, and the ledger and audit rows.
 (function () {
   "use strict";
 
   var P = window.Phim;
   var el = P.el;
   var setText = P.setText;
+
+  // ------------------------------------------------------------ Tabs
+
+  // Every operators' page, in the tab bar's order: the one list of them. A page names its own tab
+  // with <nav class="admin-tabs" data-tab="NAME">, and the bar is drawn here.
+  var TABS = [
+    { tab: "accounts", href: "/admin/", key: "admin.tab.accounts" },
+    { tab: "videos", href: "/admin/videos", key: "admin.tab.videos" },
+    { tab: "analytics", href: "/admin/analytics", key: "admin.tab.analytics" },
+    { tab: "provider", href: "/admin/provider", key: "admin.tab.provider" },
+    { tab: "models", href: "/admin/models", key: "admin.tab.models" },
+    { tab: "styles", href: "/admin/styles", key: "admin.tab.styles" },
+    { tab: "audit", href: "/admin/audit", key: "admin.tab.audit" }
+  ];
+
+  Array.prototype.forEach.call(document.querySelectorAll("nav.admin-tabs[data-tab]"), function (nav) {
+    TABS.forEach(function (entry) {
+      var link = el("a", "", { href: entry.href, "data-tab": entry.tab });
+      if (entry.tab === nav.dataset.tab) link.setAttribute("aria-current", "page");
+      nav.appendChild(setText(link, entry.key));
+    });
+  });
 
   // Calls /api/v1/admin. A 404 "not_found" means this session is no administrator's any more: a
   // session that ended goes to sign in (common.js does that on /me's 401); an account that lost
@@ -163,7 +185,12 @@
     account: { disable: ["admin.action.disable", "disable"], enable: ["admin.action.enable", "enable"] },
     price: { set: ["admin.action.price_set", "price"] },
     style: { create: ["admin.action.style_create", "style"], update: ["admin.action.style_update", "style"] },
-    job: { reconcile: ["admin.action.job_reconcile", "job"] }
+    job: { reconcile: ["admin.action.job_reconcile", "job"] },
+    model: {
+      enable: ["admin.action.model_enable", "enable"], disable: ["admin.action.model_disable", "disable"],
+      set_default: ["admin.action.model_set_default", "model"], set_price: ["admin.action.price_set", "price"],
+      recheck: ["admin.action.model_recheck", "model"], "import": ["admin.action.model_import", "model"]
+    }
   };
 
   var FIELDS = {
@@ -174,7 +201,12 @@
     name_en: "admin.field.name_en",
     prompt_text: "admin.field.prompt_text",
     position: "admin.field.position",
-    enabled: "admin.field.enabled"
+    enabled: "admin.field.enabled",
+    "default": "admin.field.default",
+    duration: "admin.field.duration",
+    resolution: "admin.field.resolution",
+    audio: "admin.field.audio",
+    available: "admin.field.available"
   };
 
   function actionOf(action) {
@@ -264,6 +296,10 @@
         var link = el("a", "", { href: "/admin/user?id=" + encodeURIComponent(entry.target_user_id) });
         link.textContent = entry.target || entry.target_user_id;
         target.appendChild(link);
+      } else if (/^model [\w.-]+$/.test(entry.target || "")) {
+        var model = el("a", "", { href: "/admin/models#model-" + entry.target.slice(6) });
+        model.textContent = entry.target;
+        target.appendChild(model);
       } else if (entry.target) {
         target.appendChild(el("span", "")).textContent = entry.target;
       }

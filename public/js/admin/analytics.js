@@ -10,6 +10,7 @@
 
   var DAYS = [7, 30, 90];
   var presets = {};   // style key -> preset, for its name in the page's language
+  var models = {};    // catalog id -> model (admin API), for its name
   var last = null;    // the last answer, drawn again on a language switch
   var loading = 0;
 
@@ -68,6 +69,11 @@
       day.textContent = String(entry.day || "");
       tr.appendChild(day);
       var model = el("td", "model");
+      if (models[entry.model]) {
+        var named = el("span", "model-name");
+        named.textContent = models[entry.model].name[P.language()] || models[entry.model].name.vi;
+        model.appendChild(named);
+      }
       var code = el("code", "");
       code.textContent = String(entry.model || "");
       model.appendChild(code);
@@ -97,7 +103,7 @@
     else setText(success, "admin.analytics.no_rate");
     success.classList.toggle("bad", ended > 0 && totals.completed / ended < 0.9);
     P.setNumber(document.getElementById("total-credits"), totals.credits);
-    P.setNumber(document.getElementById("total-cost"), totals.cost);
+    P.setNumber(document.getElementById("total-cost"), Math.round(totals.cost * 1000) / 1000); // Kie credits have fractions
 
     topList(document.getElementById("top-styles"), (report && report.top_styles) || [], "styles-empty",
             function (item) { return styleName(item.key); });
@@ -125,6 +131,10 @@
     var names = A.api("GET", "/styles").then(function (answer) {
       ((answer && answer.data) || []).forEach(function (preset) { presets[preset.key] = preset; });
     }, function () {});
-    return names.then(load);
+    // So are the models' names (from the catalog, retired ones included).
+    var catalog = A.api("GET", "/models").then(function (answer) {
+      ((answer && answer.models) || []).forEach(function (model) { models[model.id] = model; });
+    }, function () {});
+    return Promise.all([names, catalog]).then(load);
   }).catch(P.showError);
 })();

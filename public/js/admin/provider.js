@@ -1,5 +1,6 @@
 // Operators: the provider's health over the last hour (calls, errors, latency, last success and
-// error) and its balance, with a clear warning when it runs low.
+// error), its balance with a clear warning when it runs low, the creates per model over 24 hours
+// and the models the provider refuses now.
 (function () {
   "use strict";
 
@@ -91,13 +92,80 @@
     var none = !(health.by_outcome || []).length;
     document.getElementById("outcomes-empty").hidden = !none;
     document.getElementById("outcomes-table").hidden = none;
+    renderByModel(health.creates_by_model || []);
+    renderPaused(health.unavailable_models || []);
     document.getElementById("provider-loading").hidden = true;
     document.getElementById("provider-body").hidden = false;
   }
 
+  // The catalog's models by their provider ids, to name the creates (a provider id no model has is shown as it is).
+  var catalog = [];
+
+  function catalogName(providerId) {
+    var found = null;
+    catalog.forEach(function (model) {
+      Object.keys(model.provider_models || {}).forEach(function (mode) {
+        if (!found && model.provider_models[mode] === providerId) found = model;
+      });
+    });
+    return found;
+  }
+
+  function modelCell(model, code) {
+    var cell = el("td", "model");
+    if (model) {
+      var link = el("a", "model-name", { href: "/admin/models#model-" + encodeURIComponent(model.id) });
+      link.textContent = model.name[P.language()] || model.name.vi || model.id;
+      cell.appendChild(link);
+    }
+    cell.appendChild(el("code", "model-id")).textContent = code;
+    return cell;
+  }
+
+  function renderByModel(entries) {
+    var body = A.clear(document.getElementById("by-model-rows"));
+    entries.forEach(function (entry) {
+      var tr = el("tr", "", { "data-model": entry.model, "data-testid": "by-model-row" });
+      tr.appendChild(modelCell(catalogName(entry.model), String(entry.model)));
+      tr.appendChild(el("td", "num")).appendChild(A.number(entry.calls || 0));
+      var errors = el("td", "num" + (entry.errors ? " bad" : ""));
+      errors.appendChild(A.number(entry.errors || 0));
+      tr.appendChild(errors);
+      body.appendChild(tr);
+    });
+    document.getElementById("by-model-empty").hidden = entries.length > 0;
+    document.getElementById("by-model-table").hidden = entries.length === 0;
+  }
+
+  function renderPaused(entries) {
+    var box = A.clear(document.getElementById("paused-list"));
+    entries.forEach(function (entry) {
+      var model = catalog.filter(function (m) { return m.id === entry.id; })[0];
+      var item = el("li", "paused-item", { "data-model": entry.id, "data-testid": "paused-model" });
+      var name = el("a", "model-name", { href: "/admin/models#model-" + encodeURIComponent(entry.id) });
+      name.textContent = model ? model.name[P.language()] || model.name.vi : entry.id;
+      item.appendChild(name);
+      var since = el("span", "muted small-note");
+      since.appendChild(setText(el("span", ""), "admin.models.paused_since"));
+      since.appendChild(document.createTextNode(" "));
+      if (entry.since) since.appendChild(P.timeElement(entry.since));
+      item.appendChild(since);
+      if (entry.reason) item.appendChild(el("code", "event-detail")).textContent = entry.reason;
+      var again = el("span", "muted small-note");
+      again.appendChild(setText(el("span", ""), "admin.models.recheck_at"));
+      again.appendChild(document.createTextNode(" "));
+      if (entry.recheck_at) again.appendChild(P.timeElement(entry.recheck_at));
+      item.appendChild(again);
+      box.appendChild(item);
+    });
+    document.getElementById("paused-empty").hidden = entries.length > 0;
+    box.hidden = entries.length === 0;
+  }
+
   function load() {
     refresh.disabled = true;
-    return A.api("GET", "/provider").then(render, P.showError).then(function () { refresh.disabled = false; });
+    var models = A.api("GET", "/models").then(function (answer) { catalog = (answer && answer.models) || []; }, function () { catalog = []; });
+    return models.then(function () { return A.api("GET", "/provider"); }).then(render, P.showError).then(function () { refresh.disabled = false; });
   }
 
   refresh.addEventListener("click", load);

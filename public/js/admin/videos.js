@@ -12,18 +12,11 @@
   var LIMIT = 200;
   var UNFINISHED = ["submitting", "pending", "processing"];
   var STATUSES = ["submitting", "pending", "processing", "completed", "failed", "canceled"];
-  // The models, named as the studio names its tiers.
-  var MODELS = [
-    ["sora-2-text-to-video", "tier.standard"], ["sora-2-image-to-video", "tier.standard"],
-    ["sora-2-text-to-video-stable", "tier.stable"], ["sora-2-image-to-video-stable", "tier.stable"],
-    ["sora-2-pro-text-to-video", "tier.pro"], ["sora-2-pro-image-to-video", "tier.pro"]
-  ];
-  var MODES = { "text-to-video": "mode.text_to_video", "image-to-video": "mode.image_to_video" };
   var FAILURES = {
     provider_failed: "admin.failure.provider_failed", content_rejected: "admin.failure.content_rejected",
     provider_error: "admin.failure.provider_error", submission_unconfirmed: "admin.failure.submission_unconfirmed",
     timed_out: "admin.failure.timed_out", deadline_exceeded: "admin.failure.deadline_exceeded",
-    missing_result: "admin.failure.missing_result"
+    missing_result: "admin.failure.missing_result", model_unavailable: "admin.failure.model_unavailable"
   };
 
   var form = document.getElementById("filters");
@@ -38,27 +31,35 @@
   var stuckNote = document.getElementById("stuck-note");
   var generation = 0;
 
-  function modelLabel(model) {
-    for (var i = 0; i < MODELS.length; i++) if (MODELS[i][0] === model) return MODELS[i][1];
-    return null;
+  // The catalog (offered and retired models), from the admin API: the filter's choices and the rows' names.
+  var catalog = [];
+
+  function modelOf(id) {
+    return catalog.filter(function (model) { return model.id === id; })[0] || null;
   }
 
-  function modeOf(model) {
-    return model.indexOf("image-to-video") >= 0 ? MODES["image-to-video"] : MODES["text-to-video"];
-  }
+  function modelName(model) { return model.name[P.language()] || model.name.vi || model.id; }
 
-  MODELS.forEach(function (model) {
-    var option = el("option", "", { value: model[0] });
-    setText(option, "admin.videos.model_option", { tier: t(model[1]), mode: t(modeOf(model[0])) });
-    modelSelect.appendChild(option);
-  });
-  // The options' words hold other words: rebuild them on a language switch.
-  P.onLanguage(function () {
-    Array.prototype.forEach.call(modelSelect.querySelectorAll("option[value]:not([value=''])"), function (option) {
-      var label = modelLabel(option.value);
-      setText(option, "admin.videos.model_option", { tier: t(label), mode: t(modeOf(option.value)) });
+  function fillModels() {
+    var chosen = modelSelect.value;
+    Array.prototype.forEach.call(modelSelect.querySelectorAll("option[value]:not([value=''])"), function (option) { option.remove(); });
+    catalog.forEach(function (model) {
+      var option = el("option", "", { value: model.id });
+      setText(option, model.retired ? "admin.videos.model_option_retired" : "admin.videos.model_option", { name: modelName(model), id: model.id });
+      modelSelect.appendChild(option);
     });
-  });
+    if (chosen && modelSelect.querySelector('option[value="' + CSS.escape(chosen) + '"]')) modelSelect.value = chosen;
+  }
+
+  function loadModels() {
+    return A.api("GET", "/models").then(function (answer) {
+      catalog = (answer && answer.models) || [];
+      fillModels();
+    }, function () { catalog = []; });
+  }
+
+  // The options' words hold the models' names: rebuild them on a language switch.
+  P.onLanguage(function () { fillModels(); if (catalog.length) load(); });
 
   // ------------------------------------------------------------ The view in the address
 
@@ -143,11 +144,16 @@
     tr.appendChild(status);
 
     var model = cell(null, "model");
-    var label = modelLabel(video.model);
+    var known = modelOf(video.model);
     var name = el("span", "model-name");
-    if (label) setText(name, label);
-    else name.textContent = video.model || "";
+    name.textContent = known ? modelName(known) : video.model || "";
     model.appendChild(name);
+    var options = el("span", "specs model-options-line");
+    [video.aspect_ratio, video.duration ? t("duration.seconds", { seconds: video.duration }) : null, video.resolution,
+     typeof video.audio === "boolean" ? t(video.audio ? "card.sound_on" : "card.sound_off") : null].forEach(function (part) {
+      if (part) options.appendChild(el("span", "")).textContent = part;
+    });
+    model.appendChild(options);
     var code = el("code", "model-id");
     code.textContent = video.model || "";
     model.appendChild(code);
@@ -295,6 +301,8 @@
   }
 
   P.start({ admin: true, page: "admin" }).then(function () {
+    return loadModels();
+  }).then(function () {
     readAddress();
     loadFailures();
     return load();

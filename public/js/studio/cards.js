@@ -1,0 +1,290 @@
+// One video as a card in the gallery: its media, status, what it was made with, and its actions.
+import * as M from "./models.js";
+
+const P = window.Phim;
+const { t, el, setText, setAttr } = P;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const UNFINISHED = ["submitting", "pending", "processing"];
+const STATUSES = ["submitting", "pending", "processing", "completed", "failed", "canceled"];
+// Old (Sora) videos name a quality where newer ones name a resolution ("720p", shown as it is).
+const RESOLUTIONS = { standard: "card.resolution_standard", high: "card.resolution_high" };
+const SPEAKER = "M4 9h4l5-4v14l-5-4H4z";
+const WAVES = "M16.5 8.5a5 5 0 0 1 0 7";
+const MUTED = "M16 9l5 6 M21 9l-5 6";
+
+export const isUnfinished = (video) => UNFINISHED.includes(video.status);
+
+function labelled(tag, className, key, params) {
+  return setText(el(tag, className), key, params);
+}
+
+function mediaState(className, paths) {
+  const box = el("div", "media-state " + className, { "aria-hidden": "true" });
+  box.appendChild(P.icon(paths, 40));
+  return box;
+}
+
+// Where a finished video plays and downloads from: media_url (a redirect that outlives the
+// provider's URL) when the server gives one, else the provider's URL.
+export const mediaSource = (video) => video.media_url || video.video_url || null;
+
+const isExpired = (video) => video.status === "completed" && video.expired === true;
+
+export const isPlayable = (video) => video.status === "completed" && !isExpired(video) && !!mediaSource(video);
+
+// "0:42", "12:05", "1:02:09".
+export function clock(seconds) {
+  const whole = Math.max(0, Math.floor(seconds));
+  const hours = Math.floor(whole / 3600);
+  const minutes = Math.floor((whole % 3600) / 60);
+  const rest = String(whole % 60).padStart(2, "0");
+  return hours > 0 ? hours + ":" + String(minutes).padStart(2, "0") + ":" + rest : minutes + ":" + rest;
+}
+
+// The media box, in the video's own frame (16:9, 9:16 or 1:1) inside a tidy box.
+function renderMedia(video) {
+  const shape = (M.RATIOS[video.aspect_ratio] || M.RATIOS["16:9"]).shape;
+  const box = el("div", "card-media media-" + shape);
+  const media = el("div", "frame");
+  box.appendChild(media);
+  if (isExpired(video)) {
+    const expired = mediaState("media-expired", ["M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z", "M12 7v5l3 2"]);
+    expired.removeAttribute("aria-hidden");
+    expired.appendChild(labelled("span", "media-caption", "card.expired_short"));
+    media.appendChild(expired);
+  } else if (isPlayable(video)) {
+    const player = el("video", "card-video", { controls: "", playsinline: "", preload: "metadata" });
+    player.src = mediaSource(video);
+    media.appendChild(player);
+  } else if (video.status === "failed" || video.status === "completed") {
+    media.appendChild(mediaState("media-failed", ["M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z", "M12 7.5v6", "M12 16.5v.5"]));
+  } else if (video.status === "canceled") {
+    media.appendChild(mediaState("media-canceled", ["M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z", "M6.5 17.5l11-11"]));
+  } else {
+    const working = el("div", "media-state media-working", { "aria-hidden": "true" });
+    if (video.image_url) {
+      const reference = el("img", "media-reference", { alt: "" });
+      reference.src = video.image_url;
+      working.appendChild(reference);
+    }
+    working.appendChild(el("span", "spinner large"));
+    media.appendChild(working);
+  }
+  return box;
+}
+
+// A speaker, struck through when the video has no sound.
+function soundMark(audio) {
+  const mark = el("span", "sound-mark" + (audio ? "" : " off"), { "data-testid": "sound-mark", "data-audio": String(audio), role: "img" });
+  mark.appendChild(P.icon(audio ? [SPEAKER, WAVES] : [SPEAKER, MUTED], 14));
+  setAttr(mark, "title", audio ? "card.sound_on" : "card.sound_off");
+  setAttr(mark, "aria-label", audio ? "card.sound_on" : "card.sound_off");
+  return mark;
+}
+
+// Model · (image) · ratio · length · resolution · sound · price.
+function renderSpecs(video) {
+  const specs = el("p", "specs");
+  const name = el("span", "card-model", { "data-testid": "card-model" });
+  name.textContent = M.nameOf(video.model);
+  specs.appendChild(name);
+  if (video.mode === "image_to_video") specs.appendChild(labelled("span", "", "mode.image_to_video"));
+  if (video.aspect_ratio) {
+    const ratio = el("span", "", { "data-testid": "card-ratio" });
+    ratio.textContent = video.aspect_ratio;
+    specs.appendChild(ratio);
+  }
+  if (video.duration) specs.appendChild(labelled("span", "", "duration.seconds", { seconds: video.duration }));
+  if (video.resolution) {
+    const resolution = el("span", "", { "data-testid": "card-resolution" });
+    if (RESOLUTIONS[video.resolution]) setText(resolution, RESOLUTIONS[video.resolution]);
+    else resolution.textContent = video.resolution;
+    specs.appendChild(resolution);
+  }
+  if (typeof video.audio === "boolean") specs.appendChild(el("span", "sound-part")).appendChild(soundMark(video.audio));
+  if (typeof video.price_credits === "number") specs.appendChild(labelled("span", "price-tag", "credits.amount", { amount: video.price_credits }));
+  return specs;
+}
+
+function actionButton(action, key, className) {
+  const button = el("button", "button small " + (className || "secondary"), { type: "button", "data-action": action });
+  return setText(button, key);
+}
+
+// "The provider keeps it N more days" under a finished video (highlighted in the last two days),
+// or why an expired one no longer plays.
+function renderExpiry(video) {
+  if (video.status !== "completed") return null;
+  if (isExpired(video)) return labelled("p", "expiry expired", "card.expired");
+  const until = Date.parse(video.expires_at || "");
+  if (!until) return null;
+  const left = until - Date.now();
+  const node = el("p", "expiry", { "data-testid": "expiry" });
+  if (left <= DAY_MS) setText(node, "card.expires_today");
+  else setText(node, "card.expires_in", { days: Math.ceil(left / DAY_MS) });
+  node.dataset.days = String(Math.max(0, Math.ceil(left / DAY_MS)));
+  if (left <= 2 * DAY_MS) node.classList.add("soon");
+  setAttr(node, "title", "card.expiry_hint");
+  return node;
+}
+
+// The public link of a shared video: open it, copy it, or stop sharing.
+function renderShare(video) {
+  const box = el("div", "share-box", { "data-testid": "share" });
+  box.appendChild(labelled("span", "share-label", "card.shared"));
+  const link = el("a", "share-url", { href: video.share_url, target: "_blank", rel: "noopener", "data-action": "open-share", "data-testid": "share-url" });
+  link.textContent = video.share_url;
+  setAttr(link, "title", "card.share_open");
+  box.appendChild(link);
+  if (typeof video.share_views === "number") {
+    const views = el("span", "share-views", { "data-testid": "share-views" });
+    views.dataset.count = String(video.share_views);
+    setText(views, video.share_views === 1 ? "card.share_view_one" : "card.share_views", { count: video.share_views });
+    box.appendChild(views);
+  }
+  const buttons = el("div", "share-actions");
+  buttons.appendChild(actionButton("copy-share", "card.share_copy"));
+  buttons.appendChild(actionButton("unshare", "card.unshare", "ghost"));
+  box.appendChild(buttons);
+  if (video.embed_code) {
+    const embedId = "embed-" + video.id;
+    const embedLabel = labelled("label", "share-label embed-label", "card.embed");
+    embedLabel.htmlFor = embedId;
+    box.appendChild(embedLabel);
+    const embedRow = el("div", "embed-row");
+    const code = el("input", "embed-code", { id: embedId, type: "text", readonly: "", spellcheck: "false", "data-testid": "embed-code" });
+    code.value = video.embed_code;
+    embedRow.appendChild(code);
+    embedRow.appendChild(actionButton("copy-embed", "card.embed_copy"));
+    box.appendChild(embedRow);
+  }
+  return box;
+}
+
+// The line under a running video: how long it has taken against how long the model usually
+// takes. A bar fills only when the provider reports a figure (most models report none).
+function renderRunning(video) {
+  const row = el("div", "progress-row", { "data-testid": "running" });
+  const track = el("div", "progress-track", { role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100" });
+  setAttr(track, "aria-label", "card.progress");
+  track.appendChild(el("span", "progress-fill"));
+  row.appendChild(track);
+  row.appendChild(el("span", "progress-text", { "data-testid": "elapsed" }));
+  updateRunning(row, video);
+  return row;
+}
+
+function updateRunning(row, video) {
+  const track = row.querySelector(".progress-track");
+  const text = row.querySelector(".progress-text");
+  const progress = Math.max(0, Math.min(100, Math.round(Number(video.progress) || 0)));
+  const model = M.find(video.model);
+  const typical = model && model.typical_seconds > 0 ? model.typical_seconds : null;
+  const started = Date.parse(video.created_at || "");
+  const elapsed = started ? Math.max(0, (Date.now() - started) / 1000) : 0;
+  const status = t("status." + (STATUSES.includes(video.status) ? video.status : "pending"));
+  const over = typical !== null && elapsed > typical;
+  const params = { status: status, elapsed: clock(elapsed) };
+  if (typical === null) setText(text, "card.running_plain", params);
+  else setText(text, over ? "card.running_long" : "card.running", Object.assign(params, { typical: clock(typical) }));
+  if (progress > 0) text.appendChild(labelled("span", "progress-value", "card.percent", { value: progress }));
+  row.classList.toggle("overdue", over);
+  track.classList.toggle("indeterminate", progress === 0);
+  track.querySelector(".progress-fill").style.width = progress > 0 ? progress + "%" : "";
+  if (progress > 0) track.setAttribute("aria-valuenow", String(progress));
+  else track.removeAttribute("aria-valuenow");
+  track.setAttribute("aria-valuetext", text.textContent);
+  text.dataset.elapsed = String(Math.floor(elapsed));
+}
+
+export function renderCard(video) {
+  const card = el("article", "card", {
+    id: "video-" + video.id, "data-id": video.id, "data-status": video.status, "data-mode": video.mode || "",
+    "data-model": video.model || "", "data-aspect": video.aspect_ratio || "", "data-testid": "video-card"
+  });
+  card.appendChild(renderMedia(video));
+  const body = el("div", "card-body");
+
+  const meta = el("div", "card-meta");
+  const status = STATUSES.includes(video.status) ? video.status : "pending";
+  meta.appendChild(setText(el("span", "badge badge-" + status, { "data-testid": "status" }), "status." + status));
+  if (video.created_at) meta.appendChild(P.timeElement(video.created_at));
+  body.appendChild(meta);
+
+  if (isUnfinished(video)) body.appendChild(renderRunning(video));
+
+  const prompt = el("p", "prompt", { "data-testid": "prompt" });
+  prompt.textContent = video.prompt || "";
+  body.appendChild(prompt);
+  const toggle = el("button", "link prompt-toggle", { type: "button", "data-action": "expand" });
+  setText(toggle, "card.more");
+  toggle.hidden = true;
+  body.appendChild(toggle);
+
+  body.appendChild(renderSpecs(video));
+  const expiry = renderExpiry(video);
+  if (expiry) body.appendChild(expiry);
+
+  if (video.status === "submitting") body.appendChild(labelled("p", "note", "card.confirming"));
+  if (video.status === "failed") {
+    const failure = el("p", "failure", { role: "status", "data-testid": "failure" });
+    const reason = el("span", "failure-message");
+    reason.textContent = (video.failure && video.failure.message) || t("card.failed_generic");
+    failure.appendChild(reason);
+    if (video.credits_refunded) {
+      failure.appendChild(document.createTextNode(" "));
+      failure.appendChild(labelled("span", "refunded", "card.refunded"));
+    }
+    body.appendChild(failure);
+  } else if (video.status === "canceled" && video.credits_refunded) {
+    const canceled = el("p", "failure canceled", { role: "status" });
+    canceled.appendChild(labelled("span", "refunded", "card.refunded"));
+    body.appendChild(canceled);
+  }
+
+  if (isPlayable(video) && video.share_url) body.appendChild(renderShare(video));
+
+  const actions = el("div", "card-actions");
+  if (isPlayable(video)) {
+    const download = el("a", "button small secondary", { "data-action": "download", download: "", target: "_blank", rel: "noopener" });
+    download.href = mediaSource(video);
+    actions.appendChild(setText(download, "card.download"));
+    if (!video.share_url) actions.appendChild(actionButton("share", "card.share"));
+  }
+  if (video.status === "pending") actions.appendChild(actionButton("cancel", "card.cancel"));
+  if (video.status === "failed" || video.status === "canceled") actions.appendChild(actionButton("retry", "card.retry"));
+  actions.appendChild(actionButton("delete", "card.delete", "ghost danger push-end"));
+  body.appendChild(actions);
+
+  const confirm = el("div", "confirm-row", { "data-testid": "confirm-delete", role: "group" });
+  confirm.hidden = true;
+  confirm.appendChild(labelled("span", "confirm-question", "card.confirm_delete"));
+  confirm.appendChild(actionButton("keep", "card.keep"));
+  confirm.appendChild(actionButton("confirm-delete", "card.delete", "danger-solid"));
+  body.appendChild(confirm);
+
+  card.appendChild(body);
+  return card;
+}
+
+// Brings a running card's line up to date (elapsed time, the provider's figure if any).
+export function refreshRunning(card, video) {
+  const row = card.querySelector(".progress-row");
+  if (row && video && isUnfinished(video)) updateRunning(row, video);
+}
+
+// Names the cards' models again (the catalog arrived or changed language).
+export function rename(card, video) {
+  const name = card.querySelector(".card-model");
+  if (name && video) name.textContent = M.nameOf(video.model);
+  refreshRunning(card, video);
+}
+
+// Shows "more" under a prompt only when the prompt is cut off.
+export function decorate(card) {
+  const prompt = card.querySelector(".prompt");
+  const toggle = card.querySelector(".prompt-toggle");
+  if (!prompt || !toggle) return;
+  toggle.hidden = !card.classList.contains("expanded") && !(prompt.scrollHeight > prompt.clientHeight + 1);
+}
