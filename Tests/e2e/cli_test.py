@@ -116,11 +116,11 @@ def models_section(phim, args, client):
     deadline = time.time() + 15  # each FastCGI process writes its tallies every 5 s
     while True:
         code, out = phim("provider", "health")
-        if "creates of bytedance/seedance-2-fast (24 h): 2, 2 refused or failed" in out or time.time() > deadline:
+        if "creates of bytedance/seedance-2-fast (24 h): 1, 1 refused or failed" in out or time.time() > deadline:
             break
         time.sleep(1)
     check("provider health shows it and the creates per model", "model seedance-2-fast UNAVAILABLE" in out
-          and "creates of bytedance/seedance-2-fast (24 h): 2, 2 refused or failed" in out, out)
+          and "creates of bytedance/seedance-2-fast (24 h): 1, 1 refused or failed" in out, out)
     code, out = phim("provider", "check")
     check("provider check: live, unavailable and never tried models; prices next to Kie's list; no difference",
           code != 0 and "seedance-2-fast  bytedance/seedance-2-fast  UNAVAILABLE since" in out
