@@ -41,7 +41,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 # Fast simulated jobs. The suites make many accounts from one address and many videos a minute,
 # and the concurrent-create check must be bounded by the balance alone; the abuse limits
 # themselves are tested in the Swift suite (AbuseTests).
-export PHIM_SIMULATOR_DELAY_SECONDS=3 PHIM_RECONCILE_INTERVAL_SECONDS=2 PHIM_STALE_AFTER_SECONDS=4
+export PHIM_SIMULATOR_DELAY_SECONDS=3 PHIM_RECONCILE_INTERVAL_SECONDS=2 PHIM_STALE_AFTER_SECONDS=8
 export PHIM_MAX_UNFINISHED_VIDEOS=100 PHIM_CREATES_PER_MINUTE=1000 PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR=1000
 # A model this run's simulator pauses (imported by cli_test.py): refused once, then marked unavailable.
 export PHIM_SIMULATOR_PAUSED_MODELS=bytedance/seedance-2-fast
