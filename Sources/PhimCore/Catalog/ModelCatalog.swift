@@ -70,12 +70,23 @@ public enum ModelCatalog {
                            credits: row.int("credits"), providerCredits: row.optionalInt64("provider_millicredits").map { Double($0) / 1000 })
     }
 
+    /// Definitions already read, by their text: the same text always reads the same, so an
+    /// entry never goes stale, and a changed model simply has new text (and few models exist).
+    private static let definitions = Locked<[String: CatalogModel]>([:])
+
     private static func model(_ row: NamedRow, prices: [CatalogModel.Price]) throws -> CatalogModel {
-        let id = row.string("id")
-        guard let definition = JSON.parse(Data(row.string("definition").utf8)) else {
-            throw WireSpec.Problem("models.\(id)", "definition is not JSON")
+        let id = row.string("id"), text = row.string("definition")
+        var model: CatalogModel
+        if let known = definitions.withLock({ $0[text] }) {
+            model = known
+        } else {
+            guard let definition = JSON.parse(Data(text.utf8)) else { throw WireSpec.Problem("models.\(id)", "definition is not JSON") }
+            model = try CatalogModel(definition: definition, path: "models.\(id)")
+            definitions.withLock { cache in
+                if cache.count > 500 { cache.removeAll() } // imports that keep changing text: start again
+                cache[text] = model
+            }
         }
-        var model = try CatalogModel(definition: definition, path: "models.\(id)")
         // In the model's own order of resolutions (SQL would sort "1080p" before "720p").
         let order = model.wire.resolution.ids
         model.prices = prices.sorted {
