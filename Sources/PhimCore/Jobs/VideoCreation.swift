@@ -128,7 +128,7 @@ public struct VideoCreation: Sendable {
             let taskRequest = ProviderTaskRequest(
                 wire: request.model.wire, mode: request.mode, prompt: request.prompt, aspectRatio: request.aspectRatio,
                 durationSeconds: request.durationSeconds, resolution: request.resolution, audio: request.audio,
-                imageURL: try deliveredImageURL(priced, jobID: jobID, on: db),
+                imageURL: try deliveredImageURL(priced, jobID: jobID),
                 callbackURL: "\(settings.publicBaseURL)/api/v1/webhooks/kie/\(jobID)/\(secret)")
             let taskID = try provider.createTask(taskRequest)
             // The create reply is news like any other: if a fast callback already moved the job
@@ -192,11 +192,11 @@ public struct VideoCreation: Sendable {
             // until it is worth trying again.
             Log.error("provider refused the model; marked unavailable", fields)
             let now = clock.nowMillis()
-            try db.write {
+            try db.write { // the refund and the mark together (the failure's write nests in this one)
                 try ModelCatalog.markUnavailable(model.id, reason: message, at: now, recheckMinutes: settings.modelRecheckMinutes, on: db)
+                try lifecycle.fail(jobID: jobID, reason: .modelUnavailable, providerCode: String(code), providerMessage: message,
+                                   onlyIf: [.submitting], on: db)
             }
-            try lifecycle.fail(jobID: jobID, reason: .modelUnavailable, providerCode: String(code), providerMessage: message,
-                               onlyIf: [.submitting], on: db)
             throw AppError.modelUnavailable(model: model.id, reason: message, retryAfter: settings.modelRecheckMinutes * 60, videoID: jobID)
         }
         switch error {
@@ -233,7 +233,7 @@ public struct VideoCreation: Sendable {
     /// one, a copy on Kie's file host, made now (its files live a day at least), named with the
     /// image's real extension, since that host serves a file with the type its name says.
     /// A copy that cannot be made means no task: the provider error says so.
-    private func deliveredImageURL(_ quote: Quote, jobID: String, on db: Database) throws -> String? {
+    private func deliveredImageURL(_ quote: Quote, jobID: String) throws -> String? {
         guard let key = quote.imageKey else { return nil }
         guard settings.imageDelivery == .kieUpload else { return quote.imageURL }
         guard let bytes = FileManager.default.contents(atPath: "\(settings.uploadsDirectory)/\(key)") else {
