@@ -235,7 +235,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidDeadline: ["minimum": String(VideoRequest.deadlineRange.lowerBound), "maximum": String(VideoRequest.deadlineRange.upperBound)]
         case .unknownModel(let model, let offered): ["model": model, "offered": offered.joined(separator: ", ")]
         case .modelRetired(let model, let replacements): ["model": model, "replacements": replacements.joined(separator: ", ")]
-        case .modelUnavailable(let model, let reason, _, _): ["model": model, "reason": reason ?? "—"]
+        case .modelUnavailable(let model, _, _, _): ["model": model]
         case .modeNotOffered(let model, _), .audioNotOffered(let model, _): ["model": model]
         case .invalidAspectRatio(let offered), .invalidResolution(let offered): ["offered": offered.joined(separator: ", ")]
         case .invalidDuration(let offered): ["offered": offered.map(String.init).joined(separator: ", ")]
@@ -271,8 +271,9 @@ public enum AppError: Error, Equatable, Sendable {
         case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): return ["host": .string(String(host.prefix(200)))]
         case .unknownModel(_, let offered): return ["offered": strings(offered)]
         case .modelRetired(let model, let replacements): return ["model": .string(model), "replacements": strings(replacements)]
-        case .modelUnavailable(let model, let reason, _, let videoID):
-            return ["model": .string(model), "reason": .optional(reason), "video_id": .optional(videoID)]
+        // The provider's own words (`reason`) are for operators (the admin Models page), not users.
+        case .modelUnavailable(let model, _, _, let videoID):
+            return ["model": .string(model), "video_id": .optional(videoID)]
         case .invalidAspectRatio(let offered), .invalidResolution(let offered): return ["offered": strings(offered)]
         case .invalidDuration(let offered): return ["offered": .array(offered.map { .int($0) })]
         default: return [:]

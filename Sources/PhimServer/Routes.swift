@@ -101,7 +101,7 @@ enum Routes {
         Route("POST", "/api/v1/admin/videos/:id/reconcile", .admin, callsProvider: true, AdminJobHandlers.reconcile),
         Route("GET", "/api/v1/admin/failures", .admin, AdminJobHandlers.failures),
         Route("GET", "/api/v1/admin/provider", .admin, callsProvider: true, AdminProviderHandlers.health),
-        Route("GET", "/api/v1/admin/provider/reconciliation", .admin, callsProvider: true, AdminReconciliationHandlers.report),
+        Route("POST", "/api/v1/admin/provider/reconciliation", .admin, callsProvider: true, AdminReconciliationHandlers.report),
         Route("GET", "/api/v1/admin/analytics", .admin, AdminAnalyticsHandlers.report),
         Route("GET", "/api/v1/admin/audit", .admin, AdminHandlers.audit),
         Route("GET", "/api/v1/admin/ledger.csv", .admin, AdminHandlers.ledgerCSV),
@@ -116,7 +116,7 @@ enum Router {
     /// `route` is set to the matched route's pattern (for metrics: never the raw path, whose ids
     /// would make a label per video).
     static func dispatch(_ request: Request, app: App, db: Database?, route matched: inout String) throws -> Response {
-        let segments = request.path.split(separator: "/").map(String.init)
+        guard let segments = segments(of: request.path) else { throw AppError.routeNotFound }
         var allowed: [String] = []
         for route in Routes.all {
             guard let parameters = match(route.pattern, segments) else { continue }
@@ -154,7 +154,7 @@ enum Router {
     /// Whether the route a request would reach may call the provider (matched exactly as
     /// `dispatch` matches, so no spelling of the path slips past).
     static func callsProvider(method: String, path: String) -> Bool {
-        let segments = path.split(separator: "/").map(String.init)
+        guard let segments = segments(of: path) else { return false }
         let effective = method == "HEAD" ? "GET" : method
         // Only the routes that may call the provider are tried (asked for every request, before
         // `dispatch` matches again: trying the whole table was 3 % of a video read).
@@ -162,6 +162,15 @@ enum Router {
     }
 
     private static let providerRoutes = Routes.all.filter(\.callsProvider)
+
+    /// The path's segments; nil when one is empty (`/login/`, `//login`): such a path is not the
+    /// route's, or nginx's limits, which match the normalized path, could be stepped around.
+    private static func segments(of path: String) -> [String]? {
+        guard path.hasPrefix("/") else { return nil }
+        let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        guard !segments.contains(where: \.isEmpty) else { return nil }
+        return segments.map(String.init)
+    }
 
     /// Every request tries the routes in turn, so a miss costs no allocation and a segment is
     /// percent-decoded only when it has a `%` (Foundation's decoding was a tenth of a read's time).

@@ -180,9 +180,12 @@ class PhimUp:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data = data
-        self.env = {**os.environ, "LOG_LEVEL": "warning", "PHIM_PASSWORD_HASH_COST": "minimum",
-                    "PHIM_CREATES_PER_MINUTE": "100000000", "PHIM_MAX_UNFINISHED_VIDEOS": "100000000", **(extra or {})}
+        # As shipped: the default log level (`info`, a line per request) unless `extra` says otherwise.
+        self.env = {**os.environ, "PHIM_PASSWORD_HASH_COST": "minimum",
+                    "PHIM_CREATES_PER_MINUTE": "100000000", "PHIM_MAX_UNFINISHED_VIDEOS": "100000000"}
         self.env.pop("KIE_API_KEY", None)
+        self.env.pop("LOG_LEVEL", None)
+        self.env.update(extra or {})
         self.log = open(os.path.join(os.path.dirname(data), name + ".log"), "w")
         self.process = subprocess.Popen([options.phim, "up", "--port", str(self.port), "--data", data], cwd=ROOT, env=self.env,
                                         stdout=self.log, stderr=subprocess.STDOUT)
@@ -508,6 +511,40 @@ def vapor_rows(work):
 
 # ---------------------------------------------------------------------------------------------
 
+# Simulated jobs outlast the run and nothing is due, so only the benchmark's requests load it.
+QUIET_JOBS = {"PHIM_SIMULATOR_DELAY_SECONDS": "3600", "PHIM_STALE_AFTER_SECONDS": "86400", "PHIM_JOB_TIMEOUT_SECONDS": "86400"}
+
+
+def log_level_lines(pairs):
+    """Rows 16: the default log level against `LOG_LEVEL=warning`, per request kind; pairs of
+    (name, default-level rows, warning rows)."""
+    lines = ["| # | request | default level (`info`) req/s | `LOG_LEVEL=warning` req/s | default ÷ warning | target |",
+             "|---|---|---:|---:|---:|---|"]
+    for name, default, quiet in pairs:
+        a, b = sum(r.rps for r in default) / len(default), sum(r.rps for r in quiet) / len(quiet)
+        lines.append(f"| 16 | {name} | {a:,.0f} | {b:,.0f} | {a / b:.2f} | ≥ 0.90 — {'met' if a / b >= 0.90 else '**missed**'} |")
+    return "\n".join(lines)
+
+
+def log_levels_only(work):
+    """`--log-levels`: only rows 16, alternating the two levels twice on a small seed (about 3 minutes)."""
+    data, clients = os.path.join(work, "phim", "data"), os.path.join(work, "phim", "clients")
+    os.makedirs(data)
+    subprocess.run([options.bench, "seed", "--database", os.path.join(data, "phim.sqlite"), "--users", "500", "--videos", "10000",
+                    "--waiting-users", "20", "--waiting-per-user", "20", "--out", clients], capture_output=True, text=True, check=True)
+    measured = {level: {"livez": [], "read_key": []} for level in ("info", "warning")}
+    for _ in range(2):
+        for level in ("info", "warning"):
+            up = PhimUp(data, {**QUIET_JOBS, **({"LOG_LEVEL": "warning"} if level == "warning" else {})}, name="up-" + level)
+            try:
+                measured[level]["livez"].append(wrk(f"GET /api/livez ({level})", up.base + "/api/livez"))
+                measured[level]["read_key"].append(wrk(f"GET /api/v1/videos/{{id}} (API key, {level})", up.base + "/", "read-key.lua", bench_dir=clients))
+            finally:
+                up.stop()
+    print(log_level_lines([("`GET /api/livez`", measured["info"]["livez"], measured["warning"]["livez"]),
+                           ("`GET /api/v1/videos/{id}` (API key)", measured["info"]["read_key"], measured["warning"]["read_key"])]))
+
+
 def new_stack(work):
     data = os.path.join(work, "phim", "data")
     clients = os.path.join(work, "phim", "clients")
@@ -531,8 +568,7 @@ def new_stack(work):
         nginx.wait()
 
     # Simulated jobs outlast the run and nothing is due, so only the benchmark's requests load it.
-    up = PhimUp(data, {"PHIM_SIMULATOR_DELAY_SECONDS": "3600", "PHIM_STALE_AFTER_SECONDS": "86400",
-                       "PHIM_JOB_TIMEOUT_SECONDS": "86400"})
+    up = PhimUp(data, QUIET_JOBS)
     rows = {"ceiling": ceiling}
     try:
         fastcgi = up.fastcgi()
@@ -556,6 +592,12 @@ def new_stack(work):
         restarts = [pid for pid in up.fastcgi() if pid not in fastcgi]
     finally:
         up.stop()
+    quiet = PhimUp(data, {**QUIET_JOBS, "LOG_LEVEL": "warning"}, name="up-warning")
+    try:
+        rows["livez_warning"] = wrk("GET /api/livez (LOG_LEVEL=warning)", quiet.base + "/api/livez")
+        rows["read_key_warning"] = wrk("GET /api/v1/videos/{id} (API key, LOG_LEVEL=warning)", quiet.base + "/", "read-key.lua", bench_dir=clients)
+    finally:
+        quiet.stop()
     verify = subprocess.run([options.phim, "ledger", "verify", "--data", data], capture_output=True, text=True)
     calls = {}
     for lost in (False, True):
@@ -606,6 +648,9 @@ def report(new, vapor):
     lines.append(line(8, "callback ingestion (progress callbacks, 2,000 waiting videos)", r["callbacks"], livez))
     lines.append(line(9, "creates `POST /api/v1/videos` (hold, simulator over HTTP, confirm; 16 connections, 100 accounts)", r["creates"], livez, 0.20))
     table = "\n".join(lines)
+    table += "\n\nEvery row above runs at the default log level, as shipped (a line per request). The same two reads with `LOG_LEVEL=warning`:\n\n"
+    table += log_level_lines([("`GET /api/livez`", [r["livez"]], [r["livez_warning"]]),
+                              ("`GET /api/v1/videos/{id}` (API key)", [r["read_key"]], [r["read_key_warning"]])])
 
     t = new["tabs"]
     p50, p99 = percentile(t["delays"], 50), percentile(t["delays"], 99)
@@ -690,6 +735,7 @@ def main():
     parser.add_argument("--build-seconds", type=float)
     parser.add_argument("--vapor-build-seconds", type=float)
     parser.add_argument("--quick", action="store_true", help="small data, short runs: to try the suite")
+    parser.add_argument("--log-levels", action="store_true", help="only rows 16: the default log level against LOG_LEVEL=warning")
     options = parser.parse_args()
     for name in ("phim", "bench", "vapor"):
         if getattr(options, name):
@@ -702,6 +748,8 @@ def main():
     options.work = tempfile.mkdtemp(prefix="phim-bench-")
     print(f"work folder {options.work}", flush=True)
     try:
+        if options.log_levels:
+            return log_levels_only(options.work)
         new = new_stack(options.work)
         vapor = vapor_rows(options.work) if options.vapor else None
         report(new, vapor)

@@ -5,6 +5,8 @@
 #                                           # version's first build, about 20 minutes, once)
 #   BENCH_QUICK=1 bash Tests/Benchmarks/run.sh   # small data, short rows: to try the suite
 #   BENCH_VAPOR=0 bash Tests/Benchmarks/run.sh   # without the Vapor version side by side
+#   BENCH_LOG_LEVELS=1 bash Tests/Benchmarks/run.sh   # only rows 16: the default log level
+#                                           # against LOG_LEVEL=warning (about 3 minutes)
 #
 # Steps: installs what it uses (wrk, nginx; Debian), times a clean release build of `phim` in a
 # new scratch folder (row 12) and runs every row from that build; builds the Vapor version (git
@@ -42,7 +44,7 @@ fi
 swift build -c release --product PhimBench --scratch-path "$scratch" 2>&1 | tail -1
 
 vapor_args=()
-if [ "${BENCH_VAPOR:-1}" = 1 ]; then
+if [ "${BENCH_VAPOR:-1}" = 1 ] && [ "${BENCH_LOG_LEVELS:-0}" = 0 ]; then
     tree="$root/.build-vapor/src"
     if [ ! -d "$tree" ]; then
         git worktree prune
@@ -61,4 +63,5 @@ fi
 args=(--phim "$scratch/release/phim" --bench "$scratch/release/PhimBench" "${vapor_args[@]}")
 [ -n "$build_seconds" ] && args+=(--build-seconds "$build_seconds")
 [ "${BENCH_QUICK:-0}" = 1 ] && args+=(--quick)
+[ "${BENCH_LOG_LEVELS:-0}" = 1 ] && args+=(--log-levels)
 exec python3 Tests/Benchmarks/bench.py "${args[@]}"

@@ -14,7 +14,7 @@ final class AdminTests: XCTestCase {
         ("POST", "/api/v1/admin/users/00000000-0000-0000-0000-000000000000/enable"),
         ("GET", "/api/v1/admin/prices"), ("PUT", "/api/v1/admin/prices"), ("GET", "/api/v1/admin/audit"),
         ("GET", "/api/v1/admin/styles"), ("PUT", "/api/v1/admin/styles"), ("GET", "/api/v1/admin/videos"),
-        ("GET", "/api/v1/admin/videos/stuck"), ("GET", "/api/v1/admin/failures"), ("GET", "/api/v1/admin/provider"), ("GET", "/api/v1/admin/analytics"), ("GET", "/api/v1/admin/provider/reconciliation"),
+        ("GET", "/api/v1/admin/videos/stuck"), ("GET", "/api/v1/admin/failures"), ("GET", "/api/v1/admin/provider"), ("GET", "/api/v1/admin/analytics"), ("POST", "/api/v1/admin/provider/reconciliation"),
         ("POST", "/api/v1/admin/videos/00000000-0000-0000-0000-000000000000/reconcile"),
         ("GET", "/api/v1/admin/ledger.csv"),
     ]
@@ -292,7 +292,7 @@ final class ProviderReconciliationTests: XCTestCase {
         world.deliverCallbacks() // the provider finishes it anyway and bills it
         XCTAssertEqual(world.createVideo(user, prompt: "still going").status, 202)
 
-        let report = world.send("GET", "/api/v1/admin/provider/reconciliation?hours=1", as: root).bodyJSON!
+        let report = world.send("POST", "/api/v1/admin/provider/reconciliation", json: .object([("hours", .int(1))]), as: root).bodyJSON!
         XCTAssertEqual(report["videos"]?.intValue, 4)
         XCTAssertEqual(report["by_verdict"]?["match"]?.intValue, 2)
         XCTAssertEqual(report["by_verdict"]?["in_flight"]?.intValue, 1)
@@ -301,7 +301,7 @@ final class ProviderReconciliationTests: XCTestCase {
         guard case .array(let differences) = report["differences"]! else { return XCTFail() }
         XCTAssertEqual(differences.first?["video_id"]?.stringValue, late.bodyJSON!["id"]!.stringValue)
         XCTAssertNotNil(report["balance"]?.intValue)
-        let again = world.send("GET", "/api/v1/admin/provider/reconciliation?hours=1", as: root).bodyJSON!
+        let again = world.send("POST", "/api/v1/admin/provider/reconciliation", json: .object([("hours", .int(1))]), as: root).bodyJSON!
         XCTAssertEqual(again["previous_balance"]?["credits"], report["balance"], "the next run says how far the balance moved")
     }
 }

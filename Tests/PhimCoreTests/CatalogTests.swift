@@ -153,14 +153,19 @@ final class CatalogTests: XCTestCase {
         let failed = try XCTUnwrap(world.video(user, videoID))
         XCTAssertEqual(failed["status"]?.stringValue, "failed")
         XCTAssertEqual(failed["failure"]?["code"]?.stringValue, "model_unavailable")
-        XCTAssertEqual(failed["failure"]?["provider_message"]?.stringValue, "This interface is temporarily paused")
+        XCTAssertEqual(failed["failure"]?["provider_message"], .null, "the provider's words are for operators")
+        XCTAssertFalse(first.bodyText.contains("temporarily paused"))
         XCTAssertEqual(world.balance(user).available, 100_000, "refunded")
+        let listed = world.send("GET", "/api/v1/admin/videos?state=failed", as: root).bodyJSON!
+        guard case .array(let operatorsView) = listed["data"]! else { return XCTFail() }
+        XCTAssertEqual(operatorsView.first { $0["id"]?.stringValue == videoID }?["failure"]?["provider_message"]?.stringValue,
+                       "This interface is temporarily paused")
 
         let models = world.send("GET", "/api/v1/models").bodyJSON!
         guard case .array(let list) = models["models"]! else { return XCTFail() }
         let entry = try XCTUnwrap(list.first { $0["id"]?.stringValue == "kling-3.0" })
         XCTAssertEqual(entry["available"], .bool(false))
-        XCTAssertEqual(entry["unavailable_reason"]?.stringValue, "This interface is temporarily paused")
+        XCTAssertNil(entry["unavailable_reason"], "the provider's words are for operators (the admin Models page)")
 
         let creates = world.simulator.callCounts.createTask
         let again = world.createVideo(user, options: kling)
@@ -386,7 +391,7 @@ final class CatalogTests: XCTestCase {
         XCTAssertEqual(world.createVideo(user).status, 202)
         world.clock.advance(25)
         world.deliverCallbacks()
-        let report = world.send("GET", "/api/v1/admin/provider/reconciliation?hours=1", as: root).bodyJSON!
+        let report = world.send("POST", "/api/v1/admin/provider/reconciliation", json: .object([("hours", .int(1))]), as: root).bodyJSON!
         XCTAssertEqual(report["by_verdict"]?["match"]?.intValue, 1)
         XCTAssertEqual(report["by_verdict"]?["provider_charged_above_list"]?.intValue, 1)
         guard case .array(let differences) = report["differences"]! else { return XCTFail() }

@@ -48,5 +48,7 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(LogRedaction.path("/api/v1/webhooks/kie/1234/s3cr3t-value/progress"), "/api/v1/webhooks/kie/1234/***/progress")
         XCTAssertEqual(LogRedaction.path("/v/AbCdEf/media"), "/v/***/media")
         XCTAssertEqual(LogRedaction.path("/api/v1/videos/42"), "/api/v1/videos/42")
+        XCTAssertEqual(LogRedaction.path("//v/AbCdEf/"), "//v/***/")
+        XCTAssertEqual(LogRedaction.path("/api/v1//webhooks/kie/1234/s3cr3t-value"), "/api/v1//webhooks/kie/1234/***")
     }
 }

@@ -6,7 +6,7 @@ Usage: python3 Tests/e2e/browser_test.py --base-url http://127.0.0.1:PORT [--scr
 
 With --paused-model (a catalog model whose provider id the service's simulator refuses: phim up
 with PHIM_SIMULATOR_PAUSED_MODELS), a create from the studio is refused and the picker greys that
-model with the provider's reason; without it that step is skipped.
+model in Phim's words (the provider's own are for operators); without it that step is skipped.
 
 Each step prints one line and saves a PNG; the run ends with "N passed, N failed" (", N skipped"
 when a step could not be checked against this server, each with its reason) and exits non-zero on
@@ -347,7 +347,8 @@ def step_models(b, state):
                f"{model['id']} says {(row['sound'], row['image'], row['durations'], row['resolutions'])}, expected {fact_words(model)}")
         expect(row["selected"] == model["default"], f"{model['id']} selected={row['selected']} but default={model['default']}")
         if model["available"] is False:
-            expect(row["disabled"] and model["unavailable_reason"] in (row["why"] or ""), f"the paused {model['id']} is not greyed with its reason: {row}")
+            expect(row["disabled"] and row["why"] == VI["model.paused_no_reason"] and "unavailable_reason" not in model,
+                   f"the paused {model['id']} is not greyed in Phim's words (the provider's are for operators): {row}")
         else:
             expect(not row["disabled"] and row["why"] is None, f"{model['id']} is greyed though available: {row}")
     expect("4.500" in b.text('.model-option[data-model="seedance-2-mini"] [data-testid=model-price]') or "seedance-2-mini" not in state["models"],
@@ -374,7 +375,7 @@ SHOW_OPTION = """var o = document.querySelector('.model-option[data-model="' + a
 
 def step_paused(b, state):
     """A model the provider refuses: a create from the studio is refused with the server's words, the
-    picker is read again and greys the model with the provider's reason, and it cannot be sent."""
+    picker is read again and greys the model in Phim's words, and it cannot be sent."""
     model_id = state.get("paused_model")
     if not model_id:
         raise Skipped("no paused model in this run (start phim up with PHIM_SIMULATOR_PAUSED_MODELS=<provider id> "
@@ -393,21 +394,21 @@ def step_paused(b, state):
         fresh = b.api("/api/v1/models")
         model = next(m for m in fresh["models"] if m["id"] == model_id)
         expect(model["available"] is False, f"the server did not mark {model_id} unavailable after the provider refused it")
-        expect(model["unavailable_reason"] in b.text("#composer-error-text"), f"the error reads {b.text('#composer-error-text')!r}")
+        error = b.text("#composer-error-text")
+        expect(model_id in error and "temporarily paused" not in error, f"the error reads {error!r} (Phim's words, not the provider's)")
         # Still chosen, it cannot be sent, and the composer says why.
         b.wait(lambda: not b.find("#submit").is_enabled() and b.shown("#blocked"), message="the paused model can still be sent")
-        expect(b.text("#blocked") == words(VI, "composer.model_unavailable", name=model["name"], reason=model["unavailable_reason"]),
+        expect(b.text("#blocked") == words(VI, "composer.model_unavailable_plain", name=model["name"]),
                f"the composer says {b.text('#blocked')!r}")
         expect("paused" in b.find("#model-button").get_attribute("class"), "the picker's button does not show the chosen model is paused")
         b.shot("03d-paused-composer")
         b.find("#prompt").clear()
     b.choose_model(MARKET)
-    # The picker was read again: the model is greyed with the provider's words and cannot be chosen.
+    # The picker was read again: the model is greyed in Phim's words and cannot be chosen.
     b.open_picker()
     row = b.wait(lambda: next((r for r in picker_rows(b) if r["id"] == model_id and r["disabled"]), None),
                  message=f"the picker does not grey {model_id}")
-    expect(model["unavailable_reason"] in (row["why"] or ""), f"the greyed model says {row['why']!r}, the provider {model['unavailable_reason']!r}")
-    expect(row["why"] == words(VI, "model.paused_reason", reason=model["unavailable_reason"]), f"the greyed model reads {row['why']!r}")
+    expect(row["why"] == VI["model.paused_no_reason"], f"the greyed model reads {row['why']!r}")
     b.js(SHOW_OPTION, model_id)
     b.shot("03d-paused-picker")
     b.find(f'.model-option[data-model="{model_id}"]').click()

@@ -160,7 +160,7 @@ enum AdminJobHandlers {
 
     static func listed(_ listed: JobAdministration.Listed, _ context: Context) -> JSON {
         let writer = JSONWriter()
-        VideoJSON.object(listed.video, language: context.language, sharing: VideoJSON.sharing(context), into: writer) { writer in
+        VideoJSON.object(listed.video, language: context.language, sharing: VideoJSON.sharing(context), into: writer, forOperator: true) { writer in
             writer.key("owner_email"); writer.string(listed.ownerEmail)
             writer.key("last_heard_at"); writer.time(listed.lastHeardAt)
             writer.key("deleted"); writer.bool(listed.video.deletedAt != nil)
@@ -230,21 +230,28 @@ enum AdminAnalyticsHandlers {
 
 /// Holding the ledger against the provider's own records, for operators.
 enum AdminReconciliationHandlers {
-    /// `GET /api/v1/admin/provider/reconciliation?hours=24` (or `since`/`until`, ISO 8601).
+    /// `POST /api/v1/admin/provider/reconciliation` `{"hours": 24}` (or `since`/`until`, ISO 8601).
+    /// A POST with the anti-forgery token, not a GET: it asks the provider about every video of
+    /// the period, which a link followed by a signed-in operator must not be able to start.
     static func report(_ context: Context) throws -> Response {
-        let query = context.request.query
-        // `until` is exclusive; by default it takes in a video made this very millisecond.
-        var until = context.app.clock.nowMillis() + 1
-        if let raw = query["until"], !raw.isEmpty {
-            guard let value = ISOTime.parse(raw) else { throw AppError.invalidJSON(detail: "until must be an ISO 8601 time") }
-            until = value
+        let body = try context.jsonBody()
+        if case .object(let fields) = body, let unknown = fields.first(where: { !["hours", "since", "until"].contains($0.0) }) {
+            throw AppError.invalidJSON(detail: "unknown field \(unknown.0)")
         }
+        func time(_ name: String) throws -> Int64? {
+            guard let value = body[name], !value.isNull else { return nil }
+            guard let text = value.stringValue, let millis = ISOTime.parse(text) else {
+                throw AppError.invalidJSON(detail: "\(name) must be an ISO 8601 time")
+            }
+            return millis
+        }
+        // `until` is exclusive; by default it takes in a video made this very millisecond.
+        let until = try time("until") ?? context.app.clock.nowMillis() + 1
         var since = until - 24 * 3_600_000
-        if let raw = query["since"], !raw.isEmpty {
-            guard let value = ISOTime.parse(raw) else { throw AppError.invalidJSON(detail: "since must be an ISO 8601 time") }
+        if let value = try time("since") {
             since = value
-        } else if let raw = query["hours"], !raw.isEmpty {
-            guard let hours = Int(raw), (1...24 * 92).contains(hours) else { throw AppError.invalidJSON(detail: "hours must be from 1 to 2208") }
+        } else if let value = body["hours"], !value.isNull {
+            guard let hours = value.intValue, (1...24 * 92).contains(hours) else { throw AppError.invalidJSON(detail: "hours must be from 1 to 2208") }
             since = until - Int64(hours) * 3_600_000
         }
         let report = try ProviderReconciliation(provider: context.app.provider, clock: context.app.clock)

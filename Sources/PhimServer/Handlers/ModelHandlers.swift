@@ -34,7 +34,6 @@ enum ModelHandlers {
                                   ("resolution", .string(model.defaults.resolution)), ("audio", .bool(model.defaults.audio))])),
             ("prompt_max_length", .int(VideoRequest.promptLimit(of: model))),
             ("available", .bool(!unavailable)),
-            ("unavailable_reason", unavailable ? .optional(model.availability.reason) : .null),
             ("default", .bool(model.isDefault)),
             ("typical_seconds", .int(typicalSeconds ?? model.typicalSeconds)),
             ("prices", .array(model.prices.map { price in

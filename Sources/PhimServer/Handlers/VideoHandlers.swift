@@ -160,9 +160,9 @@ enum VideoJSON {
     /// A video's object with the caller's fields after the video's own (an operator's list adds
     /// the owner; a single read adds the receipt).
     static func object(_ video: VideoRecord, language: Language, sharing: Sharing, into writer: JSONWriter,
-                       adding more: (JSONWriter) -> Void = { _ in }) {
+                       forOperator: Bool = false, adding more: (JSONWriter) -> Void = { _ in }) {
         writer.beginObject()
-        fields(video, language: language, sharing: sharing, into: writer)
+        fields(video, language: language, sharing: sharing, forOperator: forOperator, into: writer)
         more(writer)
         writer.endObject()
     }
@@ -177,7 +177,7 @@ enum VideoJSON {
 
     static func sharing(_ context: Context) -> Sharing { Sharing(clock: context.app.clock, settings: context.app.settings) }
 
-    private static func fields(_ video: VideoRecord, language: Language, sharing: Sharing, into writer: JSONWriter) {
+    private static func fields(_ video: VideoRecord, language: Language, sharing: Sharing, forOperator: Bool, into writer: JSONWriter) {
         let base = sharing.settings.publicBaseURL
         writer.key("id"); writer.string(video.id)
         writer.key("status"); writer.string(video.status.rawValue)
@@ -199,7 +199,8 @@ enum VideoJSON {
             writer.key("code"); writer.string(reason.rawValue)
             writer.key("message"); writer.string(Messages.text("failure.\(reason.rawValue)", language))
             writer.key("provider_code"); writer.string(video.providerFailCode)
-            writer.key("provider_message"); writer.string(video.providerFailMessage)
+            // The provider's own words may name its internals or Phim's account: operators only.
+            writer.key("provider_message"); writer.string(forOperator ? video.providerFailMessage : nil)
             writer.endObject()
         } else {
             writer.null()

@@ -148,8 +148,7 @@ function obstacle(length, max) {
   const model = state.model;
   if (!model) return [catalogState, null];
   if (model.available === false) {
-    return model.unavailable_reason ? ["composer.model_unavailable", { name: model.name, reason: model.unavailable_reason }]
-      : ["composer.model_unavailable_plain", { name: model.name }];
+    return ["composer.model_unavailable_plain", { name: model.name }];
   }
   if (length > max) return ["composer.prompt_too_long", { name: model.name, max: max }];
   if (!M.takesText(model) && !image.attached()) return ["composer.image_required", { name: model.name }];

@@ -66,7 +66,7 @@ function renderOption(model) {
   option.appendChild(facts);
   if (!available) {
     const why = el("span", "model-option-paused", { "data-testid": "model-unavailable" });
-    why.textContent = model.unavailable_reason ? t("model.paused_reason", { reason: model.unavailable_reason }) : t("model.paused_no_reason");
+    why.textContent = t("model.paused_no_reason");
     option.appendChild(why);
   }
   return option;
