@@ -430,6 +430,10 @@ def access(run):
     check("a revoked key is refused at once (401)", is_our_error(answer, 401, "unauthenticated"), repr(answer))
     answer = client.request("GET", "/api/v1/admin/users", headers=auth)
     check("the operators' API does not exist for a user (404 not_found)", is_our_error(answer, 404, "not_found"), repr(answer))
+    # nginx limits sign-in on the normalized path; the app must not take another spelling of it.
+    for path in ("/api/v1/auth/login/", "/api//v1/auth/login", "/api/v1/auth//login", "/api/v1/auth/register/"):
+        answer = client.request("POST", path, {"email": fresh["email"], "password": fresh["password"]})
+        expect(f"sign-in under another spelling ({path}) is no route: 404 not_found, past no limit", answer, {404}, "not_found")
 
 
 def stored_script(run):
