@@ -238,6 +238,43 @@ final class KieSimulatorTests: XCTestCase {
         XCTAssertEqual(KieReply.code(simulator.createTask(authorization: "Bearer k", body: Self.body("x"))), 200)
     }
 
+    /// Kie caps the tasks running at once as well: a create over the cap is refused with 429
+    /// and makes nothing; when a task ends, its place is free again.
+    func testTheRunningCapRefusesCreatesUntilATaskEnds() throws {
+        let clock = ManualClock()
+        let simulator = KieSimulator(settings: .init(jobDuration: 20, maxRunningTasks: 3), clock: clock.clock, mediaBaseURL: "")
+        for _ in 0..<3 { _ = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("x"))) }
+        clock.advance(5)
+        let over = simulator.veoGenerate(authorization: "Bearer k", body: Self.veoBody("x"))
+        XCTAssertEqual(KieReply.code(over), 429)
+        XCTAssertEqual(KieReply.msg(over), "Too many running tasks: 3 at most")
+        XCTAssertEqual(simulator.statistics().tasks, 3, "nothing made")
+        clock.advance(15) // the first three end
+        for _ in 0..<3 { _ = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("x"))) }
+        XCTAssertEqual(KieReply.code(simulator.createTask(authorization: "Bearer k", body: Self.body("x"))), 429)
+        XCTAssertEqual(simulator.statistics().peakRunning, 3)
+    }
+
+    /// The statistics a test of Phim's admission reads: the most creates in any 10 seconds and
+    /// the most tasks running at once, whatever limits are set.
+    func testStatisticsReportThePeakCreatesPerWindowAndThePeakRunning() throws {
+        let clock = ManualClock()
+        let simulator = KieSimulator(settings: .init(jobDuration: 30), clock: clock.clock, mediaBaseURL: "")
+        for _ in 0..<7 { _ = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("x"))) }
+        clock.advance(9)
+        for _ in 0..<5 { _ = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("x"))) }
+        clock.advance(2) // the first seven leave the window
+        for _ in 0..<4 { _ = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("x"))) }
+        clock.advance(25) // the first seven end
+        _ = try KieReply.taskID(simulator.createTask(authorization: "Bearer k", body: Self.body("x #slow")))
+        let stats = simulator.statistics()
+        XCTAssertEqual(stats.peakCreatesPer10s, 12)
+        XCTAssertEqual(stats.peakRunning, 16)
+        let served = KieReply.json(.init(status: 200, body: simulator.statisticsJSON()))
+        XCTAssertEqual(served["peak_creates_per10s"]?.intValue, 12)
+        XCTAssertEqual(served["peak_running"]?.intValue, 16)
+    }
+
     func testInjectedFaultsApplyInOrderToEitherFamily() throws {
         let simulator = KieSimulator(settings: .init(), clock: ManualClock().clock, mediaBaseURL: "")
         simulator.inject(.reply(code: 455, message: "maintenance"))
@@ -431,6 +468,8 @@ final class KieSimulatorTests: XCTestCase {
         XCTAssertEqual(defaults.jobDuration, 20)
         XCTAssertEqual(defaults.failureRate, 0)
         XCTAssertNil(defaults.createRateLimitPer10s, "0 turns the limit off")
+        XCTAssertNil(defaults.maxRunningTasks)
+        XCTAssertEqual(KieSimulator.Settings.fromEnvironment(["PHIM_SIMULATOR_MAX_RUNNING": "40"]).maxRunningTasks, 40)
         XCTAssertNil(defaults.expectedAPIKey)
         XCTAssertNil(defaults.webhookHMACKey)
         XCTAssertNil(defaults.seed)

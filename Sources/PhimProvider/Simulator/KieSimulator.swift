@@ -32,6 +32,9 @@ public final class KieSimulator: @unchecked Sendable {
         public var failureRate: Double
         /// Creates of both families (Market and Veo) allowed per 10 s; over it, 429.
         public var createRateLimitPer10s: Int?
+        /// Tasks that may run at once; a create over it is refused with 429 (Kie's cap on
+        /// running tasks: over either limit "rejected with 429, not queued").
+        public var maxRunningTasks: Int?
         public var expectedAPIKey: String?
         /// When set, every callback carries Kie's `X-Webhook-Timestamp` / `X-Webhook-Signature`.
         public var webhookHMACKey: String?
@@ -47,12 +50,13 @@ public final class KieSimulator: @unchecked Sendable {
         public var priceOverrides: [String: Double]
 
         public init(jobDuration: TimeInterval = 20, failureRate: Double = 0, createRateLimitPer10s: Int? = nil,
-                    expectedAPIKey: String? = nil, webhookHMACKey: String? = nil, accountCredits: Int = 10_000_000,
+                    maxRunningTasks: Int? = nil, expectedAPIKey: String? = nil, webhookHMACKey: String? = nil, accountCredits: Int = 10_000_000,
                     seed: UInt64? = nil, callbackDropRate: Double = 0, pausedModels: Set<String> = [],
                     priceOverrides: [String: Double] = [:]) {
             self.jobDuration = jobDuration
             self.failureRate = failureRate
             self.createRateLimitPer10s = createRateLimitPer10s
+            self.maxRunningTasks = maxRunningTasks
             self.expectedAPIKey = expectedAPIKey
             self.webhookHMACKey = webhookHMACKey
             self.accountCredits = accountCredits
@@ -79,6 +83,9 @@ public final class KieSimulator: @unchecked Sendable {
             }
             if let raw = value("PHIM_SIMULATOR_RATE_LIMIT") {
                 if let limit = Int(raw), limit >= 0 { settings.createRateLimitPer10s = limit == 0 ? nil : limit } else { invalid("PHIM_SIMULATOR_RATE_LIMIT") }
+            }
+            if let raw = value("PHIM_SIMULATOR_MAX_RUNNING") {
+                if let limit = Int(raw), limit >= 0 { settings.maxRunningTasks = limit == 0 ? nil : limit } else { invalid("PHIM_SIMULATOR_MAX_RUNNING") }
             }
             if let raw = value("PHIM_SIMULATOR_CALLBACK_DROP_RATE") {
                 if let rate = Double(raw), (0...1).contains(rate) { settings.callbackDropRate = rate } else { invalid("PHIM_SIMULATOR_CALLBACK_DROP_RATE") }
@@ -163,6 +170,10 @@ public final class KieSimulator: @unchecked Sendable {
         public var recordInfoPerQueriedTask: Double
         /// The shortest time between two status queries about the same task (nil: never twice).
         public var shortestQueryGapSeconds: Double?
+        /// The most creates accepted within any 10 seconds (what Kie's rate limit counts).
+        public var peakCreatesPer10s: Int
+        /// The most tasks running at once (created, not yet finished).
+        public var peakRunning: Int
     }
 
     struct SimulatedTask {
@@ -214,7 +225,12 @@ public final class KieSimulator: @unchecked Sendable {
     var failingTasks: Set<String> = []
     /// The balance in thousandths of a credit, so that prices such as 3.8/s bill exactly.
     var balanceMilliCredits: Int64
-    var recentCreates: [Date] = []
+    /// Accepted creates of the last 10 seconds, oldest first (times only grow).
+    var recentCreates = SlidingWindow(seconds: 10)
+    /// When each running task ends, soonest first.
+    var runningUntil = EndTimes()
+    var peakCreatesPer10s = 0
+    var peakRunning = 0
     var faults: [Fault] = []
     /// When each task was last asked about, and the shortest gap seen between two asks.
     var lastQueryAt: [String: Date] = [:]
@@ -324,7 +340,7 @@ public final class KieSimulator: @unchecked Sendable {
         lock.withLock {
             Statistics(calls: counts, tasks: tasks.count,
                        recordInfoPerQueriedTask: lastQueryAt.isEmpty ? 0 : Double(knownTaskQueries) / Double(lastQueryAt.count),
-                       shortestQueryGapSeconds: shortestQueryGap)
+                       shortestQueryGapSeconds: shortestQueryGap, peakCreatesPer10s: peakCreatesPer10s, peakRunning: peakRunning)
         }
     }
 
@@ -388,13 +404,12 @@ public final class KieSimulator: @unchecked Sendable {
                 return .refused(envelope(code: 500, msg: "This interface is temporarily paused"))
             }
             let now = clock.now()
-            if let limit = settings.createRateLimitPer10s {
-                recentCreates.removeAll { now.timeIntervalSince($0) >= 10 }
-                if recentCreates.count >= limit {
-                    return .refused(envelope(code: 429, msg: "Rate limit exceeded: \(limit) requests per 10 seconds"))
-                }
-                recentCreates.append(now)
+            recentCreates.forget(before: now)
+            if let limit = settings.createRateLimitPer10s, recentCreates.count >= limit {
+                return .refused(envelope(code: 429, msg: "Rate limit exceeded: \(limit) requests per 10 seconds"))
             }
+            recentCreates.add(now)
+            peakCreatesPer10s = max(peakCreatesPer10s, recentCreates.count)
             if !faults.isEmpty {
                 switch faults.removeFirst() {
                 case .reply(let code, let message): return .refused(envelope(code: code, msg: message))
@@ -427,6 +442,11 @@ public final class KieSimulator: @unchecked Sendable {
         return lock.withLock {
             let now = clock.now()
             refundFailedTasks(at: now)
+            // Checked here, where the task is added under the same lock, so concurrent creates never exceed it.
+            runningUntil.removeEnded(by: now)
+            if let limit = settings.maxRunningTasks, runningUntil.count >= limit {
+                return envelope(code: 429, msg: "Too many running tasks: \(limit) at most")
+            }
             guard balanceMilliCredits >= request.priceMilliCredits else {
                 return envelope(code: 402, msg: "Credits insufficient")
             }
@@ -451,6 +471,10 @@ public final class KieSimulator: @unchecked Sendable {
                                       priceMilliCredits: request.priceMilliCredits, isPortrait: request.isPortrait)
             if request.callBackURL != nil { awaitingCallbacks.insert(id) }
             if case .fail = outcome { failingTasks.insert(id) }
+            if duration > 0 {
+                runningUntil.add(now.addingTimeInterval(duration))
+                peakRunning = max(peakRunning, runningUntil.count)
+            }
 
             var reply = envelope(code: 200, msg: "success", data: .object([("taskId", .string(id))]))
             reply.hangs = hangs
