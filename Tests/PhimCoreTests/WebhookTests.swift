@@ -413,6 +413,12 @@ final class WebhookTests: XCTestCase {
             ("hooks.shop.test/hook", "invalid_webhook_url"),
             ("https://hooks.shop.test/a b", "invalid_webhook_url"),
             ("https:///hook", "invalid_webhook_url"),
+            // Judged without DNS, so spellings a resolver might read as an address are refused by form.
+            ("http://127.0.0.1%00.example.com/", "invalid_webhook_url"),
+            ("http://%31%32%37.0.0.1/", "webhook_url_not_allowed"),
+            ("http://\u{2460}\u{2461}\u{2466}.0.0.1/", "webhook_url_not_allowed"), // read as 127.0.0.1
+            ("http://hooks%2eshop.test%2f@x/", "invalid_webhook_url"),
+            ("http://[fe80::1%25lo]/", "webhook_url_not_allowed"),
             ("https://hooks.shop.test/" + String(repeating: "a", count: 2_000), "invalid_webhook_url"),
         ]
         for (url, code) in cases {

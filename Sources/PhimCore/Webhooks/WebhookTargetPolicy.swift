@@ -65,7 +65,13 @@ public struct WebhookTargetPolicy: Sendable {
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         host = host.removingPercentEncoding ?? host
         while host.hasSuffix(".") { host.removeLast() }
-        guard !host.isEmpty else { throw Refusal.malformed }
+        // A name in ASCII letters, digits, `-`, `.` and `_`, or an address: what a resolver or
+        // libcurl might read differently (a NUL, `%`, non-ASCII digits like `①②⑦`) is refused
+        // here, since no DNS answer is seen before the URL is accepted.
+        let isPlainName = host.unicodeScalars.allSatisfy {
+            $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "." || $0 == "_")
+        }
+        guard !host.isEmpty, isPlainName || IPAddress(host) != nil else { throw Refusal.malformed }
         return host.lowercased()
     }
 
