@@ -216,6 +216,27 @@ final class WebhookSafetyTests: XCTestCase {
         XCTAssertEqual(t.sender.posts(to: busyURL).map(\.body), (0..<200).map { "{\"n\":\($0)}" })
     }
 
+    func testAnAccountWhoseReceiversHangHoldsOneLaneNotAll() throws {
+        // The slow account's four receivers each hang until the other account's delivery has gone
+        // (10 s at most, so the old behaviour fails instead of hanging).
+        let t = try Hooks()
+        let slow = try t.world.user("slow", credits: 100_000)
+        let other = try t.world.user("other", credits: 100_000)
+        let slowURLs = (1...4).map { "https://hooks.shop.test/hang\($0)" }
+        for url in slowURLs {
+            let id = t.create(slow, ["webhook_url": .string(url)]).bodyJSON!["id"]!.stringValue!
+            XCTAssertEqual(t.world.send("POST", "/api/v1/videos/\(id)/cancel", as: slow).status, 200)
+        }
+        let otherURL = "https://backup.shop.test/other"
+        let otherVideo = t.create(other, ["webhook_url": .string(otherURL)]).bodyJSON!["id"]!.stringValue!
+        XCTAssertEqual(t.world.send("POST", "/api/v1/videos/\(otherVideo)/cancel", as: other).status, 200)
+
+        let sender = GatedSender(gate: otherURL)
+        let report = try WebhookDispatcher(sender: sender, settings: t.world.settings, clock: t.world.clock.clock).runPass(on: t.world.db)
+        XCTAssertEqual(report.delivered, 5)
+        XCTAssertEqual(sender.waitedInVain.current, 0, "no hanging receiver waited for a lane the other account never got")
+    }
+
     // MARK: - Retention
 
     func testFinishedDeliveriesOlderThanTheRetentionPeriodArePrunedRecentAndPendingOnesKept() throws {
@@ -275,5 +296,27 @@ final class WebhookSafetyTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("PHIM_WEBHOOK_REPLAYS_PER_HOUR"), "\(error)")
             XCTAssertTrue("\(error)".contains("PHIM_WEBHOOK_DELIVERY_RETENTION_DAYS"), "\(error)")
         }
+    }
+}
+
+/// Answers 200 to every post, but a post to any URL other than `gate` first waits (10 s at most)
+/// until `gate` has been posted to: a receiver that hangs while another account waits for a lane.
+final class GatedSender: WebhookSender, @unchecked Sendable {
+    let gate: String
+    let opened = DispatchSemaphore(value: 0)
+    let waitedInVain = Locked(0)
+
+    init(gate: String) { self.gate = gate }
+
+    func post(url: String, connectingTo addresses: [IPAddress], headers: [(String, String)], body: String,
+              timeoutSeconds: Double) throws -> Int {
+        if url == gate {
+            for _ in 0..<16 { opened.signal() }
+        } else if opened.wait(timeout: .now() + 10) == .timedOut {
+            waitedInVain.withLock { $0 += 1 }
+        } else {
+            opened.signal()
+        }
+        return 200
     }
 }

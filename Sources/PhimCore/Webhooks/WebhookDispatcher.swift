@@ -3,10 +3,12 @@ import Foundation
 import PhimSupport
 
 /// Delivers queued webhooks: each pass claims the deliveries that are due, attempts them, and
-/// records every attempt. Accounts take turns: a pass claims at most a few deliveries of each
-/// account, the oldest first, and each account's attempts share one lane, so one account's
-/// backlog or slow receivers cannot hold the others' deliveries back. A failed attempt (no 2xx, no answer) is retried after the next delay
+/// records every attempt. A failed attempt (no 2xx, no answer) is retried after the next delay
 /// of the retry schedule; when the schedule runs out the delivery is `failed` until replayed.
+///
+/// Accounts take turns: a pass claims at most a few deliveries of each account, the oldest
+/// first, and each account's attempts share one lane, so one account's backlog or slow
+/// receivers cannot hold the others' deliveries back.
 ///
 /// Claiming moves a delivery's next attempt a lease ahead and stamps it with the pass's claim, in
 /// one statement, so two dispatchers (threads or processes) never send the same attempt, and a
@@ -20,7 +22,7 @@ public struct WebhookDispatcher: Sendable {
     /// Deliveries of one account a pass may claim: its turn, before the next account's.
     public var deliveriesPerAccountPerPass = 5
     /// Accounts attempted at once, each on a short-lived thread of its own.
-    public var parallelTargets = 4
+    public var parallelAccounts = 4
     /// How long into a pass an attempt may still start, so every attempt ends within the claim's
     /// lease (the lease covers one attempt and this window); what is left is released, due at once.
     public var attemptWindowSeconds: Double = 30
@@ -165,7 +167,7 @@ public struct WebhookDispatcher: Sendable {
                 return attempt(item, secret: secrets[item.userID] ?? "")
             }
         }
-        let width = min(parallelTargets, lanes.count)
+        let width = min(parallelAccounts, lanes.count)
         guard width > 1 else { return lanes.flatMap(run) }
         let queue = Locked((next: 0, results: [Attempt]()))
         let finished = DispatchSemaphore(value: 0)
