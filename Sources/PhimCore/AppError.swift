@@ -131,7 +131,8 @@ public enum AppError: Error, Equatable, Sendable {
              .idempotencyKeyReused, .invalidImage, .invalidDeadline, .invalidVariants, .promptRejected, .providerRejectedInput, .callbackTaskMismatch,
              .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle,
              .invalidWebhookURL, .webhookURLNotAllowed, .webhookURLUnresolvable, .invalidWebhookEvents: 422
-        case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates, .tooManyReplays: 429
+        case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates: 429
+        case .tooManyReplays: 429
         case .internal: 500
         case .providerMisconfigured: 502
         case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy, .providerQueryFailed, .modelUnavailable: 503
@@ -248,9 +249,9 @@ public enum AppError: Error, Equatable, Sendable {
         case .notCancelable(let status): ["status": status]
         case .videoExpired(let days): ["days": String(days)]
         case .tooManyUnfinishedVideos(let limit): ["limit": String(limit)]
-        case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds),
-             .tooManyReplays(let seconds):
+        case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds):
             ["minutes": String((seconds + 59) / 60)]
+        case .tooManyReplays(let seconds): ["minutes": String((seconds + 59) / 60)]
         case .providerRejectedInput(_, let message): ["message": message]
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
         case .invalidStyle(let field): ["field": field]

@@ -86,8 +86,8 @@ extension BackgroundLoops {
                 do {
                     if database == nil { database = try Database(path: databasePath) }
                     // Finished deliveries past PHIM_WEBHOOK_DELIVERY_RETENTION_DAYS, once an hour.
-                    if Date().timeIntervalSince(prunedAt) >= 3_600 {
-                        prunedAt = Date()
+                    if app.clock.now().timeIntervalSince(prunedAt) >= 3_600 {
+                        prunedAt = app.clock.now()
                         let pruned = try dispatcher.pruneFinishedDeliveries(on: database!)
                         if pruned > 0 { Log.info("old webhook deliveries pruned", ["count": String(pruned)]) }
                     }
