@@ -80,6 +80,7 @@ public enum AppError: Error, Equatable, Sendable {
     case webhookURLUnresolvable(host: String)
     case invalidWebhookEvents
     case webhookDeliveryNotFound
+    case tooManyReplays(retryAfter: Int)
 
     // Operators
     case userNotFound
@@ -131,6 +132,7 @@ public enum AppError: Error, Equatable, Sendable {
              .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle,
              .invalidWebhookURL, .webhookURLNotAllowed, .webhookURLUnresolvable, .invalidWebhookEvents: 422
         case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates: 429
+        case .tooManyReplays: 429
         case .internal: 500
         case .providerMisconfigured: 502
         case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy, .providerQueryFailed, .modelUnavailable: 503
@@ -199,6 +201,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .webhookURLUnresolvable: "webhook_url_unresolvable"
         case .invalidWebhookEvents: "invalid_webhook_events"
         case .webhookDeliveryNotFound: "webhook_delivery_not_found"
+        case .tooManyReplays: "too_many_replays"
         case .userNotFound: "user_not_found"
         case .invalidAmount: "invalid_amount"
         case .reasonRequired: "reason_required"
@@ -248,6 +251,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .tooManyUnfinishedVideos(let limit): ["limit": String(limit)]
         case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds):
             ["minutes": String((seconds + 59) / 60)]
+        case .tooManyReplays(let seconds): ["minutes": String((seconds + 59) / 60)]
         case .providerRejectedInput(_, let message): ["message": message]
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
         case .invalidStyle(let field): ["field": field]
@@ -287,6 +291,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .modelUnavailable(_, _, let retryAfter, _): retryAfter.map { max(1, $0) } ?? 60
         case .tooManyUnfinishedVideos: 60
         case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds): seconds
+        case .tooManyReplays(let seconds): seconds
         default: nil
         }
     }

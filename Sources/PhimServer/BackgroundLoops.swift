@@ -80,10 +80,17 @@ extension BackgroundLoops {
         startThread(name: "webhooks") {
             var database: Database?
             let dispatcher = WebhookDispatcher(sender: HTTPWebhookSender(), settings: app.settings, clock: app.clock)
+            var prunedAt = Date.distantPast
             while true {
                 var busy = false
                 do {
                     if database == nil { database = try Database(path: databasePath) }
+                    // Finished deliveries past PHIM_WEBHOOK_DELIVERY_RETENTION_DAYS, once an hour.
+                    if app.clock.now().timeIntervalSince(prunedAt) >= 3_600 {
+                        prunedAt = app.clock.now()
+                        let pruned = try dispatcher.pruneFinishedDeliveries(on: database!)
+                        if pruned > 0 { Log.info("old webhook deliveries pruned", ["count": String(pruned)]) }
+                    }
                     let report = try dispatcher.runPass(on: database!)
                     for (outcome, count) in report.outcomes {
                         Metrics.shared.count("phim_webhook_attempts_total", [("outcome", outcome)], by: Int64(count))

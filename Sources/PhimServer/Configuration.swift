@@ -121,6 +121,12 @@ public struct Configuration: Sendable {
             }
         }
         settings.webhooks.attemptTimeoutSeconds = seconds("PHIM_WEBHOOK_TIMEOUT_SECONDS", settings.webhooks.attemptTimeoutSeconds, minimum: 1)
+        settings.webhooks.replaysPerHour = count("PHIM_WEBHOOK_REPLAYS_PER_HOUR", settings.webhooks.replaysPerHour)
+        if let raw = env["PHIM_WEBHOOK_DELIVERY_RETENTION_DAYS"], !raw.isEmpty {
+            if let value = Int(raw), (1...3650).contains(value) { settings.webhooks.deliveryRetentionDays = value } else {
+                problems.append("PHIM_WEBHOOK_DELIVERY_RETENTION_DAYS must be a whole number of days from 1 to 3650")
+            }
+        }
         // The web side's video JSON is what a webhook body carries (the domain cannot write it).
         settings.webhooks.videoJSON = WebhookHandlers.videoJSON
 

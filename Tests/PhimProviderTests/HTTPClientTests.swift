@@ -79,6 +79,38 @@ final class HTTPClientTests: XCTestCase {
         }
     }
 
+    /// Webhooks pin the addresses they checked (DNS rebinding): the connection goes there, the
+    /// URL's name stays in `Host`, and no lookup happens (`.test` names never resolve in real DNS).
+    func testAPinnedCallConnectsToTheGivenAddressWhateverTheNameAndLeavesNothingBehind() throws {
+        let receiver = TestHTTPReceiver()
+        let port = receiver.start()
+        defer { receiver.stop() }
+        // However the URL spells the name, the pin holds: case, a final dot, percent-encoding.
+        let spellings = ["rebind.test", "REBIND.Test", "rebind.test.", "reb%69nd.test"]
+        for host in spellings {
+            let reply = try HTTPClient.send(method: "POST", url: "http://\(host):\(port)/hook", body: Data("{}".utf8),
+                                            timeoutMilliseconds: 5_000, connectingTo: ["127.0.0.1"])
+            XCTAssertEqual(reply.status, 200, host)
+        }
+        let seen = receiver.waitFor(spellings.count)
+        XCTAssertEqual(seen.map(\.requestLine), Array(repeating: "POST /hook HTTP/1.1", count: spellings.count))
+        XCTAssertEqual(seen.first?.headers["host"], "rebind.test:\(port)")
+        // Several checked addresses: the first that answers is used (nobody listens on ::1 here).
+        XCTAssertEqual(try HTTPClient.send(method: "GET", url: "http://rebind.test:\(port)/", timeoutMilliseconds: 5_000,
+                                           connectTimeoutMilliseconds: 300, connectingTo: ["::1", "127.0.0.1"]).status, 200)
+
+        // The same thread's next call without a pin knows nothing of it: the name does not resolve.
+        XCTAssertThrowsError(try HTTPClient.send(method: "GET", url: "http://rebind.test:\(port)/", timeoutMilliseconds: 5_000)) {
+            guard case .unreachable = $0 as? HTTPClientError else { return XCTFail("expected unreachable, got \($0)") }
+        }
+        // A pin to an address nobody listens on fails, without trying the name elsewhere.
+        XCTAssertThrowsError(try HTTPClient.send(method: "GET", url: "http://localhost:\(port)/", timeoutMilliseconds: 5_000,
+                                                 connectingTo: ["127.0.0.2"])) {
+            guard case .unreachable = $0 as? HTTPClientError else { return XCTFail("expected unreachable, got \($0)") }
+        }
+        XCTAssertEqual(receiver.requests.count, spellings.count + 1)
+    }
+
     func testConnectTimeoutIsUnreachableEvenOnAHandleThatSentBefore() throws {
         // This thread's handle has just sent a request; its count must not leak into the next call.
         XCTAssertEqual(try HTTPClient.send(method: "GET", url: base + "/_simulator/stats", timeoutMilliseconds: 5_000).status, 200)

@@ -6,8 +6,10 @@ receiver checks every signature with an independent Standard Webhooks implementa
 Starts its own `phim up` (demo mode, private targets allowed since the receiver is on loopback,
 a short retry schedule) and checks: per-video and account deliveries arrive signed, a receiver
 that answers 500 twice gets the same message a third time, the delivery log shows each attempt,
-a replay resends the same message, a failed video is announced with its refund, a rotated
-secret signs what follows, and no secret reaches the log. Prints `N passed, N failed`.
+a replay resends the same message and replays past the hourly limit are refused, a name is
+resolved by the dispatcher and the delivery pinned to its address, a failed video is announced
+with its refund, a rotated secret signs what follows, and no secret reaches the log. Prints
+`N passed, N failed`.
 
     python3 Tests/e2e/webhook_test.py --phim PATH_TO_PHIM
 """
@@ -106,7 +108,7 @@ def main():
     # reconciler's poll, so jobs take 4 s and go quiet after 1 s.
     env = {**os.environ, "PHIM_SIMULATOR_DELAY_SECONDS": "4", "PHIM_RECONCILE_INTERVAL_SECONDS": "1", "PHIM_STALE_AFTER_SECONDS": "1",
            "PHIM_PASSWORD_HASH_COST": "minimum", "LOG_LEVEL": "debug", "LOG_FORMAT": "json",
-           "PHIM_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1", "PHIM_WEBHOOK_RETRY_SCHEDULE": "1,1,1"}
+           "PHIM_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1", "PHIM_WEBHOOK_RETRY_SCHEDULE": "1,1,1", "PHIM_WEBHOOK_REPLAYS_PER_HOUR": "3"}
     log_path = os.path.join(work, "phim.log")
     log = open(log_path, "w")
     up = subprocess.Popen([args.phim, "up", "--port", str(port), "--data", os.path.join(work, "data")], env=env, stdout=log, stderr=log)
@@ -179,6 +181,26 @@ def main():
             check("the replay arrives with the same webhook-id",
                   receiver.wait("/flaky", lambda posts: len(typed(posts, "video.completed")) >= 4)
                   and typed(receiver.at("/flaky"), "video.completed")[-1]["headers"].get("webhook-id") == flaky[0]["webhook_id"])
+            # PHIM_WEBHOOK_REPLAYS_PER_HOUR=3: two more are accepted, the fourth is refused and changes nothing.
+            statuses = [client.request("POST", f"/api/v1/webhook-deliveries/{flaky[0]['id']}/replay")[0] for _ in range(2)]
+            receiver.wait("/flaky", lambda posts: len(typed(posts, "video.completed")) >= 5)
+            time.sleep(0.5)
+            _, before, _, _ = client.request("GET", f"/api/v1/webhook-deliveries/{flaky[0]['id']}")
+            status, refused, response, _ = client.request("POST", f"/api/v1/webhook-deliveries/{flaky[0]['id']}/replay")
+            _, after, _, _ = client.request("GET", f"/api/v1/webhook-deliveries/{flaky[0]['id']}")
+            check("the replay past the hourly limit is a 429 too_many_replays with Retry-After, and changes nothing",
+                  statuses == [202, 202] and status == 429 and (refused or {}).get("error", {}).get("code") == "too_many_replays"
+                  and int(response.getheader("Retry-After") or 0) >= 1
+                  and (before or {}).get("state") == (after or {}).get("state") == "delivered"
+                  and len((before or {}).get("attempt_log", [])) == len((after or {}).get("attempt_log", [])), (statuses, status, refused))
+
+        # A name, not an address: the dispatcher resolves it (the C library's resolver) and pins the connection to its answer.
+        named = f"http://localhost:{receiver.port}/named"
+        status, by_name, _, _ = client.request("POST", "/api/v1/videos", {"prompt": "A lantern by name", "webhook_url": named,
+                                                                        "webhook_events": ["completed"]})
+        check("a webhook URL with a host name is delivered through the dispatcher's own lookup",
+              status == 202 and receiver.wait("/named", lambda posts: len(posts) >= 1)
+              and receiver.at("/named")[0]["headers"].get("host") == f"localhost:{receiver.port}", by_name)
 
         status, failing, _, _ = client.request("POST", "/api/v1/videos", {"prompt": "Storm clouds #fail"})
         check("the account endpoint hears of a failure, with the refund",

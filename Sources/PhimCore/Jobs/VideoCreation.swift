@@ -56,7 +56,7 @@ public struct VideoCreation: Sendable {
             else { throw AppError.uploadNotFound }
             imageKey = key
         }
-        // Where the URL leads, before anything is held (it resolves the name, outside any transaction).
+        // What the URL's form tells, before anything is held; where its name leads is checked before each attempt (no DNS here).
         if let url = request.webhookURL { try WebhookTargetPolicy(settings: settings.webhooks).require(url) }
         return Quote(priceCredits: request.price.credits, imageURL: imageKey.map { "\(settings.publicBaseURL)/files/\($0)" },
                      imageKey: imageKey)

@@ -61,14 +61,21 @@ public struct WebhookDeliveryLog: Sendable {
 
     /// Queues a delivery to be sent again at once, with a fresh retry schedule. Its id and body
     /// stay the same, so a receiver that already has it can tell. An attempt in flight keeps its
-    /// answer in the log but no longer decides the delivery's state.
-    public func replay(_ id: String?, at now: Int64, on db: Database) throws -> WebhookDelivery {
+    /// answer in the log but no longer decides the delivery's state. At most `perHour` replays an
+    /// account an hour: the one over the limit is refused and changes nothing.
+    public func replay(_ id: String?, clock: AppClock, perHour: Int, on db: Database) throws -> WebhookDelivery {
         let delivery = try self.delivery(id, on: db)
+        let limiter = RateLimiter(clock: clock)
+        let rule = RateLimiter.Rule(name: "webhook-replay", limit: perHour, windowSeconds: 3_600)
         _ = try db.write {
+            // Counted in the replay's own transaction: refused, it rolls back with the count.
+            guard try limiter.hit(rule, key: userID, on: db) <= rule.limit else {
+                throw AppError.tooManyReplays(retryAfter: limiter.secondsUntilReset(rule))
+            }
             try db.run("""
-                UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?, delivered_at = NULL,
-                  claim = NULL WHERE id = ? AND user_id = ?
-                """, [.integer(now), .text(delivery.id), .text(userID)])
+                UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = :now, delivered_at = NULL,
+                  claim = NULL WHERE id = :id AND user_id = :user
+                """, ["now": .integer(clock.nowMillis()), "id": .text(delivery.id), "user": .text(userID)])
         }
         Log.info("webhook delivery replayed", ["webhook_id": delivery.messageID, "job_id": delivery.videoID])
         return try self.delivery(delivery.id, on: db)

@@ -6,6 +6,10 @@ import PhimSupport
 /// records every attempt. A failed attempt (no 2xx, no answer) is retried after the next delay
 /// of the retry schedule; when the schedule runs out the delivery is `failed` until replayed.
 ///
+/// Accounts take turns: a pass claims at most a few deliveries of each account, the oldest
+/// first, and each account's attempts share one lane, so one account's backlog or slow
+/// receivers cannot hold the others' deliveries back.
+///
 /// Claiming moves a delivery's next attempt a lease ahead and stamps it with the pass's claim, in
 /// one statement, so two dispatchers (threads or processes) never send the same attempt, and a
 /// crash mid-attempt only delays it by the lease. An attempt decides its delivery's state only
@@ -15,8 +19,10 @@ public struct WebhookDispatcher: Sendable {
     public var settings: Settings
     public var clock: AppClock
     public var batchSize = 50
-    /// Targets attempted at once, each on a short-lived thread of its own.
-    public var parallelTargets = 4
+    /// Deliveries of one account a pass may claim: its turn, before the next account's.
+    public var deliveriesPerAccountPerPass = 5
+    /// Accounts attempted at once, each on a short-lived thread of its own.
+    public var parallelAccounts = 4
     /// How long into a pass an attempt may still start, so every attempt ends within the claim's
     /// lease (the lease covers one attempt and this window); what is left is released, due at once.
     public var attemptWindowSeconds: Double = 30
@@ -51,6 +57,27 @@ public struct WebhookDispatcher: Sendable {
         return try record(results, on: db)
     }
 
+    /// Deletes delivered and failed deliveries (their attempts with them) whose last attempt is
+    /// older than the retention period, a few hundred per transaction so no writer waits long.
+    /// Pending ones stay, however old. Returns how many went.
+    @discardableResult
+    public func pruneFinishedDeliveries(on db: Database) throws -> Int {
+        let cutoff = clock.nowMillis() - Int64(min(max(settings.webhooks.deliveryRetentionDays, 1), 36_500)) * 86_400_000
+        let perTransaction = 500
+        var removed = 0
+        while true {
+            let count = try db.write {
+                try db.run("""
+                    DELETE FROM webhook_deliveries WHERE id IN (
+                      SELECT id FROM webhook_deliveries WHERE state IN ('delivered', 'failed')
+                        AND COALESCE(last_attempt_at, created_at) < :cutoff LIMIT :batch)
+                    """, ["cutoff": .integer(cutoff), "batch": .int(perTransaction)])
+            }
+            removed += count
+            if count < perTransaction { return removed }
+        }
+    }
+
     // MARK: - Claiming
 
     private struct Claimed: Sendable {
@@ -66,15 +93,21 @@ public struct WebhookDispatcher: Sendable {
                            [.integer(now)]) != nil
         else { return [] }
         let token = Crypto.randomToken(bytes: 16)
+        // Round-robin over accounts: every account's oldest due deliveries (its turn 1) before
+        // anyone's second, and no more than a few turns each per pass.
         let rows = try db.write {
-            try db.query("""
-                UPDATE webhook_deliveries SET next_attempt_at = ?, claim = ?
-                WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?
-                             ORDER BY next_attempt_at, rowid LIMIT ?)
+            try db.rows("""
+                UPDATE webhook_deliveries SET next_attempt_at = :lease_until, claim = :claim
+                WHERE id IN (SELECT id FROM (
+                               SELECT id, next_attempt_at, rowid AS sequence,
+                                 ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY next_attempt_at, rowid) AS turn
+                               FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= :now) AS due
+                             WHERE turn <= :per_account ORDER BY turn, next_attempt_at, sequence LIMIT :batch)
                 RETURNING \(WebhookDelivery.columns)
-                """, [.integer(now + leaseMillis), .text(token), .integer(now), .int(batchSize)])
+                """, ["lease_until": .integer(now + leaseMillis), "claim": .text(token), "now": .integer(now),
+                      "per_account": .int(deliveriesPerAccountPerPass), "batch": .int(batchSize)])
         }
-        return rows.map { Claimed(delivery: WebhookDelivery($0), claim: token) }.sorted { $0.delivery.sequence < $1.delivery.sequence }
+        return rows.map { Claimed(delivery: WebhookDelivery($0.row), claim: token) }.sorted { $0.delivery.sequence < $1.delivery.sequence }
     }
 
     // MARK: - Attempting
@@ -112,14 +145,15 @@ public struct WebhookDispatcher: Sendable {
         var milliseconds: Int
     }
 
-    /// Attempts every claimed delivery: one target's messages one after another, in the order
-    /// they were queued; several targets at once.
+    /// Attempts every claimed delivery: one account's messages one after another, in the order
+    /// they were queued (so each of its targets gets them in order); several accounts at once, so
+    /// an account whose receivers are slow holds one lane, never all.
     private func attemptAll(_ claimed: [Claimed], secrets: [String: String]) -> [Attempt] {
         var lanes: [[Claimed]] = []
-        var laneOfURL: [String: Int] = [:]
+        var laneOfAccount: [String: Int] = [:]
         for item in claimed {
-            if let lane = laneOfURL[item.delivery.url] { lanes[lane].append(item) } else {
-                laneOfURL[item.delivery.url] = lanes.count
+            if let lane = laneOfAccount[item.userID] { lanes[lane].append(item) } else {
+                laneOfAccount[item.userID] = lanes.count
                 lanes.append([item])
             }
         }
@@ -133,7 +167,7 @@ public struct WebhookDispatcher: Sendable {
                 return attempt(item, secret: secrets[item.userID] ?? "")
             }
         }
-        let width = min(parallelTargets, lanes.count)
+        let width = min(parallelAccounts, lanes.count)
         guard width > 1 else { return lanes.flatMap(run) }
         let queue = Locked((next: 0, results: [Attempt]()))
         let finished = DispatchSemaphore(value: 0)
@@ -162,17 +196,20 @@ public struct WebhookDispatcher: Sendable {
             let elapsed = Int((DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1_000_000)
             return Attempt(claimed: claimed, result: result, attemptedAt: clock.nowMillis(), milliseconds: elapsed)
         }
+        // One lookup per attempt, and the connection goes to exactly what it checked (DNS rebinding).
+        let target: WebhookTargetPolicy.Target
         do {
-            try WebhookTargetPolicy(settings: settings.webhooks).check(delivery.url)
-        } catch WebhookTargetPolicy.Refusal.unresolvable(let host) {
+            target = try WebhookTargetPolicy(settings: settings.webhooks).target(delivery.url)
+        } catch let refusal as WebhookTargetPolicy.Refusal {
             // DNS trouble may pass: retried like a receiver that did not answer.
-            return finish(.noAnswer("host \(host) could not be resolved"))
+            if case .unresolvable = refusal { return finish(.noAnswer(refusal.description)) }
+            return finish(.refusedTarget("target refused: \(refusal)"))
         } catch {
             return finish(.refusedTarget("target refused: \(error)"))
         }
         let headers = WebhookSigner.headers(secret: secret, messageID: delivery.messageID, at: clock.now(), body: delivery.payload)
         do {
-            let status = try sender.post(url: delivery.url, headers: headers, body: delivery.payload,
+            let status = try sender.post(url: delivery.url, connectingTo: target.addresses, headers: headers, body: delivery.payload,
                                          timeoutSeconds: settings.webhooks.attemptTimeoutSeconds)
             return finish(.answered(status: status))
         } catch {

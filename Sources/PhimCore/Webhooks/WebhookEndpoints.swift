@@ -32,8 +32,8 @@ public struct WebhookEndpoints: Sendable {
     }
 
     /// Replaces the account endpoint from `{url?, events?}`: a missing or null `url` removes it,
-    /// a missing `events` means every event. The URL's form and where it leads are checked
-    /// before anything changes.
+    /// a missing `events` means every event. The URL's form is checked before anything changes
+    /// (no DNS on the request thread: where the name leads is checked before each attempt).
     public func update(userID: String, body: JSON, on db: Database) throws -> Endpoint {
         var url: String?
         if let value = body["url"], !value.isNull {

@@ -19,7 +19,14 @@ public struct WebhookSettings: Sendable {
     public var retrySchedule: [Double] = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000]
     /// How long one attempt waits for an answer (`PHIM_WEBHOOK_TIMEOUT_SECONDS`).
     public var attemptTimeoutSeconds: Double = 10
-    /// DNS for the target check: the C library's `getaddrinfo` unless a test gives a table.
+    /// Replays one account may ask for per hour (`PHIM_WEBHOOK_REPLAYS_PER_HOUR`): each one
+    /// makes a delivery due at once, so unlimited replays could keep the dispatcher busy.
+    public var replaysPerHour = 30
+    /// Days a delivered or failed delivery stays in the log, its attempts with it
+    /// (`PHIM_WEBHOOK_DELIVERY_RETENTION_DAYS`); pending ones stay until they finish.
+    public var deliveryRetentionDays = 30
+    /// DNS for the check before each attempt (never on a request thread): the C library's
+    /// `getaddrinfo` unless a test gives a table.
     public var resolve: HostResolver = WebhookTargetPolicy.systemResolve
     /// The body's `data`; without it (a world that never wired the web side) nothing is queued.
     public var videoJSON: WebhookVideoJSON?

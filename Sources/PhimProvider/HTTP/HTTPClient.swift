@@ -41,14 +41,28 @@ public enum HTTPClient {
         precondition(result == CURLE_OK, "curl_global_init failed: \(result.rawValue)")
     }
 
+    /// `connectingTo`: IP addresses the connection must use instead of looking the URL's host up
+    /// (a webhook's checked addresses, so the address checked is the address connected).
     public static func send(method: String, url: String, headers: [(String, String)] = [], body: Data? = nil,
                             timeoutMilliseconds: Int, connectTimeoutMilliseconds: Int = 5_000,
-                            maxResponseBytes: Int = 4 << 20) throws -> HTTPReply {
-        let handle = threadHandle()
-        curl_easy_reset(handle)
+                            maxResponseBytes: Int = 4 << 20, connectingTo pinnedAddresses: [String] = []) throws -> HTTPReply {
+        // A pinned call gets a handle of its own, dropped after: its pinned names and its
+        // connection must not serve a later call that checked nothing (or checked another address).
+        let isPinned = !pinnedAddresses.isEmpty
+        guard let handle = isPinned ? curl_easy_init() : threadHandle() else { throw HTTPClientError.unreachable("curl_easy_init failed") }
+        defer { if isPinned { curl_easy_cleanup(handle) } }
+        if !isPinned { curl_easy_reset(handle) }
         let sink = ResponseSink(limit: maxResponseBytes)
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
+        var resolveList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(resolveList) }
+        if isPinned {
+            for entry in try pinEntries(url: url, addresses: pinnedAddresses) { resolveList = curl_slist_append(resolveList, entry) }
+            phim_curl_set_pointer(handle, CURLOPT_RESOLVE, UnsafeMutableRawPointer(resolveList))
+            // A proxy would look the name up itself and connect wherever it likes.
+            phim_curl_set_string(handle, CURLOPT_NOPROXY, "*")
+        }
 
         // Threads and signals do not mix: without this, a DNS timeout would use SIGALRM.
         phim_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
@@ -116,6 +130,7 @@ public enum HTTPClient {
         phim_curl_set_pointer(handle, CURLOPT_HTTPHEADER, nil)
         phim_curl_set_pointer(handle, CURLOPT_WRITEDATA, nil)
         phim_curl_set_pointer(handle, CURLOPT_HEADERDATA, nil)
+        phim_curl_set_pointer(handle, CURLOPT_RESOLVE, nil)
 
         guard code == CURLE_OK else {
             if sink.overflowed {
@@ -124,6 +139,27 @@ public enum HTTPClient {
             throw classify(code, requestBytesSent: phim_curl_request_size(handle))
         }
         return HTTPReply(status: Int(phim_curl_response_code(handle)), headers: sink.headers, body: sink.body)
+    }
+
+    /// `CURLOPT_RESOLVE` entries that make every name of the URL's port lead to `addresses`: the
+    /// host as libcurl's own URL parser reads it, and `*` (libcurl 7.86+) for any spelling of it
+    /// the parser and the cache might still disagree on (a final dot, percent-encoding, case).
+    static func pinEntries(url: String, addresses: [String]) throws -> [String] {
+        guard let parsed = curl_url() else { throw HTTPClientError.unreachable("curl_url failed") }
+        defer { curl_url_cleanup(parsed) }
+        func part(_ which: CURLUPart, _ flags: Int32) -> String? {
+            var value: UnsafeMutablePointer<CChar>?
+            guard curl_url_get(parsed, which, &value, UInt32(flags)) == CURLUE_OK, let value else { return nil }
+            defer { curl_free(value) }
+            return String(cString: value)
+        }
+        guard curl_url_set(parsed, CURLUPART_URL, url, 0) == CURLUE_OK, let host = part(CURLUPART_HOST, CURLU_URLDECODE),
+              let port = part(CURLUPART_PORT, CURLU_DEFAULT_PORT)
+        else { throw HTTPClientError.unreachable("URL cannot be parsed") }
+        let list = addresses.map { $0.contains(":") ? "[\($0)]" : $0 }.joined(separator: ",")
+        var entries = ["*:\(port):\(list)"]
+        if !host.hasPrefix("[") { entries.insert("\(host.lowercased()):\(port):\(list)", at: 0) }
+        return entries
     }
 
     /// Sorts a failed transfer into "never sent" and "may have been processed".

@@ -64,10 +64,12 @@ public enum WebhookHandlers {
         return .json(delivery(found, attempts: try log.attempts(of: found, on: context.db)))
     }
 
-    /// `POST /api/v1/webhook-deliveries/{id}/replay`: 202, sent again now (same `webhook-id` and body) with a fresh schedule.
+    /// `POST /api/v1/webhook-deliveries/{id}/replay`: 202, sent again now (same `webhook-id` and body) with a fresh schedule;
+    /// 429 `too_many_replays` past `PHIM_WEBHOOK_REPLAYS_PER_HOUR`.
     static func replay(_ context: Context) throws -> Response {
         let replayed = try WebhookDeliveryLog(userID: try context.user.id)
-            .replay(context.parameter("id"), at: context.app.clock.nowMillis(), on: context.db)
+            .replay(context.parameter("id"), clock: context.app.clock, perHour: context.app.settings.webhooks.replaysPerHour,
+                    on: context.db)
         return .json(delivery(replayed), status: 202)
     }
 
