@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Deployment checks, through real `phim up` instances (nginx and FastCGI processes), each in its
+own temporary data directory; the provider is `phim simulator` where a real one would be.
+
+    python3 Tests/e2e/deploy_test.py --phim .build/debug/phim --repo . [--only 1,3]
+
+1. The demo account after demo mode: `phim up` in demo mode, then with a KIE_API_KEY (pointing at
+   `phim simulator`): the demo login answers 403 account_disabled, its API key is refused, the
+   audit log says the system disabled it. Demo mode again lets it back in.
+2. The production command needs a key or PHIM_DEMO=1: `phim fcgi` with neither refuses to start;
+   PHIM_TRUST_FORWARDED_FOR is refused too (nginx's realip module does that job).
+3. nginx's edges: a forged X-Forwarded-For does not escape the per-address signup limit; nginx's
+   own 429 on sign-in is JSON in the API's shape, in the caller's language. Capabilities stay
+   out of nginx's logs: a callback (and share pages) while the FastCGI sockets are gone, then
+   nginx's error log (phim up's output) and access log hold no secret or token, and the access
+   log shows them redacted. `phim backup` writes an owner-only file.
+
+Standard library only (process_faults.py's helpers). Prints one line per check, then
+`N passed, N failed`; exits non-zero on a failure.
+"""
+import argparse
+import os
+import secrets
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+from process_faults import FAILED, PASSED, TEMPORARY, Phim, call, check, free_port
+
+DEMO = {"email": "demo@phim.local", "password": "phim-demo"}
+
+
+def cookies_of(answer):
+    found = {}
+    for value in answer.headers.get("set-cookie-all", []):
+        name, _, rest = value.partition("=")
+        found[name] = rest.split(";")[0]
+    return found
+
+
+class Simulator:
+    """`phim simulator` on its own port: the provider a KIE_API_KEY points at."""
+
+    def __init__(self, args):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen([args.phim, "simulator", "--port", str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/_simulator/stats", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("phim simulator did not start")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def demo_account_in_production(args):
+    demo = Phim(args, "demo", workers=1).start()
+    login = call(demo.port, "POST", "/api/v1/auth/login", DEMO)
+    check("demo mode: the demo account signs in", login.status == 200, login)
+    made = call(demo.port, "POST", "/api/v1/api-keys", {"name": "demo"}, cookies=cookies_of(login),
+                headers={"X-CSRF-Token": login.headers.get("x-csrf-token", "")})
+    check("demo mode: the demo account makes an API key", made.status == 201, made)
+    key = (made.body or {}).get("key")
+    check("demo mode: phim up stops cleanly", demo.stop())
+
+    simulator = Simulator(args)
+    try:
+        production = Phim(args, "production", workers=2, data=demo.data,
+                          extra_env={"KIE_API_KEY": "deploy-test-key", "KIE_BASE_URL": simulator.url,
+                                     "KIE_UPLOAD_BASE_URL": simulator.url}).start()
+        pricing = call(production.port, "GET", "/api/v1/models")
+        check("with KIE_API_KEY: not in demo mode", pricing.status == 200 and pricing.body.get("demo") is False, pricing)
+        refused = call(production.port, "POST", "/api/v1/auth/login", DEMO)
+        check("with KIE_API_KEY: the demo login is refused (403 account_disabled)",
+              refused.status == 403 and refused.code == "account_disabled", refused)
+        by_key = call(production.port, "GET", "/api/v1/me", key=key)
+        check("with KIE_API_KEY: the demo account's API key is refused", by_key.status == 403 and by_key.code == "account_disabled", by_key)
+        check("with KIE_API_KEY: the start logs a warning that the demo account was disabled",
+              production.log_lines("demo account disabled") >= 1, production.tail())
+        audit = production.cli("audit", "--email", DEMO["email"])
+        check("with KIE_API_KEY: the audit log says the system disabled it",
+              audit.returncode == 0 and "account.disable" in audit.stdout and "system" in audit.stdout, audit.stdout + audit.stderr)
+        check("with KIE_API_KEY: phim up stops cleanly", production.stop())
+    finally:
+        simulator.stop()
+
+    again = Phim(args, "demo-again", workers=1, data=demo.data).start()
+    login = call(again.port, "POST", "/api/v1/auth/login", DEMO)
+    check("demo mode again: the system's disable is undone, the demo account signs in", login.status == 200, login)
+    again.stop()
+
+
+def production_command_refuses(args):
+    home = tempfile.mkdtemp(prefix="phim-deploy-fcgi-")
+    TEMPORARY.append(home)
+    env = {k: v for k, v in os.environ.items() if k not in ("KIE_API_KEY", "PHIM_DEMO", "PHIM_SIMULATOR_URL", "DATABASE_URL")}
+    socket_path = os.path.join(home, "phim.sock")
+    command = [args.phim, "fcgi", "--socket", socket_path, "--data", os.path.join(home, "data")]
+    try:
+        refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+        output = refused.stdout + refused.stderr
+        check("phim fcgi with neither KIE_API_KEY nor PHIM_DEMO=1 refuses to start, saying why",
+              refused.returncode != 0 and "PHIM_DEMO=1" in output and not os.path.exists(socket_path), f"{refused.returncode}: {output[-300:]}")
+    except subprocess.TimeoutExpired:
+        check("phim fcgi with neither KIE_API_KEY nor PHIM_DEMO=1 refuses to start, saying why", False, "it kept running")
+
+    port = free_port()
+    env["PHIM_TRUST_FORWARDED_FOR"] = "1"
+    try:
+        up = subprocess.run([args.phim, "up", "--port", str(port), "--data", os.path.join(home, "up")], cwd=args.repo, env=env,
+                            capture_output=True, text=True, timeout=30)
+        output = up.stdout + up.stderr
+        check("PHIM_TRUST_FORWARDED_FOR=1: phim up refuses to start and points to set_real_ip_from",
+              up.returncode != 0 and "set_real_ip_from" in output, f"{up.returncode}: {output[-300:]}")
+    except subprocess.TimeoutExpired:
+        check("PHIM_TRUST_FORWARDED_FOR=1: phim up refuses to start and points to set_real_ip_from", False, "it kept running")
+
+
+def nginx_edges_and_logs(args):
+    phim = Phim(args, "edges", workers=2, extra_env={
+        "PHIM_AUTH_RATE": "1r/m", "PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR": "3",
+        "PHIM_LOGIN_FAILURES_PER_ADDRESS": "1000", "PHIM_LOGIN_FAILURES_PER_ACCOUNT": "1000"}).start()
+    try:
+        # 3. A forged X-Forwarded-For: every signup still counts against 127.0.0.1.
+        answers = []
+        for n in range(4):
+            answers.append(call(phim.port, "POST", "/api/v1/auth/register",
+                                {"email": f"forged-{n}-{secrets.token_hex(3)}@example.com", "password": "deploy-password"},
+                                headers={"X-Forwarded-For": f"10.9.{n}.1"}))
+        check("forged X-Forwarded-For: three signups, then the per-address limit (429 too_many_signups)",
+              [a.status for a in answers[:3]] == [201] * 3 and answers[3].status == 429 and answers[3].code == "too_many_signups",
+              answers)
+
+        # nginx's limit_req (1 a minute, burst 20): rapid sign-ins end in its 429, as JSON.
+        statuses, limited = [], None
+        for _ in range(30):
+            answer = call(phim.port, "POST", "/api/v1/auth/login", DEMO, headers={"Accept-Language": "en"})
+            statuses.append(answer.status)
+            if answer.status == 429:
+                limited = answer
+                break
+        check("rapid sign-ins: nginx answers 429 within the burst of 20 (4 signups came first)",
+              limited is not None and 15 <= len(statuses) <= 22 and set(statuses[:-1]) == {200}, statuses)
+        check("nginx's 429: JSON in the API's shape (too_many_requests, English asked), with Retry-After",
+              limited is not None and limited.code == "too_many_requests" and "Too many requests" in limited.body["error"]["message"]
+              and limited.headers.get("content-type", "").startswith("application/json")
+              and limited.headers.get("retry-after", "").isdigit(), limited and (limited.headers, limited.body))
+        vietnamese = call(phim.port, "POST", "/api/v1/auth/login", DEMO, headers={"Accept-Language": "vi-VN,vi;q=0.9,en;q=0.8"})
+        check("nginx's 429 in Vietnamese when asked first",
+              vietnamese.status == 429 and vietnamese.code == "too_many_requests" and "yêu cầu" in vietnamese.body["error"]["message"],
+              vietnamese)
+
+        # 4. The FastCGI sockets gone (as while the service restarts): callbacks and share pages get
+        # the JSON 503, and nginx logs the failure without the path's capability.
+        job, secret, token = secrets.token_hex(8), "cbsecret" + secrets.token_hex(12), "sharetok" + secrets.token_hex(12)
+        sockets = [phim.socket_path(i) for i in range(1, phim.workers + 1)]
+        for path in sockets:
+            os.rename(path, path + ".away")
+        try:
+            callback = call(phim.port, "POST", f"/api/v1/webhooks/kie/{job}/{secret}", {"taskId": "t", "code": 200})
+            share = call(phim.port, "GET", f"/v/{token}")
+            embed = call(phim.port, "GET", f"/v/{token}/embed")
+        finally:
+            for path in sockets:
+                os.rename(path + ".away", path)
+        check("a callback while the FastCGI socket is gone: JSON 503 service_unavailable",
+              callback.status == 503 and callback.code == "service_unavailable", callback)
+        check("share pages while the FastCGI socket is gone: 503", share.status == 503 and embed.status == 503, (share, embed))
+        served = call(phim.port, "GET", f"/v/{token}")
+        image = call(phim.port, "GET", f"/files/{token}.png")
+        check("the share page and an upload's URL answer again (404 for an unknown token)",
+              served.status == 404 and image.status == 404, (served, image))
+
+        backup = os.path.join(phim.home, "copy.sqlite")
+        old_umask = os.umask(0o022)
+        try:
+            made = phim.cli("backup", "--to", backup)
+        finally:
+            os.umask(old_umask)
+        mode = stat.S_IMODE(os.stat(backup).st_mode) if os.path.exists(backup) else None
+        check("phim backup under umask 022: the copy is owner-only (0600)", made.returncode == 0 and mode == 0o600,
+              f"mode {oct(mode) if mode is not None else None}: {made.stdout}{made.stderr}")
+    finally:
+        stopped = phim.stop()
+    check("phim up stops cleanly", stopped)
+
+    access_log = os.path.join(phim.data, "nginx", "logs", "access.log")
+    access = open(access_log, errors="replace").read() if os.path.exists(access_log) else ""
+    with open(phim.log_path, errors="replace") as log:
+        errors = log.read()
+    check("nginx's access log has the callback, its secret redacted", f"/api/v1/webhooks/kie/{job}/*** " in access, access[-600:])
+    check("nginx's access log has the share page and the upload, redacted",
+          f"GET /v/***/embed " in access and "GET /files/*** " in access, access[-600:])
+    check("no callback secret in nginx's error or access log", secret not in errors and secret not in access,
+          [line for line in (errors + access).splitlines() if secret in line][:2])
+    check("no share token or upload key in nginx's error or access log", token not in errors and token not in access,
+          [line for line in (errors + access).splitlines() if token in line][:2])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--phim", required=True)
+    parser.add_argument("--repo", required=True)
+    parser.add_argument("--only", help="comma-separated scenario numbers (default: all)")
+    args = parser.parse_args()
+    args.phim = os.path.realpath(args.phim)
+    args.repo = os.path.realpath(args.repo)
+    scenarios = [demo_account_in_production, production_command_refuses, nginx_edges_and_logs]
+    chosen = {int(n) for n in args.only.split(",")} if args.only else set(range(1, len(scenarios) + 1))
+    for number, scenario in enumerate(scenarios, 1):
+        if number not in chosen:
+            continue
+        try:
+            scenario(args)
+        except Exception as error:  # a scenario that breaks is a failure, the others still run
+            check(f"scenario {number} ({scenario.__name__}) ran to the end", False, f"{type(error).__name__}: {error}")
+    if FAILED:
+        print("kept for a look: " + " ".join(TEMPORARY))
+    else:
+        for directory in TEMPORARY:
+            shutil.rmtree(directory, ignore_errors=True)
+    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
+    raise SystemExit(1 if FAILED else 0)
+
+
+if __name__ == "__main__":
+    main()
