@@ -14,21 +14,28 @@ own temporary data directory; the provider is `phim simulator` where a real one 
    out of nginx's logs: a callback (and share pages) while the FastCGI sockets are gone, then
    nginx's error log (phim up's output) and access log hold no secret or token, and the access
    log shows them redacted. `phim backup` writes an owner-only file.
+4. The production site (nginx/phim.conf as shipped, on loopback ports with a self-signed
+   certificate) in front of a `phim up`'s socket: port 80 only redirects, the TLS server sends
+   HSTS, the cookies are `__Host-` cookies and work, and the realip rules: X-Forwarded-For from a
+   client that is not a trusted proxy is ignored, from loopback (a local TLS terminator) it counts.
 
 Standard library only (process_faults.py's helpers). Prints one line per check, then
 `N passed, N failed`; exits non-zero on a failure.
 """
 import argparse
+import http.client
+import json
 import os
 import secrets
 import shutil
+import ssl
 import stat
 import subprocess
 import tempfile
 import time
 import urllib.request
 
-from process_faults import FAILED, PASSED, TEMPORARY, Phim, call, check, free_port
+from process_faults import FAILED, PASSED, TEMPORARY, Answer, Phim, call, check, free_port
 
 DEMO = {"email": "demo@phim.local", "password": "phim-demo"}
 
@@ -210,6 +217,120 @@ def nginx_edges_and_logs(args):
           [line for line in (errors + access).splitlines() if token in line][:2])
 
 
+class ProductionSite:
+    """nginx/phim.conf as shipped, on loopback ports with a self-signed certificate, in front of a
+    `phim up`'s FastCGI socket: its redirect, its TLS server, its realip rules."""
+
+    def __init__(self, args, phim):
+        self.home = tempfile.mkdtemp(prefix="phim-deploy-site-")
+        TEMPORARY.append(self.home)
+        self.http_port, self.https_port = free_port(), free_port()
+        for name in ("logs", "tls", "uploads"):
+            os.makedirs(os.path.join(self.home, name))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=phim.example.com",
+                        "-keyout", os.path.join(self.home, "tls", "privkey.pem"), "-out", os.path.join(self.home, "tls", "fullchain.pem")],
+                       check=True, capture_output=True)
+        with open(os.path.join(args.repo, "nginx", "phim.conf")) as shipped:
+            site = shipped.read()
+        for old, new in [("/srv/phim", args.repo), ("/var/lib/phim", self.home), ("/var/log/nginx", os.path.join(self.home, "logs")),
+                         ("/etc/letsencrypt/live/phim.example.com", os.path.join(self.home, "tls")),
+                         ("unix:/run/phim/phim.sock", "unix:" + phim.socket_path(1)),
+                         ("listen 80;", f"listen 127.0.0.1:{self.http_port};"), ("listen [::]:80;", ""),
+                         ("listen 443 ssl http2;", f"listen 127.0.0.1:{self.https_port} ssl http2;"), ("listen [::]:443 ssl http2;", "")]:
+            assert old in site, old
+            site = site.replace(old, new)
+        with open(os.path.join(self.home, "site.conf"), "w") as out:
+            out.write(site)
+        user = "user root root;" if os.geteuid() == 0 else ""
+        with open(os.path.join(self.home, "nginx.conf"), "w") as out:
+            out.write(f"""{user}
+daemon off;
+pid {self.home}/nginx.pid;
+error_log {self.home}/logs/main.error.log;
+events {{}}
+http {{
+    include /etc/nginx/mime.types;
+    client_body_temp_path {self.home}/body;
+    fastcgi_temp_path {self.home}/fastcgi;
+    proxy_temp_path {self.home}/proxy;
+    uwsgi_temp_path {self.home}/uwsgi;
+    scgi_temp_path {self.home}/scgi;
+    include {self.home}/site.conf;
+}}
+""")
+        self.process = subprocess.Popen(["nginx", "-p", self.home, "-c", os.path.join(self.home, "nginx.conf")],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline and self.https("GET", "/api/livez").status != 200:
+            time.sleep(0.1)
+
+    def https(self, method, path, body=None, source="127.0.0.1", headers=None):
+        """One request to the TLS server, from `source` (any 127/8 address), as process_faults.call."""
+        started = time.monotonic()
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        connection = http.client.HTTPSConnection("127.0.0.1", self.https_port, timeout=10, context=context, source_address=(source, 0))
+        all_headers = {"Host": "phim.example.com", "Accept-Language": "en", **(headers or {})}
+        data = None
+        if body is not None:
+            data, all_headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+        try:
+            connection.request(method, path, body=data, headers=all_headers)
+            response = connection.getresponse()
+            payload = response.read()
+            parsed = json.loads(payload) if payload[:1] in (b"{", b"[") else None
+            answer_headers = {k.lower(): v for k, v in response.getheaders()}
+            answer_headers["set-cookie-all"] = [v for k, v in response.getheaders() if k.lower() == "set-cookie"]
+            return Answer(response.status, parsed, answer_headers, time.monotonic() - started)
+        except (OSError, http.client.HTTPException) as error:
+            return Answer(0, None, {}, time.monotonic() - started, f"{type(error).__name__}: {error}")
+        finally:
+            connection.close()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def production_site(args):
+    phim = Phim(args, "site", workers=1, extra_env={"PHIM_PUBLIC_URL": "https://phim.example.com",
+                                                    "PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR": "3"}).start()
+    site = ProductionSite(args, phim)
+    try:
+        redirect = call(site.http_port, "GET", "/studio?x=1", headers={"Host": "phim.example.com"})
+        check("port 80: a redirect to https, nothing served", redirect.status == 301
+              and redirect.headers.get("location") == "https://phim.example.com/studio?x=1", (redirect, redirect.headers.get("location")))
+        live = site.https("GET", "/api/livez")
+        check("TLS server: answers, with HSTS for two years", live.status == 200
+              and live.headers.get("strict-transport-security") == "max-age=63072000", (live.status, live.headers))
+
+        login = site.https("POST", "/api/v1/auth/login", DEMO)
+        names = sorted(value.split("=")[0] for value in login.headers.get("set-cookie-all", []))
+        check("https: the session and anti-forgery cookies are __Host- cookies, Secure",
+              login.status == 200 and names == ["__Host-phim_csrf", "__Host-phim_session"]
+              and all("; Secure" in value for value in login.headers["set-cookie-all"]), login.headers.get("set-cookie-all"))
+        cookie = "; ".join(value.split(";")[0] for value in login.headers.get("set-cookie-all", []))
+        me = site.https("GET", "/api/v1/me", headers={"Cookie": cookie})
+        made = site.https("POST", "/api/v1/api-keys", {"name": "site"}, headers={"Cookie": cookie, "X-CSRF-Token": login.headers.get("x-csrf-token", "")})
+        check("https: signed in with them (a read, and a change with the anti-forgery token)", me.status == 200 and made.status == 201,
+              (me.status, made.status))
+
+        def signups(source, forwarded_prefix):
+            return [site.https("POST", "/api/v1/auth/register",
+                               {"email": f"site-{secrets.token_hex(4)}@example.com", "password": "deploy-password"}, source=source,
+                               headers={"X-Forwarded-For": f"{forwarded_prefix}.{n}"}).status for n in range(4)]
+
+        untrusted = signups("127.0.0.2", "198.51.100")
+        check("a client that is not a trusted proxy (127.0.0.2): its X-Forwarded-For is ignored, the 4th signup is refused",
+              untrusted == [201, 201, 201, 429], untrusted)
+        trusted = signups("127.0.0.1", "203.0.113")
+        check("a trusted proxy (loopback, set_real_ip_from): each client in X-Forwarded-For counted on its own",
+              trusted == [201, 201, 201, 201], trusted)
+    finally:
+        site.stop()
+        phim.stop()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--phim", required=True)
@@ -218,7 +339,7 @@ def main():
     args = parser.parse_args()
     args.phim = os.path.realpath(args.phim)
     args.repo = os.path.realpath(args.repo)
-    scenarios = [demo_account_in_production, production_command_refuses, nginx_edges_and_logs]
+    scenarios = [demo_account_in_production, production_command_refuses, nginx_edges_and_logs, production_site]
     chosen = {int(n) for n in args.only.split(",")} if args.only else set(range(1, len(scenarios) + 1))
     for number, scenario in enumerate(scenarios, 1):
         if number not in chosen:
