@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Phim needs on Debian, only what is missing: the build's C libraries and nginx
-# (always), and with --test the browser, its driver, wrk and the Python packages the suites use.
+# (always), and with --test the browser, its driver, wrk, the Python packages the suites use,
+# openssl and systemd (check_nginx.sh: a self-signed certificate, `systemd-analyze security --offline`).
 set -euo pipefail
 packages=(nginx-light libfcgi-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium chromium-driver fonts-noto-core wrk python3-pip)
+  packages+=(chromium chromium-driver fonts-noto-core wrk python3-pip openssl systemd)
 fi
 missing=()
 for package in "${packages[@]}"; do

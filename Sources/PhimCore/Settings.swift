@@ -48,8 +48,6 @@ public struct Settings: Sendable {
         case publicURL = "public-url"
         case kieUpload = "kie-upload"
     }
-    /// Behind a proxy in front of nginx: the client address is the last `X-Forwarded-For` hop.
-    public var trustForwardedFor = false
     /// The provider is the simulator (no `KIE_API_KEY`); the studio then shows its prompt tags.
     public var isDemo = false
     /// Outbound webhooks: target policy, retry schedule, attempt timeout.

@@ -17,6 +17,9 @@ public final class App: Sendable {
     public let uploads: Uploads
     /// Whether session cookies carry `Secure` (the public URL is https).
     let secureCookies: Bool
+    /// `__Host-` on https: the handlers speak of `phim_session` and `phim_csrf`; on the wire they
+    /// are `__Host-phim_session` and `__Host-phim_csrf` (Secure, Path=/, no Domain).
+    let cookieNamePrefix: String
 
     public init(settings: Settings, provider: any VideoProvider, clock: AppClock = .system,
                 hasher: PasswordHasher = PasswordHasher()) {
@@ -34,6 +37,7 @@ public final class App: Sendable {
         callbacks = CallbackReceiver(provider: provider, lifecycle: lifecycle, settings: settings, clock: clock)
         uploads = Uploads(directory: settings.uploadsDirectory, publicBaseURL: settings.publicBaseURL, clock: clock)
         secureCookies = settings.publicBaseURL.hasPrefix("https://")
+        cookieNamePrefix = secureCookies ? "__Host-" : ""
     }
 
     public func reconciler() -> Reconciler {
@@ -42,6 +46,8 @@ public final class App: Sendable {
 
     /// Answers one request. Every failure becomes a JSON error in the caller's language.
     public func handle(_ request: Request, db: Database?) -> Response {
+        var request = request
+        request.cookieNamePrefix = cookieNamePrefix
         var response: Response
         var route = "unmatched"
         defer { Metrics.shared.count("phim_http_requests_total", [("route", route), ("status", String(response.status))]) }
@@ -61,9 +67,18 @@ public final class App: Sendable {
             Log.error("request failed", ["request_id": request.requestID, "path": LogRedaction.path(request.path), "error": "\(error)"])
             response = Self.errorResponse(.internal, language: request.language)
         }
+        if !cookieNamePrefix.isEmpty { response.headers = response.headers.map(hostOnlyCookie) }
         response.addHeader("X-Request-ID", request.requestID)
         if response.header("Cache-Control") == nil { response.addHeader("Cache-Control", "no-store") }
         return response
+    }
+
+    /// A `Set-Cookie` under its `__Host-` name, with the `Secure` a browser demands of that
+    /// name (a clearing cookie included, or the browser would keep the old one).
+    private func hostOnlyCookie(_ header: (String, String)) -> (String, String) {
+        guard header.0.lowercased() == "set-cookie", !header.1.hasPrefix(cookieNamePrefix) else { return header }
+        let attributes = header.1.split(separator: ";").dropFirst().map { $0.trimmingSpaces.lowercased() }
+        return (header.0, cookieNamePrefix + header.1 + (attributes.contains("secure") ? "" : "; Secure"))
     }
 
     public static func errorResponse(_ error: AppError, language: Language) -> Response {

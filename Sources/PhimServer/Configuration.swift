@@ -19,6 +19,8 @@ public struct Configuration: Sendable {
     public var demoEmail: String
     public var demoPassword: String
     public var passwordCost: PasswordHasher.Cost
+    /// `PHIM_DEMO=1`: demo mode asked for on purpose (`phim fcgi` will not fall into it silently).
+    public var demoRequested = false
 
     public var isDemo: Bool { kieAPIKey == nil }
 
@@ -101,9 +103,18 @@ public struct Configuration: Sendable {
         if let token = env["PHIM_METRICS_TOKEN"], !token.isEmpty {
             if token.count >= 16 { settings.metricsToken = token } else { problems.append("PHIM_METRICS_TOKEN must be at least 16 characters") }
         }
-        settings.trustForwardedFor = ["1", "true", "yes"].contains(env["PHIM_TRUST_FORWARDED_FOR"]?.lowercased() ?? "")
+        if let raw = env["PHIM_TRUST_FORWARDED_FOR"], !raw.isEmpty, raw != "0" {
+            problems.append("PHIM_TRUST_FORWARDED_FOR is no longer read: behind a proxy, list its addresses with set_real_ip_from in the nginx site (README, Deployment) and remove this variable")
+        }
         let apiKey = env["KIE_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         settings.isDemo = apiKey == nil
+        var demoRequested = false
+        switch env["PHIM_DEMO"] ?? "" {
+        case "", "0": break
+        case "1": demoRequested = true
+        default: problems.append("PHIM_DEMO must be 1 or 0")
+        }
+        if demoRequested, apiKey != nil { problems.append("PHIM_DEMO=1 asks for demo mode, but KIE_API_KEY is set: remove one of them") }
 
         if let raw = env["PHIM_WEBHOOK_ALLOW_PRIVATE_TARGETS"], !raw.isEmpty {
             switch raw.lowercased() {
@@ -147,13 +158,15 @@ public struct Configuration: Sendable {
             Log.warning("PHIM_PUBLIC_URL is not a public address: Kie's callbacks cannot arrive, so the reconciler polls every video (slower), and reference images go through Kie's file host",
                         ["public_host": publicHost, "image_delivery": settings.imageDelivery.rawValue])
         }
-        return Configuration(
+        var configuration = Configuration(
             dataDirectory: data, databasePath: databasePath,
             kieAPIKey: apiKey, kieBaseURL: baseURL, kieUploadBaseURL: uploadBaseURL,
             simulatorURL: env["PHIM_SIMULATOR_URL"].flatMap { $0.isEmpty ? nil : $0 },
             settings: settings,
             demoEmail: env["PHIM_DEMO_EMAIL"] ?? "demo@phim.local", demoPassword: env["PHIM_DEMO_PASSWORD"] ?? "phim-demo",
             passwordCost: cost)
+        configuration.demoRequested = demoRequested
+        return configuration
     }
 
     /// Whether a host name or address can be reached from the internet: not localhost, not a

@@ -4,9 +4,33 @@ import PhimProvider
 import PhimSupport
 
 /// Demo mode (no `KIE_API_KEY`): the provider simulator stands in for Kie, and a demo account
-/// with credits exists. Its password is public, so it is never an administrator.
+/// with credits exists. Its password is public, so it is never an administrator, and outside
+/// demo mode it is disabled (`DemoAccount`).
 public enum Demo {
     public static let startingCredits = 100_000
+
+    /// What every serving process does with the demo account at start: in demo mode it exists
+    /// (made, or let in again if the system had shut it out); otherwise it is disabled.
+    /// Returns whether it was created.
+    @discardableResult
+    public static func prepareAccount(_ configuration: Configuration, accounts: Accounts, on db: Database) throws -> Bool {
+        guard configuration.isDemo else {
+            try DemoAccount.disableOutsideDemoMode(email: configuration.demoEmail, clock: accounts.clock, on: db)
+            return false
+        }
+        let created = try ensureAccount(configuration, accounts: accounts, on: db)
+        try DemoAccount.enableInDemoMode(email: configuration.demoEmail, clock: accounts.clock, on: db)
+        return created
+    }
+
+    /// `phim fcgi` (what the systemd unit runs) serves the simulator and a public demo login only
+    /// when asked to: a missing or incomplete environment file must not make a live site a demo.
+    public static func refuseUnaskedDemoMode(_ configuration: Configuration) throws {
+        guard configuration.isDemo, !configuration.demoRequested else { return }
+        throw Configuration.Problems(messages: [
+            "KIE_API_KEY is not set: set it (in /etc/phim/phim.env under systemd), or set PHIM_DEMO=1 to run the demo (the provider simulator and the public demo account) on purpose",
+        ])
+    }
 
     /// Creates the demo account on first start; returns whether it was created.
     @discardableResult
@@ -57,7 +81,8 @@ public enum Demo {
             return (KieClient(baseURL: url, apiKey: simulatorKey, uploadBaseURL: url), nil)
         }
         let running = try startSimulator(port: 0, mediaBaseURL: nil, environment: environment)
-        Log.info("demo mode: provider simulator started", ["url": running.baseURL])
+        Log.warning("demo mode (PHIM_DEMO=1): the provider simulator stands in for Kie, and the demo account's public password signs in",
+                    ["url": running.baseURL])
         return (KieClient(baseURL: running.baseURL, apiKey: simulatorKey, uploadBaseURL: running.baseURL), running)
     }
 }

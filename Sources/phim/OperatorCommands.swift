@@ -167,8 +167,14 @@ struct Backup: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
 
     func run() throws {
-        guard !FileManager.default.fileExists(atPath: to) else { throw ValidationError("\(to) exists; choose a new file") }
         let (_, db, _) = try dataOptions.operatorContext()
+        // Made here, owner-only, before SQLite writes into it: the copy holds what the database
+        // holds (password hashes, webhook secrets), whatever the umask says.
+        let created = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard created >= 0 else {
+            throw ValidationError(errno == EEXIST ? "\(to) exists; choose a new file" : "cannot create \(to): \(String(cString: strerror(errno)))")
+        }
+        close(created)
         try db.backup(to: to)
         let copy = try Database(path: to)
         let report = try LedgerVerifier.verify(on: copy)

@@ -54,6 +54,7 @@ struct FastCGI: ParsableCommand {
     func run() throws {
         FastCGIServer.blockTerminationSignals()
         let configuration = try dataOptions.load(port: port)
+        try Demo.refuseUnaskedDemoMode(configuration)
         // glibc gives freed memory back to the system at every chance by default; the worker
         // threads' arenas then shrank and grew again on every request (profiled: `madvise` from
         // `free` was a twentieth of a create's CPU). Up to 64 MiB of free memory stays.
@@ -62,7 +63,7 @@ struct FastCGI: ParsableCommand {
         let db = try dataOptions.openDatabase(configuration)
         let (provider, simulator) = try Demo.provider(for: configuration)
         let app = App(settings: configuration.settings, provider: provider, hasher: PasswordHasher(cost: configuration.passwordCost))
-        if configuration.isDemo { try Demo.ensureAccount(configuration, accounts: app.accounts, on: db) }
+        try Demo.prepareAccount(configuration, accounts: app.accounts, on: db)
         BackgroundLoops.startReconciler(app: app, databasePath: configuration.databasePath)
         BackgroundLoops.startWebhookDispatcher(app: app, databasePath: configuration.databasePath)
         Metrics.shared.startFlushing(databasePath: configuration.databasePath)

@@ -39,11 +39,13 @@ struct Up: ParsableCommand {
         let accounts = Accounts(hasher: PasswordHasher(cost: configuration.passwordCost), clock: .system)
         var environment = ProcessInfo.processInfo.environment
         var simulator: Demo.RunningSimulator?
+        let created = try Demo.prepareAccount(configuration, accounts: accounts, on: db)
         if configuration.isDemo {
-            let created = try Demo.ensureAccount(configuration, accounts: accounts, on: db)
             let simulatorPort = Int(environment["PHIM_SIMULATOR_PORT"] ?? "") ?? 0
             simulator = try Demo.startSimulator(port: simulatorPort, mediaBaseURL: "\(configuration.settings.publicBaseURL)/simulator/media")
             environment["PHIM_SIMULATOR_URL"] = simulator!.baseURL
+            // `phim up` is the zero-setup demo: its FastCGI processes are told so.
+            environment["PHIM_DEMO"] = "1"
             print("""
                 Demo mode (no KIE_API_KEY): the provider simulator stands in for Kie AI.
                 Demo account\(created ? " created" : ""): \(configuration.demoEmail) / \(configuration.demoPassword) (\(Demo.startingCredits) credits at creation)
@@ -52,7 +54,7 @@ struct Up: ParsableCommand {
 
         let run = "\(configuration.dataDirectory)/run"
         let prefix = "\(configuration.dataDirectory)/nginx"
-        for directory in [run, "\(prefix)/conf", "\(prefix)/temp", configuration.settings.uploadsDirectory] {
+        for directory in [run, "\(prefix)/conf", "\(prefix)/temp", "\(prefix)/logs", configuration.settings.uploadsDirectory] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         let sockets = (1...max(1, workers)).map { "\(run)/phim-\($0).sock" }

@@ -168,7 +168,8 @@
     options = options || {};
     var headers = { "Accept": "application/json", "Accept-Language": lang };
     if (method !== "GET" && method !== "HEAD") {
-      var token = cookie("phim_csrf");
+      // On https the server names its cookies with the __Host- prefix.
+      var token = cookie("__Host-phim_csrf") || cookie("phim_csrf");
       if (token) headers["X-CSRF-Token"] = token;
     }
     Object.keys(options.headers || {}).forEach(function (name) { headers[name] = options.headers[name]; });

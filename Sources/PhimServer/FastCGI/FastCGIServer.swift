@@ -196,8 +196,7 @@ public final class FastCGIServer: @unchecked Sendable {
         let (path, query) = Request.splitTarget(params["REQUEST_URI"] ?? params["DOCUMENT_URI"] ?? "/")
         var request = Request(method: params["REQUEST_METHOD"] ?? "GET", path: path, query: query,
                               headers: Self.headers(params),
-                              remoteAddress: Request.clientAddress(remote: params["REMOTE_ADDR"] ?? "", forwardedFor: params["HTTP_X_FORWARDED_FOR"],
-                                                                  trustForwardedFor: app.settings.trustForwardedFor),
+                              remoteAddress: params["REMOTE_ADDR"] ?? "",
                               requestID: requestID)
 
         let response: Response

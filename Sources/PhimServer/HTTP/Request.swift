@@ -9,8 +9,14 @@ public struct Request: Sendable {
     /// Header names lower-cased (`content-type`, `cookie`, `x-csrf-token` …).
     public var headers: [String: String]
     public var body: [UInt8]
+    /// nginx's `REMOTE_ADDR`: behind a proxy, its realip module (`set_real_ip_from`) has put the
+    /// client's address there. Never read from a header the client writes.
     public var remoteAddress: String
     public var requestID: String
+    /// Set by `App` on https: cookies are read only under their `__Host-` names (which only this
+    /// host, over TLS, can set; a sibling subdomain cannot toss them) and given to the handlers
+    /// under their plain names.
+    public var cookieNamePrefix = ""
 
     public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:],
                 body: [UInt8] = [], remoteAddress: String = "127.0.0.1", requestID: String = UUID().uuidString.lowercased()) {
@@ -47,22 +53,16 @@ public struct Request: Sendable {
 
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
 
-    /// The address the abuse limits count: nginx's `REMOTE_ADDR`, or, behind a proxy in front of
-    /// nginx that the operator trusts (`PHIM_TRUST_FORWARDED_FOR=1`), the last hop that proxy
-    /// added to `X-Forwarded-For` (earlier hops are the client's own say and can be forged).
-    public static func clientAddress(remote: String, forwardedFor: String?, trustForwardedFor: Bool) -> String {
-        guard trustForwardedFor, let last = forwardedFor?.split(separator: ",").last?.trimmingCharacters(in: .whitespaces),
-              !last.isEmpty, last.count <= 64
-        else { return remote }
-        return last
-    }
-
     public var cookies: [String: String] {
         var cookies: [String: String] = [:]
         for part in (headers["cookie"] ?? "").split(separator: ";") {
             let pair = part.split(separator: "=", maxSplits: 1)
             guard pair.count == 2 else { continue }
-            let name = pair[0].trimmingSpaces
+            var name = pair[0].trimmingSpaces
+            if !cookieNamePrefix.isEmpty {
+                guard name.hasPrefix(cookieNamePrefix) else { continue }
+                name.removeFirst(cookieNamePrefix.count)
+            }
             if cookies[name] == nil { cookies[name] = pair[1].trimmingSpaces }
         }
         return cookies
