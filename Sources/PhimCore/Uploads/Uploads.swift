@@ -81,7 +81,9 @@ public struct Uploads: Sendable {
                 }
             }
         } catch {
+            // Nothing was committed: neither name may stay (the rename may have happened before a failed commit).
             unlink(temporary)
+            unlink(path)
             throw error
         }
         return Stored(id: id, url: "\(publicBaseURL)/files/\(key)", contentType: kind.contentType, byteSize: bytes.count)
@@ -117,7 +119,7 @@ public struct Uploads: Sendable {
                 SELECT id, storage_key FROM uploads
                 WHERE created_at <= :cutoff
                   AND NOT EXISTS (SELECT 1 FROM video_jobs WHERE video_jobs.upload_id = uploads.id
-                                  AND video_jobs.status NOT IN ('completed', 'failed', 'canceled'))
+                                  AND video_jobs.status IN ('submitting', 'pending', 'processing'))
                 ORDER BY created_at LIMIT :batch
                 """, ["cutoff": .integer(cutoff), "batch": .int(batch)])
             for upload in expired {
