@@ -57,7 +57,7 @@ enum Multipart {
         for rawLine in headers.split(separator: 0x0A, omittingEmptySubsequences: false) {
             let line = rawLine.last == 0x0D ? rawLine.dropLast() : rawLine
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
-                  ascii(line[..<colon]).lowercased() == "content-disposition"
+                  headerText(line[..<colon]).lowercased() == "content-disposition"
             else { continue }
             let parameters = dispositionParameters(line[(colon + 1)...])
             guard parameters.first?.key.lowercased() == "form-data" else { return nil }
@@ -75,7 +75,7 @@ enum Multipart {
         while index < value.endIndex {
             let keyStart = index
             while index < value.endIndex, value[index] != semicolon, value[index] != equals { index += 1 }
-            let key = ascii(value[keyStart..<index])
+            let key = headerText(value[keyStart..<index])
             var parameterValue: String?
             if index < value.endIndex, value[index] == equals {
                 index += 1
@@ -93,7 +93,7 @@ enum Multipart {
                 } else {
                     let valueStart = index
                     while index < value.endIndex, value[index] != semicolon { index += 1 }
-                    parameterValue = ascii(value[valueStart..<index])
+                    parameterValue = headerText(value[valueStart..<index])
                 }
             }
             parameters.append((key, parameterValue))
@@ -103,7 +103,7 @@ enum Multipart {
     }
 
     /// Header text, trimmed; any byte that is not UTF-8 becomes U+FFFD and so matches nothing.
-    private static func ascii(_ bytes: ArraySlice<UInt8>) -> String {
+    private static func headerText(_ bytes: ArraySlice<UInt8>) -> String {
         String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
     }
 
