@@ -61,6 +61,9 @@ public enum AppError: Error, Equatable, Sendable {
     case unsupportedImageType
     case invalidImage
     case imageTooLarge(limitBytes: Int)
+    case imageMetadataTooLarge(limitBytes: Int)
+    case tooManyUploads(limit: Int, retryAfter: Int)
+    case uploadQuotaExceeded(limitBytes: Int, retentionHours: Int)
 
     // Videos and keys
     case videoNotFound
@@ -122,16 +125,16 @@ public enum AppError: Error, Equatable, Sendable {
         case .methodNotAllowed: 405
         case .emailTaken, .notCancelable, .notShareable: 409
         case .videoExpired, .modelRetired: 410
-        case .payloadTooLarge, .imageTooLarge: 413
+        case .payloadTooLarge, .imageTooLarge, .uploadQuotaExceeded: 413
         case .unsupportedMediaType, .unsupportedImageType: 415
         case .invalidEmail, .passwordTooShort, .passwordInvalid, .invalidName, .promptRequired, .promptTooLong,
              .promptInvalidCharacters, .invalidMode, .unknownModel, .modeNotOffered, .invalidAspectRatio,
              .invalidDuration, .invalidResolution, .invalidAudio, .audioNotOffered, .optionUnavailable, .uploadRequired, .uploadNotAllowed,
              .modelIsDefault, .modelRetiredLocked, .modelNotOffered, .catalogNeedsDefault,
-             .idempotencyKeyReused, .invalidImage, .invalidDeadline, .invalidVariants, .promptRejected, .providerRejectedInput, .callbackTaskMismatch,
+             .idempotencyKeyReused, .invalidImage, .imageMetadataTooLarge, .invalidDeadline, .invalidVariants, .promptRejected, .providerRejectedInput, .callbackTaskMismatch,
              .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle,
              .invalidWebhookURL, .webhookURLNotAllowed, .webhookURLUnresolvable, .invalidWebhookEvents: 422
-        case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates: 429
+        case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates, .tooManyUploads: 429
         case .tooManyReplays: 429
         case .internal: 500
         case .providerMisconfigured: 502
@@ -188,6 +191,9 @@ public enum AppError: Error, Equatable, Sendable {
         case .unsupportedImageType: "unsupported_image_type"
         case .invalidImage: "invalid_image"
         case .imageTooLarge: "image_too_large"
+        case .imageMetadataTooLarge: "image_metadata_too_large"
+        case .tooManyUploads: "too_many_uploads"
+        case .uploadQuotaExceeded: "upload_quota_exceeded"
         case .videoNotFound: "video_not_found"
         case .apiKeyNotFound: "api_key_not_found"
         case .notCancelable: "not_cancelable"
@@ -232,6 +238,9 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidJSON(let detail): ["detail": detail]
         case .payloadTooLarge(let limit): ["limit_kb": String(limit / 1024)]
         case .imageTooLarge(let limit): ["limit_mb": String(limit / 1_000_000)]
+        case .imageMetadataTooLarge(let limit): ["limit_kb": String(limit / 1024)]
+        case .tooManyUploads(let limit, let seconds): ["limit": String(limit), "minutes": String((seconds + 59) / 60)]
+        case .uploadQuotaExceeded(let limit, let hours): ["limit_mb": String(limit / 1_000_000), "hours": String(hours)]
         case .passwordTooShort(let minimum): ["minimum": String(minimum)]
         case .passwordInvalid(let maximum): ["maximum": String(maximum)]
         case .promptTooLong(let maximum): ["maximum": String(maximum)]
@@ -268,7 +277,8 @@ public enum AppError: Error, Equatable, Sendable {
         func strings(_ values: [String]) -> JSON { .array(values.map { .string($0) }) }
         switch self {
         case .insufficientCredits(let needed, let available): return ["needed": .int(needed), "available": .int(available)]
-        case .tooManyUnfinishedVideos(let limit): return ["limit": .int(limit)]
+        case .tooManyUnfinishedVideos(let limit), .tooManyUploads(let limit, _): return ["limit": .int(limit)]
+        case .uploadQuotaExceeded(let limit, _): return ["limit_bytes": .int(limit)]
         case .providerUnavailable(let id?), .providerBusy(let id?), .providerOutOfCredits(let id?),
              .providerMisconfigured(let id?), .providerRejectedInput(let id?, _):
             return ["video_id": .string(id)]
@@ -292,6 +302,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .tooManyUnfinishedVideos: 60
         case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds): seconds
         case .tooManyReplays(let seconds): seconds
+        case .tooManyUploads(_, let seconds): seconds
         default: nil
         }
     }

@@ -28,9 +28,13 @@ public struct Settings: Sendable {
     public var webhookHMACKey: String?
     /// How long the provider keeps a finished video (Kie: 14 days); after it the video is expired.
     public var resultLifetimeDays = 14
-    /// When set (16 characters or more), `/api/metrics` demands it as a bearer token; when not,
-    /// only scrapers on this machine are answered.
+    /// When set (16 characters or more), `/api/metrics` answers it as a bearer token from
+    /// anywhere; with or without it, scrapers on this machine with no proxy between are answered.
     public var metricsToken: String?
+    /// Uploads one account may store per hour, the bytes its uploads may take together, and the
+    /// hours an upload no unfinished video uses is kept (`PHIM_UPLOADS_PER_HOUR`,
+    /// `PHIM_UPLOAD_BYTES_PER_ACCOUNT`, `PHIM_UPLOAD_RETENTION_HOURS`).
+    public var uploads = Uploads.Limits()
     /// Words or phrases a prompt may not contain (`PHIM_BLOCKED_TERMS`, `PHIM_BLOCKED_TERMS_FILE`).
     public var blockedTerms: [String] = []
     /// Provider credits below which provider health warns (a 10 s Kling 3.0 clip with sound costs 200).

@@ -35,7 +35,7 @@ public final class App: Sendable {
         lifecycle = JobLifecycle(clock: clock, settings: settings)
         creation = VideoCreation(provider: provider, lifecycle: lifecycle, settings: settings, clock: clock)
         callbacks = CallbackReceiver(provider: provider, lifecycle: lifecycle, settings: settings, clock: clock)
-        uploads = Uploads(directory: settings.uploadsDirectory, publicBaseURL: settings.publicBaseURL, clock: clock)
+        uploads = Uploads(directory: settings.uploadsDirectory, publicBaseURL: settings.publicBaseURL, clock: clock, limits: settings.uploads)
         secureCookies = settings.publicBaseURL.hasPrefix("https://")
         cookieNamePrefix = secureCookies ? "__Host-" : ""
     }

@@ -104,3 +104,38 @@ extension BackgroundLoops {
         }
     }
 }
+
+extension BackgroundLoops {
+    /// Writes the share pages' views every two seconds (one transaction each) and deletes
+    /// expired uploads every five minutes, on a thread of its own with its own connection.
+    /// Every process runs one; each writes only its own views, and a deleted upload is deleted once.
+    public static func startHousekeeping(app: App, databasePath: String) {
+        startThread(name: "housekeeping") {
+            var database: Database?
+            var nextUploadSweep = Date()
+            while true {
+                Thread.sleep(forTimeInterval: 2)
+                do {
+                    if database == nil { database = try Database(path: databasePath) }
+                    try ShareViewCounter.shared.flush(on: database!)
+                    if Date() >= nextUploadSweep {
+                        nextUploadSweep = Date().addingTimeInterval(300)
+                        while try app.uploads.deleteExpired(on: database!) > 0 {}
+                    }
+                } catch {
+                    Log.warning("housekeeping pass failed", ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// At shutdown: the views counted since the last flush are written, not lost.
+    public static func flushShareViews(databasePath: String) {
+        do {
+            let written = try ShareViewCounter.shared.flush(on: Database(path: databasePath))
+            if written > 0 { Log.info("share views written at shutdown", ["views": String(written)]) }
+        } catch {
+            Log.error("could not write share views at shutdown", ["error": "\(error)", "views": String(ShareViewCounter.shared.unwritten)])
+        }
+    }
+}

@@ -78,6 +78,9 @@ public struct Configuration: Sendable {
         settings.loginFailuresPerAddress = count("PHIM_LOGIN_FAILURES_PER_ADDRESS", settings.loginFailuresPerAddress)
         settings.signupsPerAddressPerHour = count("PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR", settings.signupsPerAddressPerHour)
         settings.providerLowBalance = count("PHIM_PROVIDER_LOW_BALANCE", settings.providerLowBalance)
+        settings.uploads.perHour = count("PHIM_UPLOADS_PER_HOUR", settings.uploads.perHour)
+        settings.uploads.bytesPerAccount = count("PHIM_UPLOAD_BYTES_PER_ACCOUNT", settings.uploads.bytesPerAccount)
+        settings.uploads.retentionHours = count("PHIM_UPLOAD_RETENTION_HOURS", settings.uploads.retentionHours)
         settings.webhookHMACKey = env["KIE_WEBHOOK_HMAC_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         if let raw = env["PHIM_CREDITS_PER_PROVIDER_CREDIT"], !raw.isEmpty {
             if let ratio = Double(raw), ratio.isFinite, ratio > 0, ratio <= 1_000_000 { settings.creditsPerProviderCredit = ratio } else {

@@ -69,9 +69,11 @@ struct FastCGI: ParsableCommand {
         Metrics.shared.startFlushing(databasePath: configuration.databasePath)
         BackgroundLoops.startBalanceCheck(app: app)
         BackgroundLoops.startCheckpointer(databasePath: configuration.databasePath)
+        BackgroundLoops.startHousekeeping(app: app, databasePath: configuration.databasePath)
         let server = FastCGIServer(app: app, options: .init(socketPath: socket, threads: max(1, threads),
                                                              databasePath: configuration.databasePath))
         try server.run()
+        BackgroundLoops.flushShareViews(databasePath: configuration.databasePath)
         simulator?.server.stop()
     }
 }

@@ -36,12 +36,47 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(forwarded.status, 404)
     }
 
-    func testAMetricsTokenIsDemandedWhenSet() throws {
+    func testAMetricsTokenOpensMetricsToAScraperElsewhere() throws {
         let world = try TestWorld { $0.metricsToken = "a-long-scrape-token" }
-        XCTAssertEqual(world.app.handle(Request(method: "GET", path: "/api/metrics"), db: world.db).status, 404)
-        let scrape = world.app.handle(Request(method: "GET", path: "/api/metrics", headers: ["authorization": "Bearer a-long-scrape-token"],
+        XCTAssertEqual(world.app.handle(Request(method: "GET", path: "/api/metrics", remoteAddress: "203.0.113.9"), db: world.db).status, 404)
+        XCTAssertEqual(world.app.handle(Request(method: "GET", path: "/api/metrics", headers: ["authorization": "Bearer wrong-scrape-token!!"],
+                                                remoteAddress: "203.0.113.9"), db: world.db).status, 404)
+        let scrape = world.app.handle(Request(method: "GET", path: "/api/metrics", headers: ["authorization": "Bearer a-long-scrape-token",
+                                                                                            "x-forwarded-for": "203.0.113.9"],
                                               remoteAddress: "203.0.113.9"), db: world.db)
-        XCTAssertEqual(scrape.status, 200)
+        XCTAssertEqual(scrape.status, 200, "the token is enough, through a proxy too")
+        XCTAssertEqual(world.app.handle(Request(method: "GET", path: "/api/metrics", headers: ["host": "127.0.0.1:8080"]), db: world.db).status, 200,
+                       "this machine's own scraper needs no token")
+    }
+
+    func testWithoutTheTokenOnlyThisMachineWithNoProxyBetweenSeesMetrics() throws {
+        let world = try TestWorld()
+        func status(_ headers: [String: String], from address: String = "127.0.0.1") -> Int {
+            world.app.handle(Request(method: "GET", path: "/api/metrics", headers: headers, remoteAddress: address), db: world.db).status
+        }
+        XCTAssertEqual(status(["host": "127.0.0.1:8080"]), 200)
+        XCTAssertEqual(status(["host": "localhost"]), 200)
+        XCTAssertEqual(status(["host": "[::1]:8080"], from: "::1"), 200)
+        for header in ["x-forwarded-for", "forwarded", "x-real-ip"] {
+            XCTAssertEqual(status(["host": "127.0.0.1", header: "127.0.0.1"]), 404, "\(header) means it came through a proxy")
+        }
+        XCTAssertEqual(status(["host": "127.0.0.1"], from: "10.0.0.5"), 404, "a private address is not this machine")
+        XCTAssertEqual(status(["host": "127.0.0.1"], from: "127.0.0.1.example.com"), 404)
+        XCTAssertEqual(status(["host": "rebind.attacker.example:8080"]), 404, "a browser led to loopback by DNS rebinding")
+        XCTAssertEqual(status(["host": "127.0.0.1", "authorization": "Bearer a-long-scrape-token"], from: "203.0.113.9"), 404,
+                       "no token is configured, so none opens it")
+    }
+
+    func testHealthSaysNothingAboutAccounts() throws {
+        let world = try TestWorld()
+        _ = try world.user("one")
+        _ = try world.user("two")
+        let health = world.send("GET", "/api/healthz")
+        XCTAssertEqual(health.status, 200)
+        XCTAssertEqual(health.bodyJSON?["status"]?.stringValue, "ok")
+        XCTAssertEqual(health.bodyJSON?["database"]?.stringValue, "ok")
+        XCTAssertNil(health.bodyJSON?["users"])
+        XCTAssertFalse(health.bodyText.contains("2"), health.bodyText)
     }
 
     func testLogLinesNeverCarryCallbackSecretsOrShareTokens() {

@@ -46,6 +46,7 @@ final class SharingTests: XCTestCase {
         XCTAssertEqual(embed.status, 200)
         XCTAssertTrue(embed.bodyText.contains("src=\"\(url)/media\""))
         XCTAssertFalse(embed.bodyText.contains("<script"))
+        try ShareViewCounter.shared.flush(on: world.db)
         let counted = world.video(owner, id)!
         XCTAssertEqual(counted["share_views"]?.intValue, 2, "the page and the embed were each viewed once")
         XCTAssertEqual(counted["embed_code"]?.stringValue,
@@ -62,6 +63,69 @@ final class SharingTests: XCTestCase {
         XCTAssertEqual(world.send("DELETE", "/api/v1/videos/\(id)", as: owner).status, 204)
         XCTAssertEqual(world.send("GET", URL(string: again)!.path).status, 404, "a deleted video's link is gone at once")
         XCTAssertEqual(world.send("GET", "/v/not-a-token").status, 404)
+    }
+
+    /// Write transactions committed to the database file: commit frames in its write-ahead log
+    /// (this test empties the log first, and SQLite checkpoints only past 1,000 pages).
+    func commits(_ world: TestWorld) throws -> Int {
+        let wal = [UInt8](try Data(contentsOf: URL(fileURLWithPath: world.databasePath + "-wal")))
+        guard wal.count >= 32 else { return 0 }
+        func be32(_ at: Int) -> Int { Int(wal[at]) << 24 | Int(wal[at + 1]) << 16 | Int(wal[at + 2]) << 8 | Int(wal[at + 3]) }
+        let pageSize = be32(8), salts = Array(wal[16..<24])
+        var count = 0, frame = 32
+        while frame + 24 + pageSize <= wal.count, Array(wal[(frame + 8)..<(frame + 16)]) == salts {
+            if be32(frame + 4) != 0 { count += 1 }
+            frame += 24 + pageSize
+        }
+        return count
+    }
+
+    func storedViews(_ world: TestWorld, _ id: String) throws -> (video: Int, days: Int) {
+        (try world.db.first("SELECT share_views FROM video_jobs WHERE id = ?", [.text(id)])?.int(0) ?? -1,
+         try world.db.first("SELECT COALESCE(SUM(views), 0) FROM share_views WHERE job_id = ?", [.text(id)])?.int(0) ?? -1)
+    }
+
+    func testViewsAreCountedInMemoryAndWrittenInOneTransactionPerFlush() throws {
+        let world = try TestWorld()
+        let owner = try world.user("popular", credits: 20_000)
+        let id = finishedVideo(world, owner)
+        let path = URL(string: world.send("POST", "/api/v1/videos/\(id)/share", as: owner).bodyJSON!["url"]!.stringValue!)!.path
+        try ShareViewCounter.shared.flush(on: world.db) // whatever earlier tests left
+        try world.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        XCTAssertEqual(try commits(world), 0)
+
+        for _ in 0..<7 { XCTAssertEqual(world.send("GET", path).status, 200) }
+        for _ in 0..<3 { XCTAssertEqual(world.send("GET", path + "/embed").status, 200) }
+        XCTAssertEqual(try commits(world), 0, "ten anonymous views wrote nothing")
+        XCTAssertEqual(ShareViewCounter.shared.unwritten, 10)
+        XCTAssertEqual(try storedViews(world, id).video, 0)
+
+        XCTAssertEqual(try ShareViewCounter.shared.flush(on: world.connection()), 10)
+        XCTAssertEqual(try commits(world), 1, "one flush, one transaction")
+        XCTAssertEqual(try storedViews(world, id).video, 10)
+        XCTAssertEqual(try storedViews(world, id).days, 10)
+        XCTAssertEqual(ShareViewCounter.shared.unwritten, 0)
+        XCTAssertEqual(try ShareViewCounter.shared.flush(on: world.db), 0)
+        XCTAssertEqual(try commits(world), 1, "nothing to write, no transaction")
+        XCTAssertEqual(world.video(owner, id)?["share_views"]?.intValue, 10)
+        XCTAssertEqual(world.send("GET", path).status, 200)
+        XCTAssertEqual(world.video(owner, id)?["share_views"]?.intValue, 10, "at most one flush behind")
+        try ShareViewCounter.shared.flush(on: world.db)
+        XCTAssertEqual(world.video(owner, id)?["share_views"]?.intValue, 11)
+    }
+
+    func testViewsNotYetWrittenAreWrittenAtAShutdown() throws {
+        let world = try TestWorld()
+        let owner = try world.user("closing", credits: 20_000)
+        let id = finishedVideo(world, owner)
+        let path = URL(string: world.send("POST", "/api/v1/videos/\(id)/share", as: owner).bodyJSON!["url"]!.stringValue!)!.path
+        for _ in 0..<4 { XCTAssertEqual(world.send("GET", path).status, 200) }
+        XCTAssertEqual(try storedViews(world, id).video, 0)
+        // What `phim fcgi` does once its requests are finished, before it exits.
+        BackgroundLoops.flushShareViews(databasePath: world.databasePath)
+        let afterRestart = try Database(path: world.databasePath)
+        XCTAssertEqual(try afterRestart.first("SELECT share_views FROM video_jobs WHERE id = ?", [.text(id)])?.int(0), 4)
+        XCTAssertEqual(ShareViewCounter.shared.unwritten, 0)
     }
 
     func testMediaRedirectsToTheStoredURLThenToFreshLinksThenExpires() throws {

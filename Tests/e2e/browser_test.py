@@ -869,6 +869,8 @@ def step_share(b, state):
         b.driver.set_window_size(1280, 900)
     status, page = fetch_status(url)
     expect(status == 200 and "<video" in page, f"the public page answered {status}")
+    # Views are counted in memory and written every 2 s.
+    b.wait(lambda: (b.api(f"/api/v1/videos/{video_id}") or {}).get("share_views", 0) >= 1, 10, "the view was never written")
     b.open("/")
     b.wait_gallery()
     shown = b.wait(lambda: b.js("var a = document.querySelector('#video-' + CSS.escape(arguments[0]) + ' [data-testid=share-url]'); return a && a.href;", video_id),

@@ -126,6 +126,74 @@ def worker_pids(data):
     return [int(pid) for pid in out.split()]
 
 
+def uploads_views_and_health(base, args, anonymous):
+    """Issue 23: strict images, the multipart field by its name, share views written in batches and
+    kept over a restart, healthz without accounts, metrics only from this machine with no proxy header."""
+    status, body, _, _ = anonymous.request("GET", "/api/healthz")
+    check("healthz says nothing about accounts", status == 200 and body == {"status": "ok", "database": "ok"}, body)
+    status, _, _, text = anonymous.request("GET", "/api/metrics")
+    check("metrics answer a scraper on this machine through nginx", status == 200 and b"phim_http_requests_total" in text)
+    for header, value in (("X-Forwarded-For", "203.0.113.9"), ("Forwarded", "for=203.0.113.9"), ("X-Real-IP", "127.0.0.1"),
+                          ("Host", "rebind.attacker.example")):
+        status, body, _, _ = anonymous.request("GET", "/api/metrics", headers={header: value})
+        check(f"metrics with {header}: a JSON 404", status == 404 and body and body["error"]["code"] == "not_found", status)
+
+    _, owner = new_account(base, args, credits=20_000)
+    uploads = os.path.join(args.data, "uploads")
+    files_before = len(os.listdir(uploads)) if os.path.isdir(uploads) else 0
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    probe = png_bytes()[:-12] + chunk(b"tEXt", b"Comment\0" + b"a" * 9_900_000) + chunk(b"IEND", b"")
+    body, content_type = multipart("file", "a.png", probe, "image/png")
+    status, refused, _, _ = owner.request("POST", "/api/v1/uploads", raw=body, content_type=content_type)
+    check("a PNG that is a 9.9 MB text chunk: 422 image_metadata_too_large", status == 422
+          and refused["error"]["code"] == "image_metadata_too_large", refused)
+    bad_crc = bytearray(png_bytes())
+    bad_crc[-1] ^= 1
+    body, content_type = multipart("file", "a.png", bytes(bad_crc), "image/png")
+    status, refused, _, _ = owner.request("POST", "/api/v1/uploads", raw=body, content_type=content_type)
+    check("a PNG with a wrong chunk checksum: 422 invalid_image", status == 422 and refused["error"]["code"] == "invalid_image", refused)
+    boundary = "phimb" + uuid.uuid4().hex
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="other"; filename="file"\r\n\r\n').encode() + png_bytes() \
+        + f"\r\n--{boundary}--\r\n".encode()
+    status, refused, _, _ = owner.request("POST", "/api/v1/uploads", raw=body, content_type=f"multipart/form-data; boundary={boundary}")
+    check('a part named "other" with filename="file" is not the file: 400 file_required', status == 400
+          and refused["error"]["code"] == "file_required", refused)
+    check("refused uploads leave no file", (len(os.listdir(uploads)) if os.path.isdir(uploads) else 0) == files_before)
+
+    status, video, _, _ = owner.request("POST", "/api/v1/videos", {"prompt": "a kite over the dunes"})
+    done = wait_for(owner, video["id"]) if status == 202 else video
+    status, shared, _, _ = owner.request("POST", f"/api/v1/videos/{video['id']}/share")
+    path = urllib.parse.urlparse(shared["url"]).path if status == 200 else "/v/none"
+    for _ in range(5):
+        anonymous.request("GET", path)
+    anonymous.request("GET", path + "/embed")
+    deadline, views = time.time() + 10, None
+    while time.time() < deadline:
+        views = owner.request("GET", f"/api/v1/videos/{video['id']}")[1]["share_views"]
+        if views == 6:
+            break
+        time.sleep(0.2)
+    check("six views of a shared page are counted within a flush", done and done["status"] == "completed" and views == 6, views)
+    pids = worker_pids(args.data)
+    for _ in range(4):
+        anonymous.request("GET", path)
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + 20
+    current = worker_pids(args.data)
+    while time.time() < deadline and (len(current) < 2 or set(current) & set(pids)):
+        time.sleep(0.2)
+        current = worker_pids(args.data)
+    deadline, after = time.time() + 10, None
+    while time.time() < deadline:
+        status, after, _, _ = owner.request("GET", f"/api/v1/videos/{video['id']}")
+        if status == 200:
+            break
+        time.sleep(0.2)
+    check("views counted just before a restart are written at shutdown", (after or {}).get("share_views") == 10, after)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", required=True)
@@ -322,6 +390,8 @@ def main():
     status, _, _, _ = anonymous.request("GET", "/api/livez")
     check("stopped processes exit and phim up starts them again", status == 200 and len(current) == 2
           and not set(current) & set(pids), (pids, current))
+
+    uploads_views_and_health(base, args, anonymous)
 
     ledger = subprocess.run([args.phim, "ledger", "verify", "--data", args.data], capture_output=True, text=True)
     check("phim ledger verify passes while the service runs", ledger.returncode == 0, ledger.stdout + ledger.stderr)

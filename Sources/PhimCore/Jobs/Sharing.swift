@@ -20,10 +20,12 @@ public struct Sharing: Sendable {
 
     public var clock: AppClock
     public var settings: Settings
+    public var views: ShareViewCounter
 
-    public init(clock: AppClock, settings: Settings) {
+    public init(clock: AppClock, settings: Settings, views: ShareViewCounter = .shared) {
         self.clock = clock
         self.settings = settings
+        self.views = views
     }
 
     public static func url(base: String, token: String) -> String { "\(base)/v/\(token)" }
@@ -62,17 +64,10 @@ public struct Sharing: Sendable {
                             [.text(token)]).map(VideoRecord.init)
     }
 
-    /// Counts one view of a shared page: a number per video and day, never who viewed.
-    public func countView(of video: VideoRecord, on db: Database) throws {
-        let day = clock.nowMillis() / 86_400_000
-        try db.write {
-            try db.run("""
-                INSERT INTO share_views (job_id, day, views) VALUES (?, ?, 1)
-                ON CONFLICT (job_id, day) DO UPDATE SET views = share_views.views + 1
-                """, [.text(video.id), .integer(day)])
-            // Not a change the studio needs to hear about at once, so the feed is not bumped.
-            try db.run("UPDATE video_jobs SET share_views = share_views + 1 WHERE id = ?", [.text(video.id)])
-        }
+    /// Counts one view of a shared page: a number per video and day, never who viewed. Counted in
+    /// memory and written by `ShareViewCounter.flush`, so an anonymous GET writes nothing.
+    public func countView(of video: VideoRecord) {
+        views.add(jobID: video.id, day: clock.nowMillis() / 86_400_000)
     }
 
     /// When the provider deletes a finished video.
@@ -104,5 +99,61 @@ public struct Sharing: Sendable {
             Log.warning("could not get a fresh download link; using the stored one", ["job_id": video.id, "error": "\(error)"])
             return stored
         }
+    }
+}
+
+/// Views of shared pages not yet written: this process's counts per video and day, written in
+/// one transaction by `flush` (every few seconds from a background loop, and at shutdown), so
+/// the public page costs no write under the process-wide write lock. The stored counts are at
+/// most one flush behind; a crash loses at most the views since the last flush.
+public final class ShareViewCounter: Sendable {
+    public static let shared = ShareViewCounter()
+
+    private struct Key: Hashable {
+        var jobID: String
+        var day: Int64
+    }
+
+    private let pending = Locked<[Key: Int64]>([:])
+
+    public init() {}
+
+    func add(jobID: String, day: Int64) {
+        pending.withLock { $0[Key(jobID: jobID, day: day), default: 0] += 1 }
+    }
+
+    /// Views counted and not yet written.
+    public var unwritten: Int64 { pending.withLock { $0.values.reduce(0, +) } }
+
+    /// Writes every pending count in one write transaction; returns how many views it wrote.
+    /// A failed write keeps the counts for the next flush. A video gone from the database meanwhile is skipped.
+    @discardableResult
+    public func flush(on db: Database) throws -> Int64 {
+        let batch = pending.withLock { counts in
+            defer { counts = [:] }
+            return counts
+        }
+        guard !batch.isEmpty else { return 0 }
+        do {
+            try db.write {
+                for (key, views) in batch {
+                    let values: [String: SQLValue] = ["job": .text(key.jobID), "day": .integer(key.day), "views": .integer(views)]
+                    try db.run("""
+                        INSERT INTO share_views (job_id, day, views)
+                        SELECT :job, :day, :views WHERE EXISTS (SELECT 1 FROM video_jobs WHERE id = :job)
+                        ON CONFLICT (job_id, day) DO UPDATE SET views = share_views.views + excluded.views
+                        """, values)
+                    // Not a change the studio needs to hear about at once, so the feed is not bumped.
+                    try db.run("UPDATE video_jobs SET share_views = share_views + :views WHERE id = :job",
+                               ["job": .text(key.jobID), "views": .integer(views)])
+                }
+            }
+        } catch {
+            pending.withLock { counts in
+                for (key, views) in batch { counts[key, default: 0] += views }
+            }
+            throw error
+        }
+        return batch.values.reduce(0, +)
     }
 }

@@ -314,6 +314,12 @@ public enum Migrations {
             PRIMARY KEY (minute, process, model, outcome)
         );
         """,
+        // 14: upload limits and the expiry sweep look uploads up by owner and age, and videos by upload.
+        """
+        CREATE INDEX uploads_by_user ON uploads(user_id, created_at);
+        CREATE INDEX uploads_by_age ON uploads(created_at);
+        CREATE INDEX video_jobs_by_upload ON video_jobs(upload_id) WHERE upload_id IS NOT NULL;
+        """,
     ]
 
     /// Applies the steps this file has not seen yet, then adds the shipped models the catalog

@@ -50,7 +50,7 @@ enum ShareHandlers {
                 <p class="shared-made">\(escape(Messages.text("shared.made_with", language))) <a href="/">Phim</a></p></main>
                 """)
         }
-        try sharing(context).countView(of: video, on: context.db)
+        sharing(context).countView(of: video)
         let base = context.app.settings.publicBaseURL
         let pageURL = Sharing.url(base: base, token: context.parameter("token"))
         let mediaURL = pageURL + "/media"
@@ -92,7 +92,7 @@ enum ShareHandlers {
         guard let video = try sharing(context).sharedVideo(token: context.parameter("token"), on: context.db),
               !sharing(context).isExpired(video)
         else { throw AppError.videoNotFound }
-        try sharing(context).countView(of: video, on: context.db)
+        sharing(context).countView(of: video)
         let mediaURL = Sharing.url(base: context.app.settings.publicBaseURL, token: context.parameter("token")) + "/media"
         let page = """
             <!doctype html>

@@ -43,13 +43,68 @@ enum Multipart {
             guard let headersStart = find([0x0D, 0x0A], in: body, from: position).map({ $0 + 2 }),
                   let headersEnd = find([0x0D, 0x0A, 0x0D, 0x0A], in: body, from: headersStart)
             else { return nil }
-            let headers = String(decoding: body[headersStart..<headersEnd], as: UTF8.self).lowercased()
             let contentStart = headersEnd + 4
             guard let next = find([0x0D, 0x0A] + delimiter, in: body, from: contentStart) else { return nil }
-            if headers.contains("name=\"\(name)\"") { return Array(body[contentStart..<next]) }
+            if fieldName(headers: body[headersStart..<headersEnd]) == name { return Array(body[contentStart..<next]) }
             position = next + 2 + delimiter.count
         }
         return nil
+    }
+
+    /// The `name` parameter of a part's `Content-Disposition: form-data` header (RFC 7578), read
+    /// parameter by parameter, so `filename="file"` is never taken for `name="file"`.
+    static func fieldName(headers: ArraySlice<UInt8>) -> String? {
+        for rawLine in headers.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            let line = rawLine.last == 0x0D ? rawLine.dropLast() : rawLine
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
+                  headerText(line[..<colon]).lowercased() == "content-disposition"
+            else { continue }
+            let parameters = dispositionParameters(line[(colon + 1)...])
+            guard parameters.first?.key.lowercased() == "form-data" else { return nil }
+            return parameters.dropFirst().first { $0.key.lowercased() == "name" }?.value
+        }
+        return nil
+    }
+
+    /// `form-data; name="a"; filename="b; c"` as [("form-data", nil), ("name", "a"), ("filename", "b; c")]:
+    /// a value is a token or a quoted string (backslash escapes), and a `;` inside quotes is text.
+    static func dispositionParameters(_ value: ArraySlice<UInt8>) -> [(key: String, value: String?)] {
+        let semicolon = UInt8(ascii: ";"), equals = UInt8(ascii: "="), quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        var parameters: [(key: String, value: String?)] = []
+        var index = value.startIndex
+        while index < value.endIndex {
+            let keyStart = index
+            while index < value.endIndex, value[index] != semicolon, value[index] != equals { index += 1 }
+            let key = headerText(value[keyStart..<index])
+            var parameterValue: String?
+            if index < value.endIndex, value[index] == equals {
+                index += 1
+                while index < value.endIndex, value[index] == 0x20 || value[index] == 0x09 { index += 1 }
+                if index < value.endIndex, value[index] == quote {
+                    var text: [UInt8] = []
+                    index += 1
+                    while index < value.endIndex, value[index] != quote {
+                        if value[index] == backslash, index + 1 < value.endIndex { index += 1 }
+                        text.append(value[index])
+                        index += 1
+                    }
+                    parameterValue = String(decoding: text, as: UTF8.self)
+                    while index < value.endIndex, value[index] != semicolon { index += 1 }
+                } else {
+                    let valueStart = index
+                    while index < value.endIndex, value[index] != semicolon { index += 1 }
+                    parameterValue = headerText(value[valueStart..<index])
+                }
+            }
+            parameters.append((key, parameterValue))
+            index += 1
+        }
+        return parameters
+    }
+
+    /// Header text, trimmed; any byte that is not UTF-8 becomes U+FFFD and so matches nothing.
+    private static func headerText(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
     }
 
     private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
