@@ -19,6 +19,13 @@ public struct Configuration: Sendable {
     public var demoEmail: String
     public var demoPassword: String
     public var passwordCost: PasswordHasher.Cost
+    /// Password hashes one process runs at once (`PHIM_PASSWORD_HASHES_AT_ONCE`): 64 MiB each at the interactive cost.
+    public var passwordHashesAtOnce = HashingSlots.defaultCount
+
+    /// The process's hasher: one per process, so its slots bound every thread's hashes together.
+    public func passwordHasher() -> PasswordHasher {
+        PasswordHasher(cost: passwordCost, slots: HashingSlots(count: passwordHashesAtOnce))
+    }
 
     public var isDemo: Bool { kieAPIKey == nil }
 
@@ -130,6 +137,7 @@ public struct Configuration: Sendable {
                 problems.append("PHIM_PASSWORD_HASH_COST must be interactive or minimum")
             }
         }
+        let hashesAtOnce = count("PHIM_PASSWORD_HASHES_AT_ONCE", HashingSlots.defaultCount)
         let baseURL = env["KIE_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.kie.ai"
         let uploadBaseURL = env["KIE_UPLOAD_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? KieClient.defaultUploadBaseURL
         for (name, url) in [("KIE_BASE_URL", baseURL), ("KIE_UPLOAD_BASE_URL", uploadBaseURL)]
@@ -141,13 +149,15 @@ public struct Configuration: Sendable {
             Log.warning("PHIM_PUBLIC_URL is not a public address: Kie's callbacks cannot arrive, so the reconciler polls every video (slower), and reference images go through Kie's file host",
                         ["public_host": publicHost, "image_delivery": settings.imageDelivery.rawValue])
         }
-        return Configuration(
+        var configuration = Configuration(
             dataDirectory: data, databasePath: databasePath,
             kieAPIKey: apiKey, kieBaseURL: baseURL, kieUploadBaseURL: uploadBaseURL,
             simulatorURL: env["PHIM_SIMULATOR_URL"].flatMap { $0.isEmpty ? nil : $0 },
             settings: settings,
             demoEmail: env["PHIM_DEMO_EMAIL"] ?? "demo@phim.local", demoPassword: env["PHIM_DEMO_PASSWORD"] ?? "phim-demo",
             passwordCost: cost)
+        configuration.passwordHashesAtOnce = hashesAtOnce
+        return configuration
     }
 
     /// Whether a host name or address can be reached from the internet: not localhost, not a
