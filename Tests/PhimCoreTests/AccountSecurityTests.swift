@@ -212,6 +212,14 @@ final class AccountSecurityTests: XCTestCase {
         XCTAssertEqual(try auditActions(world, userID: user.id), ["account.sign_out_everywhere"])
     }
 
+    func testTheNewRefusalsHaveMessagesInBothLanguages() {
+        for error in [AppError.signInBusy, .currentPasswordWrong] {
+            for language in Language.allCases {
+                XCTAssertTrue(Messages.has("error.\(error.code)", language), "error.\(error.code) missing in \(language)")
+            }
+        }
+    }
+
     // MARK: - Item 14: the operators' commands audit in the same transaction; old counters go
 
     func testCommandLineCreditMovesLeaveExactlyOneAuditEntryAndAFailedOneNone() throws {
