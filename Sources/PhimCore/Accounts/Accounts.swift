@@ -105,15 +105,9 @@ public struct Accounts: Sendable {
               try matches(current, hash: stored.string("password_hash"))
         else { throw AppError.currentPasswordWrong }
         let hash = try newHash(newPassword)
-        let now = clock.nowMillis()
         let ended = try db.write {
             try db.run("UPDATE users SET password_hash = :password_hash WHERE id = :id", ["password_hash": .text(hash), "id": .text(user.id)])
-            let ended = try db.run("DELETE FROM sessions WHERE user_id = :user_id AND token_hash <> :kept",
-                                   ["user_id": .text(user.id), "kept": .text(token.map(Crypto.sha256Hex) ?? "")])
-            try Administration(clock: clock).record(.accountHolder(user), "account.password_change", targetUserID: user.id,
-                                                    target: user.email, reason: nil, before: [],
-                                                    after: [("other_sessions_ended", .int(ended))], at: now, on: db)
-            return ended
+            return try endSessions(of: user, keeping: token, audited: "account.password_change", on: db)
         }
         Log.info("password changed", ["user_id": user.id, "sessions_ended": String(ended)])
         return ended
@@ -122,15 +116,17 @@ public struct Accounts: Sendable {
     /// "Sign out everywhere": ends every session of the user, the caller's own included, audited.
     /// API keys stay (they are revoked one by one on the keys page). Returns how many ended.
     public func endAllSessions(of user: User, on db: Database) throws -> Int {
-        let now = clock.nowMillis()
-        let ended = try db.write {
-            let ended = try db.run("DELETE FROM sessions WHERE user_id = :user_id", ["user_id": .text(user.id)])
-            try Administration(clock: clock).record(.accountHolder(user), "account.sign_out_everywhere", targetUserID: user.id,
-                                                    target: user.email, reason: nil, before: [],
-                                                    after: [("sessions_ended", .int(ended))], at: now, on: db)
-            return ended
-        }
+        let ended = try db.write { try endSessions(of: user, keeping: nil, audited: "account.sign_out_everywhere", on: db) }
         Log.info("signed out everywhere", ["user_id": user.id, "sessions_ended": String(ended)])
+        return ended
+    }
+
+    /// Ends the user's sessions but the one of `token` (nil: all), with the holder's audit entry, in the caller's transaction.
+    private func endSessions(of user: User, keeping token: String?, audited action: String, on db: Database) throws -> Int {
+        let ended = try db.run("DELETE FROM sessions WHERE user_id = :user_id AND token_hash <> :kept",
+                               ["user_id": .text(user.id), "kept": .text(token.map(Crypto.sha256Hex) ?? "")])
+        try Administration(clock: clock).record(.accountHolder(user), action, targetUserID: user.id, target: user.email, reason: nil,
+                                                before: [], after: [("sessions_ended", .int(ended))], at: clock.nowMillis(), on: db)
         return ended
     }
 
