@@ -238,7 +238,9 @@
 
   P.onLanguage(renderExample);
 
-  P.start({ signedIn: true, page: "keys" }).then(function () {
+  P.start({ signedIn: true, page: "keys" }).then(function (me) {
+    // For password managers: the account the new password belongs to.
+    if (me) document.getElementById("account-username").value = me.email;
     renderExample();
     P.api("GET", "/models").then(function (answer) {
       var models = (answer && answer.models) || [];
