@@ -27,6 +27,9 @@ public enum AppError: Error, Equatable, Sendable {
     case accountDisabled
     case tooManyLoginAttempts(retryAfter: Int)
     case tooManySignups(retryAfter: Int)
+    /// Every password-hashing slot stayed taken (each hash takes 64 MiB): try again in a moment.
+    case signInBusy
+    case currentPasswordWrong
 
     // Creating a video
     case promptRequired
@@ -119,7 +122,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidJSON, .badRequest, .invalidIdempotencyKey, .invalidCursor, .invalidFilter, .invalidLimit, .fileRequired: 400
         case .unauthenticated, .invalidCredentials, .invalidSignature: 401
         case .insufficientCredits: 402
-        case .csrfFailed, .accountDisabled: 403
+        case .csrfFailed, .accountDisabled, .currentPasswordWrong: 403
         case .routeNotFound, .videoNotFound, .apiKeyNotFound, .uploadNotFound, .callbackNotFound, .userNotFound, .priceNotFound,
              .webhookDeliveryNotFound, .modelNotFound: 404
         case .methodNotAllowed: 405
@@ -139,6 +142,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .internal: 500
         case .providerMisconfigured: 502
         case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy, .providerQueryFailed, .modelUnavailable: 503
+        case .signInBusy: 503
         }
     }
 
@@ -162,6 +166,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .accountDisabled: "account_disabled"
         case .tooManyLoginAttempts: "too_many_login_attempts"
         case .tooManySignups: "too_many_signups"
+        case .signInBusy: "sign_in_busy"
+        case .currentPasswordWrong: "current_password_wrong"
         case .tooManyCreates: "rate_limited"
         case .promptRequired: "prompt_required"
         case .promptTooLong: "prompt_too_long"
@@ -298,6 +304,7 @@ public enum AppError: Error, Equatable, Sendable {
         switch self {
         case .providerBusy: 10
         case .providerUnavailable, .serviceBusy, .providerQueryFailed: 30
+        case .signInBusy: 2
         case .modelUnavailable(_, _, let retryAfter, _): retryAfter.map { max(1, $0) } ?? 60
         case .tooManyUnfinishedVideos: 60
         case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds): seconds

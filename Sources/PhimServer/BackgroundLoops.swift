@@ -10,6 +10,7 @@ public enum BackgroundLoops {
         let interval = app.settings.reconcileIntervalSeconds
         startThread(name: "reconciler") {
             var database: Database?
+            var prunedAt: Int64 = 0
             while true {
                 do {
                     if database == nil { database = try Database(path: databasePath) }
@@ -24,6 +25,11 @@ public enum BackgroundLoops {
                     }
                 } catch {
                     Log.error("reconcile pass failed", ["error": "\(error)"])
+                }
+                // Ended rate-limit windows, once an hour: their rows would otherwise stay for ever.
+                if app.clock.nowMillis() - prunedAt >= 3_600_000, let db = database {
+                    prunedAt = app.clock.nowMillis()
+                    do { try RateLimiter(clock: app.clock).prune(on: db) } catch { Log.warning("rate-limit pruning failed", ["error": "\(error)"]) }
                 }
                 // Passes are cheap when nothing is due (an indexed read); a job is asked about
                 // only when its own check time comes, so passing often costs no provider calls.

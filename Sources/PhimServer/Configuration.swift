@@ -21,6 +21,13 @@ public struct Configuration: Sendable {
     public var passwordCost: PasswordHasher.Cost
     /// `PHIM_DEMO=1`: demo mode asked for on purpose (`phim fcgi` will not fall into it silently).
     public var demoRequested = false
+    /// Password hashes one process runs at once (`PHIM_PASSWORD_HASHES_AT_ONCE`): 64 MiB each at the interactive cost.
+    public var passwordHashesAtOnce = HashingSlots.defaultCount
+
+    /// The process's hasher: one per process, so its slots bound every thread's hashes together.
+    public func passwordHasher() -> PasswordHasher {
+        PasswordHasher(cost: passwordCost, slots: HashingSlots(count: passwordHashesAtOnce))
+    }
 
     public var isDemo: Bool { kieAPIKey == nil }
 
@@ -150,6 +157,7 @@ public struct Configuration: Sendable {
                 problems.append("PHIM_PASSWORD_HASH_COST must be interactive or minimum")
             }
         }
+        let hashesAtOnce = count("PHIM_PASSWORD_HASHES_AT_ONCE", HashingSlots.defaultCount)
         let baseURL = env["KIE_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? "https://api.kie.ai"
         let uploadBaseURL = env["KIE_UPLOAD_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? KieClient.defaultUploadBaseURL
         for (name, url) in [("KIE_BASE_URL", baseURL), ("KIE_UPLOAD_BASE_URL", uploadBaseURL)]
@@ -169,6 +177,7 @@ public struct Configuration: Sendable {
             demoEmail: env["PHIM_DEMO_EMAIL"] ?? "demo@phim.local", demoPassword: env["PHIM_DEMO_PASSWORD"] ?? "phim-demo",
             passwordCost: cost)
         configuration.demoRequested = demoRequested
+        configuration.passwordHashesAtOnce = hashesAtOnce
         return configuration
     }
 

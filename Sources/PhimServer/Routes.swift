@@ -54,6 +54,8 @@ enum Routes {
         Route("POST", "/api/v1/auth/register", .anyone, AuthHandlers.register),
         Route("POST", "/api/v1/auth/login", .anyone, AuthHandlers.login),
         Route("POST", "/api/v1/auth/logout", .anyone, AuthHandlers.logout),
+        Route("POST", "/api/v1/auth/password", .user, AuthHandlers.changePassword),
+        Route("POST", "/api/v1/auth/logout-all", .user, AuthHandlers.logoutAll),
         Route("GET", "/api/v1/me", .user, AuthHandlers.me),
         Route("POST", "/api/v1/api-keys", .user, AuthHandlers.createKey),
         Route("GET", "/api/v1/api-keys", .user, AuthHandlers.listKeys),

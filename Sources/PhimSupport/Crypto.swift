@@ -80,8 +80,13 @@ public struct PasswordHasher: Sendable {
     }
 
     public var cost: Cost
+    /// The process's bound on hashes at once: each takes its memory limit (64 MiB interactive).
+    public let slots: HashingSlots
 
-    public init(cost: Cost = .interactive) { self.cost = cost }
+    public init(cost: Cost = .interactive, slots: HashingSlots = HashingSlots(count: HashingSlots.defaultCount)) {
+        self.cost = cost
+        self.slots = slots
+    }
 
     private var limits: (ops: UInt64, memory: Int) {
         switch cost {
@@ -106,5 +111,35 @@ public struct PasswordHasher: Sendable {
         return bytes.withUnsafeBufferPointer { input in
             crypto_pwhash_str_verify(hash, input.baseAddress!, UInt64(input.count - 1)) == 0
         }
+    }
+}
+
+/// A small counting semaphore around password hashing: Argon2id takes 64 MiB per hash, so as
+/// many hashes as threads at once could exceed the process's memory limit. A caller waits at most
+/// `waitSeconds` for a slot, then is told the work is busy instead of queueing without end.
+public final class HashingSlots: @unchecked Sendable {
+    public static let defaultCount = 2
+    public let count: Int
+    public let waitSeconds: Double
+    private let semaphore: DispatchSemaphore
+
+    public struct Busy: Error {}
+
+    public init(count: Int, waitSeconds: Double = 1) {
+        self.count = max(1, count)
+        self.waitSeconds = max(0, waitSeconds)
+        semaphore = DispatchSemaphore(value: self.count)
+    }
+
+    /// Takes a slot without waiting; false when every slot is taken.
+    public func tryAcquire() -> Bool { semaphore.wait(timeout: .now()) == .success }
+
+    public func release() { semaphore.signal() }
+
+    /// Runs `body` holding a slot; throws `Busy` when none came free within `waitSeconds`.
+    public func run<Result>(_ body: () throws -> Result) throws -> Result {
+        guard semaphore.wait(timeout: .now() + waitSeconds) == .success else { throw Busy() }
+        defer { semaphore.signal() }
+        return try body()
     }
 }

@@ -23,6 +23,30 @@ func runOperator<Result>(_ body: () throws -> Result) throws -> Result {
     }
 }
 
+/// A password from standard input, so it is not left in the process list or shell history:
+/// typed without echo at a terminal, or the first line of a pipe.
+enum PasswordInput {
+    static func read(prompt: String) throws -> String {
+        guard isatty(STDIN_FILENO) == 1 else {
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+                throw ValidationError("no password: give --password or one line on standard input")
+            }
+            return line
+        }
+        FileHandle.standardError.write(Data(prompt.utf8))
+        var saved = termios()
+        tcgetattr(STDIN_FILENO, &saved)
+        var silent = saved
+        silent.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+        let line = readLine(strippingNewline: true)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
+        FileHandle.standardError.write(Data("\n".utf8))
+        guard let line, !line.isEmpty else { throw ValidationError("no password given") }
+        return line
+    }
+}
+
 func describe(_ user: User) -> String {
     "\(user.email)  available \(user.creditsAvailable)  on hold \(user.creditsHeld)\(user.isAdmin ? "  admin" : "")\(user.isDisabled ? "  DISABLED" : "")"
 }
@@ -106,8 +130,7 @@ extension Credits {
         func run() throws {
             let (_, db, administration) = try dataOptions.operatorContext()
             let user = try runOperator {
-                try administration.move(.deduct, amount: amount, userID: try administration.account(email: email, on: db).id,
-                                        reason: reason, by: .commandLine(), on: db)
+                try administration.move(.deduct, amount: amount, email: email, reason: reason, by: .commandLine(), on: db)
             }
             print("deducted \(amount): \(describe(user))")
         }

@@ -62,7 +62,7 @@ struct FastCGI: ParsableCommand {
         Database.deferCheckpoints(path: configuration.databasePath)
         let db = try dataOptions.openDatabase(configuration)
         let (provider, simulator) = try Demo.provider(for: configuration)
-        let app = App(settings: configuration.settings, provider: provider, hasher: PasswordHasher(cost: configuration.passwordCost))
+        let app = App(settings: configuration.settings, provider: provider, hasher: configuration.passwordHasher())
         try Demo.prepareAccount(configuration, accounts: app.accounts, on: db)
         BackgroundLoops.startReconciler(app: app, databasePath: configuration.databasePath)
         BackgroundLoops.startWebhookDispatcher(app: app, databasePath: configuration.databasePath)
@@ -95,22 +95,22 @@ struct Users: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Accounts.", subcommands: [Create.self, List.self, Show.self, Disable.self, Enable.self])
 
     struct Create: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make an account.")
+        static let configuration = CommandConfiguration(abstract: "Make an account (audited).",
+                                                        discussion: "Without --password, the password is read from standard input: typed without echo at a terminal, or the first line of a pipe.")
         @Option var email: String
-        @Option var password: String
+        @Option(help: "Visible to other users in the process list and kept in shell history: prefer standard input.") var password: String?
         @Flag(help: "Make it an operator's account.") var admin = false
         @OptionGroup var dataOptions: DataOptions
 
         func run() throws {
+            let password = try self.password ?? PasswordInput.read(prompt: "Password for \(email): ")
             let configuration = try dataOptions.load()
             let db = try dataOptions.openDatabase(configuration)
-            let accounts = Accounts(hasher: PasswordHasher(cost: configuration.passwordCost), clock: .system)
-            do {
-                let user = try accounts.register(email: email, password: password, isAdmin: admin, on: db)
-                print("created \(user.email) (\(user.id))\(admin ? ", administrator" : "")")
-            } catch let error as AppError {
-                throw ValidationError(Messages.message(for: error, in: .en))
+            let accounts = Accounts(hasher: configuration.passwordHasher(), clock: .system)
+            let user = try runOperator {
+                try accounts.register(email: email, password: password, isAdmin: admin, auditedBy: .commandLine(), on: db)
             }
+            print("created \(user.email) (\(user.id))\(admin ? ", administrator" : "")")
         }
     }
 }
@@ -119,23 +119,18 @@ struct Credits: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Credits.", subcommands: [Grant.self, Deduct.self])
 
     struct Grant: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Grant credits to an account (recorded in the ledger with the reason).")
+        static let configuration = CommandConfiguration(abstract: "Grant credits to an account (recorded in the ledger and the audit log with the reason).")
         @Option var email: String
         @Option var amount: Int
         @Option var reason: String
         @OptionGroup var dataOptions: DataOptions
 
         func run() throws {
-            guard amount > 0, amount <= 1_000_000_000 else { throw ValidationError("--amount must be between 1 and 1,000,000,000") }
-            let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !trimmed.isEmpty, trimmed.count <= 500 else { throw ValidationError("--reason is required (at most 500 characters)") }
-            let configuration = try dataOptions.load()
-            let db = try dataOptions.openDatabase(configuration)
-            let accounts = Accounts(hasher: PasswordHasher(cost: configuration.passwordCost), clock: .system)
-            guard let user = try accounts.user(email: email, on: db) else { throw ValidationError("no account \(email)") }
-            try CreditLedger.grant(userID: user.id, amount: amount, reason: trimmed, at: Date().unixMillis, on: db)
-            let after = try accounts.user(id: user.id, on: db)!
-            print("granted \(amount) credits to \(user.email); available \(after.creditsAvailable), on hold \(after.creditsHeld)")
+            let (_, db, administration) = try dataOptions.operatorContext()
+            let after = try runOperator {
+                try administration.move(.grant, amount: amount, email: email, reason: reason, by: .commandLine(), on: db)
+            }
+            print("granted \(amount) credits to \(after.email); available \(after.creditsAvailable), on hold \(after.creditsHeld)")
         }
     }
 }

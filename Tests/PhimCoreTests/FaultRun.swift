@@ -224,7 +224,7 @@ final class FaultRun {
         let cookie = login.headers.filter { $0.0 == "Set-Cookie" }.map { $0.1.components(separatedBy: ";")[0] }.joined(separator: "; ")
         let key = send("POST", "/api/v1/api-keys", json: .object([("name", .string("fault run"))]),
                        headers: ["cookie": cookie, "x-csrf-token": login.header("X-CSRF-Token") ?? ""])
-        guard registered.status == 201, let id = registered.bodyJSON?["id"]?.stringValue,
+        guard registered.status == 201, let id = login.bodyJSON?["id"]?.stringValue,
               let secret = key.bodyJSON?["key"]?.stringValue
         else { throw SetupFailed(detail: "user \(index): \(registered.status) \(login.status) \(key.status)") }
         return Caller(id: id, email: email, key: secret)

@@ -17,7 +17,8 @@ final class TestWorld {
     let app: App
     var settings: Settings
 
-    init(provider makeProvider: ((KieSimulator) -> any VideoProvider)? = nil, configure: (inout Settings) -> Void = { _ in }) throws {
+    init(provider makeProvider: ((KieSimulator) -> any VideoProvider)? = nil, hasher: PasswordHasher = PasswordHasher(cost: .minimum),
+         configure: (inout Settings) -> Void = { _ in }) throws {
         Crypto.initialize()
         directory = NSTemporaryDirectory() + "phim-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -55,7 +56,7 @@ final class TestWorld {
         simulatorBox.withLock { $0 = simulator }
         self.simulator = simulator
         let provider = makeProvider?(simulator) ?? InProcessSimulatorProvider(simulator: simulator)
-        app = App(settings: settings, provider: provider, clock: clock.clock, hasher: PasswordHasher(cost: .minimum))
+        app = App(settings: settings, provider: provider, clock: clock.clock, hasher: hasher)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -104,8 +105,8 @@ final class TestWorld {
         let email = "\(name)-\(UUID().uuidString.prefix(8))@example.com".lowercased()
         let registered = send("POST", "/api/v1/auth/register", json: .object([("email", .string(email)), ("password", .string("correct horse"))]))
         XCTAssertEqual(registered.status, 201, registered.bodyText)
-        let id = registered.bodyJSON!["id"]!.stringValue!
         let login = send("POST", "/api/v1/auth/login", json: .object([("email", .string(email)), ("password", .string("correct horse"))]))
+        let id = login.bodyJSON!["id"]!.stringValue!
         let cookie = login.headers.filter { $0.0 == "Set-Cookie" }.map { $0.1.components(separatedBy: ";")[0] }.joined(separator: "; ")
         let made = send("POST", "/api/v1/api-keys", json: .object([("name", .string("test"))]),
                         headers: ["cookie": cookie, "x-csrf-token": login.header("X-CSRF-Token") ?? ""])

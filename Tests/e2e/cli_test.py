@@ -186,6 +186,21 @@ def main():
     check("a reason is required", code != 0, out)
     code, out = phim("users", "list", "--query", email.split("@")[0])
     check("users list finds the account", code == 0 and email in out and "1 account(s)" in out, out)
+    code, out = phim("audit", "--email", email)
+    check("users create and credits grant are audited (each in its change's transaction)",
+          code == 0 and "account.create" in out and "credits.grant" in out and "cli test" in out, out)
+
+    # The password from standard input (one line of a pipe), so it is never in argv or shell history.
+    piped_email = f"cli-stdin-{uuid.uuid4().hex[:8]}@example.com"
+    made = subprocess.run([args.phim, "users", "create", "--email", piped_email, "--data", args.data],
+                          input="piped password\n", capture_output=True, text=True, timeout=60)
+    status, _, _, _ = Client(args.base_url).request("POST", "/api/v1/auth/login", {"email": piped_email, "password": "piped password"})
+    check("users create reads the password from standard input", made.returncode == 0 and piped_email in made.stdout and status == 200,
+          made.stdout + made.stderr)
+    empty = subprocess.run([args.phim, "users", "create", "--email", f"cli-empty-{uuid.uuid4().hex[:8]}@example.com", "--data", args.data],
+                           input="", capture_output=True, text=True, timeout=60)
+    check("users create with no --password and nothing on standard input refuses", empty.returncode != 0 and "password" in empty.stderr,
+          empty.stdout + empty.stderr)
 
     client = Client(args.base_url)
     client.request("POST", "/api/v1/auth/login", {"email": email, "password": "cli password"})

@@ -197,9 +197,50 @@
     renderExample();
   });
 
+  // The account's own access: change the password (other sessions end), or sign out everywhere.
+  var passwordForm = document.getElementById("password-form");
+  var passwordError = document.getElementById("password-error");
+  var passwordSubmit = document.getElementById("password-submit");
+  passwordForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var current = passwordForm.elements.current_password.value;
+    var next = passwordForm.elements.new_password.value;
+    if (!current || !next) {
+      P.showInline(passwordError, P.t("account.fill_both"));
+      (current ? passwordForm.elements.new_password : passwordForm.elements.current_password).focus();
+      return;
+    }
+    if (next.length < 8) {
+      P.showInline(passwordError, P.t("signup.password_short", { minimum: 8 }));
+      passwordForm.elements.new_password.focus();
+      return;
+    }
+    P.showInline(passwordError, "");
+    passwordSubmit.disabled = true;
+    P.api("POST", "/auth/password", { body: { current_password: current, new_password: next } }).then(function () {
+      passwordForm.reset();
+      P.toast("success", P.t("account.password_changed"));
+    }).catch(function (error) {
+      P.showInline(passwordError, error.message);
+    }).then(function () {
+      passwordSubmit.disabled = false;
+    });
+  });
+  document.getElementById("logout-all").addEventListener("click", function (event) {
+    event.currentTarget.disabled = true;
+    P.api("POST", "/auth/logout-all").then(function () {
+      window.location.replace("/signin");
+    }, function (error) {
+      document.getElementById("logout-all").disabled = false;
+      P.showError(error);
+    });
+  });
+
   P.onLanguage(renderExample);
 
-  P.start({ signedIn: true, page: "keys" }).then(function () {
+  P.start({ signedIn: true, page: "keys" }).then(function (me) {
+    // For password managers: the account the new password belongs to.
+    if (me) document.getElementById("account-username").value = me.email;
     renderExample();
     P.api("GET", "/models").then(function (answer) {
       var models = (answer && answer.models) || [];

@@ -39,7 +39,9 @@
       return P.api("POST", "/auth/login", { body: credentials }).then(function () {
         window.location.replace("/");
       }, function (error) {
-        // The account exists; only signing in failed (rate limit, say): send them to sign in.
+        // Sign-up answers alike for a taken email, so a refused sign-in may mean the email had
+        // an account already, with another password.
+        if (error.code === "invalid_credentials") error.message = P.t("signup.maybe_taken");
         fail(error);
       });
     }, fail);

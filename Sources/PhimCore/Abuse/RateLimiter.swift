@@ -49,9 +49,24 @@ public struct RateLimiter: Sendable {
         if try count(rule, key: key, on: db) >= rule.limit { throw error(secondsUntilReset(rule)) }
     }
 
-    /// Forgets windows that ended more than two days ago.
-    public func prune(on db: Database) throws {
-        try db.write { try db.run("DELETE FROM rate_limit_counters WHERE window_start < ?", [.integer(nowSeconds() - 2 * 86_400)]) }
+    /// Takes back one counted event (an attempt that turned out not to be a failure); never below zero.
+    public func forgive(_ rule: Rule, key: String, on db: Database) throws {
+        try db.write {
+            try db.run("UPDATE rate_limit_counters SET hits = hits - 1 WHERE bucket = :bucket AND window_start = :window_start AND hits > 0",
+                       ["bucket": .text(Self.bucket(rule, key)), "window_start": .integer(windowStart(rule))])
+        }
+    }
+
+    /// No rule's window is longer than this; a row whose window started earlier counts for nothing.
+    public static let longestWindowSeconds: Int64 = 86_400
+
+    /// Deletes the rows of windows that have ended (every window is at most a day long); returns how many.
+    @discardableResult
+    public func prune(on db: Database) throws -> Int {
+        try db.write {
+            try db.run("DELETE FROM rate_limit_counters WHERE window_start < :cutoff",
+                       ["cutoff": .integer(nowSeconds() - Self.longestWindowSeconds)])
+        }
     }
 
     private func nowSeconds() -> Int64 { clock.nowMillis() / 1000 }

@@ -40,20 +40,32 @@ public struct Accounts: Sendable {
 
     // MARK: - Accounts
 
-    public func register(email rawEmail: String?, password rawPassword: String?, isAdmin: Bool = false, on db: Database) throws -> User {
+    /// Makes an account. The password is hashed before the email is looked at, so a taken
+    /// email costs the same work as a new one. An operator's creation (`auditedBy`) is written to
+    /// the audit log in the same transaction.
+    public func register(email rawEmail: String?, password rawPassword: String?, isAdmin: Bool = false,
+                         auditedBy actor: Administration.Actor? = nil, on db: Database) throws -> User {
         let email = try Self.validEmail(rawEmail)
         let password = try Self.validPassword(rawPassword)
-        guard let hash = hasher.hash(password) else { throw AppError.internal }
+        let hash = try newHash(password)
         let id = UUID().uuidString.lowercased()
-        let inserted = try db.write {
-            try db.run("""
-                INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?, ?)
+        let now = clock.nowMillis()
+        let created: User? = try db.write {
+            let inserted = try db.run("""
+                INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES (:id, :email, :password_hash, :is_admin, :created_at)
                 ON CONFLICT (email) DO NOTHING
-                """, [.text(id), .text(email), .text(hash), .bool(isAdmin), .integer(clock.nowMillis())])
+                """, ["id": .text(id), "email": .text(email), "password_hash": .text(hash), "is_admin": .bool(isAdmin),
+                      "created_at": .integer(now)])
+            guard inserted == 1, let created = try user(id: id, on: db) else { return nil }
+            if let actor {
+                try Administration(clock: clock).record(actor, "account.create", targetUserID: id, target: email, reason: nil,
+                                                        before: [], after: [("is_admin", .bool(isAdmin))], at: now, on: db)
+            }
+            return created
         }
-        guard inserted == 1 else { throw AppError.emailTaken }
+        guard let created else { throw AppError.emailTaken }
         Log.info("user registered", ["user_id": id])
-        return try user(id: id, on: db)!
+        return created
     }
 
     public func user(id: String, on db: Database) throws -> User? {
@@ -72,14 +84,71 @@ public struct Accounts: Sendable {
         else { throw AppError.invalidCredentials }
         let row = try db.first("SELECT \(User.columns), password_hash FROM users WHERE email = ?", [.text(email)])
         guard let row else {
-            _ = hasher.hash(password)
+            _ = try newHash(password)
             throw AppError.invalidCredentials
         }
-        guard hasher.verify(password, hash: row.string(6)) else { throw AppError.invalidCredentials }
+        guard try matches(password, hash: row.string(6)) else { throw AppError.invalidCredentials }
         let user = User(row)
         // Only after the password matched, so this does not tell strangers the account exists.
         guard !user.isDisabled else { throw AppError.accountDisabled }
         return user
+    }
+
+    /// Changes the password after checking the current one, and ends every session but
+    /// `keepingSession` (the one making the change; nil from an API key: all of them) in the same
+    /// transaction, audited. API keys stay. Returns how many sessions ended.
+    public func changePassword(of user: User, current: String?, new rawNew: String?, keepingSession token: String?,
+                               on db: Database) throws -> Int {
+        let newPassword = try Self.validPassword(rawNew)
+        guard let current, !current.isEmpty, current.utf8.count <= Self.maximumPasswordBytes,
+              let stored = try db.firstRow("SELECT password_hash FROM users WHERE id = :id", ["id": .text(user.id)]),
+              try matches(current, hash: stored.string("password_hash"))
+        else { throw AppError.currentPasswordWrong }
+        let hash = try newHash(newPassword)
+        let ended = try db.write {
+            try db.run("UPDATE users SET password_hash = :password_hash WHERE id = :id", ["password_hash": .text(hash), "id": .text(user.id)])
+            return try endSessions(of: user, keeping: token, audited: "account.password_change", on: db)
+        }
+        Log.info("password changed", ["user_id": user.id, "sessions_ended": String(ended)])
+        return ended
+    }
+
+    /// "Sign out everywhere": ends every session of the user, the caller's own included, audited.
+    /// API keys stay (they are revoked one by one on the keys page). Returns how many ended.
+    public func endAllSessions(of user: User, on db: Database) throws -> Int {
+        let ended = try db.write { try endSessions(of: user, keeping: nil, audited: "account.sign_out_everywhere", on: db) }
+        Log.info("signed out everywhere", ["user_id": user.id, "sessions_ended": String(ended)])
+        return ended
+    }
+
+    /// Ends the user's sessions but the one of `token` (nil: all), with the holder's audit entry, in the caller's transaction.
+    private func endSessions(of user: User, keeping token: String?, audited action: String, on db: Database) throws -> Int {
+        let ended = try db.run("DELETE FROM sessions WHERE user_id = :user_id AND token_hash <> :kept",
+                               ["user_id": .text(user.id), "kept": .text(token.map(Crypto.sha256Hex) ?? "")])
+        try Administration(clock: clock).record(.accountHolder(user), action, targetUserID: user.id, target: user.email, reason: nil,
+                                                before: [], after: [("sessions_ended", .int(ended))], at: clock.nowMillis(), on: db)
+        return ended
+    }
+
+    // MARK: - Password hashing
+
+    /// At most the process's hashing slots at once (64 MiB each); busy when none comes free soon.
+    private func newHash(_ password: String) throws -> String {
+        guard let hash = try inHashingSlot({ hasher.hash(password) }) else { throw AppError.internal }
+        return hash
+    }
+
+    private func matches(_ password: String, hash: String) throws -> Bool {
+        try inHashingSlot { hasher.verify(password, hash: hash) }
+    }
+
+    private func inHashingSlot<Result>(_ body: () -> Result) throws -> Result {
+        do {
+            return try hasher.slots.run(body)
+        } catch is HashingSlots.Busy {
+            Log.warning("password hashing busy: every slot stayed taken", ["slots": String(hasher.slots.count)])
+            throw AppError.signInBusy
+        }
     }
 
     // MARK: - Sessions

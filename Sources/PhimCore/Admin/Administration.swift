@@ -23,6 +23,9 @@ public struct Administration: Sendable {
 
         public static func admin(_ user: User) -> Actor { Actor(userID: user.id, label: user.email) }
 
+        /// The account's own holder, for what they change about their own access (password, sessions).
+        public static func accountHolder(_ user: User) -> Actor { Actor(userID: user.id, label: user.email) }
+
         public static func commandLine() -> Actor {
             Actor(userID: nil, label: "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "operator"))
         }
@@ -64,6 +67,13 @@ public struct Administration: Sendable {
         }
         Log.info("credits moved by an operator", ["action": move.rawValue, "amount": String(amount), "user_id": userID, "actor": actor.label])
         return user
+    }
+
+    /// The same move for an account named by its email (the operators' commands), looked up in
+    /// the move's own transaction: the change and its audit entry are written together or not at all.
+    @discardableResult
+    public func move(_ move: CreditMove, amount: Int, email: String, reason: String?, by actor: Actor, on db: Database) throws -> User {
+        try db.write { try self.move(move, amount: amount, userID: try account(email: email, on: db).id, reason: reason, by: actor, on: db) }
     }
 
     // MARK: - Access

@@ -96,13 +96,15 @@ public struct JobAdministration: Sendable {
             }
             throw AppError.providerQueryFailed
         }
-        let outcome = try lifecycle.apply(status, toJob: id, source: .poll, on: db)
-        let after = try find(id, on: db)!
-        try db.write {
+        // The answer applied and its audit entry in one transaction: neither without the other.
+        let (outcome, after) = try db.write {
+            let outcome = try lifecycle.apply(status, toJob: id, source: .poll, on: db)
+            let after = try find(id, on: db)!
             try Administration(clock: clock).record(actor, "job.reconcile", targetUserID: after.video.userID, target: "video \(id)",
                                                     reason: nil, before: [("status", .string(before.video.status.rawValue))],
                                                     after: [("status", .string(after.video.status.rawValue)),
                                                             ("provider_state", .string(status.state.rawValue))], at: now, on: db)
+            return (outcome, after)
         }
         if case .updated = outcome { return (after, .asked(state: status.state.rawValue, changed: true)) }
         return (after, .asked(state: status.state.rawValue, changed: false))
