@@ -186,6 +186,31 @@ final class UploadTests: XCTestCase {
         try world.assertLedgerClean()
     }
 
+    /// The sweep may delete an upload between a create's checks and its write: the create then
+    /// says the upload is gone (404), holds nothing, and is not an internal error.
+    func testAnUploadSweptWhileItsCreateIsUnderWayIsNotFoundNotAnInternalError() throws {
+        let world = try TestWorld()
+        let user = try world.user("racer", credits: TestWorld.price)
+        let stored = upload(world, Images.png(), as: user)
+        XCTAssertEqual(stored.status, 201, stored.bodyText)
+        let uploadID = stored.bodyJSON!["id"]!.stringValue!
+        // The sweep's delete, run inside the create's own write (its first statement counts the create).
+        // (On the process's writer connection, where writes run: a TEMP trigger is per connection.)
+        try world.db.write {
+            try world.db.execute("""
+                CREATE TEMP TRIGGER sweep_meanwhile AFTER INSERT ON rate_limit_counters
+                BEGIN DELETE FROM uploads WHERE id = '\(uploadID)'; END
+                """)
+        }
+        let made = world.send("POST", "/api/v1/videos", json: .object([("prompt", .string("the boat sails")), ("upload_id", .string(uploadID))]), as: user)
+        XCTAssertEqual(made.status, 404, made.bodyText)
+        XCTAssertEqual(made.bodyJSON?["error"]?["code"]?.stringValue, "upload_not_found")
+        try world.db.write { try world.db.execute("DROP TRIGGER sweep_meanwhile") }
+        XCTAssertEqual(world.balance(user).held, 0)
+        XCTAssertEqual(world.balance(user).available, TestWorld.price)
+        XCTAssertEqual(try uploadCount(world), 1, "the refused create rolled the sweep's delete back with it")
+    }
+
     func testTheFileIsThePartNamedFileNotOneWhoseFileNameIsFile() throws {
         let world = try TestWorld()
         let user = try world.user("parts")

@@ -85,6 +85,11 @@ public struct VideoCreation: Sendable {
                       AND status IN ('submitting', 'pending', 'processing') LIMIT :limit)
                     """, ["user": .text(user.id), "limit": .int(maxUnfinished)])?.int("count") ?? 0
                 guard unfinished < maxUnfinished else { throw AppError.tooManyUnfinishedVideos(limit: maxUnfinished) }
+                // Asked again under the write lock: the upload sweep may have deleted it since the quote.
+                if let uploadID = request.uploadID,
+                   try db.firstRow("SELECT 1 AS found FROM uploads WHERE id = :id", ["id": .text(uploadID)]) == nil {
+                    throw AppError.uploadNotFound
+                }
                 let inserted = try db.run("""
                     INSERT INTO video_jobs (id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, resolution, audio,
                       upload_id, image_url, price_credits, idempotency_key, request_fingerprint, request_id, status, progress,
