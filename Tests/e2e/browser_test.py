@@ -590,7 +590,7 @@ def step_text_to_video(b, state):
 
 def step_veo(b, state):
     veo = state["models"][VEO]
-    expect(veo["available"] is not False, f"{VEO} is paused: {veo['unavailable_reason']}")
+    expect(veo["available"] is not False, f"{VEO} is paused")
     video_id = b.submit("Cận cảnh giọt mưa rơi trên lá sen, ánh sáng dịu buổi sáng", model=VEO, aspect="16:9")
     state["veo"] = video_id
     expect_card(b, state, video_id, VEO, 8, "16:9", "720p", True)
