@@ -4,7 +4,12 @@ import Glibc
 #endif
 
 /// One line per event on standard error: `time level message key=value …`, or one JSON object
-/// per line with `LOG_FORMAT=json`. Written with `write(2)` so threads never share a buffer.
+/// per line with `LOG_FORMAT=json`.
+///
+/// Lines below `warning` (a line per request at the default level) are gathered in one buffer
+/// per process and written together at most 0.2 s later: every thread of both FastCGI
+/// processes writing its own line to the same file queued on that file's lock. A warning or an
+/// error is written at once, with whatever waits before it; `flush()` runs at exit.
 public enum Log {
     public enum Level: Int, Sendable, Comparable {
         case debug = 0, info, warning, error
@@ -73,8 +78,13 @@ public enum Log {
             }
         }
         line.append(UInt8(ascii: "\n"))
-        line.withUnsafeBytes { bytes in _ = Glibc.write(2, bytes.baseAddress, bytes.count) }
+        pending.add(line, now: level >= .warning)
     }
+
+    /// Writes the lines that wait. Called at exit; safe to call any time.
+    public static func flush() { pending.flush() }
+
+    private static let pending = PendingLines()
 
     /// The wall-clock time as ISO 8601 with milliseconds, without Foundation's date formatter
     /// (one per line made the default log level cost half of a read's throughput).
@@ -112,5 +122,59 @@ public enum Log {
             }
         }
         line.append(UInt8(ascii: "\""))
+    }
+}
+
+/// The lines waiting to be written, and the thread that writes them every 0.2 s.
+private final class PendingLines: @unchecked Sendable {
+    private var lock = pthread_mutex_t()
+    private var bytes: [UInt8] = []
+    private var flusherStarted = false
+    /// Written at once past this size, so a burst never waits for the flusher.
+    private let limit = 64 * 1024
+
+    init() {
+        pthread_mutex_init(&lock, nil)
+        bytes.reserveCapacity(limit)
+        atexit { Log.flush() }
+    }
+
+    func add(_ line: [UInt8], now: Bool) {
+        pthread_mutex_lock(&lock)
+        bytes.append(contentsOf: line)
+        let full = now || bytes.count >= limit
+        let start = !flusherStarted && !full
+        if start { flusherStarted = true }
+        if full { writeLocked() }
+        pthread_mutex_unlock(&lock)
+        if start {
+            let thread = Thread { [self] in
+                while true {
+                    Thread.sleep(forTimeInterval: 0.2)
+                    flush()
+                }
+            }
+            thread.name = "log-flusher"
+            thread.start()
+        }
+    }
+
+    func flush() {
+        pthread_mutex_lock(&lock)
+        writeLocked()
+        pthread_mutex_unlock(&lock)
+    }
+
+    private func writeLocked() {
+        guard !bytes.isEmpty else { return }
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                if written <= 0 { if written < 0, errno == EINTR { continue }; break }
+                offset += written
+            }
+        }
+        bytes.removeAll(keepingCapacity: true)
     }
 }
