@@ -50,35 +50,36 @@ public enum Log {
 
     public static func write(_ level: Level, _ message: String, _ fields: KeyValuePairs<String, String>) {
         guard level >= settings.minimum else { return }
-        var line = [UInt8]()
-        line.reserveCapacity(160)
-        if settings.json {
-            line.append(UInt8(ascii: "{"))
-            appendJSONMember("time", now(), to: &line, first: true)
-            appendJSONMember("level", level.name, to: &line)
-            appendJSONMember("message", message, to: &line)
-            for (key, value) in fields { appendJSONMember(key, value, to: &line) }
-            line.append(UInt8(ascii: "}"))
-        } else {
-            line.append(contentsOf: now().utf8)
-            line.append(UInt8(ascii: " "))
-            line.append(contentsOf: level.name.utf8)
-            line.append(UInt8(ascii: " "))
-            line.append(contentsOf: message.utf8)
-            for (key, value) in fields {
+        let time = now()
+        // Formatted straight into the waiting lines (no line of its own to allocate and copy).
+        pending.append(now: level >= .warning) { line in
+            if settings.json {
+                line.append(UInt8(ascii: "{"))
+                appendJSONMember("time", time, to: &line, first: true)
+                appendJSONMember("level", level.name, to: &line)
+                appendJSONMember("message", message, to: &line)
+                for (key, value) in fields { appendJSONMember(key, value, to: &line) }
+                line.append(UInt8(ascii: "}"))
+            } else {
+                line.append(contentsOf: time.utf8)
                 line.append(UInt8(ascii: " "))
-                line.append(contentsOf: key.utf8)
-                line.append(UInt8(ascii: "="))
-                // Quoted and escaped when needed, so no value can start a line of its own.
-                if value.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                    appendJSONString(value, to: &line)
-                } else {
-                    line.append(contentsOf: value.utf8)
+                line.append(contentsOf: level.name.utf8)
+                line.append(UInt8(ascii: " "))
+                line.append(contentsOf: message.utf8)
+                for (key, value) in fields {
+                    line.append(UInt8(ascii: " "))
+                    line.append(contentsOf: key.utf8)
+                    line.append(UInt8(ascii: "="))
+                    // Quoted and escaped when needed, so no value can start a line of its own.
+                    if value.utf8.contains(where: { $0 <= 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                        appendJSONString(value, to: &line)
+                    } else {
+                        line.append(contentsOf: value.utf8)
+                    }
                 }
             }
+            line.append(UInt8(ascii: "\n"))
         }
-        line.append(UInt8(ascii: "\n"))
-        pending.add(line, now: level >= .warning)
     }
 
     /// Writes the lines that wait. Called at exit; safe to call any time.
@@ -139,9 +140,9 @@ private final class PendingLines: @unchecked Sendable {
         atexit { Log.flush() }
     }
 
-    func add(_ line: [UInt8], now: Bool) {
+    func append(now: Bool, _ format: (inout [UInt8]) -> Void) {
         pthread_mutex_lock(&lock)
-        bytes.append(contentsOf: line)
+        format(&bytes)
         let full = now || bytes.count >= limit
         let start = !flusherStarted && !full
         if start { flusherStarted = true }
