@@ -78,6 +78,8 @@ public enum AppError: Error, Equatable, Sendable {
     case invalidLimit
     /// A list filter (`video_id`, `state`) with a value that cannot match anything.
     case invalidFilter(name: String)
+    /// A queue limit out of 1…maximum, or none given.
+    case invalidQueueLimit(maximum: Int)
 
     // Outbound webhooks
     case invalidWebhookURL
@@ -136,7 +138,7 @@ public enum AppError: Error, Equatable, Sendable {
              .modelIsDefault, .modelRetiredLocked, .modelNotOffered, .catalogNeedsDefault,
              .idempotencyKeyReused, .invalidImage, .imageMetadataTooLarge, .invalidDeadline, .invalidVariants, .promptRejected, .providerRejectedInput, .callbackTaskMismatch,
              .invalidAmount, .reasonRequired, .cannotDisableSelf, .invalidStyle,
-             .invalidWebhookURL, .webhookURLNotAllowed, .webhookURLUnresolvable, .invalidWebhookEvents: 422
+             .invalidWebhookURL, .webhookURLNotAllowed, .webhookURLUnresolvable, .invalidWebhookEvents, .invalidQueueLimit: 422
         case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates, .tooManyUploads: 429
         case .tooManyReplays: 429
         case .internal: 500
@@ -208,6 +210,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidCursor: "invalid_cursor"
         case .invalidLimit: "invalid_limit"
         case .invalidFilter: "invalid_filter"
+        case .invalidQueueLimit: "invalid_queue_limit"
         case .invalidWebhookURL: "invalid_webhook_url"
         case .webhookURLNotAllowed: "webhook_url_not_allowed"
         case .webhookURLUnresolvable: "webhook_url_unresolvable"
@@ -271,6 +274,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
         case .invalidStyle(let field): ["field": field]
         case .invalidFilter(let name): ["name": name]
+        case .invalidQueueLimit(let maximum): ["maximum": String(maximum)]
         case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): ["host": String(host.prefix(200))]
         case .invalidWebhookEvents: ["events": WebhookEvent.allCases.map(\.rawValue).joined(separator: ", ")]
         default: [:]

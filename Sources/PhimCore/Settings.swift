@@ -14,6 +14,16 @@ public struct Settings: Sendable {
     public var jobTimeoutSeconds: Double = 3_600
     /// How long a create whose outcome is unknown keeps its hold, waiting for the provider.
     public var unconfirmedHoldSeconds: Double = 86_400
+    /// Kie's limits, which the queue keeps to across every process: creates in any 10 seconds,
+    /// and tasks running at once (operators may change both without a restart: `ProviderQueue.Limits`).
+    public var providerCreatesPer10s = 20
+    public var providerMaxRunning = 100
+    /// A job not sent within this long is failed and refunded (`queue_timeout`).
+    public var queueTimeoutSeconds: Double = 900
+    /// Tests: a create sends its own job on its own thread before answering, as if the
+    /// dispatcher had been waiting for it. Production answers at once and leaves the send to
+    /// the dispatcher's threads.
+    public var dispatchOnCreate = false
     /// Videos one account may have unfinished at once.
     public var maxUnfinishedVideos = 10
     /// Videos one account may start per minute (an idempotent retry is free).

@@ -13,6 +13,9 @@ public final class App: Sendable {
     public let accounts: Accounts
     public let lifecycle: JobLifecycle
     public let creation: VideoCreation
+    /// The admission queue, and the signal that wakes this process's dispatcher when a create queued a job.
+    public let queue: ProviderQueue
+    public let queueWakeup = Wakeup()
     public let callbacks: CallbackReceiver
     public let uploads: Uploads
     /// Whether session cookies carry `Secure` (the public URL is https).
@@ -33,7 +36,9 @@ public final class App: Sendable {
         self.clock = clock
         accounts = Accounts(hasher: hasher, clock: clock)
         lifecycle = JobLifecycle(clock: clock, settings: settings)
-        creation = VideoCreation(provider: provider, lifecycle: lifecycle, settings: settings, clock: clock)
+        queue = ProviderQueue(provider: provider, lifecycle: lifecycle, settings: settings, clock: clock)
+        creation = VideoCreation(queue: queue, lifecycle: lifecycle, settings: settings, clock: clock,
+                                 queued: { [queueWakeup] in queueWakeup.signal() })
         callbacks = CallbackReceiver(provider: provider, lifecycle: lifecycle, settings: settings, clock: clock)
         uploads = Uploads(directory: settings.uploadsDirectory, publicBaseURL: settings.publicBaseURL, clock: clock, limits: settings.uploads)
         secureCookies = settings.publicBaseURL.hasPrefix("https://")

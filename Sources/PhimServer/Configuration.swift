@@ -66,6 +66,7 @@ public struct Configuration: Sendable {
         settings.staleAfterSeconds = seconds("PHIM_STALE_AFTER_SECONDS", settings.staleAfterSeconds, minimum: 0)
         settings.jobTimeoutSeconds = seconds("PHIM_JOB_TIMEOUT_SECONDS", settings.jobTimeoutSeconds, minimum: 1)
         settings.unconfirmedHoldSeconds = seconds("PHIM_UNCONFIRMED_HOLD_SECONDS", settings.unconfirmedHoldSeconds, minimum: 1)
+        settings.queueTimeoutSeconds = seconds("PHIM_QUEUE_TIMEOUT_SECONDS", settings.queueTimeoutSeconds, minimum: 1)
         if let raw = env["PHIM_RESULT_LIFETIME_DAYS"], !raw.isEmpty {
             if let value = Int(raw), (1...3650).contains(value) { settings.resultLifetimeDays = value } else {
                 problems.append("PHIM_RESULT_LIFETIME_DAYS must be a whole number of days from 1 to 3650")
@@ -85,6 +86,8 @@ public struct Configuration: Sendable {
         settings.loginFailuresPerAddress = count("PHIM_LOGIN_FAILURES_PER_ADDRESS", settings.loginFailuresPerAddress)
         settings.signupsPerAddressPerHour = count("PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR", settings.signupsPerAddressPerHour)
         settings.providerLowBalance = count("PHIM_PROVIDER_LOW_BALANCE", settings.providerLowBalance)
+        settings.providerCreatesPer10s = count("PHIM_PROVIDER_CREATES_PER_10S", settings.providerCreatesPer10s)
+        settings.providerMaxRunning = count("PHIM_PROVIDER_MAX_RUNNING", settings.providerMaxRunning)
         settings.uploads.perHour = count("PHIM_UPLOADS_PER_HOUR", settings.uploads.perHour)
         settings.uploads.bytesPerAccount = count("PHIM_UPLOAD_BYTES_PER_ACCOUNT", settings.uploads.bytesPerAccount)
         settings.uploads.retentionHours = count("PHIM_UPLOAD_RETENTION_HOURS", settings.uploads.retentionHours)

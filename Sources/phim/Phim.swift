@@ -70,9 +70,12 @@ struct FastCGI: ParsableCommand {
         BackgroundLoops.startBalanceCheck(app: app)
         BackgroundLoops.startCheckpointer(databasePath: configuration.databasePath)
         BackgroundLoops.startHousekeeping(app: app, databasePath: configuration.databasePath)
+        let dispatcher = Dispatcher(app: app, databasePath: configuration.databasePath)
+        dispatcher.start()
         let server = FastCGIServer(app: app, options: .init(socketPath: socket, threads: max(1, threads),
                                                              databasePath: configuration.databasePath))
         try server.run()
+        dispatcher.stop(waitingUpTo: 10)
         BackgroundLoops.flushShareViews(databasePath: configuration.databasePath)
         simulator?.server.stop()
     }

@@ -145,11 +145,10 @@ final class CatalogTests: XCTestCase {
         let user = try world.user("paused", credits: 100_000)
         world.simulator.setPaused(["kling-3.0/video"])
         let kling: [(String, JSON)] = [("model", .string("kling-3.0"))]
+        // The create is queued and answered; its send is refused: the video fails, refunded.
         let first = world.createVideo(user, options: kling)
-        XCTAssertEqual(first.status, 503, first.bodyText)
-        XCTAssertEqual(first.bodyJSON?["error"]?["code"]?.stringValue, "model_unavailable")
-        XCTAssertEqual(first.header("Retry-After"), "1800")
-        let videoID = try XCTUnwrap(first.bodyJSON?["error"]?["video_id"]?.stringValue)
+        XCTAssertEqual(first.status, 202, first.bodyText)
+        let videoID = try XCTUnwrap(first.bodyJSON?["id"]?.stringValue)
         let failed = try XCTUnwrap(world.video(user, videoID))
         XCTAssertEqual(failed["status"]?.stringValue, "failed")
         XCTAssertEqual(failed["failure"]?["code"]?.stringValue, "model_unavailable")
@@ -189,7 +188,8 @@ final class CatalogTests: XCTestCase {
 
         // Paused again; an operator says "try now" (audited) without waiting.
         world.simulator.setPaused(["kling-3.0/video"])
-        XCTAssertEqual(world.createVideo(user, options: kling).status, 503)
+        XCTAssertEqual(world.createVideo(user, options: kling).bodyJSON?["failure"]?["code"]?.stringValue, "model_unavailable")
+        XCTAssertEqual(world.createVideo(user, options: kling).status, 503, "refused up front again")
         world.simulator.setPaused([])
         let recheck = world.send("POST", "/api/v1/admin/models/kling-3.0/recheck", json: .object([("reason", .string("Kie says it is back"))]), as: root)
         XCTAssertEqual(recheck.bodyJSON?["available"], .bool(true), recheck.bodyText)

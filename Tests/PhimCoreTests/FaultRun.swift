@@ -101,6 +101,11 @@ final class FaultRun {
         settings.maxUnfinishedVideos = 1_000_000
         settings.createsPerMinute = 1_000_000
         settings.signupsPerAddressPerHour = 1_000
+        // Each create sends its own job at once (the dispatcher, in-line); jobs the provider sent
+        // back to the queue go in the dispatch passes beside the reconciler's.
+        settings.dispatchOnCreate = true
+        settings.providerCreatesPer10s = 1_000_000
+        settings.providerMaxRunning = 1_000_000
 
         // The provider always signs its callbacks; whether Phim checks depends on its settings.
         var simulatorSettings = KieSimulator.Settings.fromEnvironment([:])
@@ -252,7 +257,7 @@ final class FaultRun {
         if chance(10) { fields.append(("deadline_seconds", .int(60 + roll(540)))) }
         let body = JSON.object(fields)
         let fault = injectCreateFault()
-        let reachedBefore = provider.createsSeen
+        let reachedBefore = provider.createsSeen, jobsBefore = jobCount()
         var response = send("POST", "/api/v1/videos", json: body, headers: headers, as: users[owner])
         let reached = provider.createsSeen > reachedBefore
         let used = fault != nil && simulator.pendingFaults == 0 && provider.queuedCreateFaults == 0
@@ -279,19 +284,31 @@ final class FaultRun {
             return
         }
 
-        let expected: (Set<Int>, String?) = switch (used ? fault : nil) {
-        case nil: reached ? ([202], nil) : ([402], "insufficient_credits")
-        case .hang?: ([202], nil)
-        case .reply(429)?: ([503], "provider_busy")
-        case .reply(402)?: ([503], "provider_out_of_credits")
-        case .reply?, .unreachable?: ([503], "provider_unavailable")
-        case .crashBeforeSend?, .crashAfterSend?: ([], nil) // handled above
+        // Every create that holds its credits answers 202 at once; the send's fate is in the video's status.
+        guard expect(response, [202, 402], what) else { return }
+        if response.status == 402 {
+            if errorCode(response) != "insufficient_credits" { violation("\(what) answered \(errorCode(response)), expected insufficient_credits") }
+            if reached || jobCount() != jobsBefore { violation("\(what): refused for want of credits, yet something was made or sent") }
+            return observe("creates refused for want of credits")
         }
-        guard expect(response, expected.0, what) else { return }
-        if let code = expected.1, errorCode(response) != code { violation("\(what) answered \(errorCode(response)), expected \(code)") }
-        let id = response.bodyJSON?["id"]?.stringValue ?? response.bodyJSON?["error"]?["video_id"]?.stringValue
-        guard reached else { return observe("creates refused for want of credits") }
+        let id = response.bodyJSON?["id"]?.stringValue
+        guard reached else {
+            // The dispatch pauses a few seconds after the provider's 429: the video waits in the queue.
+            if response.bodyJSON?["status"]?.stringValue != "queued" { violation("\(what): not sent, yet answered \(response.bodyText)") }
+            if let id { made.append(Video(id: id, owner: owner)); acknowledged.append(Video(id: id, owner: owner)) }
+            if let key = headers["idempotency-key"] { usedKeys.append((owner, key, prompt)) }
+            return observe("creates queued behind a pause")
+        }
         guard let id, id == provider.lastCreateJobID else { return violation("\(what): the answer names another job than the provider saw") }
+        let status = response.bodyJSON?["status"]?.stringValue
+        let expectedStatus: Set<String> = switch (used ? fault : nil) {
+        case .reply(429)?, .reply(455)?, .reply(500)?, .unreachable?: ["queued"] // nothing made: back in the queue
+        case .reply?: ["failed"] // refused (402): refunded at once
+        case .hang?: ["submitting"]
+        default: ["pending", "processing", "completed", "failed"]
+        }
+        if let status, !expectedStatus.contains(status) { violation("\(what) answered a \(status) video, expected \(expectedStatus.sorted())") }
+        if status == "queued" { observe("sends the provider refused as busy, queued again") }
         made.append(Video(id: id, owner: owner))
         if response.status == 202 {
             acknowledged.append(Video(id: id, owner: owner))
@@ -396,18 +413,23 @@ final class FaultRun {
             keyCounter += 1
             headers["idempotency-key"] = "fault-batch-\(keyCounter)"
         }
-        let reachedBefore = provider.createsSeen
+        let reachedBefore = provider.createsSeen, jobsBefore = jobCount()
         let response = send("POST", "/api/v1/videos/batch", json: .object([("prompt", .string(prompt)), ("variants", .int(variants))]),
                             headers: headers, as: users[owner])
         let reached = provider.createsSeen - reachedBefore
-        guard expect(response, reached == 0 ? [402] : [202], "a batch create") else { return }
-        guard response.status == 202 else { return observe("batches refused for want of credits") }
+        guard expect(response, [202, 402], "a batch create") else { return }
+        guard response.status == 202 else {
+            if reached != 0 || jobCount() != jobsBefore { violation("a batch refused for want of credits made or sent something") }
+            return observe("batches refused for want of credits")
+        }
         guard case .array(let videos)? = response.bodyJSON?["videos"], response.bodyJSON?["refused"] == nil else {
             return violation("a batch answered 202 without all its videos: \(response.bodyText)")
         }
         let ids = videos.compactMap { $0["id"]?.stringValue }
-        if ids.count != variants || reached != variants || Set(ids).count != variants {
-            violation("a batch of \(variants) answered \(ids.count) videos after \(reached) provider creates")
+        // Each variant is sent at once, unless the dispatch pauses after the provider's 429: then it waits in the queue.
+        let queued = videos.filter { $0["status"]?.stringValue == "queued" }.count
+        if ids.count != variants || reached + queued < variants || Set(ids).count != variants {
+            violation("a batch of \(variants) answered \(ids.count) videos after \(reached) provider creates, \(queued) queued")
         }
         for id in ids {
             made.append(Video(id: id, owner: owner))
@@ -436,13 +458,22 @@ final class FaultRun {
         count("cancel")
         let before = snapshot(video.id)
         let response = send("POST", "/api/v1/videos/\(video.id)/cancel", as: users[video.owner])
-        // Exactly predictable: only a pending job can be canceled, a canceled one answers again.
-        let expected: Set<Int> = deleted.contains(video.id) ? [404]
-            : before?.status == "pending" || before?.status == "canceled" ? [200] : [409]
-        guard expect(response, expected, "a cancel of a \(before?.status ?? "missing") video") else { return }
-        if response.status == 200 {
-            if response.bodyJSON?["status"]?.stringValue != "canceled" { violation("a cancel answered 200 without canceling") }
-            if before?.status == "pending" { observe("videos canceled while pending") }
+        // Exactly predictable: a queued job is canceled and refunded; one the provider has runs
+        // on (the owner stops waiting); a canceled one answers again; an ended one cannot be.
+        let status = before?.status ?? "missing"
+        let expected: Set<Int> = deleted.contains(video.id) ? [404] : ["completed", "failed"].contains(status) ? [409] : [200]
+        guard expect(response, expected, "a cancel of a \(status) video") else { return }
+        guard response.status == 200 else { return }
+        let after = response.bodyJSON?["status"]?.stringValue
+        switch status {
+        case "queued", "canceled":
+            if after != "canceled" { violation("a cancel of a \(status) video answered \(after ?? "")") }
+            if status == "queued" { observe("videos canceled while queued") }
+        default:
+            if after == "canceled" || response.bodyJSON?["stopped_waiting"] != .bool(true) {
+                violation("a cancel of a \(status) video (the provider has it) answered \(after ?? "") without stopping waiting")
+            }
+            observe("cancels that only stopped waiting")
         }
     }
 
@@ -485,6 +516,7 @@ final class FaultRun {
         count("reconciler pass")
         if chance(30) { provider.failNextQueries(1 + roll(5)) }
         do {
+            try app.queue.runPass(on: db) // the dispatcher: jobs sent back to the queue go again
             _ = try app.reconciler().runPass(on: db)
         } catch {
             violation("a reconciler pass threw \(error)")
@@ -717,11 +749,12 @@ final class FaultRun {
             note(due)
             for callback in heldBack + due { deliver(callback) }
             heldBack = []
+            try app.queue.runPass(on: db)
             for _ in 0..<50 {
                 let pass = try app.reconciler().runPass(on: db)
                 if pass.queried + pass.timedOut + pass.unconfirmedReleased == 0 { break }
             }
-            let unfinished = try db.first("SELECT COUNT(*) FROM video_jobs WHERE status IN ('submitting', 'pending', 'processing')")?.int(0)
+            let unfinished = try db.first("SELECT COUNT(*) FROM video_jobs WHERE status IN ('queued', 'submitting', 'pending', 'processing')")?.int(0)
             if round >= 11, unfinished == 0 { break }
         }
         figures.append("settled in \(rounds) rounds, \(Int(clock.now.timeIntervalSince(started) / 60)) simulated minutes after the last operation")
@@ -804,14 +837,14 @@ final class FaultRun {
                 fine = truth?.state == .success && job.providerTaskID == task && job.videoURL == truth?.resultURLs.first
             case ("failed", let reason?) where ["provider_failed", "content_rejected"].contains(reason):
                 fine = truth?.state == .fail && job.providerTaskID == task
-            case ("failed", "provider_error"?):
-                fine = task == nil // refused or never reached: the provider made nothing
+            case ("failed", "provider_error"?), ("failed", "queue_timeout"?):
+                fine = task == nil // refused, never reached, or never sent: the provider made nothing
             case ("failed", let reason?) where ["submission_unconfirmed", "timed_out", "deadline_exceeded"].contains(reason):
                 // The documented exception: Phim gave up and refunded; the provider may have made it.
                 phimFailed["\(reason), provider says \(truth?.state.rawValue ?? "no task")", default: 0] += 1
                 fine = true
             case ("canceled", _):
-                fine = true // Kie has no cancel: the task may still have run, uncharged
+                fine = task == nil // canceled only while queued: nothing was sent
             default:
                 fine = false
             }

@@ -131,7 +131,7 @@ final class InputTests: XCTestCase {
             .providerRejectedInput(videoID: nil, message: "m"), .providerQueryFailed, .callbackNotFound, .callbackTaskMismatch, .invalidSignature, .internal,
             .userNotFound, .invalidAmount(maximum: 1), .reasonRequired(maximum: 1), .cannotDisableSelf, .priceNotFound, .invalidStyle(field: "key"),
             .invalidFilter(name: "state"), .invalidWebhookURL, .webhookURLNotAllowed(host: "10.0.0.1"), .webhookURLUnresolvable(host: "x.test"),
-            .invalidWebhookEvents, .webhookDeliveryNotFound, .tooManyReplays(retryAfter: 60), .signInBusy, .currentPasswordWrong,
+            .invalidWebhookEvents, .webhookDeliveryNotFound, .tooManyReplays(retryAfter: 60), .signInBusy, .currentPasswordWrong, .invalidQueueLimit(maximum: 100_000),
         ]
         for error in samples {
             for language in Language.allCases {

@@ -14,7 +14,9 @@ final class MetricsTests: XCTestCase {
         let world = try TestWorld()
         let user = try world.user("metrics", credits: 20_000)
         XCTAssertEqual(world.createVideo(user).status, 202)
-        XCTAssertEqual(world.createVideo(user, prompt: "x #error500").status, 503)
+        let refused = world.createVideo(user, prompt: "x #error500") // the provider made nothing: back in the queue
+        XCTAssertEqual(refused.status, 202)
+        XCTAssertEqual(refused.bodyJSON?["status"]?.stringValue, "queued")
         world.send("GET", "/api/v1/videos/\(UUID().uuidString)", as: user)
         let scrape = world.app.handle(Request(method: "GET", path: "/api/metrics", remoteAddress: "127.0.0.1"), db: world.db)
         XCTAssertEqual(scrape.status, 200)
@@ -27,7 +29,8 @@ final class MetricsTests: XCTestCase {
         XCTAssertFalse(text.contains("/api/v1/videos/0"), "no raw paths")
         XCTAssertGreaterThanOrEqual(value(text, #"phim_provider_calls_total{call="create_task",outcome="rejected_500"}"#) ?? 0, 1)
         XCTAssertEqual(value(text, #"phim_jobs{state="pending"}"#), 1)
-        XCTAssertEqual(value(text, "phim_credits_held"), TestWorld.price)
+        XCTAssertEqual(value(text, #"phim_jobs{state="queued"}"#), 1)
+        XCTAssertEqual(value(text, "phim_credits_held"), 2 * TestWorld.price)
 
         let remote = world.app.handle(Request(method: "GET", path: "/api/metrics", remoteAddress: "203.0.113.9"), db: world.db)
         XCTAssertEqual(remote.status, 404)

@@ -169,10 +169,15 @@ final class MoneyTests: XCTestCase {
     func testProviderRefusalRefundsAtOnceAndUnknownOutcomeKeepsTheHold() throws {
         let world = try TestWorld()
         let frank = try world.user("frank", credits: 30_000)
+        // Refused by the provider (its account is out of credits): the create was queued and
+        // answered; the send failed, and the video is failed and refunded at once.
         let refused = world.createVideo(frank, prompt: "anything #error402")
-        XCTAssertEqual(refused.status, 503)
-        XCTAssertEqual(refused.bodyJSON?["error"]?["code"]?.stringValue, "provider_out_of_credits")
+        XCTAssertEqual(refused.status, 202)
+        XCTAssertEqual(refused.bodyJSON?["status"]?.stringValue, "failed")
+        XCTAssertEqual(refused.bodyJSON?["failure"]?["code"]?.stringValue, "provider_error")
+        XCTAssertEqual(refused.bodyJSON?["credits_refunded"], .bool(true))
         XCTAssertEqual(world.balance(frank).available, 30_000)
+        XCTAssertEqual(world.balance(frank).held, 0)
 
         world.simulator.inject(.acceptThenHang)
         let unknown = world.createVideo(frank, prompt: "a quiet lake")
@@ -187,17 +192,42 @@ final class MoneyTests: XCTestCase {
         try world.assertLedgerClean()
     }
 
-    func testCancelWhilePendingRefundsOnceAndLaterNewsIsIgnored() throws {
+    /// Nothing has been sent while a video is queued: a cancel refunds it at once, and it is
+    /// never sent. Once the provider has the task, Kie cannot stop it and bills it: a cancel only
+    /// stops waiting; the video still arrives and is charged, or refunded if the provider fails it.
+    func testCancelWhileQueuedRefundsAtOnceAndCancelAfterSendingOnlyStopsWaiting() throws {
         let world = try TestWorld()
-        let gina = try world.user("gina", credits: 10_000)
-        let id = world.createVideo(gina).bodyJSON!["id"]!.stringValue!
-        let canceled = world.send("POST", "/api/v1/videos/\(id)/cancel", as: gina)
+        let gina = try world.user("gina", credits: 3 * TestWorld.price)
+        try world.holdQueue()
+        let queued = world.createVideo(gina).bodyJSON!["id"]!.stringValue!
+        XCTAssertEqual(world.video(gina, queued)?["status"]?.stringValue, "queued")
+        let canceled = world.send("POST", "/api/v1/videos/\(queued)/cancel", as: gina)
         XCTAssertEqual(canceled.bodyJSON?["status"]?.stringValue, "canceled")
-        XCTAssertEqual(world.send("POST", "/api/v1/videos/\(id)/cancel", as: gina).status, 200)
+        XCTAssertEqual(canceled.bodyJSON?["credits_refunded"], .bool(true))
+        XCTAssertEqual(world.balance(gina).available, 3 * TestWorld.price, "refunded at once")
+        XCTAssertEqual(world.send("POST", "/api/v1/videos/\(queued)/cancel", as: gina).status, 200, "a repeat changes nothing")
+        let creates = world.simulator.callCounts.createTask
+        try world.releaseQueue()
+        XCTAssertEqual(world.simulator.callCounts.createTask, creates, "a canceled video is never sent")
+
+        let sent = world.createVideo(gina).bodyJSON!["id"]!.stringValue!
+        let failing = world.createVideo(gina, prompt: "a storm at sea #fail").bodyJSON!["id"]!.stringValue!
+        for id in [sent, failing] {
+            let stopped = world.send("POST", "/api/v1/videos/\(id)/cancel", as: gina)
+            XCTAssertEqual(stopped.status, 200)
+            XCTAssertEqual(stopped.bodyJSON?["status"]?.stringValue, "pending", "the provider's task runs on")
+            XCTAssertEqual(stopped.bodyJSON?["stopped_waiting"], .bool(true))
+            XCTAssertEqual(stopped.bodyJSON?["credits_refunded"], .bool(false))
+        }
+        XCTAssertEqual(world.balance(gina).held, 2 * TestWorld.price, "nothing refunded for a task the provider runs")
         world.clock.advance(30)
         world.deliverCallbacks()
-        XCTAssertEqual(world.video(gina, id)?["status"]?.stringValue, "canceled")
-        XCTAssertEqual(world.balance(gina).available, 10_000)
+        XCTAssertEqual(world.video(gina, sent)?["status"]?.stringValue, "completed", "the video still arrives")
+        XCTAssertNotNil(world.video(gina, sent)?["video_url"]?.stringValue)
+        XCTAssertEqual(world.video(gina, failing)?["status"]?.stringValue, "failed")
+        XCTAssertEqual(world.balance(gina).available, 3 * TestWorld.price - TestWorld.price, "charged for the one the provider made")
+        XCTAssertEqual(world.balance(gina).held, 0)
+        XCTAssertEqual(world.send("POST", "/api/v1/videos/\(sent)/cancel", as: gina).status, 409, "an ended video cannot be canceled")
         try world.assertLedgerClean()
     }
 
@@ -226,28 +256,44 @@ final class MoneyTests: XCTestCase {
         XCTAssertFalse(try LedgerVerifier.verify(on: world.db).isClean)
     }
 
-    func testADeadlineFailsAndRefundsOnceAndALateSuccessIsNotCharged() throws {
+    /// A deadline bounds the wait in the queue: one that passes before the video is sent fails
+    /// and refunds it (nothing was sent); once sent, the provider bills the task, so a deadline
+    /// that passes then changes nothing and the video arrives, charged.
+    func testADeadlineRefundsAVideoStillQueuedAndNotOneTheProviderHas() throws {
         let world = try TestWorld()
         let user = try world.user("hurry", credits: 10_000)
         XCTAssertEqual(world.send("POST", "/api/v1/videos", json: .object([("prompt", .string("x")), ("deadline_seconds", .int(30))]),
                                   as: user).bodyJSON?["error"]?["code"]?.stringValue, "invalid_deadline")
-        let made = world.send("POST", "/api/v1/videos", json: .object([("prompt", .string("a slow one #slow")), ("deadline_seconds", .int(60))]),
-                              as: user)
-        XCTAssertEqual(made.status, 202, made.bodyText)
-        XCTAssertEqual(made.bodyJSON?["deadline_at"]?.stringValue, "2027-01-15T08:01:00.000Z")
-        let id = made.bodyJSON!["id"]!.stringValue!
+        func make(_ prompt: String) -> Response {
+            world.send("POST", "/api/v1/videos", json: .object([("prompt", .string(prompt)), ("deadline_seconds", .int(60))]), as: user)
+        }
+        try world.holdQueue()
+        let waiting = make("a queued one")
+        XCTAssertEqual(waiting.status, 202, waiting.bodyText)
+        XCTAssertEqual(waiting.bodyJSON?["deadline_at"]?.stringValue, "2027-01-15T08:01:00.000Z")
+        let waitingID = waiting.bodyJSON!["id"]!.stringValue!
         world.clock.advance(61)
         XCTAssertEqual(try world.reconcile().deadlinesPassed, 1)
         XCTAssertEqual(try world.reconcile().deadlinesPassed, 0, "failed once")
-        let failed = world.video(user, id)!
+        let failed = world.video(user, waitingID)!
         XCTAssertEqual(failed["status"]?.stringValue, "failed")
         XCTAssertEqual(failed["failure"]?["code"]?.stringValue, "deadline_exceeded")
+        XCTAssertEqual(failed["credits_refunded"], .bool(true))
         XCTAssertEqual(world.balance(user).available, 10_000)
-        world.clock.advance(200) // the provider finishes anyway (#slow: 10 × 20 s)
+        let creates = world.simulator.callCounts.createTask
+        try world.releaseQueue()
+        XCTAssertEqual(world.simulator.callCounts.createTask, creates, "never sent")
+
+        let sent = make("a slow one #slow")
+        let sentID = sent.bodyJSON!["id"]!.stringValue!
+        XCTAssertEqual(sent.bodyJSON?["status"]?.stringValue, "pending")
+        world.clock.advance(61)
+        XCTAssertEqual(try world.reconcile().deadlinesPassed, 0, "the provider has it: the deadline no longer refunds")
+        XCTAssertEqual(world.video(user, sentID)?["status"]?.stringValue, "processing")
+        world.clock.advance(200) // #slow: 10 × 20 s
         world.deliverCallbacks()
-        XCTAssertEqual(world.video(user, id)?["status"]?.stringValue, "failed", "a late success is recorded, not charged")
-        XCTAssertEqual(try world.db.first("SELECT provider_state FROM video_jobs WHERE id = ?", [.text(id)])?.string(0), "success")
-        XCTAssertEqual(world.balance(user).available, 10_000)
+        XCTAssertEqual(world.video(user, sentID)?["status"]?.stringValue, "completed")
+        XCTAssertEqual(world.balance(user).available, 10_000 - TestWorld.price)
         try world.assertLedgerClean()
     }
 

@@ -32,6 +32,11 @@ final class TestWorld {
         // limits themselves set them low again.
         settings.signupsPerAddressPerHour = 10_000
         settings.createsPerMinute = 10_000
+        // A create sends its job before answering, as if the dispatcher had been waiting for it;
+        // the queue's own tests turn this off and run the dispatcher's passes themselves.
+        settings.dispatchOnCreate = true
+        settings.providerCreatesPer10s = 10_000
+        settings.providerMaxRunning = 10_000
         configure(&settings)
         self.settings = settings
         var simulatorSettings = KieSimulator.Settings.fromEnvironment([:])
@@ -125,6 +130,17 @@ final class TestWorld {
                      options: [(String, JSON)] = [], on connection: Database? = nil) -> Response {
         send("POST", "/api/v1/videos", json: .object([("prompt", .string(prompt))] + options),
              headers: key.map { ["idempotency-key": $0] } ?? [:], as: caller, on: connection)
+    }
+
+    /// Holds the dispatch, as while Kie's limits are reached: creates stay `queued` until
+    /// `releaseQueue`, which sends what waits.
+    func holdQueue() throws {
+        try db.write { _ = try db.run("UPDATE provider_dispatch SET paused_until = :forever WHERE id = 1", ["forever": .integer(Int64.max / 4)]) }
+    }
+
+    func releaseQueue() throws {
+        try db.write { _ = try db.run("UPDATE provider_dispatch SET paused_until = 0 WHERE id = 1") }
+        try app.queue.runPass(on: db)
     }
 
     func video(_ caller: Caller, _ id: String) -> JSON? {

@@ -100,10 +100,10 @@ def models_section(phim, args, client):
 
     _, me, _, _ = client.request("GET", "/api/v1/me")
     status, refused, _, _ = client.request("POST", "/api/v1/videos", {"prompt": "a paused model", "model": "seedance-2-fast"})
-    failed = wait_for(client, refused["error"]["video_id"]) if status == 503 else None
+    failed = wait_for(client, refused["id"]) if status == 202 else None
     _, after, _, _ = client.request("GET", "/api/v1/me")
-    check("a model the provider paused: one refused create, 503 model_unavailable, the video failed and refunded",
-          status == 503 and refused["error"]["code"] == "model_unavailable" and failed["status"] == "failed"
+    check("a model the provider paused: queued, refused when sent, the video failed with model_unavailable and refunded",
+          status == 202 and failed["status"] == "failed"
           and failed["failure"]["code"] == "model_unavailable" and failed["credits_refunded"]
           and after["credits"] == me["credits"] and after["credits_on_hold"] == me["credits_on_hold"], (refused, failed, me, after))
     _, listed, _, _ = client.request("GET", "/api/v1/models")
@@ -131,7 +131,10 @@ def models_section(phim, args, client):
     code, out = phim("models", "recheck", "seedance-2-fast", "--reason", "Kie says it is back")
     check("models recheck: available again", code == 0 and "UNAVAILABLE" not in out, out)
     status, again, _, _ = client.request("POST", "/api/v1/videos", {"prompt": "still paused", "model": "seedance-2-fast"})
-    check("... tried again, refused again, unavailable again", status == 503 and again["error"].get("video_id"), again)
+    again = wait_for(client, again["id"]) if status == 202 else again
+    _, listed, _, _ = client.request("GET", "/api/v1/models")
+    check("... tried again, refused again, unavailable again", status == 202 and again["failure"]["code"] == "model_unavailable"
+          and [m for m in listed["models"] if m["id"] == "seedance-2-fast"][0]["available"] is False, again)
 
     code, out = phim("models", "set-price", "kling-3.0", "--duration", "5", "--resolution", "720p", "--audio", "off",
                      "--credits", "17000", "--reason", "round number")

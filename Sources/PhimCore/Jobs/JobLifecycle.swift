@@ -113,17 +113,31 @@ public struct JobLifecycle: Sendable {
         return outcome
     }
 
-    /// Cancels a job the provider has not started on, and refunds it. Kie has no cancel call
-    /// (reference §4.3), so the task may still run there; its later news is ignored.
+    /// A cancel by the owner. A job still in Phim's queue was never sent: it is canceled and
+    /// refunded at once. Once the provider has the task, Kie cannot stop it (it has no cancel
+    /// call, reference §4.3) and bills it: the owner only stops waiting; the job runs on and is
+    /// settled when the provider finishes, refunded only if the provider reports a failure.
     public func cancel(jobID: String, ownerID: String, on db: Database) throws -> VideoRecord {
         let now = clock.nowMillis()
         let canceled = try closingOnce(db) { () -> Bool in
             let job = try Gallery(userID: ownerID).video(jobID, on: db)
-            if job.status == .canceled { return false } // a repeated cancel is not an error
-            guard job.status == .pending else { throw AppError.notCancelable(status: job.status.rawValue) }
-            try db.run("UPDATE video_jobs SET updated_at = ? WHERE id = ?", [.integer(now), .text(job.id)])
-            try finish(job, as: .canceled, at: now, on: db)
-            return true
+            switch job.status {
+            case .canceled:
+                return false // a repeated cancel is not an error
+            case .queued:
+                try db.run("UPDATE video_jobs SET updated_at = :now WHERE id = :id", ["now": .integer(now), "id": .text(job.id)])
+                try finish(job, as: .canceled, at: now, on: db)
+                return true
+            case .submitting, .pending, .processing:
+                if job.stoppedWaitingAt == nil {
+                    try db.run("UPDATE video_jobs SET stopped_waiting_at = :now, updated_at = :now WHERE id = :id",
+                               ["now": .integer(now), "id": .text(job.id)])
+                    try Feed.bump(userID: job.userID, jobID: job.id, on: db)
+                }
+                return false
+            case .completed, .failed:
+                throw AppError.notCancelable(status: job.status.rawValue)
+            }
         } ifAlreadyClosed: { false }
         if canceled { Log.info("job canceled", ["job_id": jobID]) }
         return try Gallery(userID: ownerID).video(jobID, on: db)

@@ -2,6 +2,9 @@ import Foundation
 
 /// Where a job is in its life. Terminal states never change again.
 public enum JobStatus: String, Codable, Sendable, CaseIterable {
+    /// Credits are held and the job waits its turn to be sent to the provider (`ProviderQueue`);
+    /// nothing has been sent, so a cancel or a deadline refunds it in full.
+    case queued
     /// Credits are held and the create call is in flight, or its outcome is unknown (it timed
     /// out after sending); a callback or the reconciler settles which.
     case submitting
@@ -18,14 +21,17 @@ public enum JobStatus: String, Codable, Sendable, CaseIterable {
     /// Order along the normal path, so a late "waiting" never moves a job back from "generating".
     var rank: Int {
         switch self {
-        case .submitting: 0
-        case .pending: 1
-        case .processing: 2
-        case .completed, .failed, .canceled: 3
+        case .queued: 0
+        case .submitting: 1
+        case .pending: 2
+        case .processing: 3
+        case .completed, .failed, .canceled: 4
         }
     }
 
-    public static let unfinished: [JobStatus] = [.submitting, .pending, .processing]
+    public static let unfinished: [JobStatus] = [.queued, .submitting, .pending, .processing]
+    /// Sent to the provider and not finished: what counts against its cap on running tasks.
+    public static let atProvider: [JobStatus] = [.submitting, .pending, .processing]
 }
 
 /// The life of the credits a job reserved: open until the job ends, then settled (spent) on
@@ -46,6 +52,8 @@ public enum FailureReason: String, Codable, Sendable, CaseIterable {
     case missingResult = "missing_result"
     /// The provider refused the create because the model is paused, removed or unsupported.
     case modelUnavailable = "model_unavailable"
+    /// It waited in Phim's queue longer than `PHIM_QUEUE_TIMEOUT_SECONDS`; nothing was sent.
+    case queueTimeout = "queue_timeout"
 
     /// Failures Phim decided on its own while the provider's task may still have run; a later
     /// success from the provider is recorded, uncharged.

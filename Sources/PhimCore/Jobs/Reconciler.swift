@@ -31,6 +31,7 @@ public struct Reconciler: Sendable {
         public var timedOut = 0
         public var unconfirmedReleased = 0
         public var deadlinesPassed = 0
+        public var queueTimedOut = 0
         public init() {}
     }
 
@@ -38,9 +39,10 @@ public struct Reconciler: Sendable {
         var report = PassReport()
         let now = clock.nowMillis()
 
-        // Jobs that ran too long, and creates the provider never confirmed, are refunded.
+        // Jobs that ran too long at the provider, and sends it never confirmed, are refunded
+        // (counted from the send: a job may have waited in the queue first).
         let expired = try db.query("""
-            SELECT id FROM video_jobs WHERE status IN ('pending', 'processing') AND created_at <= ? LIMIT ?
+            SELECT id FROM video_jobs WHERE status IN ('pending', 'processing') AND sent_at <= ? LIMIT ?
             """, [.integer(now - Int64(settings.jobTimeoutSeconds * 1000)), .int(batchSize)])
         for row in expired {
             if try lifecycle.fail(jobID: row.string(0), reason: .timedOut, onlyIf: [.pending, .processing], on: db) != .unchanged {
@@ -48,7 +50,7 @@ public struct Reconciler: Sendable {
             }
         }
         let unconfirmed = try db.query("""
-            SELECT id FROM video_jobs WHERE status = 'submitting' AND created_at <= ? LIMIT ?
+            SELECT id FROM video_jobs WHERE status = 'submitting' AND sent_at <= ? LIMIT ?
             """, [.integer(now - Int64(settings.unconfirmedHoldSeconds * 1000)), .int(batchSize)])
         for row in unconfirmed {
             if try lifecycle.fail(jobID: row.string(0), reason: .submissionUnconfirmed, onlyIf: [.submitting], on: db) != .unchanged {
@@ -56,15 +58,24 @@ public struct Reconciler: Sendable {
             }
         }
 
-        // Past the caller's deadline: failed and refunded. Kie has no cancel call (reference §4.3),
-        // so the task may run on; a late success is recorded by `JobLifecycle`, uncharged.
-        // `+status`: found through the deadlines index (few jobs have one), not every unfinished job.
+        // A deadline bounds the wait in the queue: past it, a job not yet sent is failed and
+        // refunded. Once sent it no longer refunds: Kie has no cancel call (reference §4.3) and
+        // bills the task it runs. `+status`: found through the deadlines index (few jobs have one).
         let overdue = try db.query("""
-            SELECT id FROM video_jobs WHERE +status IN ('submitting', 'pending', 'processing') AND deadline_at <= ? LIMIT ?
+            SELECT id FROM video_jobs WHERE +status = 'queued' AND deadline_at <= ? LIMIT ?
             """, [.integer(now), .int(batchSize)])
         for row in overdue {
-            if try lifecycle.fail(jobID: row.string(0), reason: .deadlineExceeded, on: db) != .unchanged {
+            if try lifecycle.fail(jobID: row.string(0), reason: .deadlineExceeded, onlyIf: [.queued], on: db) != .unchanged {
                 report.deadlinesPassed += 1
+            }
+        }
+        // Jobs the queue could not send in time: nothing was sent, so they are refunded in full.
+        let stale = try db.query("""
+            SELECT id FROM video_jobs WHERE status = 'queued' AND created_at <= ? LIMIT ?
+            """, [.integer(now - Int64(settings.queueTimeoutSeconds * 1000)), .int(batchSize)])
+        for row in stale {
+            if try lifecycle.fail(jobID: row.string(0), reason: .queueTimeout, onlyIf: [.queued], on: db) != .unchanged {
+                report.queueTimedOut += 1
             }
         }
 

@@ -2,26 +2,26 @@ import Foundation
 import PhimProvider
 import PhimSupport
 
-/// Creates a video job: price, hold, record, then ask the provider.
-///
-/// The hold and the job row are committed together before the provider is called, so a crash
-/// at any point leaves either nothing, or a `submitting` job with its hold open that a callback
-/// or the reconciler resolves. The provider is called once; a create whose outcome is unknown is
-/// never sent again.
+/// Creates a video job: price, hold, record, queue. Nothing is sent on the request's thread:
+/// the job is `queued` with its hold open, in one transaction, and the dispatcher
+/// (`ProviderQueue`) sends it within the provider's limits.
 public struct VideoCreation: Sendable {
-    public var provider: any VideoProvider
+    public var queue: ProviderQueue
     public var lifecycle: JobLifecycle
     public var settings: Settings
     public var clock: AppClock
     public var moderator: any PromptModerator
+    /// Tells this process's dispatcher that a job was queued (it would find it on its next look).
+    public var queued: @Sendable () -> Void
 
-    public init(provider: any VideoProvider, lifecycle: JobLifecycle, settings: Settings, clock: AppClock,
-                moderator: (any PromptModerator)? = nil) {
-        self.provider = provider
+    public init(queue: ProviderQueue, lifecycle: JobLifecycle, settings: Settings, clock: AppClock,
+                moderator: (any PromptModerator)? = nil, queued: @escaping @Sendable () -> Void = {}) {
+        self.queue = queue
         self.lifecycle = lifecycle
         self.settings = settings
         self.clock = clock
         self.moderator = moderator ?? BlockedTermsModerator(terms: settings.blockedTerms)
+        self.queued = queued
     }
 
     public struct Created: Sendable {
@@ -69,9 +69,7 @@ public struct VideoCreation: Sendable {
         }
         let priced = try quote(request, user: user, on: db)
 
-        // The secret goes to the provider inside the callback URL; only its hash is kept.
         let jobID = UUID().uuidString.lowercased()
-        let secret = Crypto.randomToken()
         let now = clock.nowMillis()
         let maxUnfinished = settings.maxUnfinishedVideos
         do {
@@ -82,7 +80,7 @@ public struct VideoCreation: Sendable {
                 // time (profiled).
                 let unfinished = try db.firstRow("""
                     SELECT COUNT(*) AS count FROM (SELECT 1 FROM video_jobs WHERE user_id = :user
-                      AND status IN ('submitting', 'pending', 'processing') LIMIT :limit)
+                      AND status IN ('queued', 'submitting', 'pending', 'processing') LIMIT :limit)
                     """, ["user": .text(user.id), "limit": .int(maxUnfinished)])?.int("count") ?? 0
                 guard unfinished < maxUnfinished else { throw AppError.tooManyUnfinishedVideos(limit: maxUnfinished) }
                 // Asked again under the write lock: the upload sweep may have deleted it since the quote.
@@ -96,8 +94,8 @@ public struct VideoCreation: Sendable {
                       hold_state, callback_secret_hash, created_at, updated_at, next_check_at, deadline_at, webhook_url,
                       webhook_events, provider_family, provider_model, provider_list_millicredits)
                     VALUES (:id, :user, :mode, :model, :prompt, :aspect_ratio, :duration, :resolution, :audio,
-                      :upload, :image_url, :price, :idempotency_key, :fingerprint, :request_id, 'submitting', 0,
-                      'open', :secret_hash, :now, :now, :next_check, :deadline, :webhook_url,
+                      :upload, :image_url, :price, :idempotency_key, :fingerprint, :request_id, 'queued', 0,
+                      'open', '', :now, :now, NULL, :deadline, :webhook_url,
                       :webhook_events, :family, :provider_model, :provider_list)
                     ON CONFLICT (user_id, idempotency_key) DO NOTHING
                     """, ["id": .text(jobID), "user": .text(user.id), "mode": .text(request.mode.rawValue),
@@ -106,8 +104,7 @@ public struct VideoCreation: Sendable {
                           "audio": .bool(request.audio), "upload": .optionalText(request.uploadID),
                           "image_url": .optionalText(priced.imageURL), "price": .int(priced.priceCredits),
                           "idempotency_key": .optionalText(idempotencyKey), "fingerprint": .text(request.fingerprint),
-                          "request_id": .optionalText(requestID), "secret_hash": .text(Crypto.sha256Hex(secret)), "now": .integer(now),
-                          "next_check": .integer(now + Int64(settings.staleAfterSeconds * 1000)),
+                          "request_id": .optionalText(requestID), "now": .integer(now),
                           "deadline": .optionalInt(request.deadlineSeconds.map { now + Int64($0) * 1000 }),
                           "webhook_url": .optionalText(request.webhookURL),
                           "webhook_events": .optionalText(request.webhookURL == nil ? nil : request.webhookEvents.stored),
@@ -129,22 +126,10 @@ public struct VideoCreation: Sendable {
             return try replay(earlier, for: request)
         }
 
-        do {
-            let taskRequest = ProviderTaskRequest(
-                wire: request.model.wire, mode: request.mode, prompt: request.prompt, aspectRatio: request.aspectRatio,
-                durationSeconds: request.durationSeconds, resolution: request.resolution, audio: request.audio,
-                imageURL: try deliveredImageURL(priced, jobID: jobID),
-                callbackURL: "\(settings.publicBaseURL)/api/v1/webhooks/kie/\(jobID)/\(secret)")
-            let taskID = try provider.createTask(taskRequest)
-            // The create reply is news like any other: if a fast callback already moved the job
-            // on, this changes nothing.
-            try lifecycle.apply(ProviderTaskStatus(taskID: taskID, state: .waiting), toJob: jobID, source: .createReply, on: db)
-            try ModelCatalog.markAccepted(request.model, at: clock.nowMillis(), on: db)
-        } catch let error as ProviderError {
-            try handleFailedSubmission(error, model: request.model, jobID: jobID, on: db)
-        }
-        Log.info("video created", ["job_id": jobID, "user_id": user.id, "request_id": requestID ?? ""])
-        // Read again: a fast callback may have moved the job on already.
+        // The callback secret is made when the job is sent (`ProviderQueue.claimNext`).
+        if settings.dispatchOnCreate { try queue.runPass(on: db, only: jobID) } else { queued() }
+        Log.info("video queued", ["job_id": jobID, "user_id": user.id, "request_id": requestID ?? ""])
+        // Read again: in `dispatchOnCreate` mode it was sent already.
         return Created(video: try VideoRecord.find(jobID, on: db)!, replayed: false)
     }
 
@@ -185,72 +170,6 @@ public struct VideoCreation: Sendable {
             }
         }
         return Batch(videos: made, refusal: nil)
-    }
-
-    /// A create that certainly made nothing is failed and refunded at once, and the caller gets
-    /// the reason. One that may have made a task stays `submitting`, its hold open, until a
-    /// callback names its task or the reconciler gives up on it.
-    private func handleFailedSubmission(_ error: ProviderError, model: CatalogModel, jobID: String, on db: Database) throws {
-        let fields: KeyValuePairs<String, String> = ["job_id": jobID, "model": model.id, "error": "\(error)"]
-        if case .rejected(let code, let message) = error, ModelCatalog.isModelRefusal(code: code, message: message) {
-            // The model itself is gone at the provider: refund, and refuse its creates up front
-            // until it is worth trying again.
-            Log.error("provider refused the model; marked unavailable", fields)
-            let now = clock.nowMillis()
-            try db.write { // the refund and the mark together (the failure's write nests in this one)
-                try ModelCatalog.markUnavailable(model.id, reason: message, at: now, recheckMinutes: settings.modelRecheckMinutes, on: db)
-                try lifecycle.fail(jobID: jobID, reason: .modelUnavailable, providerCode: String(code), providerMessage: message,
-                                   onlyIf: [.submitting], on: db)
-            }
-            throw AppError.modelUnavailable(model: model.id, reason: message, retryAfter: settings.modelRecheckMinutes * 60, videoID: jobID)
-        }
-        switch error {
-        case .ambiguous, .invalidResponse:
-            Log.warning("provider create outcome unknown; waiting for a callback", fields)
-        case .unreachable(let detail):
-            Log.error("provider unreachable", fields)
-            try lifecycle.fail(jobID: jobID, reason: .providerError, providerMessage: detail, onlyIf: [.submitting], on: db)
-            throw AppError.providerUnavailable(videoID: jobID)
-        case .rejected(let code, let message):
-            try lifecycle.fail(jobID: jobID, reason: .providerError, providerCode: String(code), providerMessage: message,
-                               onlyIf: [.submitting], on: db)
-            switch code {
-            case 401, 403, 505:
-                Log.error("provider refused our credentials or the feature", fields)
-                throw AppError.providerMisconfigured(videoID: jobID)
-            case 402:
-                Log.error("provider account is out of credits", fields)
-                throw AppError.providerOutOfCredits(videoID: jobID)
-            case 429:
-                Log.warning("provider rate limit hit", fields)
-                throw AppError.providerBusy(videoID: jobID)
-            case 400, 422:
-                Log.warning("provider rejected the input", fields)
-                throw AppError.providerRejectedInput(videoID: jobID, message: String(message.prefix(300)))
-            default:
-                Log.error("provider error on create", fields)
-                throw AppError.providerUnavailable(videoID: jobID)
-            }
-        }
-    }
-
-    /// The image URL the provider is given. With a public Phim, its own `/files/` URL; without
-    /// one, a copy on Kie's file host, made now (its files live a day at least), named with the
-    /// image's real extension, since that host serves a file with the type its name says.
-    /// A copy that cannot be made means no task: the provider error says so.
-    private func deliveredImageURL(_ quote: Quote, jobID: String) throws -> String? {
-        guard let key = quote.imageKey else { return nil }
-        guard settings.imageDelivery == .kieUpload else { return quote.imageURL }
-        guard let bytes = FileManager.default.contents(atPath: "\(settings.uploadsDirectory)/\(key)") else {
-            Log.error("a reference image is missing from the uploads directory", ["job_id": jobID, "key": key])
-            throw ProviderError.unreachable(detail: "the reference image is missing")
-        }
-        do {
-            return try provider.uploadFile(bytes, fileName: key)
-        } catch ProviderError.ambiguous(let detail), ProviderError.invalidResponse(let detail) {
-            // An upload that may have landed still made no task: nothing to wait for.
-            throw ProviderError.unreachable(detail: "image upload: \(detail)")
-        }
     }
 
     private func findByKey(_ key: String, userID: String, on db: Database) throws -> VideoRecord? {

@@ -48,6 +48,11 @@ public struct VideoRecord: Sendable {
     /// Kie's list price for this video when it was made, and what Kie reported charging.
     public var providerListCredits: Double?
     public var providerConsumedCredits: Double?
+    /// When the provider was given the task (nil while queued).
+    public var sentAt: Int64?
+    /// The owner canceled after the provider had the task: Kie cannot stop it, so the job runs
+    /// on and is settled when it ends; the owner only stopped waiting for it.
+    public var stoppedWaitingAt: Int64?
 
     static let columns = """
         id, user_id, mode, model, prompt, aspect_ratio, duration_seconds, resolution, image_url, price_credits,
@@ -55,7 +60,7 @@ public struct VideoRecord: Sendable {
         provider_task_id, provider_state, video_url, watermark_video_url, failure_reason, provider_fail_code,
         provider_fail_message, created_at, updated_at, finished_at, deleted_at, feed_version, deadline_at,
         share_token, shared_at, fresh_url, fresh_url_until, share_views, audio, provider_family, provider_model,
-        provider_list_millicredits, provider_consumed_millicredits
+        provider_list_millicredits, provider_consumed_millicredits, sent_at, stopped_waiting_at
         """
 
     /// How many columns `columns` lists; a query may select more after them.
@@ -102,6 +107,8 @@ public struct VideoRecord: Sendable {
         providerModel = row.optionalString(37)
         providerListCredits = row.optionalInt64(38).map { Double($0) / 1000 }
         providerConsumedCredits = row.optionalInt64(39).map { Double($0) / 1000 }
+        sentAt = row.optionalInt64(40)
+        stoppedWaitingAt = row.optionalInt64(41)
     }
 
     static func find(_ id: String, on db: Database) throws -> VideoRecord? {

@@ -314,11 +314,46 @@ public enum Migrations {
             PRIMARY KEY (minute, process, model, outcome)
         );
         """,
-        // 14: upload limits and the expiry sweep look uploads up by owner and age, and videos by upload.
+        // 13: upload limits and the expiry sweep look uploads up by owner and age, and videos by upload.
         """
         CREATE INDEX uploads_by_user ON uploads(user_id, created_at);
         CREATE INDEX uploads_by_age ON uploads(created_at);
         CREATE INDEX video_jobs_by_upload ON video_jobs(upload_id) WHERE upload_id IS NOT NULL;
+        """,
+        // 14: the admission queue (Kie allows 20 creates per 10 s and caps running tasks): a job
+        // is held and queued at once and sent later by the dispatcher. `sent_at` is when the
+        // provider was given it (every older job was sent when made); a send is journaled in
+        // `provider_sends`, whose last 10 seconds are the window the limit counts; accounts take
+        // turns (`dispatch_turns`); one row holds the dispatcher's lease, a pause after Kie's 429,
+        // and the operators' limits.
+        """
+        ALTER TABLE video_jobs ADD COLUMN sent_at INTEGER;
+        ALTER TABLE video_jobs ADD COLUMN dispatch_after INTEGER;
+        ALTER TABLE video_jobs ADD COLUMN dispatch_attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE video_jobs ADD COLUMN stopped_waiting_at INTEGER;
+        UPDATE video_jobs SET sent_at = created_at;
+        CREATE INDEX video_jobs_queued ON video_jobs(user_id, created_at) WHERE status = 'queued';
+        CREATE INDEX video_jobs_by_status_sent ON video_jobs(status, sent_at);
+        CREATE TABLE provider_sends (
+            id INTEGER PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            sent_at INTEGER NOT NULL,
+            outcome TEXT NOT NULL DEFAULT 'sending'
+        );
+        CREATE INDEX provider_sends_by_time ON provider_sends(sent_at);
+        CREATE TABLE dispatch_turns (
+            user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            last_sent_at INTEGER NOT NULL
+        );
+        CREATE TABLE provider_dispatch (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            holder TEXT,
+            lease_until INTEGER NOT NULL DEFAULT 0,
+            paused_until INTEGER NOT NULL DEFAULT 0,
+            creates_per_10s INTEGER CHECK (creates_per_10s > 0),
+            max_running INTEGER CHECK (max_running > 0)
+        );
+        INSERT INTO provider_dispatch (id) VALUES (1);
         """,
     ]
 

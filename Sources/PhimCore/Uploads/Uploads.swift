@@ -119,7 +119,7 @@ public struct Uploads: Sendable {
                 SELECT id, storage_key FROM uploads
                 WHERE created_at <= :cutoff
                   AND NOT EXISTS (SELECT 1 FROM video_jobs WHERE video_jobs.upload_id = uploads.id
-                                  AND video_jobs.status IN ('submitting', 'pending', 'processing'))
+                                  AND video_jobs.status IN ('queued', 'submitting', 'pending', 'processing'))
                 ORDER BY created_at LIMIT :batch
                 """, ["cutoff": .integer(cutoff), "batch": .int(batch)])
             for upload in expired {

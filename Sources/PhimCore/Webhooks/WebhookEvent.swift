@@ -24,7 +24,7 @@ public enum WebhookEvent: String, Sendable, CaseIterable, Comparable {
         case .failed: .failed
         case .canceled: .canceled
         case .processing: old.status != .processing ? .started : (new.progress > old.progress ? .progress : nil)
-        case .submitting, .pending: nil
+        case .queued, .submitting, .pending: nil
         }
     }
 

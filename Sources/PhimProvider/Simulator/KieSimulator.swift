@@ -278,6 +278,13 @@ public final class KieSimulator: @unchecked Sendable {
     public var pendingFaults: Int { lock.withLock { faults.count } }
     public func clearFaults() { lock.withLock { faults.removeAll() } }
     public func setFailureRate(_ rate: Double) { lock.withLock { settings.failureRate = rate } }
+    /// Kie's two limits, as a test sets them: creates per 10 s and tasks running at once (nil: none).
+    public func setLimits(createsPer10s: Int?, maxRunning: Int?) {
+        lock.withLock {
+            settings.createRateLimitPer10s = createsPer10s
+            settings.maxRunningTasks = maxRunning
+        }
+    }
     public func setAccountCredits(_ credits: Int) { lock.withLock { balanceMilliCredits = Int64(credits) * 1_000 } }
     /// The balance in whole credits (rounded down), failed tasks refunded.
     public var accountCredits: Int {

@@ -67,21 +67,39 @@ enum VideoHandlers {
 
     /// The live feed the studio polls: 304 when nothing changed since `after` (one primary-key
     /// read), else the changed videos and the ids deleted.
+    ///
+    /// While the caller has videos in the queue, their places (`queue`) are read again at every
+    /// poll: they move as the queue moves, which writes nothing to those videos.
     static func changes(_ context: Context) throws -> Response {
         guard let raw = context.request.query["after"], let after = Int64(raw), after >= 0 else { throw AppError.invalidCursor }
-        guard let changes = try Gallery(userID: try context.user.id).changes(after: after, on: context.db) else {
+        let userID = try context.user.id
+        let changes = try Gallery(userID: userID).changes(after: after, on: context.db)
+        let places = try context.app.queue.places(userID: userID, on: context.db)
+        guard changes != nil || !places.isEmpty else {
             var response = Response(status: 304)
             response.addHeader("ETag", "\"v\(after)\"")
             return response
         }
-        let writer = JSONWriter(capacity: 1024 + 768 * changes.changed.count)
+        let changed = changes?.changed ?? [], version = changes?.version ?? after
+        let writer = JSONWriter(capacity: 1024 + 768 * changed.count)
         writer.beginObject()
-        writer.key("version"); writer.int(changes.version)
-        writer.key("videos"); VideoJSON.array(changes.changed, context, into: writer)
-        writer.key("deleted"); writer.value(.array(changes.deleted.map { .string($0) }))
+        writer.key("version"); writer.int(version)
+        writer.key("videos"); VideoJSON.array(changed, context, places: places, into: writer)
+        writer.key("deleted"); writer.value(.array((changes?.deleted ?? []).map { .string($0) }))
+        writer.key("queue")
+        writer.beginArray()
+        for (id, place) in places.sorted(by: { $0.value.position < $1.value.position }) {
+            writer.beginObject()
+            writer.key("id"); writer.string(id)
+            writer.key("queue_position"); writer.int(place.position)
+            writer.key("estimated_start_seconds"); writer.int(place.estimatedStartSeconds)
+            writer.endObject()
+        }
+        writer.endArray()
         writer.endObject()
         var response = Response.json(writer)
-        response.addHeader("ETag", "\"v\(changes.version)\"")
+        // No ETag while queued: the same version answers with other places as the queue moves.
+        if places.isEmpty { response.addHeader("ETag", "\"v\(version)\"") }
         return response
     }
 
@@ -148,36 +166,43 @@ enum VideoHandlers {
 enum VideoJSON {
     /// One video as its owner reads it, ready to put into any answer.
     static func video(_ video: VideoRecord, _ context: Context) -> JSON {
-        self.video(video, language: context.language, sharing: sharing(context))
+        self.video(video, language: context.language, sharing: sharing(context), places: places(for: [video], context))
     }
 
-    static func video(_ video: VideoRecord, language: Language, sharing: Sharing) -> JSON {
+    static func video(_ video: VideoRecord, language: Language, sharing: Sharing, places: [String: ProviderQueue.Place] = [:]) -> JSON {
         let writer = JSONWriter()
-        object(video, language: language, sharing: sharing, into: writer)
+        object(video, language: language, sharing: sharing, places: places, into: writer)
         return .raw(writer.bytes)
+    }
+
+    /// Where the caller's queued videos stand, read only when one of `videos` is queued.
+    static func places(for videos: [VideoRecord], _ context: Context) -> [String: ProviderQueue.Place] {
+        guard let queued = videos.first(where: { $0.status == .queued }), let db = try? context.db else { return [:] }
+        return (try? context.app.queue.places(userID: queued.userID, on: db)) ?? [:]
     }
 
     /// A video's object with the caller's fields after the video's own (an operator's list adds
     /// the owner; a single read adds the receipt).
-    static func object(_ video: VideoRecord, language: Language, sharing: Sharing, into writer: JSONWriter,
-                       forOperator: Bool = false, adding more: (JSONWriter) -> Void = { _ in }) {
+    static func object(_ video: VideoRecord, language: Language, sharing: Sharing, places: [String: ProviderQueue.Place] = [:],
+                       into writer: JSONWriter, forOperator: Bool = false, adding more: (JSONWriter) -> Void = { _ in }) {
         writer.beginObject()
-        fields(video, language: language, sharing: sharing, forOperator: forOperator, into: writer)
+        fields(video, language: language, sharing: sharing, place: places[video.id], forOperator: forOperator, into: writer)
         more(writer)
         writer.endObject()
     }
 
     /// A list of videos: the caller's language and the sharing rules worked out once, not per video.
-    static func array(_ videos: [VideoRecord], _ context: Context, into writer: JSONWriter) {
-        let language = context.language, sharing = sharing(context)
+    static func array(_ videos: [VideoRecord], _ context: Context, places: [String: ProviderQueue.Place]? = nil, into writer: JSONWriter) {
+        let language = context.language, sharing = sharing(context), places = places ?? self.places(for: videos, context)
         writer.beginArray()
-        for video in videos { object(video, language: language, sharing: sharing, into: writer) }
+        for video in videos { object(video, language: language, sharing: sharing, places: places, into: writer) }
         writer.endArray()
     }
 
     static func sharing(_ context: Context) -> Sharing { Sharing(clock: context.app.clock, settings: context.app.settings) }
 
-    private static func fields(_ video: VideoRecord, language: Language, sharing: Sharing, forOperator: Bool, into writer: JSONWriter) {
+    private static func fields(_ video: VideoRecord, language: Language, sharing: Sharing, place: ProviderQueue.Place?,
+                               forOperator: Bool, into writer: JSONWriter) {
         let base = sharing.settings.publicBaseURL
         writer.key("id"); writer.string(video.id)
         writer.key("status"); writer.string(video.status.rawValue)
@@ -211,6 +236,12 @@ enum VideoJSON {
         writer.key("updated_at"); writer.time(video.updatedAt)
         writer.key("finished_at"); writer.time(video.finishedAt)
         writer.key("deadline_at"); writer.time(video.deadlineAt)
+        writer.key("sent_at"); writer.time(video.sentAt)
+        // While queued: its place in the queue and a rough wait (see `ProviderQueue.places`).
+        writer.key("queue_position"); if let place { writer.int(place.position) } else { writer.null() }
+        writer.key("estimated_start_seconds"); if let place { writer.int(place.estimatedStartSeconds) } else { writer.null() }
+        // Canceled after the provider had it: it runs on, and is charged unless the provider fails it.
+        writer.key("stopped_waiting"); writer.bool(video.stoppedWaitingAt != nil)
         // Where to play and download it now (a redirect that outlives the provider's URL), and
         // when the provider deletes it.
         writer.key("media_url")
