@@ -43,6 +43,8 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 # themselves are tested in the Swift suite (AbuseTests).
 export PHIM_SIMULATOR_DELAY_SECONDS=3 PHIM_RECONCILE_INTERVAL_SECONDS=2 PHIM_STALE_AFTER_SECONDS=8
 export PHIM_MAX_UNFINISHED_VIDEOS=100 PHIM_CREATES_PER_MINUTE=1000 PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR=1000
+# The queue's own limits (Kie's 20 creates per 10 s) are tested by queue_test.py at Kie's figures.
+export PHIM_PROVIDER_CREATES_PER_10S=1000
 # A model this run's simulator pauses (imported by cli_test.py): refused once, then marked unavailable.
 export PHIM_SIMULATOR_PAUSED_MODELS=bytedance/seedance-2-fast
 "$phim" up --port "$port" --workers 2 --data "$work/data" >"$work/phim.log" 2>&1 &
