@@ -9,8 +9,8 @@ starts its own `phim up` (demo mode, fast simulator) in its own temporary data d
    the money adds up.
 2. Every worker restarted gracefully (SIGTERM) in turn under load, with connections queued at
    the moment of the signal: zero failed requests.
-3. Every worker thread busy (a slow provider, `#stall`): creates over capacity get a JSON 503
-   with Retry-After at once, livez stays answerable.
+3. A stalled provider (`#stall`): creates are queued and answered at once (before the queue, the
+   creates over capacity got a JSON 503), livez stays fast, and every video is sent later.
 4. Slow clients (headers and bodies a byte every 0.5 s) hold no FastCGI thread; oversized bodies
    get a JSON 413.
 5. The database unwritable, locked past the busy timeout, then the disk full: JSON 503s, no
@@ -145,6 +145,31 @@ def fastcgi_livez(socket_path, timeout=2):
         connection.close()
 
 
+def fastcgi_hold(socket_path, seconds):
+    """A request straight to a FastCGI socket that declares a body and sends half of it: the
+    worker thread that took it waits for the rest (nginx never does this: it buffers bodies)."""
+    def record(kind, content):
+        padding = (8 - len(content) % 8) % 8
+        return struct.pack(">BBHHBB", 1, kind, 1, len(content), padding, 0) + content + b"\0" * padding
+
+    def pair(name, value):
+        name, value = name.encode(), value.encode()
+        return bytes([len(name)]) + bytes([len(value)]) + name + value
+
+    params = {"REQUEST_METHOD": "POST", "REQUEST_URI": "/api/v1/videos/quote", "DOCUMENT_URI": "/api/v1/videos/quote",
+              "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1", "CONTENT_LENGTH": "64", "CONTENT_TYPE": "application/json",
+              "REQUEST_ID": "faults-held"}
+    payload = (record(1, struct.pack(">HB5x", 1, 0)) + record(4, b"".join(pair(k, v) for k, v in params.items()))
+               + record(4, b"") + record(5, b'{"prompt": "half'))
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(socket_path)
+        connection.sendall(payload)
+        time.sleep(seconds)
+    finally:
+        connection.close()
+
+
 # -- One `phim up` -----------------------------------------------------------------------------
 
 class Account:
@@ -167,6 +192,8 @@ class Phim:
             "PHIM_SIMULATOR_DELAY_SECONDS": "2", "PHIM_CREATES_PER_MINUTE": "100000",
             "PHIM_SIGNUPS_PER_ADDRESS_PER_HOUR": "100000", "PHIM_MAX_UNFINISHED_VIDEOS": "100000",
             "PHIM_PASSWORD_HASH_COST": "minimum", "PHIM_AUTH_RATE": "6000r/m",
+            # The queue sends as fast as its senders go: Kie's limits are queue_test.py's.
+            "PHIM_PROVIDER_CREATES_PER_10S": "100000",
             # Lost callbacks are made up for by the reconciler within seconds, and a create whose
             # process died before it called the provider is released after 8 s, so every job ends
             # within the scenario.
@@ -278,7 +305,7 @@ class Phim:
         deadline = time.time() + timeout
         while time.time() < deadline:
             with self.db() as db:
-                if db.execute("SELECT COUNT(*) FROM video_jobs WHERE status IN ('submitting','pending','processing')").fetchone()[0] == 0:
+                if db.execute("SELECT COUNT(*) FROM video_jobs WHERE status IN ('queued','submitting','pending','processing')").fetchone()[0] == 0:
                     return True
             time.sleep(0.5)
         return False
@@ -296,7 +323,7 @@ class Phim:
                 FROM users u"""):
                 if available != grants + deducts - settled or held != 0:
                     problems.append(f"{email}: available {available} held {held}, grants {grants} deductions {deducts} settled {settled}")
-            unfinished = db.execute("SELECT COUNT(*) FROM video_jobs WHERE status IN ('submitting','pending','processing')").fetchone()[0]
+            unfinished = db.execute("SELECT COUNT(*) FROM video_jobs WHERE status IN ('queued','submitting','pending','processing')").fetchone()[0]
             open_holds = db.execute("SELECT COUNT(*) FROM video_jobs WHERE status IN ('completed','failed','canceled') AND hold_state = 'open'").fetchone()[0]
             bad_holds = db.execute("""SELECT COUNT(*) FROM video_jobs WHERE (status = 'completed' AND hold_state != 'settled')
                                       OR (status IN ('failed','canceled') AND hold_state = 'settled')""").fetchone()[0]
@@ -420,7 +447,8 @@ def sigkill_under_load(args):
               all(r is not None for r in restarts), restarts)
         check("SIGKILL under load: the load continued after the kills", len(after) > 10, len(after))
 
-        finished = phim.wait_jobs_finished(45)
+        # Creates no longer wait on the provider, so the same 25 s make half as many again.
+        finished = phim.wait_jobs_finished(60)
         check("SIGKILL under load: every job finished afterwards", finished)
         with phim.db() as db:
             owners = dict(db.execute("SELECT id, user_id FROM video_jobs"))
@@ -530,8 +558,11 @@ def graceful_restarts(args):
 # -- 3. Every worker thread busy -------------------------------------------------------------------
 
 def threads_busy(args):
-    scenario = "3 threads busy"
-    threads, creates = 4, 12
+    """A stalled provider holds no request thread: creates only queue, and the dispatcher's own
+    sender threads wait on the provider (each `#stall` create is answered by the simulator after
+    3 s)."""
+    scenario = "3 stalled provider"
+    threads, creates, per_client = 4, 12, 5
     phim = Phim(args, "busy", workers=1, threads=threads).start()
     try:
         account = phim.account(credits=1_000_000)
@@ -549,55 +580,41 @@ def threads_busy(args):
         prober.start()
         time.sleep(0.3)
         answers = []
-        began = time.monotonic()
 
         def create(i):
-            # All at once, then on for 6 s: each client sends its next create as soon as it has
-            # an answer (a quarter second after a refusal).
-            for n in range(60):
-                if n and time.monotonic() - began > 6:
-                    return
-                answer = call(phim.port, "POST", "/api/v1/videos", {"prompt": f"a slow provider #stall {i}-{n}"},
-                              key=account.key, headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=30)
-                answers.append(answer)
-                if answer.status != 202:
-                    time.sleep(0.25)
+            for n in range(per_client):
+                answers.append(call(phim.port, "POST", "/api/v1/videos", {"prompt": f"a slow provider #stall {i}-{n}"},
+                                    key=account.key, headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=30))
 
         workers = [threading.Thread(target=create, args=(i,)) for i in range(creates)]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join(40)
-        time.sleep(0.3)
+        time.sleep(1.0)
         stopping.set()
         prober.join(30)
 
         statuses = collections.Counter(a.status for a in answers)
-        accepted = [a for a in answers if a.status == 202]
-        refused = [a for a in answers if a.status == 503]
-        slowest = max(a.seconds for a in answers)
-        check(f"{creates} clients creating for 6 s on {threads} threads with a slow provider: all answered, none waits without bound",
-              all(a.status for a in answers) and slowest < 8, f"{statuses}, slowest {slowest:.2f} s")
-        check("creates over capacity: a JSON 503 service_busy with Retry-After, at once",
-              refused and accepted and all(is_json_unavailable(a) and a.code == "service_busy" for a in refused)
-              and max(a.seconds for a in refused) < 1.0 and len(accepted) + len(refused) == len(answers),
-              f"{statuses} {[a for a in answers if a.status not in (202, 503)][:3]}")
+        times = sorted(a.seconds for a in answers)
+        check(f"{creates} clients each sending {per_client} #stall creates to {threads} threads: every one accepted at once (202), "
+              "none waiting on the provider", statuses == collections.Counter({202: creates * per_client}) and times[-1] < 1.0,
+              f"{statuses}, slowest {times[-1]:.2f} s")
         livez = [p.seconds for p in probes]
-        check("livez answers throughout the overload", probes and all(p.status == 200 for p in probes) and max(livez) < 1.0,
+        check("livez answers throughout", probes and all(p.status == 200 for p in probes) and max(livez) < 1.0,
               f"{len(probes)} probes, statuses {collections.Counter(p.status for p in probes)}, max {max(livez):.2f} s")
-        answer = call(phim.port, "POST", "/api/v1/videos", {"prompt": "after the overload"}, key=account.key)
-        check("after the overload a create is accepted again", answer.status == 202, answer)
-        phim.wait_jobs_finished(30)
+        finished = phim.wait_jobs_finished(90)
         ok, output = phim.verify_ledger()
         problems = phim.money_problems()
-        check("threads busy: ledger verify passes and nothing was held for a refused create", ok and not problems, (output, problems))
+        check("stalled provider: every video was sent and finished, the ledger verifies", finished and ok and not problems,
+              (output, problems))
         livez.sort()
-        figure(scenario, f"{creates} clients sending #stall creates for 6 s to 1 process x {threads} threads: {len(answers)} creates, "
-                         f"by status {dict(statuses)}, accepted ones answered in <= {max(a.seconds for a in accepted):.2f} s; "
-                         f"refusals answered in <= {max((a.seconds for a in refused), default=0):.2f} s; "
-                         f"livez {len(livez)} probes, median {livez[len(livez) // 2] * 1000:.0f} ms, max {livez[-1] * 1000:.0f} ms")
+        figure(scenario, f"{creates} clients x {per_client} #stall creates to 1 process x {threads} threads: {len(answers)} creates, "
+                         f"by status {dict(statuses)}, answered in median {times[len(times) // 2] * 1000:.0f} ms, "
+                         f"max {times[-1] * 1000:.0f} ms; livez {len(livez)} probes, median {livez[len(livez) // 2] * 1000:.0f} ms, "
+                         f"max {livez[-1] * 1000:.0f} ms")
     finally:
-        check("threads busy: phim up stops cleanly", phim.stop(), phim.tail())
+        check("stalled provider: phim up stops cleanly", phim.stop(), phim.tail())
 
 
 # -- 4. Slow clients and oversized bodies ----------------------------------------------------------
@@ -624,15 +641,14 @@ def slow_clients(args):
         account = phim.account(credits=1_000_000)
         pid = phim.pids()[1]
         idle = busy_threads(pid, threads)
-        # The measure itself: a create held 3 s by a slow provider shows as one busy thread.
-        held = threading.Thread(target=call, args=(phim.port, "POST", "/api/v1/videos", {"prompt": "held #stall"}),
-                                kwargs={"key": account.key}, daemon=True)
+        # The measure itself: a request that sent half its body straight to the socket holds one thread.
+        held = threading.Thread(target=fastcgi_hold, args=(phim.socket_path(1), 3), daemon=True)
         held.start()
         time.sleep(1)
         holding = busy_threads(pid, threads)
         held.join(10)
-        check("slow clients: a thread held by a slow provider call shows as busy (the measure works)", holding == 1,
-              f"idle {idle}, holding {holding}")
+        check("slow clients: a thread held by a request that never sends its body shows as busy (the measure works)",
+              holding == 1, f"idle {idle}, holding {holding}")
         # 17 bytes: whole before the 20 half-seconds are over.
         body = json.dumps({"prompt": "slow"}, separators=(",", ":")).encode()
         header = (f"POST /api/v1/videos HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {account.key}\r\n"
