@@ -139,6 +139,10 @@ final class ProviderQueueTests: XCTestCase {
         XCTAssertEqual(world.balance(user).available, TestWorld.price)
         try world.releaseQueue()
         XCTAssertEqual(world.simulator.callCounts.createTask, 0, "never sent")
+        let root = try world.admin()
+        let report = world.send("POST", "/api/v1/admin/provider/reconciliation", json: .object([("hours", .int(1))]), as: root).bodyJSON!
+        XCTAssertEqual(report["by_verdict"]?["match"]?.intValue, 1, "ended in the queue: nothing to hold against the provider")
+        XCTAssertEqual(report["by_verdict"]?["unverifiable"]?.intValue, 0)
         try world.assertLedgerClean()
     }
 

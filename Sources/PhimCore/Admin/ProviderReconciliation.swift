@@ -74,7 +74,7 @@ public struct ProviderReconciliation: Sendable {
     public func run(since: Int64, until: Int64, on db: Database) throws -> Report {
         let rows = try db.rows("""
             SELECT id, created_at, price_credits, hold_state, provider_task_id, failure_reason, model, provider_family,
-              provider_list_millicredits, provider_consumed_millicredits FROM video_jobs
+              provider_list_millicredits, provider_consumed_millicredits, sent_at FROM video_jobs
             WHERE created_at >= :since AND created_at < :until ORDER BY created_at
             """, ["since": .integer(since), "until": .integer(until)])
         var lines: [Line] = []
@@ -104,7 +104,8 @@ public struct ProviderReconciliation: Sendable {
                     answer = "query failed"
                 }
             }
-            var verdict = Self.verdict(hold: hold, failure: failure, asked: asked, state: state, unknownTask: unknown, queryFailed: failed)
+            var verdict = Self.verdict(hold: hold, failure: failure, asked: asked, state: state, unknownTask: unknown, queryFailed: failed,
+                                       neverSent: row.optionalInt64("sent_at") == nil)
             if verdict == .match, let listCredits, let charged, charged > listCredits * 1.01 { verdict = .providerChargedAboveList }
             lines.append(Line(videoID: row.string("id"), createdAt: row.int64("created_at"), priceCredits: row.int("price_credits"),
                               hold: hold, providerTaskID: task, providerAnswer: answer, verdict: verdict, model: row.string("model"),
@@ -128,9 +129,11 @@ public struct ProviderReconciliation: Sendable {
 
     /// Holds one video's hold against its task's state at the provider.
     static func verdict(hold: HoldState, failure: FailureReason?, asked: Bool, state: ProviderState?, unknownTask: Bool,
-                        queryFailed: Bool) -> Verdict {
+                        queryFailed: Bool, neverSent: Bool = false) -> Verdict {
         if hold == .open { return .inFlight }
         let charged = hold == .settled
+        // Ended in the queue (canceled, its deadline or the queue timeout): the provider was never asked.
+        if neverSent { return charged ? .userChargedProviderDidNotBill : .match }
         guard asked else {
             // A create the provider refused made no task; any other video without a task id
             // lost its create's answer, and only the provider's console can say more.
