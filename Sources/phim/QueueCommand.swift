@@ -72,7 +72,7 @@ struct QueueCommand: ParsableCommand {
             "provider busy (429s met) in the last hour: \(report.busyLastHour)",
             "limits: \(limits.createsPer10s) creates per 10 s, \(limits.maxRunning) running; "
                 + (limits.changedByOperator ? "set by an operator (phim audit shows who and why)"
-                                            : "from the settings (PHIM_PROVIDER_CREATES_PER_10S, PHIM_PROVIDER_MAX_RUNNING)"),
+                                            : "from the settings (PHIM_PROVIDER_CREATES_PER_10S, PHIM_PROVIDER_MAX_RUNNING, as this command reads them)"),
             "paused: " + (report.pausedUntil.map { "until \(ISOTime.string($0)) (the provider answered busy)" } ?? "no"),
             "dispatching: " + (report.leaseHolder.map { "\($0)" + (report.leaseUntil.map { " (lease until \(ISOTime.string($0)))" } ?? "") }
                                ?? "no process (is phim running?)"),
