@@ -819,6 +819,16 @@ def step_queue(b, state):
     row = f'[data-testid="queue-account-row"][data-user="{state["demo_id"]}"]'
     expect(b.text(row + " a") == DEMO_EMAIL, f"the waiting account reads {b.text(row + ' a')!r}")
     b.full_shot("10h2-queue")
+    # The Videos page names the waiting videos as queued, and finds them by that state.
+    b.open("/admin/videos")
+    choose_filter(b, "#filter-state", "queued")
+    b.wait(lambda: set(state["queue_videos"]) & {r["id"] for r in video_rows(b)}, message="the Videos page does not list the queued videos")
+    rows = video_rows(b)
+    expect(all(r["status"] == "queued" for r in rows), f"the queued filter lists {rows}")
+    badge = b.text(f'[data-testid="video-row"][data-id="{rows[0]["id"]}"] [data-testid="status"]')
+    expect(badge == VI["status.queued"], f"a queued video's state reads {badge!r}")
+    b.open("/admin/queue")
+    b.wait(lambda: b.find('[data-testid="limit-running"]').get_attribute("value") == "1", message="the Queue page did not load again")
     # A limit over the maximum: the server's refusal, in the page's language; nothing changes.
     set_limits(b, 100001, 1, "e2e: too many")
     b.wait(lambda: b.visible('[data-testid="limits-error"]'), message="a bad limit shows no error")

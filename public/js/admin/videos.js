@@ -10,8 +10,8 @@
   var setText = P.setText;
 
   var LIMIT = 200;
-  var UNFINISHED = ["submitting", "pending", "processing"];
-  var STATUSES = ["submitting", "pending", "processing", "completed", "failed", "canceled"];
+  var UNFINISHED = ["queued", "submitting", "pending", "processing"];
+  var STATUSES = ["queued", "submitting", "pending", "processing", "completed", "failed", "canceled"];
   var FAILURES = {
     provider_failed: "admin.failure.provider_failed", content_rejected: "admin.failure.content_rejected",
     provider_error: "admin.failure.provider_error", submission_unconfirmed: "admin.failure.submission_unconfirmed",
