@@ -178,7 +178,7 @@ def queue_section(phim, client, email):
     check("queue --json: the API's report", code == 0 and set(report) == {
         "queued", "oldest_wait_seconds", "running", "sent_last_minute", "sent_last_10_seconds", "busy_last_hour", "paused_until",
         "dispatcher", "limits", "accounts"} and report["dispatcher"] and report["sent_last_minute"] >= 1, out)
-    before = report.get("limits", {})
+    before = report.get("limits") or {"creates_per_10s": None, "max_running": 100}
 
     refusals = [(("--creates-per-10s", "0"), "from 1 to 100000"), (("--max-running", "100001"), "from 1 to 100000"),
                 (("--max-running", "many"), "'many' is invalid"), ((), "give --creates-per-10s, --max-running or both")]
