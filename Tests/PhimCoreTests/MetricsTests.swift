@@ -39,6 +39,44 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(forwarded.status, 404)
     }
 
+    /// The admission queue for a scraper: its length and oldest wait, what runs at the provider,
+    /// every send by outcome (a busy provider's refusal too) and the limits in force.
+    func testMetricsShowTheQueueTheSendsByOutcomeAndTheLimitsInForce() throws {
+        let world = try TestWorld {
+            $0.dispatchOnCreate = false
+            $0.providerCreatesPer10s = 2
+            $0.providerMaxRunning = 40
+        }
+        let user = try world.user("queued", credits: 100_000)
+        for index in 0..<4 { XCTAssertEqual(world.createVideo(user, prompt: "clip \(index)").status, 202) }
+        world.simulator.inject(.reply(code: 429, message: "Rate limit exceeded"))
+        try world.app.queue.runPass(on: world.db) // refused as busy: back in the queue, the dispatch paused
+        world.clock.advance(5)
+        try world.app.queue.runPass(on: world.db) // one place left in the 10-second window
+        func scrape() -> String {
+            world.app.handle(Request(method: "GET", path: "/api/metrics", remoteAddress: "127.0.0.1"), db: world.db).bodyText
+        }
+        var text = scrape()
+        XCTAssertTrue(text.contains("# TYPE phim_provider_sends_total counter"), text)
+        XCTAssertEqual(value(text, "phim_queue_length"), 3)
+        XCTAssertEqual(value(text, "phim_queue_oldest_wait_seconds"), 5)
+        XCTAssertEqual(value(text, "phim_provider_running"), 1)
+        XCTAssertEqual(value(text, #"phim_provider_sends_total{outcome="busy"}"#), 1)
+        XCTAssertEqual(value(text, #"phim_provider_sends_total{outcome="accepted"}"#), 1)
+        XCTAssertEqual(value(text, #"phim_queue_limit{limit="creates_per_10s"}"#), 2, "the settings' limit")
+        XCTAssertEqual(value(text, #"phim_queue_limit{limit="max_running"}"#), 40)
+
+        try Administration(clock: world.app.clock).setQueueLimits(createsPer10s: 7, maxRunning: nil, reason: "Kie raised it", by: .commandLine(),
+                                                                  queue: world.app.queue, on: world.db)
+        try world.app.queue.runPass(on: world.db)
+        text = scrape()
+        XCTAssertEqual(value(text, #"phim_queue_limit{limit="creates_per_10s"}"#), 7, "an operator's limit, at once")
+        XCTAssertEqual(value(text, "phim_queue_length"), 0)
+        XCTAssertEqual(value(text, "phim_queue_oldest_wait_seconds"), 0, "nothing waits")
+        XCTAssertEqual(value(text, "phim_provider_running"), 4)
+        XCTAssertEqual(value(text, #"phim_provider_sends_total{outcome="accepted"}"#), 4)
+    }
+
     func testAMetricsTokenOpensMetricsToAScraperElsewhere() throws {
         let world = try TestWorld { $0.metricsToken = "a-long-scrape-token" }
         XCTAssertEqual(world.app.handle(Request(method: "GET", path: "/api/metrics", remoteAddress: "203.0.113.9"), db: world.db).status, 404)

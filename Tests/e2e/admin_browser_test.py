@@ -9,7 +9,9 @@ directory as the running service, and uses the demo account (demo@phim.local) as
 grants it 5,000 credits and deducts 2,000, disables and enables it, changes one price of the model
 catalog and sets it back, switches a model off and on again and tries to switch off the default one,
 makes another model the default and restores it, makes two videos of its own (one #slow, one #fail)
-for the videos page, and edits, switches off and restores one style preset. With --paused-model
+for the videos page, and edits, switches off and restores one style preset. On the Queue page it
+sets the running cap to 1 (with a reason), makes three videos of the demo account wait, tries a limit
+over the maximum, and puts the limits back. With --paused-model
 (a catalog model whose provider id the service's simulator refuses: phim up with
 PHIM_SIMULATOR_PAUSED_MODELS), it also checks that the studio greys that model with the provider's
 reason and that "try again now" on the Models page clears it; without it that step is skipped.
@@ -767,6 +769,86 @@ def step_provider(b, state):
     b.full_shot("10h-provider")
 
 
+def queue_shown(b):
+    """The Queue page's numbers: {length, running, sent_minute, busy, accounts: {user_id: queued}}."""
+    return b.js("""function v(id) { var e = document.querySelector('[data-testid=' + id + ']'); return e && e.dataset.value !== '' ? Number(e.dataset.value) : null; }
+        var accounts = {};
+        Array.prototype.forEach.call(document.querySelectorAll('[data-testid=queue-account-row]'), function (r) {
+          accounts[r.dataset.user] = Number(r.querySelector('.queued .num-value').dataset.value); });
+        return {length: v('queue-length'), running: v('queue-running'), sent_minute: v('queue-sent-minute'), busy: v('queue-busy'), accounts: accounts};""")
+
+
+def queue_matches(b, state):
+    """The page shows what the API says now (the page refreshes itself every 5 seconds)."""
+    report = http(b.base, "GET", "/api/v1/admin/queue", cookies=state["admin_cookies"])[1]
+    api = {"length": report["queued"], "running": report["running"], "sent_minute": report["sent_last_minute"], "busy": report["busy_last_hour"],
+           "accounts": {a["user_id"]: a["queued"] for a in report["accounts"]}}
+    state["queue_last"] = (queue_shown(b), api)
+    return report if queue_shown(b) == api else None
+
+
+def set_limits(b, creates, running, reason):
+    b.type_into('[data-testid="limit-creates"]', str(creates))
+    b.type_into('[data-testid="limit-running"]', str(running))
+    b.type_into('[data-testid="limit-reason"]', reason)
+    b.click('[data-testid="limits-submit"]')
+
+
+def step_queue(b, state):
+    b.click('.admin-tabs a[href="/admin/queue"]')
+    b.wait(lambda: b.path() == "/admin/queue", message="the Queue tab did not open the queue page")
+    b.wait_ready()
+    expect(b.text('.admin-tabs a[aria-current="page"]') == VI["admin.tab.queue"], "the Queue tab is not marked")
+    before = http(b.base, "GET", "/api/v1/admin/queue", cookies=state["admin_cookies"])[1]["limits"]
+    state["queue_limits"] = before
+    b.wait(lambda: b.find('[data-testid="limit-running"]').get_attribute("value") == str(before["max_running"]),
+           message="the form does not hold the limits in force")
+    # One task at a time, set on the page with a reason: the demo account's next videos wait in the queue.
+    reason = "e2e: one at a time " + secrets.token_hex(3)
+    set_limits(b, before["creates_per_10s"], 1, reason)
+    b.wait(lambda: b.text('[data-testid="queue-limits"]') == words(VI, "admin.queue.limits_value", creates=before["creates_per_10s"], running=1),
+           message=f"the page does not show the new limit: {b.text('[data-testid=queue-limits]')!r}")
+    expect(b.text('[data-testid="queue-limits-source"]') == VI["admin.queue.set_by_operator"], "the limit is not shown as an operator's")
+    expect(http(b.base, "GET", "/api/v1/admin/queue", cookies=state["admin_cookies"])[1]["limits"]["max_running"] == 1, "the API does not have the new limit")
+    state["queue_reason"] = reason
+    cookies = customer_cookies(b.base)
+    made = [make_video(b.base, cookies, f"e2e: xếp hàng {n} " + secrets.token_hex(2)) for n in range(3)]
+    state["queue_videos"] = [video["id"] for video in made]
+    b.wait(lambda: queue_matches(b, state) and state["demo_id"] in state["queue_last"][0]["accounts"], seconds=15,
+           message=f"the page does not show the API's queue with the waiting account: {state.get('queue_last')}")
+    row = f'[data-testid="queue-account-row"][data-user="{state["demo_id"]}"]'
+    expect(b.text(row + " a") == DEMO_EMAIL, f"the waiting account reads {b.text(row + ' a')!r}")
+    b.full_shot("10h2-queue")
+    # The Videos page names the waiting videos as queued, and finds them by that state.
+    b.open("/admin/videos")
+    choose_filter(b, "#filter-state", "queued")
+    b.wait(lambda: set(state["queue_videos"]) & {r["id"] for r in video_rows(b)}, message="the Videos page does not list the queued videos")
+    rows = video_rows(b)
+    expect(all(r["status"] == "queued" for r in rows), f"the queued filter lists {rows}")
+    badge = b.text(f'[data-testid="video-row"][data-id="{rows[0]["id"]}"] [data-testid="status"]')
+    expect(badge == VI["status.queued"], f"a queued video's state reads {badge!r}")
+    b.open("/admin/queue")
+    b.wait(lambda: b.find('[data-testid="limit-running"]').get_attribute("value") == "1", message="the Queue page did not load again")
+    # A limit over the maximum: the server's refusal, in the page's language; nothing changes.
+    set_limits(b, 100001, 1, "e2e: too many")
+    b.wait(lambda: b.visible('[data-testid="limits-error"]'), message="a bad limit shows no error")
+    refused = admin_api(b, state, "PUT", "/queue/limits", {"creates_per_10s": 100001, "reason": "e2e: too many"})
+    expect(refused[0] == 422 and b.text('[data-testid="limits-error"]') == refused[1]["error"]["message"],
+           f"the page shows {b.text('[data-testid=limits-error]')!r}, the API {refused}")
+    expect(http(b.base, "GET", "/api/v1/admin/queue", cookies=state["admin_cookies"])[1]["limits"]["creates_per_10s"] == before["creates_per_10s"],
+           "a refused limit changed the limits")
+    b.shot("10h3-queue-invalid")
+    # Put back: the waiting videos are sent and made.
+    set_limits(b, before["creates_per_10s"], before["max_running"], "e2e: back " + secrets.token_hex(3))
+    b.wait(lambda: b.text('[data-testid="queue-limits"]') == words(VI, "admin.queue.limits_value", creates=before["creates_per_10s"], running=before["max_running"]),
+           message="the page does not show the limit put back")
+    state.pop("queue_limits", None)
+    b.wait(lambda: all(http(b.base, "GET", f"/api/v1/videos/{video_id}", cookies=cookies)[1].get("status") == "completed"
+                       for video_id in state["queue_videos"]), seconds=40, message="the waiting videos were not made once the limit was put back")
+    b.wait(lambda: queue_matches(b, state) and state["demo_id"] not in state["queue_last"][0]["accounts"], seconds=15,
+           message=f"the page does not show the emptied queue: {state.get('queue_last')}")
+
+
 def studio_chips(b):
     b.open("/")
     b.wait(lambda: b.js("return document.getElementById('gallery-loading').hidden"), message="the studio did not load")
@@ -858,6 +940,11 @@ def step_audit(b, state):
     for action in ("credits.grant", "credits.deduct", "account.disable", "account.enable", "model.set_price", "model.disable", "model.enable",
                    "model.set_default", "job.reconcile", "style.update") + (("model.recheck",) if state.get("rechecked") else ()):
         expect(action in actions, f"the audit log lacks {action}: {actions}")
+    if state.get("queue_reason"):
+        limits = next((r for r in mine if r["action"] == "queue.limits" and r["reason"] == state["queue_reason"]), None)
+        expect(limits is not None and limits["badge"] == VI["admin.action.queue_limits"] and limits["target"] == "provider queue"
+               and limits["after"][-1] == "1", f"the queue limit change is {limits}")
+        expect(not any(r["reason"] == "e2e: too many" for r in mine), "a refused limit was audited")
     grant = next(r for r in mine if r["action"] == "credits.grant")
     expect(grant["target"] == DEMO_EMAIL and grant["reason"] == state["grant_reason"], f"the grant entry is {grant}")
     expect(grant["badge"] == VI["admin.action.grant"], f"the grant's action reads {grant['badge']!r}")
@@ -963,7 +1050,8 @@ def step_phone(b, state):
                                   ("/admin/videos", "14f-phone-videos", '[data-testid="video-row"]'),
                                   ("/admin/provider", "14g-phone-provider", '[data-testid="outcome-row"]'),
                                   ("/admin/styles", "14h-phone-styles", '[data-testid="style-row"]'),
-                                  ("/admin/analytics", "14i-phone-analytics", '[data-testid="analytics-row"]')):
+                                  ("/admin/analytics", "14i-phone-analytics", '[data-testid="analytics-row"]'),
+                                  ("/admin/queue", "14j-phone-queue", '#queue-body:not([hidden])')):
             b.open(path)
             b.wait(lambda: b.all(ready), message=f"{path} shows nothing on a phone")
             sizes = b.js("return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth};")
@@ -1011,6 +1099,7 @@ STEPS = [
     ("10c-paused", "a model the provider refuses is greyed in the studio with the provider's reason; 'try again now' clears it", step_paused),
     ("10d-videos", "the videos page lists every account's videos with filters and failures; ask the provider now; the stuck view", step_videos),
     ("10g-provider", "the provider page shows the balance and calls; a low balance shows a clear warning", step_provider),
+    ("10h-queue", "the Queue page shows the API's numbers and the waiting account; a limit changed with a reason applies (audited); a bad one shows the server's error and changes nothing; then it is put back", step_queue),
     ("10j-analytics", "the analytics page totals the videos made, lists them by day and model, and the top words; another period asks again", step_analytics),
     ("10i-styles", "a style edited and switched off leaves the studio's chips, then comes back; a bad key shows the API's error", step_styles),
     ("11-audit", "the audit log shows who, what, target, before → after and the reason", step_audit),
@@ -1050,6 +1139,18 @@ def restore_models(base, state):
         status, _, _ = http(base, "PUT", f"/api/v1/admin/models/{state['old_default']}", {"default": True, "reason": "e2e: restoring after a failed step"},
                             headers=headers, cookies=cookies)
         print(f"made {state['old_default']} the default again: {status}")
+
+
+def restore_queue(base, state):
+    """Puts the queue's limits back when a step failed before it could."""
+    limits = state.get("queue_limits")
+    if not limits:
+        return
+    cookies = state["admin_cookies"]
+    status, _, _ = http(base, "PUT", "/api/v1/admin/queue/limits", {"creates_per_10s": limits["creates_per_10s"], "max_running": limits["max_running"],
+                                                                   "reason": "e2e: restoring after a failed step"},
+                        headers={"X-CSRF-Token": urllib.parse.unquote(cookies.get("phim_csrf", ""))}, cookies=cookies)
+    print(f"restored the queue limits {limits}: {status}")
 
 
 def make_admin(phim, data, base):
@@ -1094,6 +1195,7 @@ def main():
         browser.quit()
         restore_models(base, state)
         restore_style(base, state)
+        restore_queue(base, state)
     print(f"screenshots: {options.screenshots}")
     print(summary(passed, failed, skipped))
     sys.exit(1 if failed else 0)

@@ -165,6 +165,49 @@ def models_section(phim, args, client):
           and "round number" in out and "Kie says it is back" in out, out)
 
 
+def queue_section(phim, client, email):
+    """`phim queue`: the report the admin Queue page shows, as text and as the API's JSON; the
+    limits changed with a reason (audited) apply at once; bad values are refused, changing nothing."""
+    code, out = phim("queue")
+    check("queue: length, running, sends, the provider's busy answers, limits, pause and the dispatching process",
+          code == 0 and all(words in out for words in ("queued: ", "running at the provider: ", "in the last minute",
+                                                      "429s met", "limits: ", "paused: ", "dispatching: "))
+          and "dispatching: no process" not in out, out)
+    code, out = phim("queue", "--json")
+    report = json.loads(out) if code == 0 else {}
+    check("queue --json: the API's report", code == 0 and set(report) == {
+        "queued", "oldest_wait_seconds", "running", "sent_last_minute", "sent_last_10_seconds", "busy_last_hour", "paused_until",
+        "dispatcher", "limits", "accounts"} and report["dispatcher"] and report["sent_last_minute"] >= 1, out)
+    before = report.get("limits") or {"creates_per_10s": None, "max_running": 100}
+
+    refusals = [(("--creates-per-10s", "0"), "from 1 to 100000"), (("--max-running", "100001"), "from 1 to 100000"),
+                (("--max-running", "many"), "'many' is invalid"), ((), "give --creates-per-10s, --max-running or both")]
+    for words, message in refusals:
+        code, out = phim("queue", "limits", *words, "--reason", "cli test: a bad limit")
+        check(f"queue limits {' '.join(words) or '(no limit)'}: refused, saying why", code != 0 and message in out, out)
+    code, out = phim("queue", "limits", "--max-running", "50", "--reason", " ")
+    check("queue limits without a reason: refused", code != 0 and "reason" in out.lower(), out)
+    code, out = phim("queue", "--json")
+    check("... and the refusals changed nothing", code == 0 and json.loads(out)["limits"] == before, out)
+
+    # One task at a time: the account's next videos wait, and the report names the account.
+    code, out = phim("queue", "limits", "--max-running", "1", "--reason", "cli test: hold the queue")
+    check("queue limits --max-running 1", code == 0 and f"{before['creates_per_10s']} creates per 10 s, 1 running at once" in out, out)
+    made = [client.request("POST", "/api/v1/videos", {"prompt": f"waiting in line {n}"})[1] for n in range(3)]
+    code, out = phim("queue")
+    check("queue: the waiting account with its count; the limit shown as an operator's", code == 0
+          and any(line.strip().startswith(email + "  ") and " queued, oldest waiting " in line for line in out.splitlines())
+          and "1 running; set by an operator" in out, out)
+    code, out = phim("queue", "limits", "--max-running", str(before["max_running"]), "--reason", "cli test: let it go")
+    done = [wait_for(client, video["id"]) for video in made if "id" in video]
+    check("... put back, the waiting videos are sent and made", code == 0 and len(done) == 3
+          and all(video["status"] == "completed" for video in done), (out, done))
+    code, out = phim("audit", "--limit", "5")
+    check("every limit change is audited with its reason and before → after", code == 0 and "queue.limits  provider queue" in out
+          and "cli test: hold the queue" in out and '"max_running":1}' in out and "cli test: let it go" in out
+          and "a bad limit" not in out, out)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", required=True)
@@ -238,6 +281,7 @@ def main():
     client = Client(args.base_url)  # the disable above ended the earlier session
     client.request("POST", "/api/v1/auth/login", {"email": email, "password": "cli password"})
     models_section(phim, args, client)
+    queue_section(phim, client, email)
     code, out = phim("styles", "set", "--key", "cli-test", "--name-vi", "Thử", "--name-en", "Test", "--text", "cli words")
     status, styles, _, _ = client.request("GET", "/api/v1/styles")
     check("styles set adds a chip", code == 0 and any(s["key"] == "cli-test" for s in styles["data"]), out)

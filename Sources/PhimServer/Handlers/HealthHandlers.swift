@@ -23,7 +23,7 @@ enum HealthHandlers {
         } ?? false
         let allowed = hasToken || isFromThisHost(request)
         guard allowed else { throw AppError.routeNotFound }
-        let text = try Metrics.shared.exposition(on: context.db)
+        let text = try Metrics.shared.exposition(on: context.db, queue: context.app.queue)
         return Response(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: Array(text.utf8))
     }
 

@@ -3,7 +3,7 @@ import PhimCore
 import PhimSupport
 
 /// The operators' view of the admission queue and its two limits.
-enum AdminQueueHandlers {
+public enum AdminQueueHandlers {
     /// `GET /api/v1/admin/queue`.
     static func report(_ context: Context) throws -> Response {
         let report = try Administration(clock: context.app.clock).queueReport(queue: context.app.queue, on: context.db)
@@ -25,7 +25,7 @@ enum AdminQueueHandlers {
         return try report(context)
     }
 
-    static func json(_ report: Administration.QueueReport, now: Int64) -> JSON {
+    public static func json(_ report: Administration.QueueReport, now: Int64) -> JSON {
         func waited(since millis: Int64) -> JSON { .int(Int(max(0, now - millis) / 1000)) }
         let limits: JSON = .object([("creates_per_10s", .int(report.limits.createsPer10s)), ("max_running", .int(report.limits.maxRunning)),
                                     ("set_by_operator", .bool(report.limits.changedByOperator))])

@@ -73,10 +73,15 @@ public final class Metrics: @unchecked Sendable {
         "phim_credits_held": ("gauge", "Credits held for unfinished videos, over every account."),
         "phim_credits_available": ("gauge", "Spendable credits, over every account."),
         "phim_accounts": ("gauge", "Accounts."),
+        "phim_queue_length": ("gauge", "Videos waiting in the admission queue to be sent to the provider."),
+        "phim_queue_oldest_wait_seconds": ("gauge", "How long the oldest queued video has waited (0 when none waits)."),
+        "phim_provider_running": ("gauge", "Videos sent to the provider and not finished: what counts against max_running."),
+        "phim_provider_sends_total": ("counter", "Sends of queued videos to the provider, by outcome (busy: refused as busy and queued again)."),
+        "phim_queue_limit": ("gauge", "The limits the dispatch keeps to: creates per 10 seconds, tasks running at once."),
     ]
 
     /// The exposition: this process flushes first, so its latest counts are in the sums.
-    public func exposition(on db: Database) throws -> String {
+    public func exposition(on db: Database, queue: ProviderQueue) throws -> String {
         try flush(on: db)
         var lines: [String: [String]] = [:]
         for row in try db.query("SELECT name, labels, SUM(value) FROM metric_counters GROUP BY name, labels ORDER BY name, labels") {
@@ -91,6 +96,12 @@ public final class Metrics: @unchecked Sendable {
             lines["phim_credits_available"] = ["phim_credits_available \(totals.int64(1))"]
             lines["phim_accounts"] = ["phim_accounts \(totals.int64(2))"]
         }
+        queueLines(try Administration(clock: queue.clock).queueReport(queue: queue, on: db), now: queue.clock.nowMillis(), into: &lines)
+        // Every send is journaled with its outcome, in every process, so the table is the counter.
+        for row in try db.rows("SELECT outcome, COUNT(*) AS sends FROM provider_sends GROUP BY outcome ORDER BY outcome") {
+            lines["phim_provider_sends_total", default: []]
+                .append("phim_provider_sends_total{outcome=\"\(Self.escape(row.string("outcome")))\"} \(row.int64("sends"))")
+        }
         var out = ""
         for name in lines.keys.sorted() {
             if let help = Self.help[name] {
@@ -99,6 +110,15 @@ public final class Metrics: @unchecked Sendable {
             out += lines[name]!.joined(separator: "\n") + "\n"
         }
         return out
+    }
+
+    /// The queue as the admin Queue page and `phim queue` report it.
+    private func queueLines(_ report: Administration.QueueReport, now: Int64, into lines: inout [String: [String]]) {
+        lines["phim_queue_length"] = ["phim_queue_length \(report.queued)"]
+        lines["phim_queue_oldest_wait_seconds"] = ["phim_queue_oldest_wait_seconds \(report.oldestQueuedAt.map { max(0, now - $0) / 1000 } ?? 0)"]
+        lines["phim_provider_running"] = ["phim_provider_running \(report.running)"]
+        lines["phim_queue_limit"] = ["phim_queue_limit{limit=\"creates_per_10s\"} \(report.limits.createsPer10s)",
+                                     "phim_queue_limit{limit=\"max_running\"} \(report.limits.maxRunning)"]
     }
 
     static func escape(_ value: String) -> String {

@@ -15,6 +15,7 @@
     { tab: "videos", href: "/admin/videos", key: "admin.tab.videos" },
     { tab: "analytics", href: "/admin/analytics", key: "admin.tab.analytics" },
     { tab: "provider", href: "/admin/provider", key: "admin.tab.provider" },
+    { tab: "queue", href: "/admin/queue", key: "admin.tab.queue" },
     { tab: "models", href: "/admin/models", key: "admin.tab.models" },
     { tab: "styles", href: "/admin/styles", key: "admin.tab.styles" },
     { tab: "audit", href: "/admin/audit", key: "admin.tab.audit" }
@@ -186,6 +187,7 @@
     price: { set: ["admin.action.price_set", "price"] },
     style: { create: ["admin.action.style_create", "style"], update: ["admin.action.style_update", "style"] },
     job: { reconcile: ["admin.action.job_reconcile", "job"] },
+    queue: { limits: ["admin.action.queue_limits", "queue"] },
     model: {
       enable: ["admin.action.model_enable", "enable"], disable: ["admin.action.model_disable", "disable"],
       set_default: ["admin.action.model_set_default", "model"], set_price: ["admin.action.price_set", "price"],
@@ -206,7 +208,9 @@
     duration: "admin.field.duration",
     resolution: "admin.field.resolution",
     audio: "admin.field.audio",
-    available: "admin.field.available"
+    available: "admin.field.available",
+    creates_per_10s: "admin.field.creates_per_10s",
+    max_running: "admin.field.max_running"
   };
 
   function actionOf(action) {

@@ -10,13 +10,14 @@
   var setText = P.setText;
 
   var LIMIT = 200;
-  var UNFINISHED = ["submitting", "pending", "processing"];
-  var STATUSES = ["submitting", "pending", "processing", "completed", "failed", "canceled"];
+  var UNFINISHED = ["queued", "submitting", "pending", "processing"];
+  var STATUSES = ["queued", "submitting", "pending", "processing", "completed", "failed", "canceled"];
   var FAILURES = {
     provider_failed: "admin.failure.provider_failed", content_rejected: "admin.failure.content_rejected",
     provider_error: "admin.failure.provider_error", submission_unconfirmed: "admin.failure.submission_unconfirmed",
     timed_out: "admin.failure.timed_out", deadline_exceeded: "admin.failure.deadline_exceeded",
-    missing_result: "admin.failure.missing_result", model_unavailable: "admin.failure.model_unavailable"
+    missing_result: "admin.failure.missing_result", model_unavailable: "admin.failure.model_unavailable",
+    queue_timeout: "admin.failure.queue_timeout"
   };
 
   var form = document.getElementById("filters");
