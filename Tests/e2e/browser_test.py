@@ -995,7 +995,7 @@ def queue_line(b, video_id):
                 wait: q.dataset.wait ? Number(q.dataset.wait) : null, overflow: q.parentNode.scrollWidth > q.parentNode.clientWidth + 1};""", video_id)
 
 
-def shot_at_phone(b, name, css, above=70):
+def shot_at_phone(b, name, css, above=110):
     """A screenshot at 390×844 with the element near the top of the screen (the composer covers the bottom)."""
     b.driver.set_window_size(390, 844)
     try:
@@ -1089,7 +1089,7 @@ def step_queue(b, state):
         expect(b.text(question + " .confirm-question") == VI["card.confirm_stop"], f"the question reads {b.text(question + ' .confirm-question')!r}")
         expect(b.card(slow, ".card-actions").is_displayed() is False, "the card's buttons stay beside the question")
         b.shot("04e-stop-confirm")
-        shot_at_phone(b, "04e-stop-confirm-phone", question, above=150)
+        shot_at_phone(b, "04e-stop-confirm-phone", question, above=190)
         center(b, b.card(slow, '[data-action="keep-waiting"]')).click()
         expect(not b.shown(question) and b.card(slow, "[data-testid=stopped-waiting]") is None, "'keep waiting' did not keep the card as it was")
         available = b.balance()[0]
@@ -1101,8 +1101,13 @@ def step_queue(b, state):
                f"the set-aside card reads {b.text(f'#video-{slow} [data-testid=stopped-waiting]')!r}")
         video = b.api(f"/api/v1/videos/{slow}")
         expect(video["stopped_waiting"] is True and video["status"] in SENT and video["credits_refunded"] is False, f"after stopping the wait: {video}")
+        toast = b.wait(lambda: next((t.text for t in b.all("#toasts .alert-text") if t.text == VI["toast.stopped_waiting"]), None),
+                       message=f"no toast says the wait stopped without a refund: {[t.text for t in b.all('#toasts .alert-text')]}")
+        b.js("document.querySelectorAll('#toasts .alert-close').forEach(function (c) { c.click(); });")  # for the screenshot
         center(b, b.card(slow))
+        time.sleep(0.3)
         b.shot("04e-stopped-waiting")
+        shot_at_phone(b, "04e-stopped-waiting-phone", f"#video-{slow}")
         # Nothing comes back, and the video still arrives, charged, like any other.
         b.wait_video(slow, seconds=60)
         video = b.api(f"/api/v1/videos/{slow}")
@@ -1196,6 +1201,20 @@ def step_delete(b, state):
     expect(b.card_status(video_id) is None, "the deleted video came back after a reload")
 
 
+# A queued video drawn by the studio's own modules at a given place and wait, read, then taken out.
+QUEUED_VIDEO = """var done = arguments[arguments.length - 1], position = arguments[0], wait = arguments[1];
+    import('/js/studio/feed.js').then(function (feed) {
+      var id = 'e2e-queued-' + position + '-' + wait;
+      feed.applyVideo({id: id, status: 'queued', mode: 'text_to_video', model: 'grok-imagine', prompt: 'e2e: a queued video',
+                       aspect_ratio: '16:9', duration: 6, resolution: '480p', audio: true, price_credits: 3400, queue_position: position,
+                       estimated_start_seconds: wait, created_at: '2020-01-02T03:04:05Z', updated_at: '2020-01-02T03:04:05Z'}, 'end');
+      var card = document.getElementById('video-' + id);
+      var text = card && card.querySelector('[data-testid=queue-text]').textContent;
+      if (card) card.remove();
+      done(text);
+    }, function (error) { done('import failed: ' + error); });"""
+
+
 def step_english(b, state):
     b.find('[data-testid="lang-en"]').click()
     b.wait(lambda: b.js("return document.documentElement.lang") == "en", message="the language switch did not turn the page English")
@@ -1227,6 +1246,14 @@ def step_english(b, state):
     if state.get("t2v"):
         expect(b.text(f"#video-{state['t2v']} [data-testid=sound-mark]") is not None
                and b.card(state["t2v"], "[data-testid=sound-mark]").get_attribute("title") == EN["card.sound_on"], "the card's sound mark is not English")
+    # A queued card in English: "Queued · 3rd · about 20 s".
+    for position, wait, ordinal, rough in ((3, 20, "card.ordinal_few", words(EN, "card.wait_seconds", seconds=20)),
+                                           (1, 0, "card.ordinal_one", EN["card.wait_soon"]),
+                                           (2, 95, "card.ordinal_two", words(EN, "card.wait_minutes", minutes=2)),
+                                           (11, 3600, "card.ordinal_other", words(EN, "card.wait_hours", hours=1))):
+        expected = words(EN, "card.queued", status=EN["status.queued"], place=words(EN, ordinal, n=position), wait=rough)
+        shown = b.driver.execute_async_script(QUEUED_VIDEO, position, wait)
+        expect(shown == expected, f"a queued card {position}, {wait} s reads {shown!r} in English, expected {expected!r}")
     b.driver.refresh()
     b.wait_gallery()
     expect(b.js("return document.documentElement.lang") == "en", "after a reload the page is not English any more")
