@@ -274,6 +274,16 @@ function renderSetAside(video) {
   return card;
 }
 
+// A question asked in place of the card's buttons (hidden until asked): the words, a way back, the act.
+function question(testid, className, key, back, act) {
+  const row = el("div", "confirm-row" + className, { "data-testid": testid, role: "group" });
+  row.hidden = true;
+  row.appendChild(labelled("span", "confirm-question", key));
+  row.appendChild(actionButton(back[0], back[1]));
+  row.appendChild(actionButton(act[0], act[1], "danger-solid"));
+  return row;
+}
+
 export function renderCard(video) {
   if (isSetAside(video)) return renderSetAside(video);
   const card = cardShell(video, "card");
@@ -334,20 +344,9 @@ export function renderCard(video) {
   actions.appendChild(actionButton("delete", "card.delete", "ghost danger push-end"));
   body.appendChild(actions);
 
-  const confirm = el("div", "confirm-row", { "data-testid": "confirm-delete", role: "group" });
-  confirm.hidden = true;
-  confirm.appendChild(labelled("span", "confirm-question", "card.confirm_delete"));
-  confirm.appendChild(actionButton("keep", "card.keep"));
-  confirm.appendChild(actionButton("confirm-delete", "card.delete", "danger-solid"));
-  body.appendChild(confirm);
-
+  body.appendChild(question("confirm-delete", "", "card.confirm_delete", ["keep", "card.keep"], ["confirm-delete", "card.delete"]));
   if (isSent(video)) {
-    const stop = el("div", "confirm-row confirm-stop", { "data-testid": "confirm-stop", role: "group" });
-    stop.hidden = true;
-    stop.appendChild(labelled("span", "confirm-question", "card.confirm_stop"));
-    stop.appendChild(actionButton("keep-waiting", "card.keep_waiting"));
-    stop.appendChild(actionButton("confirm-stop", "card.stop_waiting", "danger-solid"));
-    body.appendChild(stop);
+    body.appendChild(question("confirm-stop", " confirm-stop", "card.confirm_stop", ["keep-waiting", "card.keep_waiting"], ["confirm-stop", "card.stop_waiting"]));
   }
 
   card.appendChild(body);
