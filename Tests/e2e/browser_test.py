@@ -1088,6 +1088,7 @@ def step_queue(b, state):
         expect(video["status"] == "completed" and video["credits_refunded"] is False, f"the video that was not waited for: {video}")
         expect(b.balance()[0] == available, f"stopping the wait moved the balance: {available} -> {b.balance()[0]}")
         expect(b.js("return window.__phimNoReload") == "queue", "the page reloaded")
+        b.js("document.getElementById('video-' + arguments[0]).scrollIntoView({block: 'center'});", slow)
         b.shot("04e-arrived")
     finally:
         set_queue_limit(b, state, 1000, "e2e: the queue's limit back after the studio's queue step")
