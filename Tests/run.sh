@@ -64,7 +64,7 @@ suite python3 Tests/e2e/cli_test.py --base-url "$base" --data "$work/data" --phi
 suite python3 Tests/e2e/fastcgi_test.py --socket "$work/data/run/phim-1.sock"
 suite python3 Tests/e2e/api_fuzz.py --base-url "$base"
 # cli_test.py imported seedance-2-fast, which this run's simulator pauses: both consoles show it unavailable.
-suite python3 Tests/e2e/browser_test.py --base-url "$base" --screenshots "$work/screenshots" --paused-model seedance-2-fast
+suite python3 Tests/e2e/browser_test.py --base-url "$base" --screenshots "$work/screenshots" --paused-model seedance-2-fast --phim "$phim" --data "$work/data"
 suite python3 Tests/e2e/admin_browser_test.py --base-url "$base" --phim "$phim" --data "$work/data" --screenshots "$work/screenshots/admin" \
   --paused-model seedance-2-fast
 stop

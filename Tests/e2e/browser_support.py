@@ -1,9 +1,14 @@
 """What the two browser suites share: headless Chromium, the dashboard's words, failing a step,
-and running steps one after another with a screenshot after each."""
+running steps one after another with a screenshot after each, the API outside the browser, and an
+administrator made with the CLI."""
 import json
 import os
+import secrets
+import subprocess
 import time
 import traceback
+import urllib.error
+import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -34,6 +39,45 @@ class Skipped(Exception):
 def expect(condition, message):
     if not condition:
         raise Failed(message)
+
+
+def http(base, method, path, body=None, headers=None, cookies=None):
+    """(status, parsed JSON or text, headers) from the API with urllib, outside the browser."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method, headers=dict(headers or {}))
+    request.add_header("Accept", "application/json")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if cookies:
+        request.add_header("Cookie", "; ".join(f"{name}={value}" for name, value in cookies.items()))
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            status, raw, answer_headers = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        status, raw, answer_headers = error.code, error.read(), error.headers
+    text = raw.decode("utf-8", "replace")
+    try:
+        return status, json.loads(text), answer_headers
+    except ValueError:
+        return status, text, answer_headers
+
+
+def make_admin(phim, data, base):
+    """An administrator made with `phim users create --admin` on the service's data, signed in:
+    (email, password, id, cookies), the cookies with the CSRF one."""
+    email = f"admin-{secrets.token_hex(4)}@phim.test"
+    password = "admin-" + secrets.token_hex(8)
+    # The password on standard input, not in the process list.
+    done = subprocess.run([phim, "users", "create", "--email", email, "--admin", "--data", data],
+                          input=password + "\n", cwd=ROOT, capture_output=True, text=True, timeout=60)
+    expect(done.returncode == 0, f"phim users create failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    status, answer, headers = http(base, "POST", "/api/v1/auth/login", {"email": email, "password": password})
+    expect(status == 200, f"the new administrator cannot sign in: {status} {answer}")
+    cookies = {}
+    for header in headers.get_all("Set-Cookie") or []:
+        name, _, rest = header.partition("=")
+        cookies[name.strip()] = rest.split(";", 1)[0]
+    return email, password, answer["id"], cookies
 
 
 def chrome(extra_flags=()):

@@ -3,10 +3,18 @@
 mode (simulator finishing jobs in about 3 s: PHIM_SIMULATOR_DELAY_SECONDS=3).
 
 Usage: python3 Tests/e2e/browser_test.py --base-url http://127.0.0.1:PORT [--screenshots DIR] [--paused-model ID]
+                                     [--phim PATH --data DIR]
 
 With --paused-model (a catalog model whose provider id the service's simulator refuses: phim up
-with PHIM_SIMULATOR_PAUSED_MODELS), a create from the studio is refused and the picker greys that
-model in Phim's words (the provider's own are for operators); without it that step is skipped.
+with PHIM_SIMULATOR_PAUSED_MODELS), a video from the studio fails on its card once the provider
+refuses it, and the picker greys that model in Phim's words (the provider's own are for
+operators); without it that step is skipped.
+
+With --phim and --data (the binary and the data directory of the running service), the queue step
+makes an administrator (`phim users create --admin`), lowers the provider queue's limit to one
+create per 10 s (PUT /api/v1/admin/queue/limits) so the demo account's videos queue, checks the
+cards' places and waits as they move, and both cancels; it puts the limit back to 1,000 at the
+end. Without them that step is skipped.
 
 Each step prints one line and saves a PNG; the run ends with "N passed, N failed" (", N skipped"
 when a step could not be checked against this server, each with its reason) and exits non-zero on
@@ -14,11 +22,13 @@ any failure. Needs Debian's chromium and chromium-driver and PyPI's selenium. Th
 elements by ids, data-testid and data-action, never by wording; words are compared with the values
 in public/i18n/*.json, and models, options and prices with GET /api/v1/models (the catalog: the
 page learns them nowhere else). The demo account (demo@phim.local, 100,000 credits) makes the
-videos with the cheapest options: at most nine creates (under the ten a minute an account may
-start), about 25,000 credits a run (a Grok Imagine video, a Veo 3.1 Lite one, a slow one, a ×2 batch
-and an image-to-video; the failed and refused ones are refunded).
+videos with the cheapest options, about 35,000 credits a run (a Grok Imagine video, a Veo 3.1 Lite
+one, a slow one, a ×2 batch, an image-to-video and the queue step's three; the failed, refused and
+canceled-while-queued ones are refunded), more creates a minute than an account may start by
+default: run it with PHIM_CREATES_PER_MINUTE raised, as Tests/run.sh does.
 """
 import argparse
+import datetime
 import json
 import os
 import secrets
@@ -36,7 +46,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_support import PAGE_SHOWN_JS, Failed, Skipped, chrome, expect, load_words, run_steps, summary  # noqa: E402
+from browser_support import PAGE_SHOWN_JS, Failed, Skipped, chrome, expect, http, load_words, make_admin, run_steps, summary  # noqa: E402
 
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
@@ -374,8 +384,9 @@ SHOW_OPTION = """var o = document.querySelector('.model-option[data-model="' + a
 
 
 def step_paused(b, state):
-    """A model the provider refuses: a create from the studio is refused with the server's words, the
-    picker is read again and greys the model in Phim's words, and it cannot be sent."""
+    """A model the provider refuses: the create is queued at once, the video then fails on its card
+    with the server's words (refunded), the picker is read again and greys the model in Phim's
+    words, and it cannot be sent."""
     model_id = state.get("paused_model")
     if not model_id:
         raise Skipped("no paused model in this run (start phim up with PHIM_SIMULATOR_PAUSED_MODELS=<provider id> "
@@ -389,13 +400,23 @@ def step_paused(b, state):
         box.clear()
         box.send_keys("Đèn lồng trôi trên sông Hoài lúc chiều tối")
         b.wait(lambda: b.find("#submit").is_enabled(), message=f"{model_id} cannot be sent before the provider refused it")
+        before = set(b.card_ids())
         b.find("#submit").click()
-        b.wait(lambda: b.shown("#composer-error"), message="the refused create shows no error")
+        video_id = b.wait(lambda: next((i for i in b.card_ids() if i not in before), None),
+                          message=f"the create made no card ({b.text('#composer-error-text')!r})")
+        expect(not b.shown("#composer-error"), f"the create was refused at once: {b.text('#composer-error-text')!r}")
+        b.wait_status(video_id, {"failed"})
+        video = b.api(f"/api/v1/videos/{video_id}")
+        failure = video.get("failure") or {}
+        expect(failure.get("code") == "model_unavailable" and video.get("credits_refunded") is True,
+               f"the refused video failed with {failure} (refunded: {video.get('credits_refunded')})")
+        shown = b.text(f"#video-{video_id} .failure-message")
+        expect(shown == failure.get("message") and "temporarily paused" not in shown,
+               f"the card reads {shown!r} (Phim's words, not the provider's: {failure.get('message')!r})")
+        expect(b.text(f"#video-{video_id} .refunded") == VI["card.refunded"], "the refused card does not say the credits came back")
         fresh = b.api("/api/v1/models")
         model = next(m for m in fresh["models"] if m["id"] == model_id)
         expect(model["available"] is False, f"the server did not mark {model_id} unavailable after the provider refused it")
-        error = b.text("#composer-error-text")
-        expect(model_id in error and "temporarily paused" not in error, f"the error reads {error!r} (Phim's words, not the provider's)")
         # Still chosen, it cannot be sent, and the composer says why.
         b.wait(lambda: not b.find("#submit").is_enabled() and b.shown("#blocked"), message="the paused model can still be sent")
         expect(b.text("#blocked") == words(VI, "composer.model_unavailable_plain", name=model["name"]),
@@ -567,7 +588,7 @@ def step_text_to_video(b, state):
     video_id = b.submit("Một chiếc thuyền giấy trôi trên vũng nước lúc hoàng hôn, máy quay chậm", model=MARKET,
                         duration=str(state["models"][MARKET]["durations"][0]), aspect="16:9", resolution="480p")
     state["t2v"] = video_id
-    expect(b.card_status(video_id) in ("submitting", "pending", "processing", "completed"), f"odd first status {b.card_status(video_id)}")
+    expect(b.card_status(video_id) in ("queued", "submitting", "pending", "processing", "completed"), f"odd first status {b.card_status(video_id)}")
     expect_card(b, state, video_id, MARKET, state["models"][MARKET]["durations"][0], "16:9", "480p", True)
     src = b.wait_video(video_id)
     expect(b.js("return window.__phimNoReload") == "still here", "the page reloaded while the video was made")
@@ -731,8 +752,10 @@ def step_drop_crop(b, state):
         b.driver.set_window_size(1280, 900)
     # What is uploaded is the cropped picture, in the frame chosen.
     video_id = b.submit("Một chú mèo nhìn ra cửa sổ, khung vuông", model=MARKET, aspect="1:1", resolution="480p")
-    expect(b.card(video_id).get_attribute("data-mode") == "image_to_video", "the dropped image did not make an image-to-video")
-    expect(b.card(video_id).get_attribute("data-aspect") == "1:1", "the card is not a 1:1 one")
+    # One read: the card is drawn anew as its status moves (queued, then sent).
+    mode, aspect = b.js("var c = document.getElementById('video-' + arguments[0]); return [c.dataset.mode, c.dataset.aspect];", video_id)
+    expect(mode == "image_to_video", "the dropped image did not make an image-to-video")
+    expect(aspect == "1:1", "the card is not a 1:1 one")
     image_url = b.api(f"/api/v1/videos/{video_id}")["image_url"]
     uploaded = b.driver.execute_async_script("""var done = arguments[arguments.length - 1], i = new Image();
         i.onload = function () { done([i.naturalWidth, i.naturalHeight]); }; i.onerror = function () { done(null); }; i.src = arguments[0];""", image_url)
@@ -895,6 +918,184 @@ def step_share(b, state):
     expect(status == 404, f"after stopping, the public page answered {status}")
 
 
+SENT = ("submitting", "pending", "processing")
+
+
+def set_queue_limit(b, state, per_10s, reason):
+    cookies = state["admin_cookies"]
+    status, answer, _ = http(b.base, "PUT", "/api/v1/admin/queue/limits", {"creates_per_10s": per_10s, "reason": reason},
+                             headers={"X-CSRF-Token": urllib.parse.unquote(cookies.get("phim_csrf", ""))}, cookies=cookies)
+    expect(status == 200, f"setting the queue's limit to {per_10s} answered {status} {answer}")
+
+
+def rough_wait(table, seconds):
+    """The card's rough wait, rounded as cards.js rounds it: to 5 s under a minute, then minutes, then hours."""
+    whole = max(0, int(seconds))
+    if whole == 0:
+        return table["card.wait_soon"]
+    fives = -(-whole // 5) * 5
+    if fives < 60:
+        return words(table, "card.wait_seconds", seconds=fives)
+    if whole < 3570:
+        return words(table, "card.wait_minutes", minutes=max(1, int(whole / 60 + 0.5)))
+    return words(table, "card.wait_hours", hours=int(whole / 3600 + 0.5))
+
+
+def expected_queue(position, wait):
+    """'Đang xếp hàng · thứ 3 · khoảng 20 giây' (Vietnamese has one ordinal form)."""
+    return words(VI, "card.queued", status=VI["status.queued"], place=words(VI, "card.ordinal_other", n=position), wait=rough_wait(VI, wait))
+
+
+def seconds_of(iso):
+    """Unix seconds of the API's '2026-12-07T02:50:09.553Z'."""
+    return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def queue_line(b, video_id):
+    return b.js("""var c = document.getElementById('video-' + arguments[0]);
+        var q = c && c.querySelector('[data-testid=queue-text]');
+        if (!q) return null;
+        return {text: q.textContent, status: c.dataset.status, position: q.dataset.position ? Number(q.dataset.position) : null,
+                wait: q.dataset.wait ? Number(q.dataset.wait) : null, overflow: q.parentNode.scrollWidth > q.parentNode.clientWidth + 1};""", video_id)
+
+
+def shot_at_phone(b, name, css, above=110):
+    """A screenshot at 390×844 with the element near the top of the screen (the composer covers the bottom)."""
+    b.driver.set_window_size(390, 844)
+    try:
+        b.js("var e = document.querySelector(arguments[0]); window.scrollTo(0, e.getBoundingClientRect().top + window.scrollY - arguments[1]);", css, above)
+        expect(b.shown(css), f"{name}: {css} is not shown on a phone")
+        time.sleep(0.3)
+        width = b.js("return [document.documentElement.scrollWidth, window.innerWidth];")
+        expect(width[0] <= width[1], f"{name}: the phone page scrolls sideways {width}")
+        b.shot(name)
+    finally:
+        b.driver.set_window_size(1280, 900)
+
+
+def click_card(b, video_id, css):
+    """Clicks an element of a card, found again if a live update drew the card anew meanwhile."""
+    def attempt():
+        element = b.card(video_id, css)
+        if element is None:
+            return None
+        center(b, element).click()
+        return True
+    b.wait(attempt, message=f"could not click {css} on the card of {video_id}")
+
+
+def step_queue(b, state):
+    """With the provider queue lowered to one create per 10 s, four videos queue: the last card says
+    its place and rough wait as the API does, and they move without a reload; canceling a queued one
+    refunds at once (the header's balance rises by its price); canceling a sent one first says that
+    the provider cannot stop it, then refunds nothing, the card steps aside, and the video still arrives."""
+    if not (state.get("phim") and state.get("data")):
+        raise Skipped("no --phim and --data: the queue step needs an administrator to lower the queue's limit")
+    if "admin_cookies" not in state:
+        state["admin_cookies"] = make_admin(state["phim"], state["data"], b.base)[3]
+    grok = state["models"][MARKET]
+    seconds = grok["durations"][0]
+    options = {"model": MARKET, "duration": str(seconds), "aspect": "16:9", "resolution": "480p"}
+    price = catalog_price(grok, seconds, "480p", True)
+    b.js("window.__phimNoReload = 'queue';")
+    set_queue_limit(b, state, 1, "e2e: a queue for the studio's cards")
+    try:
+        tag = secrets.token_hex(3)
+        slow = b.submit(f"Sương sớm trên ruộng bậc thang #slow {tag}", **options)
+        state["queue_slow"] = slow
+        made = [b.submit(f"Hàng đợi {n}: thuyền thúng trên biển Mũi Né {tag}", **options) for n in (1, 2, 3)]
+        last = made[-1]
+
+        # The last card says where it stands, as the gallery's API says it (both read again until they agree).
+        def agreed():
+            line = queue_line(b, last)
+            video = next((v for v in (b.api("/api/v1/videos?limit=10") or {}).get("data", []) if v["id"] == last), {})
+            if line and line["position"] and (video.get("queue_position"), video.get("estimated_start_seconds")) == (line["position"], line["wait"]):
+                return line
+            return None
+        first = b.wait(agreed, message=f"the queued card's place never matched the API's ({queue_line(b, last)})")
+        expect(first["status"] == "queued" and b.text(f"#video-{last} [data-testid=status]") == VI["status.queued"],
+               f"the queued card's badge reads {b.text(f'#video-{last} [data-testid=status]')!r}")
+        expect(first["position"] >= 2, f"the fourth video of a queue sending one per 10 s is only {first['position']}")
+        expect(first["text"] == expected_queue(first["position"], first["wait"]),
+               f"the queued card reads {first['text']!r}, expected {expected_queue(first['position'], first['wait'])!r}")
+        expect(first["wait"] >= 10 * (first["position"] - 1), f"{first['position']} in a queue of one per 10 s waits only {first['wait']} s")
+        expect(not first["overflow"], "the queue line overflows its card")
+        cancel = b.text(f'#video-{last} [data-action="cancel"]')
+        expect(cancel == VI["card.cancel_refund"], f"the queued card's cancel reads {cancel!r}")
+        b.js("document.getElementById('video-' + arguments[0]).scrollIntoView({block: 'center'});", last)
+        b.shot("04e-queued")
+        shot_at_phone(b, "04e-queued-phone", f"#video-{last}")
+
+        # The queue moves: the place changes on the card, live, without a reload.
+        moved = b.wait(lambda: (lambda line: line if line and line["position"] and line["position"] < first["position"] else None)(queue_line(b, last)),
+                       seconds=25, message=f"the queued card's place did not move from {first['position']} ({queue_line(b, last)})")
+        expect(moved["text"] == expected_queue(moved["position"], moved["wait"]), f"after moving the card reads {moved['text']!r}")
+        expect(b.js("return window.__phimNoReload") == "queue", "the page reloaded while the queue moved")
+
+        # Once sent, a card counts its running time from the send: its time in the queue is not generation.
+        def sent_and_running():
+            line = running_line(b, made[0])
+            video = next((v for v in (b.api("/api/v1/videos?limit=10") or {}).get("data", []) if v["id"] == made[0]), {})
+            return (line, video, time.time()) if line and video.get("sent_at") and video["status"] in SENT else None
+        line, video, now = b.wait(sent_and_running, seconds=25, message=f"the first queued video never showed as sent ({b.card_status(made[0])})")
+        queued_for = seconds_of(video["sent_at"]) - seconds_of(video["created_at"])
+        expect(queued_for >= 3, f"the first queued video waited only {queued_for:.1f} s in a queue of one per 10 s")
+        expect(line["elapsed"] <= now - seconds_of(video["sent_at"]) + 1.5,
+               f"the sent card counts {line['elapsed']} s, {now - seconds_of(video['sent_at']):.1f} s after its send (its queue time counted as running)")
+
+        # Cancel while queued: canceled and refunded at once, the header's balance rises by its price.
+        available = b.balance()[0]
+        click_card(b, last, '[data-action="cancel"]')
+        b.wait_status(last, {"canceled"}, UI_TIMEOUT)
+        expect(b.text(f"#video-{last} .refunded") == VI["card.refunded"], "the canceled queued card does not say the credits came back")
+        b.wait(lambda: b.balance()[0] == available + price, message=f"the balance did not rise by {price}: {available} -> {b.balance()[0]}")
+        video = b.api(f"/api/v1/videos/{last}")
+        expect(video["status"] == "canceled" and video["credits_refunded"] is True and video["sent_at"] is None, f"the canceled video: {video}")
+
+        # Cancel once sent: it asks first and says what it costs.
+        b.wait_status(slow, set(SENT), seconds=30)
+        ask = b.wait(lambda: b.text(f'#video-{slow} [data-action="ask-stop"]'), message="the sent card has no cancel")
+        expect(ask == VI["card.cancel"], f"the sent card's cancel reads {ask!r}")
+        click_card(b, slow, '[data-action="ask-stop"]')
+        question = f"#video-{slow} [data-testid=confirm-stop]"
+        b.wait(lambda: b.shown(question), message="cancel on a sent video did not ask first")
+        expect(b.text(question + " .confirm-question") == VI["card.confirm_stop"], f"the question reads {b.text(question + ' .confirm-question')!r}")
+        expect(not b.shown(f"#video-{slow} .card-actions"), "the card's buttons stay beside the question")
+        b.shot("04e-stop-confirm")
+        shot_at_phone(b, "04e-stop-confirm-phone", question, above=190)
+        click_card(b, slow, '[data-action="keep-waiting"]')
+        expect(not b.shown(question) and b.card(slow, "[data-testid=stopped-waiting]") is None, "'keep waiting' did not keep the card as it was")
+        available = b.balance()[0]
+        click_card(b, slow, '[data-action="ask-stop"]')
+        b.wait(lambda: b.shown(question), message="the question did not show again")
+        click_card(b, slow, '[data-action="confirm-stop"]')
+        b.wait(lambda: b.card(slow, "[data-testid=stopped-waiting]"), message="stopping the wait did not set the card aside")
+        expect(b.text(f"#video-{slow} [data-testid=stopped-waiting]") == VI["card.stopped_waiting"],
+               f"the set-aside card reads {b.text(f'#video-{slow} [data-testid=stopped-waiting]')!r}")
+        video = b.api(f"/api/v1/videos/{slow}")
+        expect(video["stopped_waiting"] is True and video["status"] in SENT and video["credits_refunded"] is False, f"after stopping the wait: {video}")
+        toast = b.wait(lambda: next((t.text for t in b.all("#toasts .alert-text") if t.text == VI["toast.stopped_waiting"]), None),
+                       message=f"no toast says the wait stopped without a refund: {[t.text for t in b.all('#toasts .alert-text')]}")
+        b.js("document.querySelectorAll('#toasts .alert-close').forEach(function (c) { c.click(); });")  # for the screenshot
+        b.js("document.getElementById('video-' + arguments[0]).scrollIntoView({block: 'center'});", slow)
+        time.sleep(0.3)
+        b.shot("04e-stopped-waiting")
+        shot_at_phone(b, "04e-stopped-waiting-phone", f"#video-{slow}")
+        # Nothing comes back, and the video still arrives, charged, like any other.
+        b.wait_video(slow, seconds=60)
+        video = b.api(f"/api/v1/videos/{slow}")
+        expect(video["status"] == "completed" and video["credits_refunded"] is False, f"the video that was not waited for: {video}")
+        expect(b.balance()[0] == available, f"stopping the wait moved the balance: {available} -> {b.balance()[0]}")
+        expect(b.js("return window.__phimNoReload") == "queue", "the page reloaded")
+        b.js("document.getElementById('video-' + arguments[0]).scrollIntoView({block: 'center'});", slow)
+        b.shot("04e-arrived")
+    finally:
+        set_queue_limit(b, state, 1000, "e2e: the queue's limit back after the studio's queue step")
+    for video_id in made[:-1]:
+        b.wait_status(video_id, {"completed"}, seconds=JOB_TIMEOUT)
+
+
 def step_fail_refund(b, state):
     # Start from a header in step with the server (the earlier videos have settled by now).
     me = b.wait(lambda: b.api("/api/v1/me"), message="could not read /api/v1/me")
@@ -975,6 +1176,20 @@ def step_delete(b, state):
     expect(b.card_status(video_id) is None, "the deleted video came back after a reload")
 
 
+# A queued video drawn by the studio's own modules at a given place and wait, read, then taken out.
+QUEUED_VIDEO = """var done = arguments[arguments.length - 1], position = arguments[0], wait = arguments[1];
+    import('/js/studio/feed.js').then(function (feed) {
+      var id = 'e2e-queued-' + position + '-' + wait;
+      feed.applyVideo({id: id, status: 'queued', mode: 'text_to_video', model: 'grok-imagine', prompt: 'e2e: a queued video',
+                       aspect_ratio: '16:9', duration: 6, resolution: '480p', audio: true, price_credits: 3400, queue_position: position,
+                       estimated_start_seconds: wait, created_at: '2020-01-02T03:04:05Z', updated_at: '2020-01-02T03:04:05Z'}, 'end');
+      var card = document.getElementById('video-' + id);
+      var text = card && card.querySelector('[data-testid=queue-text]').textContent;
+      if (card) card.remove();
+      done(text);
+    }, function (error) { done('import failed: ' + error); });"""
+
+
 def step_english(b, state):
     b.find('[data-testid="lang-en"]').click()
     b.wait(lambda: b.js("return document.documentElement.lang") == "en", message="the language switch did not turn the page English")
@@ -1006,6 +1221,14 @@ def step_english(b, state):
     if state.get("t2v"):
         expect(b.text(f"#video-{state['t2v']} [data-testid=sound-mark]") is not None
                and b.card(state["t2v"], "[data-testid=sound-mark]").get_attribute("title") == EN["card.sound_on"], "the card's sound mark is not English")
+    # A queued card in English: "Queued · 3rd · about 20 s".
+    for position, wait, ordinal, rough in ((3, 20, "card.ordinal_few", words(EN, "card.wait_seconds", seconds=20)),
+                                           (1, 0, "card.ordinal_one", EN["card.wait_soon"]),
+                                           (2, 95, "card.ordinal_two", words(EN, "card.wait_minutes", minutes=2)),
+                                           (11, 3600, "card.ordinal_other", words(EN, "card.wait_hours", hours=1))):
+        expected = words(EN, "card.queued", status=EN["status.queued"], place=words(EN, ordinal, n=position), wait=rough)
+        shown = b.driver.execute_async_script(QUEUED_VIDEO, position, wait)
+        expect(shown == expected, f"a queued card {position}, {wait} s reads {shown!r} in English, expected {expected!r}")
     b.driver.refresh()
     b.wait_gallery()
     expect(b.js("return document.documentElement.lang") == "en", "after a reload the page is not English any more")
@@ -1087,8 +1310,6 @@ def step_console(b, state):
     # Answers the browser logs as failed loads on purpose: not signed in yet (401 on /me), the wrong password.
     expected = ("/api/v1/me - Failed to load resource: the server responded with a status of 401",
                 "/api/v1/auth/login - Failed to load resource: the server responded with a status of 401")
-    if state.get("paused_model"):
-        expected += ("/api/v1/videos - Failed to load resource: the server responded with a status of 503",)  # the paused model, on purpose
     errors = [entry["message"] for entry in b.console if entry.get("level") == "SEVERE" and not any(text in entry["message"] for text in expected)]
     expect(not errors, "console errors: " + json.dumps(errors)[:1200])
 
@@ -1101,12 +1322,13 @@ STEPS = [
     ("03a-old-video", "an old Sora video's card names it from the catalog's withdrawn models ('Sora 2'); the picker never offers one", step_old_video),
     ("03b-options", "the composer offers the chosen model's options only (Veo: no 1:1, one length; Grok: sound always), keeps what still applies, the price follows, the prompt limit is the model's", step_options),
     ("03c-styles", "style chips add their words to the prompt and take them out again", step_styles),
-    ("03d-paused", "a create refused with model_unavailable shows the server's words; the picker, read again, greys the model with the provider's reason", step_paused),
+    ("03d-paused", "a video the provider refuses (model_unavailable) fails on its card in the server's words, refunded; the picker, read again, greys the model", step_paused),
     ("04-text-to-video", "a Grok Imagine (Market) text-to-video completes without a reload and plays; its card names the model, ratio, length, resolution and sound", step_text_to_video),
     ("04a-veo", "a Veo 3.1 Lite video (7,000) is made with Veo's options and named on its card", step_veo),
     ("04b-running", "a running card shows elapsed time against the model's typical time, never a percentage; past it, 'longer than usual'; at phone width too", step_running),
     ("04c-batch", "×2 shows twice the price, makes two cards at once, both complete and play from their media_url", step_batch),
     ("04d-share", "share shows the link (kept after a reload), the public page plays, stop sharing makes it 404", step_share),
+    ("04e-queue", "queued cards say their place and wait ('Đang xếp hàng · thứ 3 · khoảng 20 giây') and move live; a queued cancel refunds at once, a sent one asks first, refunds nothing and the video still arrives", step_queue),
     ("05-image", "a picked PNG shows as a preview (no note when it fits the frame) and can be taken away", step_image_to_video),
     ("05b-drop-crop", "a dropped 4:3 image is attached, the frame mismatch is shown, 'crop to frame' makes 16:9, 9:16 then 1:1, the crop is uploaded and the image-to-video completes", step_drop_crop),
     ("06-fail-refund", "a #fail video shows its reason, 'credits refunded', the balance comes back, and 'try again' brings back its model and options", step_fail_refund),
@@ -1126,9 +1348,12 @@ def main():
     parser.add_argument("--screenshots", default=os.path.join(tempfile.gettempdir(), "phim-browser-screenshots"))
     parser.add_argument("--only", help="comma-separated step prefixes to run (for debugging)")
     parser.add_argument("--paused-model", help="a catalog model whose provider id the service's simulator refuses (PHIM_SIMULATOR_PAUSED_MODELS)")
+    parser.add_argument("--phim", help="the phim binary of the running service (with --data: the queue step makes an administrator)")
+    parser.add_argument("--data", help="the running service's data directory")
     options = parser.parse_args()
     browser = Browser(options.base_url, options.screenshots)
-    state = {"work": tempfile.mkdtemp(prefix="phim-browser-"), "paused_model": options.paused_model}
+    state = {"work": tempfile.mkdtemp(prefix="phim-browser-"), "paused_model": options.paused_model,
+             "phim": options.phim, "data": options.data}
     try:
         passed, failed, skipped = run_steps(browser, STEPS, state, options.only)
     finally:

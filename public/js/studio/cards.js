@@ -5,8 +5,13 @@ const P = window.Phim;
 const { t, el, setText, setAttr } = P;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const UNFINISHED = ["submitting", "pending", "processing"];
-const STATUSES = ["submitting", "pending", "processing", "completed", "failed", "canceled"];
+// Sent: the provider has the task (Kie cannot stop it). Queued: still in Phim's queue, nothing sent.
+const SENT = ["submitting", "pending", "processing"];
+const UNFINISHED = ["queued"].concat(SENT);
+const STATUSES = ["queued", "submitting", "pending", "processing", "completed", "failed", "canceled"];
+// "3rd" in English, "thứ 3" in Vietnamese: the language's ordinal rule picks the key.
+const ORDINALS = { one: "card.ordinal_one", two: "card.ordinal_two", few: "card.ordinal_few", other: "card.ordinal_other" };
+const HOURGLASS = ["M7 3h10", "M7 21h10", "M8 3c0 5 8 5 8 9s-8 4-8 9", "M16 3c0 5-8 5-8 9s8 4 8 9"];
 // Old (Sora) videos name a quality where newer ones name a resolution ("720p", shown as it is).
 const RESOLUTIONS = { standard: "card.resolution_standard", high: "card.resolution_high" };
 const SPEAKER = "M4 9h4l5-4v14l-5-4H4z";
@@ -14,6 +19,9 @@ const WAVES = "M16.5 8.5a5 5 0 0 1 0 7";
 const MUTED = "M16 9l5 6 M21 9l-5 6";
 
 export const isUnfinished = (video) => UNFINISHED.includes(video.status);
+export const isSent = (video) => SENT.includes(video.status);
+// A sent video its owner stopped waiting for: one line until it finishes (it still arrives).
+export const isSetAside = (video) => isSent(video) && video.stopped_waiting === true;
 
 function labelled(tag, className, key, params) {
   return setText(el(tag, className), key, params);
@@ -62,13 +70,15 @@ function renderMedia(video) {
   } else if (video.status === "canceled") {
     media.appendChild(mediaState("media-canceled", ["M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z", "M6.5 17.5l11-11"]));
   } else {
-    const working = el("div", "media-state media-working", { "aria-hidden": "true" });
+    const queued = video.status === "queued";
+    const working = el("div", "media-state media-working" + (queued ? " media-queued" : ""), { "aria-hidden": "true" });
     if (video.image_url) {
       const reference = el("img", "media-reference", { alt: "" });
       reference.src = video.image_url;
       working.appendChild(reference);
     }
-    working.appendChild(el("span", "spinner large"));
+    // Waiting in the queue is not generating yet: an hourglass, not the spinner.
+    working.appendChild(queued ? P.icon(HOURGLASS, 36) : el("span", "spinner large"));
     media.appendChild(working);
   }
   return box;
@@ -181,7 +191,8 @@ function updateRunning(row, video) {
   const progress = Math.max(0, Math.min(100, Math.round(Number(video.progress) || 0)));
   const model = M.find(video.model);
   const typical = model && model.typical_seconds > 0 ? model.typical_seconds : null;
-  const started = Date.parse(video.created_at || "");
+  // Time in the queue is not generation time: count from the send when there is one.
+  const started = Date.parse(video.sent_at || video.created_at || "");
   const elapsed = started ? Math.max(0, (Date.now() - started) / 1000) : 0;
   const status = t("status." + (STATUSES.includes(video.status) ? video.status : "pending"));
   const over = typical !== null && elapsed > typical;
@@ -198,11 +209,84 @@ function updateRunning(row, video) {
   text.dataset.elapsed = String(Math.floor(elapsed));
 }
 
-export function renderCard(video) {
-  const card = el("article", "card", {
+// "thứ 3" / "3rd".
+function ordinal(position) {
+  let rule = "other";
+  try { rule = new Intl.PluralRules(P.language(), { type: "ordinal" }).select(position); } catch (error) { rule = "other"; }
+  return t(ORDINALS[rule] || ORDINALS.other, { n: position });
+}
+
+// A rough human wait: "khoảng 20 giây" (to 5 s), "khoảng 2 phút", "khoảng 1 giờ"; "sắp được gửi" at 0.
+export function roughWait(seconds) {
+  const whole = Math.max(0, Math.round(Number(seconds) || 0));
+  if (whole === 0) return t("card.wait_soon");
+  const fives = Math.ceil(whole / 5) * 5;
+  if (fives < 60) return t("card.wait_seconds", { seconds: fives });
+  if (whole < 3570) return t("card.wait_minutes", { minutes: Math.max(1, Math.round(whole / 60)) });
+  return t("card.wait_hours", { hours: Math.round(whole / 3600) });
+}
+
+// The line under a queued video: its place in Phim's queue and a rough wait, moved by the change feed.
+function renderQueue(video) {
+  const row = el("div", "queue-row", { "data-testid": "queue" });
+  row.appendChild(P.icon(HOURGLASS, 14));
+  row.appendChild(el("span", "queue-text", { "data-testid": "queue-text" }));
+  setAttr(row, "title", "card.queue_hint");
+  updateQueue(row, video);
+  return row;
+}
+
+function updateQueue(row, video) {
+  const text = row.querySelector(".queue-text");
+  const position = Number(video.queue_position);
+  if (position >= 1) {
+    setText(text, "card.queued", { status: t("status.queued"), place: ordinal(position), wait: roughWait(video.estimated_start_seconds) });
+    text.dataset.position = String(position);
+    text.dataset.wait = String(Math.max(0, Number(video.estimated_start_seconds) || 0));
+  } else {
+    setText(text, "status.queued");
+    delete text.dataset.position;
+    delete text.dataset.wait;
+  }
+}
+
+function cardShell(video, className) {
+  return el("article", className, {
     id: "video-" + video.id, "data-id": video.id, "data-status": video.status, "data-mode": video.mode || "",
     "data-model": video.model || "", "data-aspect": video.aspect_ratio || "", "data-testid": "video-card"
   });
+}
+
+// A sent video the person stopped waiting for: one line (what it was, that it will still come).
+function renderSetAside(video) {
+  const card = cardShell(video, "card card-set-aside");
+  card.dataset.stoppedWaiting = "true";
+  const body = el("div", "card-body");
+  const line = el("p", "set-aside-note", { "data-testid": "stopped-waiting" });
+  line.appendChild(P.icon(HOURGLASS, 14));
+  line.appendChild(labelled("span", "set-aside-text", "card.stopped_waiting"));
+  body.appendChild(line);
+  const prompt = el("p", "prompt set-aside-prompt", { "data-testid": "prompt" });
+  prompt.textContent = video.prompt || "";
+  body.appendChild(prompt);
+  body.appendChild(renderSpecs(video));
+  card.appendChild(body);
+  return card;
+}
+
+// A question asked in place of the card's buttons (hidden until asked): the words, a way back, the act.
+function question(testid, className, key, back, act) {
+  const row = el("div", "confirm-row" + className, { "data-testid": testid, role: "group" });
+  row.hidden = true;
+  row.appendChild(labelled("span", "confirm-question", key));
+  row.appendChild(actionButton(back[0], back[1]));
+  row.appendChild(actionButton(act[0], act[1], "danger-solid"));
+  return row;
+}
+
+export function renderCard(video) {
+  if (isSetAside(video)) return renderSetAside(video);
+  const card = cardShell(video, "card");
   card.appendChild(renderMedia(video));
   const body = el("div", "card-body");
 
@@ -212,7 +296,8 @@ export function renderCard(video) {
   if (video.created_at) meta.appendChild(P.timeElement(video.created_at));
   body.appendChild(meta);
 
-  if (isUnfinished(video)) body.appendChild(renderRunning(video));
+  if (video.status === "queued") body.appendChild(renderQueue(video));
+  else if (isSent(video)) body.appendChild(renderRunning(video));
 
   const prompt = el("p", "prompt", { "data-testid": "prompt" });
   prompt.textContent = video.prompt || "";
@@ -252,26 +337,30 @@ export function renderCard(video) {
     actions.appendChild(setText(download, "card.download"));
     if (!video.share_url) actions.appendChild(actionButton("share", "card.share"));
   }
-  if (video.status === "pending") actions.appendChild(actionButton("cancel", "card.cancel"));
+  // Cancel says what it costs: queued, it refunds at once; sent, it asks first (see confirm-stop).
+  if (video.status === "queued") actions.appendChild(actionButton("cancel", "card.cancel_refund"));
+  if (isSent(video)) actions.appendChild(actionButton("ask-stop", "card.cancel"));
   if (video.status === "failed" || video.status === "canceled") actions.appendChild(actionButton("retry", "card.retry"));
   actions.appendChild(actionButton("delete", "card.delete", "ghost danger push-end"));
   body.appendChild(actions);
 
-  const confirm = el("div", "confirm-row", { "data-testid": "confirm-delete", role: "group" });
-  confirm.hidden = true;
-  confirm.appendChild(labelled("span", "confirm-question", "card.confirm_delete"));
-  confirm.appendChild(actionButton("keep", "card.keep"));
-  confirm.appendChild(actionButton("confirm-delete", "card.delete", "danger-solid"));
-  body.appendChild(confirm);
+  body.appendChild(question("confirm-delete", "", "card.confirm_delete", ["keep", "card.keep"], ["confirm-delete", "card.delete"]));
+  if (isSent(video)) {
+    body.appendChild(question("confirm-stop", " confirm-stop", "card.confirm_stop", ["keep-waiting", "card.keep_waiting"], ["confirm-stop", "card.stop_waiting"]));
+  }
 
   card.appendChild(body);
   return card;
 }
 
-// Brings a running card's line up to date (elapsed time, the provider's figure if any).
+// Brings an unfinished card's line up to date: a queued one's place and wait, a running one's
+// elapsed time and the provider's figure if any.
 export function refreshRunning(card, video) {
+  if (!video) return;
+  const queue = card.querySelector(".queue-row");
+  if (queue && video.status === "queued") updateQueue(queue, video);
   const row = card.querySelector(".progress-row");
-  if (row && video && isUnfinished(video)) updateRunning(row, video);
+  if (row && isSent(video)) updateRunning(row, video);
 }
 
 // Names the cards' models again (the catalog arrived or changed language).

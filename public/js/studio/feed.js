@@ -47,9 +47,9 @@ function insertCard(card, item) {
   return true;
 }
 
-// What a card shows apart from its running line: a change here draws the card again.
+// What a card shows apart from its running or queue line: a change here draws the card again.
 function signature(item) {
-  return [item.status, item.video_url, item.image_url, item.prompt, item.price_credits, item.credits_refunded, item.model,
+  return [item.status, item.stopped_waiting, item.video_url, item.image_url, item.prompt, item.price_credits, item.credits_refunded, item.model,
           item.aspect_ratio, item.duration, item.resolution, item.audio, item.failure ? item.failure.message : "", item.media_url,
           item.expires_at, item.expired, item.share_url, item.share_views, item.embed_code].join("\u0001");
 }
@@ -76,10 +76,12 @@ export function applyVideo(item, mode) {
       fresh.classList.add("expanded");
       setText(fresh.querySelector(".prompt-toggle"), "card.less");
     }
-    const asking = card.querySelector(".confirm-row");
-    if (asking && !asking.hidden) {
+    // A question left open stays open while it still applies (a sent video's stop row goes once it finishes).
+    const asking = Array.prototype.find.call(card.querySelectorAll(".confirm-row"), (row) => !row.hidden);
+    const again = asking && fresh.querySelector('.confirm-row[data-testid="' + asking.dataset.testid + '"]');
+    if (again) {
       fresh.querySelector(".card-actions").hidden = true;
-      fresh.querySelector(".confirm-row").hidden = false;
+      again.hidden = false;
     }
     card.replaceWith(fresh);
     videos[item.id] = item;
@@ -166,11 +168,31 @@ function tickSoon() {
 
 // ---------------------------------------------------------------- Card actions
 
-function setConfirming(card, on) {
-  card.querySelector(".card-actions").hidden = on;
-  card.querySelector(".confirm-row").hidden = !on;
-  const target = card.querySelector(on ? '[data-action="keep"]' : '[data-action="delete"]');
+// Opens one of the card's questions (its data-testid) in place of its buttons, or closes them
+// (null); the button of action `focus` takes the focus.
+function setAsking(card, question, focus) {
+  card.querySelector(".card-actions").hidden = !!question;
+  card.querySelectorAll(".confirm-row").forEach((row) => { row.hidden = row.dataset.testid !== question; });
+  const target = card.querySelector('[data-action="' + focus + '"]');
   if (target) target.focus();
+}
+
+// Cancel: a queued video is canceled and refunded at once; a sent one only stops being waited
+// for (the provider still makes and bills it). The answer says which happened.
+function cancelVideo(card, button, id) {
+  const wasQueued = !!videos[id] && videos[id].status === "queued";
+  button.disabled = true;
+  P.api("POST", "/videos/" + encodeURIComponent(id) + "/cancel").then((item) => {
+    applyVideo(item, "live");
+    if (item && item.status === "canceled") P.toast("success", t("toast.canceled"));
+    // Sent between the click and the cancel: nothing refunded, and the person must know it.
+    else if (item && item.stopped_waiting) P.toast("info", t(wasQueued ? "toast.sent_before_cancel" : "toast.stopped_waiting"));
+    P.refreshMe().catch(() => {});
+  }, (error) => {
+    button.disabled = false;
+    P.showError(error);
+    P.api("GET", "/videos/" + encodeURIComponent(id)).then((item) => applyVideo(item, "live"), () => {});
+  });
 }
 
 // Called with a video whose "try again" was pressed.
@@ -181,8 +203,11 @@ const ACTIONS = {
     const expanded = card.classList.toggle("expanded");
     setText(button, expanded ? "card.less" : "card.more");
   },
-  delete(card) { setConfirming(card, true); },
-  keep(card) { setConfirming(card, false); },
+  delete(card) { setAsking(card, "confirm-delete", "keep"); },
+  keep(card) { setAsking(card, null, "delete"); },
+  "ask-stop"(card) { setAsking(card, "confirm-stop", "keep-waiting"); },
+  "keep-waiting"(card) { setAsking(card, null, "ask-stop"); },
+  "confirm-stop"(card, button, id) { cancelVideo(card, button, id); },
   "confirm-delete"(card, button, id) {
     button.disabled = true;
     P.api("DELETE", "/videos/" + encodeURIComponent(id)).then(() => {
@@ -194,18 +219,7 @@ const ACTIONS = {
       P.showError(error);
     });
   },
-  cancel(card, button, id) {
-    button.disabled = true;
-    P.api("POST", "/videos/" + encodeURIComponent(id) + "/cancel").then((item) => {
-      applyVideo(item, "live");
-      P.toast("success", t("toast.canceled"));
-      P.refreshMe().catch(() => {});
-    }, (error) => {
-      button.disabled = false;
-      P.showError(error);
-      P.api("GET", "/videos/" + encodeURIComponent(id)).then((item) => applyVideo(item, "live"), () => {});
-    });
-  },
+  cancel(card, button, id) { cancelVideo(card, button, id); },
   retry(card, button, id) { onRetry(videos[id]); },
   share(card, button, id) {
     button.disabled = true;
@@ -297,6 +311,7 @@ function poll() {
     const changed = (changes.videos || []).length + (changes.deleted || []).length;
     (changes.videos || []).forEach((item) => applyVideo(item, "live"));
     (changes.deleted || []).forEach(removeVideo);
+    (changes.queue || []).forEach(applyPlace);
     if (changed > 0) return P.refreshMe();
   }).catch((error) => {
     // A version the server no longer knows: start again from the first page.
@@ -305,6 +320,17 @@ function poll() {
     polling = false;
     schedulePoll();
   });
+}
+
+// A queued video's new place and wait (read by the server at every poll): its line moves in
+// place, the card is not drawn again.
+function applyPlace(place) {
+  const held = place && videos[place.id];
+  if (!held || held.status !== "queued") return;
+  const moved = Object.assign({}, held, { queue_position: place.queue_position, estimated_start_seconds: place.estimated_start_seconds });
+  videos[place.id] = moved;
+  const card = document.getElementById("video-" + place.id);
+  if (card) refreshRunning(card, moved);
 }
 
 // Starts the gallery again from the first page.
