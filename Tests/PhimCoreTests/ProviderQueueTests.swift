@@ -84,6 +84,7 @@ final class ProviderQueueTests: XCTestCase {
         world.clock.advance(1)
         let single = world.createVideo(light, prompt: "just one").bodyJSON!
         XCTAssertEqual(single["queue_position"]?.intValue, 1)
+        XCTAssertEqual(world.video(light, single["id"]!.stringValue!)?["queue_position"]?.intValue, 1, "a single read says it too")
         XCTAssertNotNil(single["estimated_start_seconds"]?.intValue)
         let heavyPlaces = try world.app.queue.places(userID: heavy.id, on: world.db)
         XCTAssertEqual(heavyPlaces.values.map(\.position).sorted().first, 2, "the heavy account's next is behind it")

@@ -108,7 +108,8 @@ enum VideoHandlers {
         let video = try Gallery(userID: try context.user.id).video(context.parameter("id"), on: context.db)
         let entries = try CreditLedger.entries(jobID: video.id, on: context.db)
         let writer = JSONWriter(capacity: 2048)
-        VideoJSON.object(video, language: context.language, sharing: VideoJSON.sharing(context), into: writer) { writer in
+        VideoJSON.object(video, language: context.language, sharing: VideoJSON.sharing(context),
+                         places: VideoJSON.places(for: [video], context), into: writer) { writer in
             writer.key("receipt")
             writer.value(.object([
                 ("price_credits", .int(video.priceCredits)), ("state", .string(video.holdState.rawValue)),
