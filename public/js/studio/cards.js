@@ -275,8 +275,9 @@ function renderSetAside(video) {
 }
 
 // A question asked in place of the card's buttons (hidden until asked): the words, a way back, the act.
-function question(testid, className, key, back, act) {
-  const row = el("div", "confirm-row" + className, { "data-testid": testid, role: "group" });
+// `modifier`: an extra class for the row, or null.
+function question(testid, modifier, key, back, act) {
+  const row = el("div", modifier ? "confirm-row " + modifier : "confirm-row", { "data-testid": testid, role: "group" });
   row.hidden = true;
   row.appendChild(labelled("span", "confirm-question", key));
   row.appendChild(actionButton(back[0], back[1]));
@@ -344,9 +345,9 @@ export function renderCard(video) {
   actions.appendChild(actionButton("delete", "card.delete", "ghost danger push-end"));
   body.appendChild(actions);
 
-  body.appendChild(question("confirm-delete", "", "card.confirm_delete", ["keep", "card.keep"], ["confirm-delete", "card.delete"]));
+  body.appendChild(question("confirm-delete", null, "card.confirm_delete", ["keep", "card.keep"], ["confirm-delete", "card.delete"]));
   if (isSent(video)) {
-    body.appendChild(question("confirm-stop", " confirm-stop", "card.confirm_stop", ["keep-waiting", "card.keep_waiting"], ["confirm-stop", "card.stop_waiting"]));
+    body.appendChild(question("confirm-stop", "confirm-stop", "card.confirm_stop", ["keep-waiting", "card.keep_waiting"], ["confirm-stop", "card.stop_waiting"]));
   }
 
   card.appendChild(body);
