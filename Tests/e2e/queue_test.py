@@ -206,7 +206,8 @@ def burst(args):
         stalled(phim, accounts)
         sigkill(phim, accounts)
     finally:
-        check("burst, stall, SIGKILL: phim up stops cleanly", phim.stop(), phim.tail())
+        stopped = phim.stop()
+        check("burst, stall, SIGKILL: phim up stops cleanly", stopped, "" if stopped else phim.tail())
 
 
 def stalled(phim, accounts):
@@ -321,7 +322,8 @@ def fairness_and_cancels(args):
         fairness(phim, admin)
         cancels(phim, admin)
     finally:
-        check("fairness, cancels: phim up stops cleanly", phim.stop(), phim.tail())
+        stopped = phim.stop()
+        check("fairness, cancels: phim up stops cleanly", stopped, "" if stopped else phim.tail())
 
 
 def fairness(phim, admin):
