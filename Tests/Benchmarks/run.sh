@@ -7,6 +7,8 @@
 #   BENCH_VAPOR=0 bash Tests/Benchmarks/run.sh   # without the Vapor version side by side
 #   BENCH_LOG_LEVELS=1 bash Tests/Benchmarks/run.sh   # only rows 16: the default log level
 #                                           # against LOG_LEVEL=warning (about 3 minutes)
+#   BENCH_CREATES=1 bash Tests/Benchmarks/run.sh   # only row 9: creates through the queue and
+#                                           # the dispatcher's drain, beside livez (about a minute)
 #
 # Steps: installs what it uses (wrk, nginx; Debian), times a clean release build of `phim` in a
 # new scratch folder (row 12) and runs every row from that build; builds the Vapor version (git
@@ -44,7 +46,7 @@ fi
 swift build -c release --product PhimBench --scratch-path "$scratch" 2>&1 | tail -1
 
 vapor_args=()
-if [ "${BENCH_VAPOR:-1}" = 1 ] && [ "${BENCH_LOG_LEVELS:-0}" = 0 ]; then
+if [ "${BENCH_VAPOR:-1}" = 1 ] && [ "${BENCH_LOG_LEVELS:-0}" = 0 ] && [ "${BENCH_CREATES:-0}" = 0 ]; then
     tree="$root/.build-vapor/src"
     if [ ! -d "$tree" ]; then
         git worktree prune
@@ -64,4 +66,5 @@ args=(--phim "$scratch/release/phim" --bench "$scratch/release/PhimBench" "${vap
 [ -n "$build_seconds" ] && args+=(--build-seconds "$build_seconds")
 [ "${BENCH_QUICK:-0}" = 1 ] && args+=(--quick)
 [ "${BENCH_LOG_LEVELS:-0}" = 1 ] && args+=(--log-levels)
+[ "${BENCH_CREATES:-0}" = 1 ] && args+=(--creates)
 exec python3 Tests/Benchmarks/bench.py "${args[@]}"

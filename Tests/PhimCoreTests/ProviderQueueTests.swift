@@ -123,6 +123,48 @@ final class ProviderQueueTests: XCTestCase {
         try world.assertLedgerClean()
     }
 
+    /// Kie counts a create when it arrives, which is after the claim that took its place in the
+    /// window (a sender thread to wake, the request to make): a place frees 10 s after the
+    /// provider answered the send that held it, never sooner, so the next send meets no 429.
+    func testAWindowPlaceFreesTenSecondsAfterTheSendReachedTheProviderNotAfterItsClaim() throws {
+        let world = try world(creates: 1)
+        let user = try world.user("steady", credits: 100_000)
+        let ids = ["first", "second"].map { world.createVideo(user, prompt: $0).bodyJSON!["id"]!.stringValue! }
+        let (_, claim) = try world.app.queue.claimNext(on: world.db)
+        let second = ids.first { $0 != claim?.job.id }!
+        world.clock.advance(0.5) // the create reaches the provider half a second after its claim
+        try world.app.queue.send(claim!, on: world.db)
+        world.clock.advance(9.6) // 10.1 s after the claim, 9.6 s after Kie counted the create
+        try world.app.queue.runPass(on: world.db)
+        XCTAssertEqual(world.simulator.callCounts.createTask, 1, "nothing sent into a window Kie still counts as full")
+        XCTAssertEqual(try status(world, second), "queued")
+        world.clock.advance(0.5)
+        try world.app.queue.runPass(on: world.db)
+        XCTAssertEqual(try status(world, second), "pending")
+        XCTAssertEqual(world.simulator.callCounts.createTask, 2, "sent once, accepted")
+        XCTAssertEqual(try world.db.firstRow("SELECT COUNT(*) AS n FROM provider_sends WHERE outcome != 'accepted'")?.int("n"), 0,
+                       "no 429 met")
+    }
+
+    /// A send whose answer was never recorded (its process died mid-send) may have reached Kie
+    /// at any time until its timeout: it keeps its place in the window until then, so the sends
+    /// after it meet no 429.
+    func testASendWithNoAnswerKeepsItsWindowPlaceUntilItCouldLastHaveArrived() throws {
+        let world = try world(creates: 1)
+        let user = try world.user("crashed", credits: 100_000)
+        let ids = ["lost", "next"].map { world.createVideo(user, prompt: $0).bodyJSON!["id"]!.stringValue! }
+        let (_, claim) = try world.app.queue.claimNext(on: world.db) // claimed; the process dies before an answer
+        let next = ids.first { $0 != claim?.job.id }!
+        world.clock.advance(10.1)
+        try world.app.queue.runPass(on: world.db)
+        XCTAssertEqual(try status(world, next), "queued", "the lost send may still be in Kie's window")
+        XCTAssertEqual(world.simulator.callCounts.createTask, 0)
+        world.clock.advance(60)
+        try world.app.queue.runPass(on: world.db)
+        XCTAssertEqual(try status(world, next), "pending", "sent once the lost send cannot count any more")
+        XCTAssertEqual(world.simulator.callCounts.createTask, 1)
+    }
+
     /// A video the queue could not send in time is failed and refunded with its own reason.
     func testAVideoNotSentWithinTheQueueTimeoutIsRefunded() throws {
         let world = try world { $0.queueTimeoutSeconds = 900 }

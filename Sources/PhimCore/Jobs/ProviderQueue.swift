@@ -30,6 +30,10 @@ public struct ProviderQueue: Sendable {
     /// How long the dispatch pauses after Kie answers 429 (its window is 10 s) or 455 (maintenance).
     static let pauseAfterBusyMillis: Int64 = 5_000
     static let pauseAfterMaintenanceMillis: Int64 = 30_000
+    /// How late a send with no answer recorded may still reach Kie (an image upload and the
+    /// create, 30 s each at most): it keeps its place in the window that much longer, since its
+    /// process may have died mid-send.
+    static let unansweredSendMillis: Int64 = 60_000
 
     // MARK: - Limits
 
@@ -103,15 +107,19 @@ public struct ProviderQueue: Sendable {
             let limits = try limits(on: db)
             let paused = try db.firstRow("SELECT paused_until FROM provider_dispatch WHERE id = 1")?.int64("paused_until") ?? 0
             if paused > now { return (.waitUntil(paused), nil) }
-            let windowStart = now - 10_000
-            let sent = try db.firstRow("SELECT COUNT(*) AS sent FROM provider_sends WHERE sent_at > :start",
-                                       ["start": .integer(windowStart)])?.int("sent") ?? 0
+            // A send holds its place until 10 s after its answer (or, unanswered, after it could last have arrived).
+            let window = """
+                SELECT CASE WHEN outcome = 'sending' THEN sent_at + :unanswered ELSE sent_at END + 10000 AS leaves_at
+                FROM provider_sends WHERE sent_at > :now - 10000 - :unanswered
+                """
+            let binds: [String: SQLValue] = ["now": .integer(now), "unanswered": .integer(Self.unansweredSendMillis)]
+            let sent = try db.firstRow("SELECT COUNT(*) AS sent FROM (\(window)) WHERE leaves_at > :now", binds)?.int("sent") ?? 0
             if sent >= limits.createsPer10s {
                 // The window frees a place when the send that filled it leaves.
-                let oldest = try db.firstRow("""
-                    SELECT sent_at FROM provider_sends WHERE sent_at > :start ORDER BY sent_at LIMIT 1 OFFSET :skip
-                    """, ["start": .integer(windowStart), "skip": .int(sent - limits.createsPer10s)])?.int64("sent_at") ?? now
-                return (.waitUntil(oldest + 10_001), nil)
+                let leaves = try db.firstRow("""
+                    SELECT leaves_at FROM (\(window)) WHERE leaves_at > :now ORDER BY leaves_at LIMIT 1 OFFSET :skip
+                    """, binds.merging(["skip": .int(sent - limits.createsPer10s)]) { $1 })?.int64("leaves_at") ?? now
+                return (.waitUntil(leaves + 1), nil)
             }
             if try runningCount(on: db) >= limits.maxRunning { return (.full, nil) }
             guard let picked = try db.firstRow("""
@@ -225,9 +233,11 @@ public struct ProviderQueue: Sendable {
         } catch let error as ProviderError {
             outcome = try handleFailedSend(error, job: job, on: db)
         }
+        // Kie counts the create when it arrives, after the claim: the send holds its place in
+        // the window until 10 s after its answer, so a window never ends early by Kie's count.
         try db.write {
-            _ = try db.run("UPDATE provider_sends SET outcome = :outcome WHERE id = :id",
-                           ["outcome": .text(outcome.rawValue), "id": .integer(claim.sendID)])
+            _ = try db.run("UPDATE provider_sends SET outcome = :outcome, sent_at = MAX(sent_at, :answered) WHERE id = :id",
+                           ["outcome": .text(outcome.rawValue), "answered": .integer(clock.nowMillis()), "id": .integer(claim.sendID)])
         }
     }
 
