@@ -35,18 +35,21 @@ struct QueueCommand: ParsableCommand {
             abstract: "Change the creates per 10 seconds and/or the tasks running at once the sending keeps to (Kie raises its own on request); audited.")
         @Option(name: .customLong("creates-per-10s"), help: "Creates sent to the provider in any 10 seconds (1–100000).") var createsPer10s: Int?
         @Option(name: .customLong("max-running"), help: "Tasks running at the provider at once (1–100000).") var maxRunning: Int?
+        @Flag(help: "Go back to the settings' limits (PHIM_PROVIDER_CREATES_PER_10S, PHIM_PROVIDER_MAX_RUNNING).") var reset = false
         @Option var reason: String
         @OptionGroup var dataOptions: DataOptions
 
         func validate() throws {
-            guard createsPer10s != nil || maxRunning != nil else { throw ValidationError("give --creates-per-10s, --max-running or both") }
+            guard reset != (createsPer10s != nil || maxRunning != nil) else {
+                throw ValidationError("give --creates-per-10s, --max-running or both, or --reset alone")
+            }
         }
 
         func run() throws {
             let (configuration, db, administration) = try dataOptions.operatorContext()
             let queue = QueueCommand.queue(configuration)
             let limits = try runOperator {
-                try administration.setQueueLimits(createsPer10s: createsPer10s, maxRunning: maxRunning, reason: reason, by: .commandLine(),
+                try administration.setQueueLimits(createsPer10s: createsPer10s, maxRunning: maxRunning, reset: reset, reason: reason, by: .commandLine(),
                                                   queue: queue, on: db)
             }
             print("limits: \(limits.createsPer10s) creates per 10 s, \(limits.maxRunning) running at once (audited as queue.limits)")
@@ -72,7 +75,7 @@ struct QueueCommand: ParsableCommand {
             "provider busy (429s met) in the last hour: \(report.busyLastHour)",
             "limits: \(limits.createsPer10s) creates per 10 s, \(limits.maxRunning) running; "
                 + (limits.changedByOperator ? "set by an operator (phim audit shows who and why)"
-                                            : "from the settings (PHIM_PROVIDER_CREATES_PER_10S, PHIM_PROVIDER_MAX_RUNNING, as this command reads them)"),
+                                            : "from the settings (PHIM_PROVIDER_CREATES_PER_10S, PHIM_PROVIDER_MAX_RUNNING, as the dispatching service has them)"),
             "paused: " + (report.pausedUntil.map { "until \(ISOTime.string($0)) (the provider answered busy)" } ?? "no"),
             "dispatching: " + (report.leaseHolder.map { "\($0)" + (report.leaseUntil.map { " (lease until \(ISOTime.string($0)))" } ?? "") }
                                ?? "no process (is phim running?)"),

@@ -257,5 +257,15 @@ final class ProviderQueueTests: XCTestCase {
         let audit = world.send("GET", "/api/v1/admin/audit", as: root).bodyJSON!
         guard case .array(let entries)? = audit["data"] else { return XCTFail() }
         XCTAssertEqual(entries.first?["action"]?.stringValue, "queue.limits")
+
+        // Back to the settings: those of the process holding the lease, which it records with it.
+        XCTAssertTrue(try world.app.queue.takeLease(holder: "service", seconds: 6, on: world.db))
+        let reset = world.send("PUT", "/api/v1/admin/queue/limits", json: .object([("reset", .bool(true)), ("reason", .string("as configured"))]), as: root)
+        XCTAssertEqual(reset.bodyJSON?["limits"]?["creates_per_10s"]?.intValue, 2, reset.bodyText)
+        XCTAssertEqual(reset.bodyJSON?["limits"]?["set_by_operator"], .bool(false))
+        var shell = world.settings
+        shell.providerCreatesPer10s = 20 // a shell without the service's environment
+        let fromShell = ProviderQueue(provider: world.app.provider, lifecycle: world.app.lifecycle, settings: shell, clock: world.clock.clock)
+        XCTAssertEqual(try fromShell.limits(on: world.db).createsPer10s, 2, "what the service has, not what the shell would")
     }
 }

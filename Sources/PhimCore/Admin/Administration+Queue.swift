@@ -54,19 +54,23 @@ extension Administration {
         }
     }
 
-    /// Sets the limits the queue keeps to (nil keeps one as it is), audited. Kie's defaults are
-    /// 20 creates per 10 s; its cap on running tasks is per account ("usually more than 100").
+    /// Sets the limits the queue keeps to (nil keeps one as it is), or with `reset` gives both
+    /// back to the settings; audited. Kie's defaults are 20 creates per 10 s; its cap on running
+    /// tasks is per account ("usually more than 100").
     @discardableResult
-    public func setQueueLimits(createsPer10s: Int?, maxRunning: Int?, reason rawReason: String?, by actor: Actor,
+    public func setQueueLimits(createsPer10s: Int?, maxRunning: Int?, reset: Bool = false, reason rawReason: String?, by actor: Actor,
                                queue: ProviderQueue, on db: Database) throws -> ProviderQueue.Limits {
         let reason = try Self.reason(rawReason)
         for value in [createsPer10s, maxRunning].compactMap({ $0 }) where !(1...100_000).contains(value) {
             throw AppError.invalidQueueLimit(maximum: 100_000)
         }
-        guard createsPer10s != nil || maxRunning != nil else { throw AppError.invalidQueueLimit(maximum: 100_000) }
+        guard reset != (createsPer10s != nil || maxRunning != nil) else { throw AppError.invalidQueueLimit(maximum: 100_000) }
         let now = clock.nowMillis()
         return try db.write {
             let before = try queue.limits(on: db)
+            if reset {
+                try db.run("UPDATE provider_dispatch SET creates_per_10s = NULL, max_running = NULL WHERE id = 1")
+            }
             try db.run("""
                 UPDATE provider_dispatch SET creates_per_10s = COALESCE(:creates, creates_per_10s),
                   max_running = COALESCE(:running, max_running) WHERE id = 1

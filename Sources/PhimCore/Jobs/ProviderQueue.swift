@@ -51,11 +51,18 @@ public struct ProviderQueue: Sendable {
     }
 
     /// The limits in force: an operator's, else the settings' (`PHIM_PROVIDER_CREATES_PER_10S`,
-    /// `PHIM_PROVIDER_MAX_RUNNING`).
+    /// `PHIM_PROVIDER_MAX_RUNNING`) as the dispatching process recorded them with its lease (so
+    /// `phim queue`, run from a shell without the service's environment, shows them too), else
+    /// this process's own.
     public func limits(on db: Database) throws -> Limits {
-        let row = try db.firstRow("SELECT creates_per_10s, max_running FROM provider_dispatch WHERE id = 1")
+        let row = try db.firstRow("""
+            SELECT creates_per_10s, max_running, settings_creates_per_10s, settings_max_running FROM provider_dispatch WHERE id = 1
+            """)
         let creates = row?.optionalInt64("creates_per_10s").map(Int.init), running = row?.optionalInt64("max_running").map(Int.init)
-        return Limits(createsPer10s: creates ?? settings.providerCreatesPer10s, maxRunning: running ?? settings.providerMaxRunning,
+        let recordedCreates = row?.optionalInt64("settings_creates_per_10s").map(Int.init)
+        let recordedRunning = row?.optionalInt64("settings_max_running").map(Int.init)
+        return Limits(createsPer10s: creates ?? recordedCreates ?? settings.providerCreatesPer10s,
+                      maxRunning: running ?? recordedRunning ?? settings.providerMaxRunning,
                       changedByOperator: creates != nil || running != nil)
     }
 
@@ -67,9 +74,11 @@ public struct ProviderQueue: Sendable {
         let now = clock.nowMillis()
         return try db.write {
             try db.run("""
-                UPDATE provider_dispatch SET holder = :holder, lease_until = :until
+                UPDATE provider_dispatch SET holder = :holder, lease_until = :until,
+                  settings_creates_per_10s = :creates, settings_max_running = :running
                 WHERE id = 1 AND (holder = :holder OR lease_until < :now)
-                """, ["holder": .text(holder), "until": .integer(now + Int64(seconds * 1000)), "now": .integer(now)]) == 1
+                """, ["holder": .text(holder), "until": .integer(now + Int64(seconds * 1000)), "now": .integer(now),
+                      "creates": .int(settings.providerCreatesPer10s), "running": .int(settings.providerMaxRunning)]) == 1
         }
     }
 

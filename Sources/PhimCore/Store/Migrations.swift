@@ -325,7 +325,8 @@ public enum Migrations {
         // provider was given it (every older job was sent when made); a send is journaled in
         // `provider_sends`, whose last 10 seconds are the window the limit counts; accounts take
         // turns (`dispatch_turns`); one row holds the dispatcher's lease, a pause after Kie's 429,
-        // and the operators' limits.
+        // the operators' limits, and the limits of the dispatching process's settings (what
+        // `phim queue` shows when no operator set them).
         """
         ALTER TABLE video_jobs ADD COLUMN sent_at INTEGER;
         ALTER TABLE video_jobs ADD COLUMN dispatch_after INTEGER;
@@ -351,7 +352,9 @@ public enum Migrations {
             lease_until INTEGER NOT NULL DEFAULT 0,
             paused_until INTEGER NOT NULL DEFAULT 0,
             creates_per_10s INTEGER CHECK (creates_per_10s > 0),
-            max_running INTEGER CHECK (max_running > 0)
+            max_running INTEGER CHECK (max_running > 0),
+            settings_creates_per_10s INTEGER,
+            settings_max_running INTEGER
         );
         INSERT INTO provider_dispatch (id) VALUES (1);
         """,

@@ -10,7 +10,8 @@ public enum AdminQueueHandlers {
         return .json(json(report, now: context.app.clock.nowMillis()))
     }
 
-    /// `PUT /api/v1/admin/queue/limits` `{creates_per_10s?, max_running?, reason}`, audited.
+    /// `PUT /api/v1/admin/queue/limits` `{creates_per_10s?, max_running?, reason}`, or
+    /// `{reset: true, reason}` to go back to the settings; audited.
     static func setLimits(_ context: Context) throws -> Response {
         let body = try context.jsonBody()
         func limit(_ name: String) throws -> Int? {
@@ -18,8 +19,12 @@ public enum AdminQueueHandlers {
             guard let number = value.intValue else { throw AppError.invalidQueueLimit(maximum: 100_000) }
             return number
         }
+        guard body["reset"] == nil || body["reset"] == .bool(true) || body["reset"] == .bool(false) else {
+            throw AppError.invalidJSON(detail: "reset must be true or false")
+        }
         try Administration(clock: context.app.clock).setQueueLimits(
-            createsPer10s: try limit("creates_per_10s"), maxRunning: try limit("max_running"), reason: body["reason"]?.stringValue,
+            createsPer10s: try limit("creates_per_10s"), maxRunning: try limit("max_running"), reset: body["reset"] == .bool(true),
+            reason: body["reason"]?.stringValue,
             by: .admin(try context.user), queue: context.app.queue, on: context.db)
         context.app.queueWakeup.signal()
         return try report(context)
