@@ -29,16 +29,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_support import PAGE_SHOWN_JS, ROOT, Failed, Skipped, chrome, expect, load_words, run_steps, summary  # noqa: E402
+from browser_support import PAGE_SHOWN_JS, ROOT, Failed, Skipped, chrome, expect, http, load_words, run_steps, summary  # noqa: E402
 
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
@@ -49,33 +47,8 @@ SWITCHED = "kling-3.0"
 OTHER_DEFAULT = "grok-imagine"
 
 
-
-
 VI = load_words("vi")
 EN = load_words("en")
-
-
-
-
-def http(base, method, path, body=None, headers=None, cookies=None):
-    """(status, parsed JSON or text, headers) from the API with urllib, outside the browser."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method, headers=dict(headers or {}))
-    request.add_header("Accept", "application/json")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if cookies:
-        request.add_header("Cookie", "; ".join(f"{name}={value}" for name, value in cookies.items()))
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            status, raw, answer_headers = response.status, response.read(), response.headers
-    except urllib.error.HTTPError as error:
-        status, raw, answer_headers = error.code, error.read(), error.headers
-    text = raw.decode("utf-8", "replace")
-    try:
-        return status, json.loads(text), answer_headers
-    except ValueError:
-        return status, text, answer_headers
 
 
 class Browser:
