@@ -93,6 +93,29 @@ final class VietQRTests: XCTestCase {
         // The finder pattern's corner is dark at the top left, just inside the quiet zone.
         XCTAssertTrue(code.isDark(x: 0, y: 0))
         XCTAssertTrue(svg.contains("M4 4h7v1h-7z"))
+        XCTAssertTrue(try Self.modulesDrawn(by: svg, size: code.size) == Self.modulesWithQuietZone(code), "the path draws other modules than libqrencode's")
+    }
+
+    /// The dark cells the SVG's path fills, read back from its runs.
+    static func modulesDrawn(by svg: String, size: Int) throws -> [Bool] {
+        let path = try XCTUnwrap(svg.range(of: #"d="[^"]*""#, options: .regularExpression).map { String(svg[$0].dropFirst(3).dropLast()) })
+        var cells = [Bool](repeating: false, count: size * size)
+        for run in path.split(separator: "z") {
+            let numbers = run.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+            // "M x y h n v 1 h -n": x, y, n, 1, n
+            XCTAssertEqual(numbers.count, 5, String(run))
+            guard numbers.count == 5 else { continue }
+            for x in numbers[0]..<numbers[0] + numbers[2] { cells[numbers[1] * size + x] = true }
+        }
+        return cells
+    }
+
+    static func modulesWithQuietZone(_ code: QRCodeSVG) -> [Bool] {
+        var cells = [Bool](repeating: false, count: code.size * code.size)
+        for y in 0..<code.modules { for x in 0..<code.modules where code.isDark(x: x, y: y) {
+            cells[(y + QRCodeSVG.quietZone) * code.size + x + QRCodeSVG.quietZone] = true
+        } }
+        return cells
     }
 
     func testQRDecodesBackToThePayload() throws {
