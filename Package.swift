@@ -17,6 +17,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite"),
         .systemLibrary(name: "CCurl"),
         .systemLibrary(name: "CSodium"),
+        .systemLibrary(name: "CQREncode"),
         // Shared by every layer: the clock, locks, threads, logging and libsodium's cryptography.
         .target(
             name: "PhimSupport",
@@ -33,7 +34,7 @@ let package = Package(
         // The domain: accounts, the ledger, jobs and the reconciler, the model catalog, on SQLite.
         .target(
             name: "PhimCore",
-            dependencies: ["CSQLite", "PhimSupport", "PhimProvider"],
+            dependencies: ["CSQLite", "CQREncode", "PhimSupport", "PhimProvider"],
             resources: [.copy("Catalog/shipped-models.json")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

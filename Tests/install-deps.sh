@@ -3,9 +3,9 @@
 # (always), and with --test the browser, its driver, wrk, the Python packages the suites use,
 # openssl and systemd (check_nginx.sh: a self-signed certificate, `systemd-analyze security --offline`).
 set -euo pipefail
-packages=(nginx-light libfcgi-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev ca-certificates)
+packages=(nginx-light libfcgi-dev libcurl4-openssl-dev libsqlite3-dev libsodium-dev libqrencode-dev ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(chromium chromium-driver fonts-noto-core wrk python3-pip openssl systemd)
+  packages+=(chromium chromium-driver fonts-noto-core wrk python3-pip openssl systemd zbar-tools librsvg2-bin)
 fi
 missing=()
 for package in "${packages[@]}"; do

@@ -28,6 +28,7 @@ suite() { # runs a suite that prints "N passed, N failed" last
 
 echo "== dashboard translations"
 suite python3 Tests/e2e/i18n_check.py
+echo "== VietQR: phim payments qr's SVG rendered by rsvg-convert and read back by zbarimg"; suite python3 Tests/e2e/vietqr_check.py --phim "$phim"
 
 echo "== production nginx site (nginx -t)"
 Tests/e2e/check_nginx.sh

@@ -14,7 +14,7 @@ struct Phim: ParsableCommand {
         commandName: "phim",
         abstract: "Phim: a self-hostable studio for AI video generation.",
         subcommands: [Up.self, FastCGI.self, Migrate.self, Users.self, Credits.self, Ledger.self, ModelsCommand.self, Styles.self, Jobs.self, ProviderCommand.self, Audit.self, QueueCommand.self,
-                      Backup.self, Simulator.self])
+                      Backup.self, Simulator.self, PaymentsCommand.self])
 
     static func main() {
         // Line by line even into a pipe or a file, so `phim up`'s banner shows beside the logs.
