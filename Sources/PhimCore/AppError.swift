@@ -97,7 +97,7 @@ public enum AppError: Error, Equatable, Sendable {
     case codeUsed
     case codeAlreadyRedeemed
     case tooManyCodeAttempts(retryAfter: Int)
-    case invalidCodeBatch(field: String, maximum: Int)
+    case invalidCodeBatch(field: String)
 
     // Operators
     case userNotFound
@@ -292,7 +292,7 @@ public enum AppError: Error, Equatable, Sendable {
             ["minutes": String((seconds + 59) / 60)]
         case .tooManyReplays(let seconds): ["minutes": String((seconds + 59) / 60)]
         case .tooManyCodeAttempts(let seconds): ["minutes": String((seconds + 59) / 60)]
-        case .invalidCodeBatch(let field, let maximum): ["field": field, "maximum": String(maximum)]
+        case .invalidCodeBatch(let field): ["field": field]
         case .providerRejectedInput(_, let message): ["message": message]
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
         case .invalidStyle(let field): ["field": field]

@@ -60,15 +60,15 @@ public struct RedemptionCodes: Sendable {
     public func create(credits: Int, count: Int, expiresAt: Int64?, maxUses: Int, label rawLabel: String?,
                        reason rawReason: String?, by actor: Administration.Actor, on db: Database) throws -> [Code] {
         guard (1...Administration.maximumAmount).contains(credits) else { throw AppError.invalidAmount(maximum: Administration.maximumAmount) }
-        guard (1...Self.maximumBatch).contains(count) else { throw AppError.invalidCodeBatch(field: "count", maximum: Self.maximumBatch) }
-        guard (1...Self.maximumUses).contains(maxUses) else { throw AppError.invalidCodeBatch(field: "max_uses", maximum: Self.maximumUses) }
+        guard (1...Self.maximumBatch).contains(count) else { throw AppError.invalidCodeBatch(field: "count") }
+        guard (1...Self.maximumUses).contains(maxUses) else { throw AppError.invalidCodeBatch(field: "max_uses") }
         let reason = try Administration.reason(rawReason)
         let label = rawLabel.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
         if let label, label.count > Self.maximumLabelLength || label.containsControlCharacters(allowingLineBreaks: false) {
-            throw AppError.invalidCodeBatch(field: "label", maximum: Self.maximumLabelLength)
+            throw AppError.invalidCodeBatch(field: "label")
         }
         let now = clock.nowMillis()
-        if let expiresAt, expiresAt <= now { throw AppError.invalidCodeBatch(field: "expires_at", maximum: 0) }
+        if let expiresAt, expiresAt <= now { throw AppError.invalidCodeBatch(field: "expires_at") }
         let batchID = UUID().uuidString.lowercased()
         return try db.write {
             var made: [Code] = []

@@ -19,22 +19,22 @@ enum CodeHandlers {
     static func create(_ context: Context) throws -> Response {
         let body = try context.jsonBody()
         guard let credits = body["credits"]?.intValue else { throw AppError.invalidAmount(maximum: Administration.maximumAmount) }
-        guard let count = body["count"]?.intValue else { throw AppError.invalidCodeBatch(field: "count", maximum: RedemptionCodes.maximumBatch) }
+        guard let count = body["count"]?.intValue else { throw AppError.invalidCodeBatch(field: "count") }
         var expiresAt: Int64?
         if let raw = body["expires_at"], raw != .null {
             guard let text = raw.stringValue, let parsed = ISOTime.parse(text) else {
-                throw AppError.invalidCodeBatch(field: "expires_at", maximum: 0)
+                throw AppError.invalidCodeBatch(field: "expires_at")
             }
             expiresAt = parsed
         }
         var maxUses = 1
         if let raw = body["max_uses"], raw != .null {
-            guard let value = raw.intValue else { throw AppError.invalidCodeBatch(field: "max_uses", maximum: RedemptionCodes.maximumUses) }
+            guard let value = raw.intValue else { throw AppError.invalidCodeBatch(field: "max_uses") }
             maxUses = value
         }
         var label: String?
         if let raw = body["label"], raw != .null {
-            guard let text = raw.stringValue else { throw AppError.invalidCodeBatch(field: "label", maximum: RedemptionCodes.maximumLabelLength) }
+            guard let text = raw.stringValue else { throw AppError.invalidCodeBatch(field: "label") }
             label = text
         }
         let made = try codes(context).create(credits: credits, count: count, expiresAt: expiresAt, maxUses: maxUses, label: label,
