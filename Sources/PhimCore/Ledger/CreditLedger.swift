@@ -63,10 +63,10 @@ public enum CreditLedger {
 
     /// Credits a redeemed code, in the caller's transaction; the unique key `redeem:<code>:<user>`
     /// makes a second credit of the same code to the same account fail at the database.
-    static func redeem(userID: String, codeID: String, amount: Int, at now: Int64, on db: Database) throws {
+    static func redeem(userID: String, codeID: String, code: String, amount: Int, at now: Int64, on db: Database) throws {
         guard amount > 0 else { throw LedgerError.invalidAmount }
         guard try moveBalances(userID: userID, available: amount, held: 0, on: db) else { throw LedgerError.userNotFound }
-        try record(.redeem, userID: userID, jobID: nil, available: amount, held: 0, reason: nil,
+        try record(.redeem, userID: userID, jobID: nil, available: amount, held: 0, reason: code,
                    uniqueKey: "redeem:\(codeID):\(userID)", at: now, on: db)
     }
 

@@ -181,7 +181,7 @@ public struct RedemptionCodes: Sendable {
         try db.run("INSERT INTO redeem_uses (code_id, user_id, credits, used_at) VALUES (:code, :user, :credits, :now)",
                    ["code": .text(code.id), "user": .text(userID), "credits": .int(code.credits), "now": .integer(now)])
         do {
-            try CreditLedger.redeem(userID: userID, codeID: code.id, amount: code.credits, at: now, on: db)
+            try CreditLedger.redeem(userID: userID, codeID: code.id, code: code.code, amount: code.credits, at: now, on: db)
         } catch CreditLedger.LedgerError.alreadyRecorded {
             throw AppError.codeAlreadyRedeemed
         } catch CreditLedger.LedgerError.userNotFound {
