@@ -90,6 +90,15 @@ public enum AppError: Error, Equatable, Sendable {
     case webhookDeliveryNotFound
     case tooManyReplays(retryAfter: Int)
 
+    // Redemption codes
+    case codeNotFound
+    case codeExpired
+    case codeDisabled
+    case codeUsed
+    case codeAlreadyRedeemed
+    case tooManyCodeAttempts(retryAfter: Int)
+    case invalidCodeBatch(field: String)
+
     // Operators
     case userNotFound
     case invalidAmount(maximum: Int)
@@ -141,6 +150,11 @@ public enum AppError: Error, Equatable, Sendable {
              .invalidWebhookURL, .webhookURLNotAllowed, .webhookURLUnresolvable, .invalidWebhookEvents, .invalidQueueLimit: 422
         case .tooManyUnfinishedVideos, .tooManyLoginAttempts, .tooManySignups, .tooManyCreates, .tooManyUploads: 429
         case .tooManyReplays: 429
+        case .codeNotFound: 404
+        case .codeExpired, .codeDisabled: 410
+        case .codeUsed, .codeAlreadyRedeemed: 409
+        case .tooManyCodeAttempts: 429
+        case .invalidCodeBatch: 422
         case .internal: 500
         case .providerMisconfigured: 502
         case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy, .providerQueryFailed, .modelUnavailable: 503
@@ -217,6 +231,13 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidWebhookEvents: "invalid_webhook_events"
         case .webhookDeliveryNotFound: "webhook_delivery_not_found"
         case .tooManyReplays: "too_many_replays"
+        case .codeNotFound: "code_not_found"
+        case .codeExpired: "code_expired"
+        case .codeDisabled: "code_disabled"
+        case .codeUsed: "code_used"
+        case .codeAlreadyRedeemed: "code_already_redeemed"
+        case .tooManyCodeAttempts: "too_many_code_attempts"
+        case .invalidCodeBatch: "invalid_code_batch"
         case .userNotFound: "user_not_found"
         case .invalidAmount: "invalid_amount"
         case .reasonRequired: "reason_required"
@@ -270,6 +291,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds):
             ["minutes": String((seconds + 59) / 60)]
         case .tooManyReplays(let seconds): ["minutes": String((seconds + 59) / 60)]
+        case .tooManyCodeAttempts(let seconds): ["minutes": String((seconds + 59) / 60)]
+        case .invalidCodeBatch(let field): ["field": field]
         case .providerRejectedInput(_, let message): ["message": message]
         case .invalidAmount(let maximum), .reasonRequired(let maximum): ["maximum": String(maximum)]
         case .invalidStyle(let field): ["field": field]
@@ -313,6 +336,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .tooManyUnfinishedVideos: 60
         case .tooManyLoginAttempts(let seconds), .tooManySignups(let seconds), .tooManyCreates(let seconds): seconds
         case .tooManyReplays(let seconds): seconds
+        case .tooManyCodeAttempts(let seconds): seconds
         case .tooManyUploads(_, let seconds): seconds
         default: nil
         }

@@ -60,6 +60,7 @@ enum Routes {
         Route("POST", "/api/v1/api-keys", .user, AuthHandlers.createKey),
         Route("GET", "/api/v1/api-keys", .user, AuthHandlers.listKeys),
         Route("DELETE", "/api/v1/api-keys/:id", .user, AuthHandlers.revokeKey),
+        Route("POST", "/api/v1/redeem", .user, CodeHandlers.redeem),
 
         Route("GET", "/api/v1/models", .anyone, readsOnly: true, ModelHandlers.list),
         Route("GET", "/api/v1/styles", .anyone, StyleHandlers.list),
@@ -109,6 +110,10 @@ enum Routes {
         Route("GET", "/api/v1/admin/analytics", .admin, AdminAnalyticsHandlers.report),
         Route("GET", "/api/v1/admin/audit", .admin, AdminHandlers.audit),
         Route("GET", "/api/v1/admin/ledger.csv", .admin, AdminHandlers.ledgerCSV),
+        Route("POST", "/api/v1/admin/codes", .admin, CodeHandlers.create),
+        Route("GET", "/api/v1/admin/codes", .admin, CodeHandlers.list),
+        Route("GET", "/api/v1/admin/codes.csv", .admin, CodeHandlers.csv),
+        Route("POST", "/api/v1/admin/codes/:id/disable", .admin, CodeHandlers.disable),
 
         Route("POST", "/api/v1/webhooks/kie/:job/:secret", .provider, CallbackHandlers.completion),
         Route("POST", "/api/v1/webhooks/kie/:job/:secret/progress", .provider, CallbackHandlers.progress),

@@ -208,6 +208,53 @@ def queue_section(phim, client, email):
           and "a bad limit" not in out, out)
 
 
+def codes_section(phim, args, client):
+    """`phim codes`: a batch made from the shell is redeemed through nginx exactly once per account;
+    a used-up, disabled or unknown code is refused with its code; the ledger stays clean."""
+    with tempfile.TemporaryDirectory() as work:
+        target = os.path.join(work, "codes.csv")
+        code, out = phim("codes", "create", "--credits", "700", "--count", "2", "--label", "cli test", "--reason", "cli test: promo",
+                         "--csv", target)
+        codes = [line.strip() for line in out.splitlines() if line.startswith("PHIM-")]
+        with open(target, newline="") as f:
+            rows = list(csv.reader(f)) if code == 0 else []
+        check("codes create prints the batch and writes its CSV", code == 0 and len(codes) == 2 and len(rows) == 3
+              and rows[0][0] == "code" and {r[0] for r in rows[1:]} == set(codes), out)
+    if len(codes) < 2:
+        return
+    status, me, _, _ = client.request("GET", "/api/v1/me")
+    before = me.get("credits", 0)
+    status, body, _, _ = client.request("POST", "/api/v1/redeem", {"code": " " + codes[0].lower().replace("-", " ") + " "})
+    check("redeem through nginx (lower case, spaces) credits the code", status == 200 and body.get("credits_added") == 700
+          and body.get("credits") == before + 700, (status, body))
+    status, body, _, _ = client.request("POST", "/api/v1/redeem", {"code": codes[0]})
+    check("... a second time by the same account: 409 code_already_redeemed, nothing more",
+          status == 409 and body["error"]["code"] == "code_already_redeemed", (status, body))
+    other = Client(args.base_url)
+    other_email = f"cli-codes-{uuid.uuid4().hex[:8]}@example.com"
+    other.request("POST", "/api/v1/auth/register", {"email": other_email, "password": "cli password"})
+    other.request("POST", "/api/v1/auth/login", {"email": other_email, "password": "cli password"})
+    status, body, _, _ = other.request("POST", "/api/v1/redeem", {"code": codes[0]})
+    check("... by another account: 409 code_used (single use)", status == 409 and body["error"]["code"] == "code_used", (status, body))
+    code, out = phim("codes", "disable", codes[1], "--reason", "cli test: leaked")
+    status, body, _, _ = other.request("POST", "/api/v1/redeem", {"code": codes[1]})
+    check("codes disable: the code is refused, 410 code_disabled", code == 0 and status == 410
+          and body["error"]["code"] == "code_disabled", (out, status, body))
+    status, body, _, _ = other.request("POST", "/api/v1/redeem", {"code": "PHIM-2222-3333-4444"})
+    check("an unknown code: 404 code_not_found", status == 404 and body["error"]["code"] == "code_not_found", (status, body))
+    status, me, _, _ = client.request("GET", "/api/v1/me")
+    check("... the balance moved once", me.get("credits") == before + 700, me)
+    code, out = phim("codes", "list")
+    check("codes list shows uses and the disabled one", code == 0 and f"{codes[0]}  700 credits  used 1/1" in out
+          and f"{codes[1]}  700 credits  used 0/1  disabled" in out, out)
+    code, out = phim("audit", "--limit", "10")
+    check("codes create and disable are audited", code == 0 and "codes.create" in out and "codes.disable" in out and "cli test: leaked" in out, out)
+    code, out = phim("codes", "create", "--credits", "5", "--count", "1001", "--reason", "too many")
+    check("codes create refuses more than 1000 at once", code != 0 and "1000" in out, out)
+    code, out = phim("ledger", "verify")
+    check("ledger verify after redemptions", code == 0 and "0 problem(s)" in out, out)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", required=True)
@@ -282,6 +329,7 @@ def main():
     client.request("POST", "/api/v1/auth/login", {"email": email, "password": "cli password"})
     models_section(phim, args, client)
     queue_section(phim, client, email)
+    codes_section(phim, args, client)
     code, out = phim("styles", "set", "--key", "cli-test", "--name-vi", "Thử", "--name-en", "Test", "--text", "cli words")
     status, styles, _, _ = client.request("GET", "/api/v1/styles")
     check("styles set adds a chip", code == 0 and any(s["key"] == "cli-test" for s in styles["data"]), out)

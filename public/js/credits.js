@@ -5,7 +5,7 @@
   var P = window.Phim;
   var el = P.el;
   var PAGE_SIZE = 50;
-  var KINDS = ["grant", "deduct", "hold", "settle", "release"];
+  var KINDS = ["grant", "deduct", "hold", "settle", "release", "redeem"];
 
   var wrap = document.getElementById("ledger-wrap");
   var rows = document.getElementById("ledger-rows");
@@ -72,6 +72,34 @@
   more.addEventListener("click", function () {
     more.disabled = true;
     loadPage(nextCursor).catch(P.showError).then(function () { more.disabled = false; });
+  });
+
+  // Redeeming a code: the server's refusal shown as it says it; on success the header's and
+  // this page's balances and the transactions are fetched again.
+  var redeemForm = document.getElementById("redeem-form");
+  var redeemInput = document.getElementById("redeem-code");
+  var redeemButton = document.getElementById("redeem-submit");
+  var redeemError = document.getElementById("redeem-error");
+  redeemForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var code = redeemInput.value.trim();
+    if (!code) {
+      P.showInline(redeemError, P.t("credits.redeem.required"));
+      redeemInput.focus();
+      return;
+    }
+    P.showInline(redeemError, "");
+    redeemButton.disabled = true;
+    P.api("POST", "/redeem", { body: { code: code } }).then(function (result) {
+      redeemInput.value = "";
+      P.toast("success", P.t("credits.redeem.done", { amount: result.credits_added }));
+      while (rows.firstChild) rows.removeChild(rows.firstChild);
+      return Promise.all([P.refreshMe(), loadPage(null)]);
+    }).catch(function (error) {
+      P.showInline(redeemError, error && error.message ? error.message : P.t("error.network"));
+    }).then(function () {
+      redeemButton.disabled = false;
+    });
   });
 
   function showBalance(account) {

@@ -20,6 +20,8 @@ public enum CreditLedger {
         case settle
         /// The job failed or was canceled and the reservation is refunded: held -= price, available += price.
         case release
+        /// A redemption code was redeemed: available += the code's credits, once per code and account.
+        case redeem
     }
 
     public enum LedgerError: Error, Equatable {
@@ -57,6 +59,15 @@ public enum CreditLedger {
             guard try moveBalances(userID: userID, available: amount, held: 0, on: db) else { throw LedgerError.userNotFound }
             try record(.grant, userID: userID, jobID: nil, available: amount, held: 0, reason: reason, uniqueKey: nil, at: now, on: db)
         }
+    }
+
+    /// Credits a redeemed code, in the caller's transaction; the unique key `redeem:<code>:<user>`
+    /// makes a second credit of the same code to the same account fail at the database.
+    static func redeem(userID: String, codeID: String, code: String, amount: Int, at now: Int64, on db: Database) throws {
+        guard amount > 0 else { throw LedgerError.invalidAmount }
+        guard try moveBalances(userID: userID, available: amount, held: 0, on: db) else { throw LedgerError.userNotFound }
+        try record(.redeem, userID: userID, jobID: nil, available: amount, held: 0, reason: code,
+                   uniqueKey: "redeem:\(codeID):\(userID)", at: now, on: db)
     }
 
     /// Takes credits away (an operator's correction): only from the spendable balance, never

@@ -48,6 +48,29 @@ public enum LedgerVerifier {
                     report.problems.append("job \(id) (\(status)): hold \(hold), \(settles) settles, \(releases) releases")
                 }
             }
+            // Every code's uses: counted on the code, and each credited once, for the code's credits.
+            let codes = try db.rows("""
+                SELECT c.code, c.used_count, (SELECT COUNT(*) FROM redeem_uses u WHERE u.code_id = c.id) AS uses
+                FROM redeem_codes c
+                """)
+            for row in codes where row.int("used_count") != row.int("uses") {
+                report.problems.append("code \(row.string("code")): used_count \(row.int("used_count")) but \(row.int("uses")) uses")
+            }
+            let uses = try db.rows("""
+                SELECT c.code, u.user_id, u.credits,
+                  (SELECT COUNT(*) FROM credit_entries e WHERE e.unique_key = 'redeem:' || u.code_id || ':' || u.user_id
+                     AND e.kind = 'redeem' AND e.user_id = u.user_id AND e.available_delta = u.credits) AS credited,
+                  (SELECT COUNT(*) FROM credit_entries e WHERE e.kind = 'redeem' AND e.unique_key = 'redeem:' || u.code_id || ':' || u.user_id) AS entries
+                FROM redeem_uses u JOIN redeem_codes c ON c.id = u.code_id
+                """)
+            for row in uses where row.int("credited") != 1 || row.int("entries") != 1 {
+                report.problems.append("code \(row.string("code")) for \(row.string("user_id")): \(row.int("credited")) credits of \(row.int("credits"))")
+            }
+            let orphans = try db.firstRow("""
+                SELECT COUNT(*) AS n FROM credit_entries e WHERE e.kind = 'redeem'
+                AND NOT EXISTS (SELECT 1 FROM redeem_uses u WHERE e.unique_key = 'redeem:' || u.code_id || ':' || u.user_id)
+                """)?.int("n") ?? 0
+            if orphans > 0 { report.problems.append("\(orphans) redeem entries without a recorded use") }
             return report
         }
     }

@@ -358,6 +358,32 @@ public enum Migrations {
         );
         INSERT INTO provider_dispatch (id) VALUES (1);
         """,
+        // 15: redemption codes an operator makes in batches; each account redeems a code once
+        // (`redeem_uses` is unique per code and account), and `used_count` never passes `max_uses`.
+        """
+        CREATE TABLE redeem_codes (
+            id TEXT PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            credits INTEGER NOT NULL CHECK (credits > 0),
+            max_uses INTEGER NOT NULL DEFAULT 1 CHECK (max_uses >= 1),
+            used_count INTEGER NOT NULL DEFAULT 0 CHECK (used_count >= 0 AND used_count <= max_uses),
+            expires_at INTEGER,
+            disabled_at INTEGER,
+            batch_id TEXT NOT NULL,
+            label TEXT,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX redeem_codes_by_batch ON redeem_codes(batch_id);
+        CREATE INDEX redeem_codes_by_time ON redeem_codes(created_at DESC);
+        CREATE TABLE redeem_uses (
+            code_id TEXT NOT NULL REFERENCES redeem_codes(id),
+            user_id TEXT NOT NULL REFERENCES users(id),
+            credits INTEGER NOT NULL,
+            used_at INTEGER NOT NULL,
+            UNIQUE (code_id, user_id)
+        );
+        """,
     ]
 
     /// Applies the steps this file has not seen yet, then adds the shipped models the catalog

@@ -136,7 +136,7 @@
 
   // ------------------------------------------------------------ Ledger rows
 
-  var KINDS = ["grant", "deduct", "hold", "settle", "release"];
+  var KINDS = ["grant", "deduct", "hold", "settle", "release", "redeem"];
 
   function amountCell(value, labelKey) {
     var cell = el("td", "num");
