@@ -36,7 +36,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_support import PAGE_SHOWN_JS, ROOT, Failed, Skipped, chrome, expect, http, load_words, run_steps, summary  # noqa: E402
+from browser_support import EN, PAGE_SHOWN_JS, ROOT, VI, Failed, Skipped, chrome, expect, http, run_steps, summary, words  # noqa: E402
 
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
@@ -45,10 +45,6 @@ CSV_HEADER = "entry_id,created_at,user_id,email,kind,available_delta,held_delta,
 # The model the steps switch off and on again, and the one they make the default for a moment.
 SWITCHED = "kling-3.0"
 OTHER_DEFAULT = "grok-imagine"
-
-
-VI = load_words("vi")
-EN = load_words("en")
 
 
 class Browser:
@@ -350,15 +346,6 @@ def step_self(b, state):
     b.open("/admin/user?id=00000000-0000-4000-8000-000000000000")
     b.wait(lambda: b.visible('[data-testid="user-error"]'), message="an unknown account shows no error")
     expect(b.text('[data-testid="user-error"]'), "the unknown account's error is empty")
-
-
-def words(table, key, **params):
-    text = table[key]
-    separator = "," if table is EN else "."
-    for name, value in params.items():
-        shown = f"{value:,}".replace(",", separator) if isinstance(value, int) else str(value)
-        text = text.replace("{" + name + "}", shown)
-    return text
 
 
 def admin_api(b, state, method, path, body=None):

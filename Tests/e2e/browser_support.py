@@ -22,6 +22,20 @@ def load_words(language):
         return json.load(handle)
 
 
+VI = load_words("vi")
+EN = load_words("en")
+
+
+def words(table, key, **params):
+    """A word from vi.json or en.json with its {placeholders} filled, numbers grouped as the page groups them."""
+    text = table[key]
+    separator = "," if table is EN else "."
+    for name, value in params.items():
+        shown = f"{value:,}".replace(",", separator) if isinstance(value, int) else str(value)
+        text = text.replace("{" + name + "}", shown)
+    return text
+
+
 # The page is shown once common.js has put its words in place (html.ready), then fades in; WebDriver
 # calls an element under a transparent body hidden, so a page counts as shown when the fade has ended.
 PAGE_SHOWN_JS = ("return document.readyState === 'complete' && document.documentElement.classList.contains('ready')"

@@ -46,7 +46,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_support import PAGE_SHOWN_JS, Failed, Skipped, chrome, expect, http, load_words, make_admin, run_steps, summary  # noqa: E402
+from browser_support import EN, PAGE_SHOWN_JS, VI, Failed, Skipped, chrome, expect, http, make_admin, run_steps, summary, words  # noqa: E402
 
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
@@ -55,19 +55,6 @@ UI_TIMEOUT = 10       # seconds for the page to react
 # The models the steps make videos with: one of each family (Kie's Market API and its Veo API).
 MARKET = "grok-imagine"
 VEO = "veo-3.1-lite"
-
-VI = load_words("vi")
-EN = load_words("en")
-
-
-def words(table, key, **params):
-    """A word from vi.json or en.json with its {placeholders} filled, numbers grouped as the page groups them."""
-    text = table[key]
-    separator = "," if table is EN else "."
-    for name, value in params.items():
-        shown = f"{value:,}".replace(",", separator) if isinstance(value, int) else str(value)
-        text = text.replace("{" + name + "}", shown)
-    return text
 
 
 def catalog_price(model, duration, resolution, audio):
@@ -95,8 +82,6 @@ def png(width, height):
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
 
 
 class Browser:
@@ -1075,8 +1060,8 @@ def step_queue(b, state):
                f"the set-aside card reads {b.text(f'#video-{slow} [data-testid=stopped-waiting]')!r}")
         video = b.api(f"/api/v1/videos/{slow}")
         expect(video["stopped_waiting"] is True and video["status"] in SENT and video["credits_refunded"] is False, f"after stopping the wait: {video}")
-        toast = b.wait(lambda: next((t.text for t in b.all("#toasts .alert-text") if t.text == VI["toast.stopped_waiting"]), None),
-                       message=f"no toast says the wait stopped without a refund: {[t.text for t in b.all('#toasts .alert-text')]}")
+        b.wait(lambda: next((t.text for t in b.all("#toasts .alert-text") if t.text == VI["toast.stopped_waiting"]), None),
+               message=f"no toast says the wait stopped without a refund: {[t.text for t in b.all('#toasts .alert-text')]}")
         b.js("document.querySelectorAll('#toasts .alert-close').forEach(function (c) { c.click(); });")  # for the screenshot
         b.js("document.getElementById('video-' + arguments[0]).scrollIntoView({block: 'center'});", slow)
         time.sleep(0.3)

@@ -114,7 +114,8 @@ def is_json_unavailable(answer):
 
 # -- Raw FastCGI to one process's socket (to know a restarted process answers) ---------------
 
-def fastcgi_livez(socket_path, timeout=2):
+def fastcgi_request(params, body):
+    """One FastCGI request (id 1) as nginx would send it: begin, the params, then `body` as stdin."""
     def record(kind, content):
         padding = (8 - len(content) % 8) % 8
         return struct.pack(">BBHHBB", 1, kind, 1, len(content), padding, 0) + content + b"\0" * padding
@@ -123,10 +124,14 @@ def fastcgi_livez(socket_path, timeout=2):
         name, value = name.encode(), value.encode()
         return bytes([len(name)]) + bytes([len(value)]) + name + value
 
+    return (record(1, struct.pack(">HB5x", 1, 0)) + record(4, b"".join(pair(k, v) for k, v in params.items()))
+            + record(4, b"") + record(5, body))
+
+
+def fastcgi_livez(socket_path, timeout=2):
     params = {"REQUEST_METHOD": "GET", "REQUEST_URI": "/api/livez", "DOCUMENT_URI": "/api/livez",
               "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1", "CONTENT_LENGTH": "0", "REQUEST_ID": "faults-probe"}
-    payload = (record(1, struct.pack(">HB5x", 1, 0)) + record(4, b"".join(pair(k, v) for k, v in params.items()))
-               + record(4, b"") + record(5, b""))
+    payload = fastcgi_request(params, b"")
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     connection.settimeout(timeout)
     try:
@@ -148,19 +153,10 @@ def fastcgi_livez(socket_path, timeout=2):
 def fastcgi_hold(socket_path, seconds):
     """A request straight to a FastCGI socket that declares a body and sends half of it: the
     worker thread that took it waits for the rest (nginx never does this: it buffers bodies)."""
-    def record(kind, content):
-        padding = (8 - len(content) % 8) % 8
-        return struct.pack(">BBHHBB", 1, kind, 1, len(content), padding, 0) + content + b"\0" * padding
-
-    def pair(name, value):
-        name, value = name.encode(), value.encode()
-        return bytes([len(name)]) + bytes([len(value)]) + name + value
-
     params = {"REQUEST_METHOD": "POST", "REQUEST_URI": "/api/v1/videos/quote", "DOCUMENT_URI": "/api/v1/videos/quote",
               "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1", "CONTENT_LENGTH": "64", "CONTENT_TYPE": "application/json",
               "REQUEST_ID": "faults-held"}
-    payload = (record(1, struct.pack(">HB5x", 1, 0)) + record(4, b"".join(pair(k, v) for k, v in params.items()))
-               + record(4, b"") + record(5, b'{"prompt": "half'))
+    payload = fastcgi_request(params, b'{"prompt": "half')
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         connection.connect(socket_path)
