@@ -66,6 +66,8 @@ public struct Settings: Sendable {
     public var isDemo = false
     /// Outbound webhooks: target policy, retry schedule, attempt timeout.
     public var webhooks = WebhookSettings()
+    /// Top-ups by bank transfer: the account, the notification services' keys, order lifetime.
+    public var payments = PaymentSettings()
 
     public init(publicBaseURL: String, uploadsDirectory: String) {
         self.publicBaseURL = publicBaseURL

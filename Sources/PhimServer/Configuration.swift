@@ -151,6 +151,26 @@ public struct Configuration: Sendable {
                 problems.append("PHIM_WEBHOOK_DELIVERY_RETENTION_DAYS must be a whole number of days from 1 to 3650")
             }
         }
+        let bankFields = ["PHIM_BANK_BIN", "PHIM_BANK_ACCOUNT", "PHIM_BANK_ACCOUNT_NAME"].map { env[$0].flatMap { $0.isEmpty ? nil : $0 } }
+        if let bin = bankFields[0], let account = bankFields[1], let name = bankFields[2] {
+            let bank = PaymentSettings.BankAccount(bin: bin, account: account, accountName: name.uppercased())
+            if let problem = PaymentSettings.problem(with: bank) { problems.append(problem) } else { settings.payments.bank = bank }
+        } else if bankFields.contains(where: { $0 != nil }) {
+            problems.append("PHIM_BANK_BIN, PHIM_BANK_ACCOUNT and PHIM_BANK_ACCOUNT_NAME go together: set all three, or none to keep top-ups off")
+        } else if demoRequested {
+            settings.payments.bank = PaymentSettings.demoBank
+        }
+        for (name, minimum) in [("PHIM_SEPAY_API_KEY", 16), ("PHIM_CASSO_CHECKSUM_KEY", 16)] {
+            guard let key = env[name], !key.isEmpty else { continue }
+            guard key.count >= minimum else { problems.append("\(name) must be at least \(minimum) characters"); continue }
+            if name == "PHIM_SEPAY_API_KEY" { settings.payments.sepayAPIKey = key } else { settings.payments.cassoChecksumKey = key }
+        }
+        if let raw = env["PHIM_TOPUP_ORDER_MINUTES"], !raw.isEmpty {
+            if let minutes = Int64(raw), (1...1440).contains(minutes) { settings.payments.orderLifetimeSeconds = minutes * 60 } else {
+                problems.append("PHIM_TOPUP_ORDER_MINUTES must be a whole number of minutes from 1 to 1440")
+            }
+        }
+        settings.payments.simulatesTransfers = demoRequested && settings.payments.sepayAPIKey != nil
         // The web side's video JSON is what a webhook body carries (the domain cannot write it).
         settings.webhooks.videoJSON = WebhookHandlers.videoJSON
 

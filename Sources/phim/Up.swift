@@ -46,6 +46,10 @@ struct Up: ParsableCommand {
             environment["PHIM_SIMULATOR_URL"] = simulator!.baseURL
             // `phim up` is the zero-setup demo: its FastCGI processes are told so.
             environment["PHIM_DEMO"] = "1"
+            // The demo's "simulate the transfer" posts to SePay's route with this key, like SePay would.
+            if (environment["PHIM_SEPAY_API_KEY"] ?? "").isEmpty {
+                environment["PHIM_SEPAY_API_KEY"] = "demo-" + UUID().uuidString.lowercased()
+            }
             print("""
                 Demo mode (no KIE_API_KEY): the provider simulator stands in for Kie AI.
                 Demo account\(created ? " created" : ""): \(configuration.demoEmail) / \(configuration.demoPassword) (\(Demo.startingCredits) credits at creation)

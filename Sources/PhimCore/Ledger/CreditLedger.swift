@@ -22,6 +22,9 @@ public enum CreditLedger {
         case release
         /// A redemption code was redeemed: available += the code's credits, once per code and account.
         case redeem
+        /// Money arrived by bank transfer: available += credits, once per order (`topup:<order>`)
+        /// or once per reviewed notification an operator credited (`topup-review:<review>`).
+        case topup
     }
 
     public enum LedgerError: Error, Equatable {
@@ -68,6 +71,15 @@ public enum CreditLedger {
         guard try moveBalances(userID: userID, available: amount, held: 0, on: db) else { throw LedgerError.userNotFound }
         try record(.redeem, userID: userID, jobID: nil, available: amount, held: 0, reason: code,
                    uniqueKey: "redeem:\(codeID):\(userID)", at: now, on: db)
+    }
+
+    /// Credits a bank transfer, in the caller's transaction. `uniqueKey` is `topup:<order>` for an
+    /// order's payment and `topup-review:<review>` for an operator's credit from the review queue,
+    /// so neither can credit twice, whatever the redeliveries or races.
+    static func topup(userID: String, amount: Int, reason: String, uniqueKey: String, at now: Int64, on db: Database) throws {
+        guard amount > 0 else { throw LedgerError.invalidAmount }
+        guard try moveBalances(userID: userID, available: amount, held: 0, on: db) else { throw LedgerError.userNotFound }
+        try record(.topup, userID: userID, jobID: nil, available: amount, held: 0, reason: reason, uniqueKey: uniqueKey, at: now, on: db)
     }
 
     /// Takes credits away (an operator's correction): only from the spendable balance, never

@@ -384,6 +384,78 @@ public enum Migrations {
             UNIQUE (code_id, user_id)
         );
         """,
+        // 16: top-ups by bank transfer. Packages an operator sells; orders a person places (the package
+        // snapshotted, a unique payment code); every bank notification journaled once per (provider,
+        // transaction id) before any decision; notifications that credit nothing automatically wait in
+        // `payment_reviews` for an operator. An order is credited once: ledger key `topup:<order>`.
+        """
+        CREATE TABLE topup_packages (
+            id TEXT PRIMARY KEY,
+            name_vi TEXT NOT NULL,
+            name_en TEXT NOT NULL,
+            amount_vnd INTEGER NOT NULL CHECK (amount_vnd > 0),
+            credits INTEGER NOT NULL CHECK (credits > 0),
+            enabled INTEGER NOT NULL DEFAULT 1,
+            sort_order INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE topup_orders (
+            id TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            package_id TEXT NOT NULL REFERENCES topup_packages(id),
+            package_name_vi TEXT NOT NULL,
+            package_name_en TEXT NOT NULL,
+            code TEXT NOT NULL UNIQUE,
+            amount_vnd INTEGER NOT NULL CHECK (amount_vnd > 0),
+            credits INTEGER NOT NULL CHECK (credits > 0),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'expired', 'canceled', 'review')),
+            bank_bin TEXT NOT NULL,
+            bank_account TEXT NOT NULL,
+            bank_account_name TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            paid_at INTEGER,
+            notification_id TEXT
+        );
+        CREATE INDEX topup_orders_by_user ON topup_orders(user_id, created_at DESC);
+        CREATE INDEX topup_orders_by_status ON topup_orders(status, expires_at);
+        CREATE TABLE bank_notifications (
+            id TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            provider_txn_id TEXT NOT NULL,
+            direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+            amount_vnd INTEGER NOT NULL,
+            account TEXT,
+            code TEXT,
+            content TEXT,
+            reference TEXT,
+            transaction_time TEXT,
+            raw TEXT NOT NULL,
+            received_at INTEGER NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('credited', 'review', 'ignored')),
+            order_id TEXT REFERENCES topup_orders(id),
+            credited_at INTEGER,
+            UNIQUE (provider, provider_txn_id)
+        );
+        CREATE INDEX bank_notifications_by_time ON bank_notifications(received_at DESC);
+        CREATE INDEX bank_notifications_by_credit ON bank_notifications(credited_at) WHERE credited_at IS NOT NULL;
+        CREATE TABLE payment_reviews (
+            id TEXT PRIMARY KEY,
+            notification_id TEXT NOT NULL UNIQUE REFERENCES bank_notifications(id),
+            reason TEXT NOT NULL,
+            order_id TEXT REFERENCES topup_orders(id),
+            amount_vnd INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'credited', 'attached', 'refunded')),
+            credited_user_id TEXT REFERENCES users(id),
+            credits INTEGER,
+            resolved_by TEXT,
+            resolved_at INTEGER,
+            resolution_note TEXT,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX payment_reviews_open ON payment_reviews(status, created_at);
+        """,
     ]
 
     /// Applies the steps this file has not seen yet, then adds the shipped models the catalog
