@@ -346,7 +346,6 @@ public enum AppError: Error, Equatable, Sendable {
             return ["model": .string(model), "video_id": .optional(videoID)]
         case .invalidAspectRatio(let offered), .invalidResolution(let offered): return ["offered": strings(offered)]
         case .invalidDuration(let offered): return ["offered": .array(offered.map { .int($0) })]
-        case .invalidPaymentNotification(let field), .invalidReviewResolution(let field): return ["field": .string(field)]
         default: return [:]
         }
     }

@@ -103,7 +103,7 @@ public struct PaymentReviews: Sendable {
     public func list(includeResolved: Bool, limit: Int = 500, on db: Database) throws -> [Review] {
         try db.rows("""
             \(Review.query) WHERE (:all = 1 OR r.status = 'open')
-            ORDER BY CASE r.status WHEN 'open' THEN 0 ELSE 1 END, CASE r.status WHEN 'open' THEN r.created_at ELSE -r.resolved_at END, r.id
+            ORDER BY CASE r.status WHEN 'open' THEN 0 ELSE 1 END, CASE r.status WHEN 'open' THEN r.created_at ELSE -r.resolved_at END, r.rowid
             LIMIT :limit
             """, ["all": .bool(includeResolved), "limit": .int(limit)]).map(Review.init)
     }
