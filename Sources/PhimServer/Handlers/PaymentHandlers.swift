@@ -6,7 +6,7 @@ import PhimSupport
 /// Bank notifications (SePay, Casso v2: no session, their own key or signature), the demo's
 /// transfer simulator, and the operators' review queue and journal. The rules are `PaymentInbox`'s
 /// and `PaymentReviews`'.
-enum PaymentHandlers {
+public enum PaymentHandlers {
     /// SePay retries anything but a 2xx: a journaled notification, new or repeated, answers this.
     private static let accepted = Response.json(.object([("success", .bool(true))]))
 
@@ -167,20 +167,24 @@ enum PaymentHandlers {
     /// `GET /api/v1/admin/payments/notifications?limit=`, newest first.
     static func notifications(_ context: Context) throws -> Response {
         let list = try reviewsService(context).notifications(limit: try context.limit(default: 100, maximum: 1_000), on: context.db)
-        return .json(.object([("data", .array(list.map { notification in
-            .object([("id", .string(notification.id)), ("provider", .string(notification.provider)),
-                     ("provider_txn_id", .string(notification.providerTxnID)), ("direction", .string(notification.direction)),
-                     ("amount_vnd", .int(notification.amountVND)), ("account", .optional(notification.account)),
-                     ("code", .optional(notification.code)), ("content", .optional(notification.content)),
-                     ("reference", .optional(notification.reference)), ("transaction_time", .optional(notification.transactionTime)),
-                     ("received_at", .string(Timestamps.iso(notification.receivedAt))), ("outcome", .string(notification.outcome)),
-                     ("order_code", .optional(notification.orderCode))])
-        }))]))
+        return .json(.object([("data", .array(list.map(notificationJSON)))]))
+    }
+
+    /// A journaled notification as the admin API and `phim payments notifications --json` show it.
+    public static func notificationJSON(_ notification: PaymentReviews.Notification) -> JSON {
+        .object([("id", .string(notification.id)), ("provider", .string(notification.provider)),
+                 ("provider_txn_id", .string(notification.providerTxnID)), ("direction", .string(notification.direction)),
+                 ("amount_vnd", .int(notification.amountVND)), ("account", .optional(notification.account)),
+                 ("code", .optional(notification.code)), ("content", .optional(notification.content)),
+                 ("reference", .optional(notification.reference)), ("transaction_time", .optional(notification.transactionTime)),
+                 ("received_at", .string(Timestamps.iso(notification.receivedAt))), ("outcome", .string(notification.outcome)),
+                 ("order_code", .optional(notification.orderCode))])
     }
 
     private static func reviewsService(_ context: Context) -> PaymentReviews { PaymentReviews(clock: context.app.clock) }
 
-    static func reviewJSON(_ review: PaymentReviews.Review) -> JSON {
+    /// A review item as the admin API and `phim payments review --json` show it.
+    public static func reviewJSON(_ review: PaymentReviews.Review) -> JSON {
         let notification = review.notification
         return .object([
             ("id", .string(review.id)), ("reason", .string(review.reason)), ("status", .string(review.status)),
