@@ -465,6 +465,17 @@ final class PaymentInboxTests: XCTestCase {
         XCTAssertEqual(try count(world, "bank_notifications"), 1)
     }
 
+    func testThePaymentRefusalsHaveMessagesInBothLanguages() {
+        let errors: [AppError] = [.paymentUnauthorized, .invalidPaymentNotification(field: "id"), .reviewNotFound, .reviewAlreadyResolved,
+                                  .topupAlreadyPaid, .simulatorOff, .invalidReviewResolution(field: "credits")]
+        for error in errors {
+            for language in Language.allCases {
+                XCTAssertTrue(Messages.has("error.\(error.code)", language), "error.\(error.code) missing in \(language)")
+                XCTAssertFalse(Messages.message(for: error, in: language).contains("{"), "\(error.code) leaves a placeholder")
+            }
+        }
+    }
+
     // MARK: - Simulator and verifier
 
     func testTheSimulatorIsOffOutsideTheDemo() throws {
