@@ -147,6 +147,27 @@ final class PaymentInboxTests: XCTestCase {
         }
     }
 
+    /// A delivery that fails half-way (here the ledger's write) leaves no trace, not even in the
+    /// journal, and answers 5xx: SePay's retry is then decided afresh and credits, once.
+    func testAFailedFirstDeliveryIsNotTakenForARepeat() throws {
+        let world = try world()
+        let ana = try world.user("ana")
+        let placed = try order(world, for: ana)
+        let body = sepayBody(id: 8_008, content: placed.code)
+        // On the writer connection (a temporary trigger is the connection's own).
+        try world.db.write { _ = try world.db.run("CREATE TEMP TRIGGER ledger_fails BEFORE INSERT ON credit_entries BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END", [:]) }
+        let failed = post(world, body)
+        XCTAssertGreaterThanOrEqual(failed.status, 500, failed.bodyText)
+        XCTAssertEqual(try count(world, "bank_notifications"), 0)
+        XCTAssertEqual(try orderStatus(world, placed.id), "pending")
+        try world.db.write { _ = try world.db.run("DROP TRIGGER temp.ledger_fails", [:]) }
+        XCTAssertEqual(post(world, body).status, 200)
+        XCTAssertEqual(post(world, body).status, 200)
+        XCTAssertEqual(world.balance(ana).available, 105_000)
+        XCTAssertEqual(try orderStatus(world, placed.id), "paid")
+        try world.assertLedgerClean()
+    }
+
     func testASecondPaymentForAPaidOrderGoesToReview() throws {
         let world = try world()
         let ana = try world.user("ana")
