@@ -60,7 +60,7 @@ enum Routes {
         Route("POST", "/api/v1/api-keys", .user, AuthHandlers.createKey),
         Route("GET", "/api/v1/api-keys", .user, AuthHandlers.listKeys),
         Route("DELETE", "/api/v1/api-keys/:id", .user, AuthHandlers.revokeKey),
-        // Bank notifications: no session; SePay's Apikey or Casso's signature, checked by the handler.
+        // Top-ups: bank notifications (no session: SePay's Apikey or Casso's signature, checked by the handler), the demo's simulator, the review queue.
         Route("POST", "/api/v1/payments/sepay", .provider, PaymentHandlers.sepay),
         Route("POST", "/api/v1/payments/casso", .provider, PaymentHandlers.casso),
         Route("POST", "/api/v1/topups/:id/simulate-transfer", .user, PaymentHandlers.simulateTransfer),
