@@ -128,6 +128,17 @@ public enum AppError: Error, Equatable, Sendable {
 
     case `internal`
 
+    // Top-ups: bank notifications and the review queue
+    /// A bank notification without the right key or signature; nothing was journaled.
+    case paymentUnauthorized
+    case invalidPaymentNotification(field: String)
+    case reviewNotFound
+    case reviewAlreadyResolved
+    case topupAlreadyPaid
+    /// The transfer simulator is a demo's: off unless the demo runs with a SePay key.
+    case simulatorOff
+    case invalidReviewResolution(field: String)
+
     public var status: Int {
         switch self {
         case .invalidJSON, .badRequest, .invalidIdempotencyKey, .invalidCursor, .invalidFilter, .invalidLimit, .fileRequired: 400
@@ -159,6 +170,10 @@ public enum AppError: Error, Equatable, Sendable {
         case .providerMisconfigured: 502
         case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy, .providerQueryFailed, .modelUnavailable: 503
         case .signInBusy: 503
+        case .paymentUnauthorized: 401
+        case .invalidPaymentNotification, .invalidReviewResolution: 400
+        case .reviewNotFound, .simulatorOff: 404
+        case .reviewAlreadyResolved, .topupAlreadyPaid: 409
         }
     }
 
@@ -259,6 +274,13 @@ public enum AppError: Error, Equatable, Sendable {
         case .callbackTaskMismatch: "task_mismatch"
         case .invalidSignature: "invalid_signature"
         case .internal: "internal_error"
+        case .paymentUnauthorized: "payment_unauthorized"
+        case .invalidPaymentNotification: "invalid_payment_notification"
+        case .reviewNotFound: "review_not_found"
+        case .reviewAlreadyResolved: "review_already_resolved"
+        case .topupAlreadyPaid: "topup_already_paid"
+        case .simulatorOff: "simulator_off"
+        case .invalidReviewResolution: "invalid_review_resolution"
         }
     }
 
@@ -300,6 +322,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidQueueLimit(let maximum): ["maximum": String(maximum)]
         case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): ["host": String(host.prefix(200))]
         case .invalidWebhookEvents: ["events": WebhookEvent.allCases.map(\.rawValue).joined(separator: ", ")]
+        case .invalidPaymentNotification(let field), .invalidReviewResolution(let field): ["field": field]
         default: [:]
         }
     }

@@ -60,6 +60,13 @@ enum Routes {
         Route("POST", "/api/v1/api-keys", .user, AuthHandlers.createKey),
         Route("GET", "/api/v1/api-keys", .user, AuthHandlers.listKeys),
         Route("DELETE", "/api/v1/api-keys/:id", .user, AuthHandlers.revokeKey),
+        // Top-ups: bank notifications (no session: SePay's Apikey or Casso's signature, checked by the handler), the demo's simulator, the review queue.
+        Route("POST", "/api/v1/payments/sepay", .provider, PaymentHandlers.sepay),
+        Route("POST", "/api/v1/payments/casso", .provider, PaymentHandlers.casso),
+        Route("POST", "/api/v1/topups/:id/simulate-transfer", .user, PaymentHandlers.simulateTransfer),
+        Route("GET", "/api/v1/admin/payments/reviews", .admin, PaymentHandlers.reviews),
+        Route("POST", "/api/v1/admin/payments/reviews/:id/resolve", .admin, PaymentHandlers.resolve),
+        Route("GET", "/api/v1/admin/payments/notifications", .admin, PaymentHandlers.notifications),
         Route("POST", "/api/v1/redeem", .user, CodeHandlers.redeem),
 
         Route("GET", "/api/v1/models", .anyone, readsOnly: true, ModelHandlers.list),

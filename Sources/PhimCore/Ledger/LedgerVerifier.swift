@@ -1,6 +1,6 @@
 import Foundation
 
-/// Recomputes every balance from the ledger and checks every job's hold, for
+/// Recomputes every balance from the ledger and checks every job's hold, code use and top-up, for
 /// `phim ledger verify` and the tests. Any finding means money was created or lost.
 public enum LedgerVerifier {
     public struct Report: Sendable {
@@ -71,6 +71,32 @@ public enum LedgerVerifier {
                 AND NOT EXISTS (SELECT 1 FROM redeem_uses u WHERE e.unique_key = 'redeem:' || u.code_id || ':' || u.user_id)
                 """)?.int("n") ?? 0
             if orphans > 0 { report.problems.append("\(orphans) redeem entries without a recorded use") }
+            // Every paid order: one top-up entry `topup:<order>` of its credits to its owner.
+            let orders = try db.rows("""
+                SELECT o.code, o.credits,
+                  (SELECT COUNT(*) FROM credit_entries e WHERE e.unique_key = 'topup:' || o.id AND e.kind = 'topup'
+                     AND e.user_id = o.user_id AND e.available_delta = o.credits) AS credited,
+                  (SELECT COUNT(*) FROM credit_entries e WHERE e.kind = 'topup' AND e.unique_key = 'topup:' || o.id) AS entries
+                FROM topup_orders o WHERE o.status = 'paid'
+                """)
+            for row in orders where row.int("credited") != 1 || row.int("entries") != 1 {
+                report.problems.append("order \(row.string("code")) (paid): \(row.int("credited")) credits of \(row.int("credits")) in \(row.int("entries")) entries")
+            }
+            // Every top-up entry: a paid order's, or an operator's credit from a resolved review, for that amount and account.
+            let strays = try db.rows("""
+                SELECT e.unique_key, e.user_id, e.available_delta FROM credit_entries e WHERE e.kind = 'topup'
+                AND NOT EXISTS (SELECT 1 FROM topup_orders o WHERE e.unique_key = 'topup:' || o.id AND o.status = 'paid'
+                                AND o.user_id = e.user_id AND o.credits = e.available_delta)
+                AND NOT EXISTS (SELECT 1 FROM payment_reviews r WHERE e.unique_key = 'topup-review:' || r.id AND r.status = 'credited'
+                                AND r.credited_user_id = e.user_id AND r.credits = e.available_delta)
+                """)
+            for row in strays {
+                report.problems.append("top-up entry \(row.optionalString("unique_key") ?? "(no key)") of \(row.int("available_delta")) to \(row.string("user_id")): no paid order or credited review")
+            }
+            let uncredited = try db.firstRow("""
+                SELECT COUNT(*) AS n FROM bank_notifications WHERE outcome = 'credited' AND credited_at IS NULL
+                """)?.int("n") ?? 0
+            if uncredited > 0 { report.problems.append("\(uncredited) credited bank notifications without credited_at") }
             return report
         }
     }
