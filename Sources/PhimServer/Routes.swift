@@ -8,7 +8,8 @@ enum Access {
     case anyone
     /// A signed-in user: session cookie (with the anti-forgery token on changes) or API key.
     case user
-    /// The provider's callbacks: authenticated by the per-job secret in the path.
+    /// Outside services calling in, no session: Kie's callbacks (the per-job secret in the path)
+    /// and the bank notifications (SePay's API key, Casso's signature), each checked by its handler.
     case provider
     /// Operators: a signed-in user with the admin flag. To anyone else these routes do not
     /// exist (404), signed in or not.

@@ -45,6 +45,17 @@ public enum Crypto {
         return mac
     }
 
+    /// HMAC-SHA-512 with a key of any length (Casso's webhook signature).
+    public static func hmacSHA512(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var state = crypto_auth_hmacsha512_state()
+        var mac = [UInt8](repeating: 0, count: Int(crypto_auth_hmacsha512_BYTES))
+        let keyBytes = key.isEmpty ? [0] : key, messageBytes = message.isEmpty ? [0] : message
+        keyBytes.withUnsafeBufferPointer { _ = crypto_auth_hmacsha512_init(&state, $0.baseAddress!, key.count) }
+        messageBytes.withUnsafeBufferPointer { _ = crypto_auth_hmacsha512_update(&state, $0.baseAddress!, UInt64(message.count)) }
+        crypto_auth_hmacsha512_final(&state, &mac)
+        return mac
+    }
+
     /// Compares without stopping at the first difference, so timing does not leak a secret.
     public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let left = Array(a.utf8), right = Array(b.utf8)

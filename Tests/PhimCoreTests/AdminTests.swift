@@ -17,6 +17,8 @@ final class AdminTests: XCTestCase {
         ("GET", "/api/v1/admin/videos/stuck"), ("GET", "/api/v1/admin/failures"), ("GET", "/api/v1/admin/provider"), ("GET", "/api/v1/admin/analytics"), ("POST", "/api/v1/admin/provider/reconciliation"),
         ("POST", "/api/v1/admin/videos/00000000-0000-0000-0000-000000000000/reconcile"),
         ("GET", "/api/v1/admin/ledger.csv"),
+        ("GET", "/api/v1/admin/payments/reviews"), ("GET", "/api/v1/admin/payments/notifications"),
+        ("POST", "/api/v1/admin/payments/reviews/00000000-0000-0000-0000-000000000000/resolve"),
     ]
 
     func admin(_ world: TestWorld) throws -> TestWorld.Caller { try world.admin() }

@@ -1,4 +1,3 @@
-import CSodium
 import Foundation
 import PhimSupport
 
@@ -123,23 +122,11 @@ public struct BankNotification: Sendable, Equatable {
         var valid = false
         for style in CanonicalJSON.Style.allCases {
             let message = Array((timestamp + "." + CanonicalJSON.text(json, style: style)).utf8)
-            let expected = Crypto.hex(hmacSHA512(key: Array(key.utf8), message: message))
+            let expected = Crypto.hex(Crypto.hmacSHA512(key: Array(key.utf8), message: message))
             // Every form is compared (no early exit), each in constant time.
             if Crypto.constantTimeEqual(expected, signature) { valid = true }
         }
         return valid
-    }
-
-    /// HMAC-SHA-512 with a key of any length, from libsodium.
-    static func hmacSHA512(key: [UInt8], message: [UInt8]) -> [UInt8] {
-        var state = crypto_auth_hmacsha512_state()
-        var mac = [UInt8](repeating: 0, count: Int(crypto_auth_hmacsha512_BYTES))
-        // One-byte stand-ins for empty inputs, whose base addresses would be nil.
-        let keyBytes = key.isEmpty ? [0] : key, messageBytes = message.isEmpty ? [0] : message
-        keyBytes.withUnsafeBufferPointer { _ = crypto_auth_hmacsha512_init(&state, $0.baseAddress!, key.count) }
-        messageBytes.withUnsafeBufferPointer { _ = crypto_auth_hmacsha512_update(&state, $0.baseAddress!, UInt64(message.count)) }
-        crypto_auth_hmacsha512_final(&state, &mac)
-        return mac
     }
 
     // MARK: - Reading fields
