@@ -128,6 +128,16 @@ public enum AppError: Error, Equatable, Sendable {
 
     case `internal`
 
+    // Top-ups
+    /// No bank account is set (`PHIM_BANK_*`): nobody can be told where to pay.
+    case topupsDisabled
+    case packageNotFound
+    case invalidPackage(field: String)
+    case tooManyPendingOrders(limit: Int)
+    case topupNotFound
+    /// Only a pending order can be canceled.
+    case topupNotPending
+
     public var status: Int {
         switch self {
         case .invalidJSON, .badRequest, .invalidIdempotencyKey, .invalidCursor, .invalidFilter, .invalidLimit, .fileRequired: 400
@@ -159,6 +169,11 @@ public enum AppError: Error, Equatable, Sendable {
         case .providerMisconfigured: 502
         case .providerUnavailable, .providerBusy, .providerOutOfCredits, .serviceBusy, .providerQueryFailed, .modelUnavailable: 503
         case .signInBusy: 503
+        case .topupsDisabled: 503
+        case .packageNotFound, .topupNotFound: 404
+        case .invalidPackage: 400
+        case .tooManyPendingOrders: 429
+        case .topupNotPending: 409
         }
     }
 
@@ -259,6 +274,12 @@ public enum AppError: Error, Equatable, Sendable {
         case .callbackTaskMismatch: "task_mismatch"
         case .invalidSignature: "invalid_signature"
         case .internal: "internal_error"
+        case .topupsDisabled: "topups_disabled"
+        case .packageNotFound: "package_not_found"
+        case .invalidPackage: "invalid_package"
+        case .tooManyPendingOrders: "too_many_pending_orders"
+        case .topupNotFound: "topup_not_found"
+        case .topupNotPending: "topup_not_pending"
         }
     }
 
@@ -298,6 +319,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidStyle(let field): ["field": field]
         case .invalidFilter(let name): ["name": name]
         case .invalidQueueLimit(let maximum): ["maximum": String(maximum)]
+        case .invalidPackage(let field): ["field": field]
+        case .tooManyPendingOrders(let limit): ["limit": String(limit)]
         case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): ["host": String(host.prefix(200))]
         case .invalidWebhookEvents: ["events": WebhookEvent.allCases.map(\.rawValue).joined(separator: ", ")]
         default: [:]
@@ -311,6 +334,7 @@ public enum AppError: Error, Equatable, Sendable {
         switch self {
         case .insufficientCredits(let needed, let available): return ["needed": .int(needed), "available": .int(available)]
         case .tooManyUnfinishedVideos(let limit), .tooManyUploads(let limit, _): return ["limit": .int(limit)]
+        case .tooManyPendingOrders(let limit): return ["limit": .int(limit)]
         case .uploadQuotaExceeded(let limit, _): return ["limit_bytes": .int(limit)]
         case .providerUnavailable(let id?), .providerBusy(let id?), .providerOutOfCredits(let id?),
              .providerMisconfigured(let id?), .providerRejectedInput(let id?, _):
