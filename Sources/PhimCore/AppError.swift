@@ -138,6 +138,15 @@ public enum AppError: Error, Equatable, Sendable {
     /// The transfer simulator is a demo's: off unless the demo runs with a SePay key.
     case simulatorOff
     case invalidReviewResolution(field: String)
+    // Top-ups: packages and orders
+    /// No bank account is set (`PHIM_BANK_*`): nobody can be told where to pay.
+    case topupsDisabled
+    case packageNotFound
+    case invalidPackage(field: String)
+    case tooManyPendingOrders(limit: Int)
+    case topupNotFound
+    /// Only a pending order can be canceled.
+    case topupNotPending
 
     public var status: Int {
         switch self {
@@ -174,6 +183,11 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidPaymentNotification, .invalidReviewResolution: 400
         case .reviewNotFound, .simulatorOff: 404
         case .reviewAlreadyResolved, .topupAlreadyPaid: 409
+        case .topupsDisabled: 503
+        case .packageNotFound, .topupNotFound: 404
+        case .invalidPackage: 400
+        case .tooManyPendingOrders: 429
+        case .topupNotPending: 409
         }
     }
 
@@ -281,6 +295,12 @@ public enum AppError: Error, Equatable, Sendable {
         case .topupAlreadyPaid: "topup_already_paid"
         case .simulatorOff: "simulator_off"
         case .invalidReviewResolution: "invalid_review_resolution"
+        case .topupsDisabled: "topups_disabled"
+        case .packageNotFound: "package_not_found"
+        case .invalidPackage: "invalid_package"
+        case .tooManyPendingOrders: "too_many_pending_orders"
+        case .topupNotFound: "topup_not_found"
+        case .topupNotPending: "topup_not_pending"
         }
     }
 
@@ -320,6 +340,8 @@ public enum AppError: Error, Equatable, Sendable {
         case .invalidStyle(let field): ["field": field]
         case .invalidFilter(let name): ["name": name]
         case .invalidQueueLimit(let maximum): ["maximum": String(maximum)]
+        case .invalidPackage(let field): ["field": field]
+        case .tooManyPendingOrders(let limit): ["limit": String(limit)]
         case .webhookURLNotAllowed(let host), .webhookURLUnresolvable(let host): ["host": String(host.prefix(200))]
         case .invalidWebhookEvents: ["events": WebhookEvent.allCases.map(\.rawValue).joined(separator: ", ")]
         case .invalidPaymentNotification(let field), .invalidReviewResolution(let field): ["field": field]
@@ -334,6 +356,7 @@ public enum AppError: Error, Equatable, Sendable {
         switch self {
         case .insufficientCredits(let needed, let available): return ["needed": .int(needed), "available": .int(available)]
         case .tooManyUnfinishedVideos(let limit), .tooManyUploads(let limit, _): return ["limit": .int(limit)]
+        case .tooManyPendingOrders(let limit): return ["limit": .int(limit)]
         case .uploadQuotaExceeded(let limit, _): return ["limit_bytes": .int(limit)]
         case .providerUnavailable(let id?), .providerBusy(let id?), .providerOutOfCredits(let id?),
              .providerMisconfigured(let id?), .providerRejectedInput(let id?, _):

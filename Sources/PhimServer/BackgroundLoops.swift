@@ -119,6 +119,7 @@ extension BackgroundLoops {
         startThread(name: "housekeeping") {
             var database: Database?
             var nextUploadSweep = Date()
+            var nextTopupExpiry = Date()
             while true {
                 Thread.sleep(forTimeInterval: 2)
                 do {
@@ -127,6 +128,11 @@ extension BackgroundLoops {
                     if Date() >= nextUploadSweep {
                         nextUploadSweep = Date().addingTimeInterval(300)
                         while try app.uploads.deleteExpired(on: database!) > 0 {}
+                    }
+                    // Unpaid top-up orders past their time, every 30 s (reads of the orders expire them too).
+                    if Date() >= nextTopupExpiry {
+                        nextTopupExpiry = Date().addingTimeInterval(30)
+                        try TopupOrders(settings: app.settings.payments, clock: app.clock).expireDue(on: database!)
                     }
                 } catch {
                     Log.warning("housekeeping pass failed", ["error": "\(error)"])

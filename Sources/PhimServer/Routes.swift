@@ -69,6 +69,17 @@ enum Routes {
         Route("POST", "/api/v1/admin/payments/reviews/:id/resolve", .admin, PaymentHandlers.resolve),
         Route("GET", "/api/v1/admin/payments/notifications", .admin, PaymentHandlers.notifications),
         Route("POST", "/api/v1/redeem", .user, CodeHandlers.redeem),
+        // `packages` before `:id`: the first route that matches answers.
+        Route("GET", "/api/v1/topups/packages", .user, TopupHandlers.packages),
+        Route("POST", "/api/v1/topups", .user, TopupHandlers.create),
+        Route("GET", "/api/v1/topups", .user, TopupHandlers.list),
+        Route("GET", "/api/v1/topups/:id", .user, TopupHandlers.show),
+        Route("GET", "/api/v1/topups/:id/qr.svg", .user, TopupHandlers.qrSVG),
+        Route("POST", "/api/v1/topups/:id/cancel", .user, TopupHandlers.cancel),
+        Route("GET", "/api/v1/admin/packages", .admin, TopupHandlers.adminPackages),
+        Route("PUT", "/api/v1/admin/packages/:id", .admin, TopupHandlers.setPackage),
+        Route("POST", "/api/v1/admin/packages/:id/disable", .admin, TopupHandlers.disablePackage),
+        Route("GET", "/api/v1/admin/topups", .admin, TopupHandlers.adminOrders),
 
         Route("GET", "/api/v1/models", .anyone, readsOnly: true, ModelHandlers.list),
         Route("GET", "/api/v1/styles", .anyone, StyleHandlers.list),

@@ -15,6 +15,7 @@ struct Phim: ParsableCommand {
         abstract: "Phim: a self-hostable studio for AI video generation.",
         subcommands: [Up.self, FastCGI.self, Migrate.self, Users.self, Credits.self, Ledger.self, ModelsCommand.self, Styles.self, Jobs.self, ProviderCommand.self, Audit.self, QueueCommand.self,
                       CodesCommand.self,
+                      PackagesCommand.self,
                       Backup.self, Simulator.self, PaymentsCommand.self])
 
     static func main() {

@@ -255,6 +255,46 @@ def codes_section(phim, args, client):
     check("ledger verify after redemptions", code == 0 and "0 problem(s)" in out, out)
 
 
+def packages_section(phim, client):
+    """`phim packages`: the defaults listed; a package set from the shell is on sale through nginx and
+    ordered with its VietQR; a bad price is refused and changes nothing; a disabled one cannot be
+    ordered while the order already placed keeps it; both changes audited."""
+    code, out = phim("packages", "list")
+    check("packages list: the four defaults", code == 0 and "starter  50000 VND  50000 credits  enabled" in out
+          and "studio  500000 VND  575000 credits  enabled" in out, out)
+    code, out = phim("packages", "set", "cli-pack", "--name-vi", "Gói CLI", "--name-en", "CLI pack", "--price-vnd", "30000",
+                     "--credits", "33000", "--order", "1", "--reason", "cli test: a package")
+    status, body, _, _ = client.request("GET", "/api/v1/topups/packages")
+    first = (body or {}).get("data", [{}])[0]
+    check("packages set: on sale through nginx, first by its order", code == 0 and status == 200 and first.get("id") == "cli-pack"
+          and first.get("amount_vnd") == 30000 and first.get("credits") == 33000 and first.get("name") == "Gói CLI", (out, status, body))
+    status, order, _, _ = client.request("POST", "/api/v1/topups", {"package_id": "cli-pack"})
+    order = order or {}
+    check("an order for it: 201, PHIM code, its amount in the VietQR", status == 201 and order.get("amount_vnd") == 30000
+          and order.get("code", "").startswith("PHIM") and "540530000" in order.get("vietqr_payload", "")
+          and order.get("code", "?") in order.get("vietqr_payload", ""), (status, order))
+    status, _, response, svg = client.request("GET", order.get("qr_svg_url", "/api/v1/topups/none/qr.svg"))
+    check("... its QR as SVG through nginx", status == 200 and response.getheader("Content-Type") == "image/svg+xml"
+          and svg.startswith(b"<svg"), status)
+    code, out = phim("packages", "set", "cli-pack", "--name-vi", "Gói CLI", "--name-en", "CLI pack", "--price-vnd", "5000",
+                     "--credits", "33000", "--reason", "cli test: too cheap")
+    _, listed = phim("packages", "list", "--json")
+    mine = [p for p in json.loads(listed) if p["id"] == "cli-pack"] if listed.startswith("[") else []
+    check("packages set refuses a price under 10,000 VND and changes nothing", code != 0 and "amount_vnd" in out
+          and mine and mine[0]["amount_vnd"] == 30000, (out, listed))
+    code, out = phim("packages", "disable", "cli-pack", "--reason", "cli test: done")
+    status, body, _, _ = client.request("POST", "/api/v1/topups", {"package_id": "cli-pack"})
+    check("packages disable: it can no longer be ordered (404 package_not_found)", code == 0 and status == 404
+          and body["error"]["code"] == "package_not_found", (out, status, body))
+    status, kept, _, _ = client.request("GET", f"/api/v1/topups/{order.get('id', 'none')}")
+    check("... the order placed keeps its package", status == 200 and kept.get("package_id") == "cli-pack"
+          and kept.get("amount_vnd") == 30000 and kept.get("status") == "pending", (status, kept))
+    client.request("POST", f"/api/v1/topups/{order.get('id', 'none')}/cancel")
+    code, out = phim("audit", "--limit", "10")
+    check("packages set and disable are audited", code == 0 and "packages.set" in out and "packages.disable" in out
+          and "cli test: done" in out, out)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", required=True)
@@ -330,6 +370,7 @@ def main():
     models_section(phim, args, client)
     queue_section(phim, client, email)
     codes_section(phim, args, client)
+    packages_section(phim, client)
     code, out = phim("styles", "set", "--key", "cli-test", "--name-vi", "Thử", "--name-en", "Test", "--text", "cli words")
     status, styles, _, _ = client.request("GET", "/api/v1/styles")
     check("styles set adds a chip", code == 0 and any(s["key"] == "cli-test" for s in styles["data"]), out)

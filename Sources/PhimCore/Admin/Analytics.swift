@@ -24,11 +24,20 @@ public struct Analytics: Sendable {
         public var successRate: Double { completed + failed == 0 ? 0 : Double(completed) / Double(completed + failed) }
     }
 
+    /// Money that came in by bank transfer and was credited (by itself or by an operator from the review queue), per day.
+    public struct RevenueDay: Sendable, Equatable {
+        public var day: String
+        public var amountVND = 0
+        public var topups = 0
+        public var creditsSold = 0
+    }
+
     public struct Report: Sendable {
         public var days: Int
         public var rows: [DayModel]
         public var styles: [(key: String, uses: Int)]
         public var words: [(word: String, uses: Int)]
+        public var revenue: [RevenueDay] = []
     }
 
     public func report(days: Int, on db: Database) throws -> Report {
@@ -76,6 +85,28 @@ public struct Analytics: Sendable {
         let ranked = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         let words: [(word: String, uses: Int)] = ranked.prefix(20).map { (word: $0.key, uses: $0.value) }
         let ordered = rows.values.sorted { $0.day != $1.day ? $0.day < $1.day : $0.model < $1.model }
-        return Report(days: days, rows: ordered, styles: styles, words: words)
+        return Report(days: days, rows: ordered, styles: styles, words: words, revenue: try revenue(since: since, on: db))
+    }
+
+    /// By the day of the credit (`credited_at`): an operator's credit counts the credits it gave,
+    /// an order (paid, or attached from the review queue) its own.
+    func revenue(since: Int64, on db: Database) throws -> [RevenueDay] {
+        var days: [String: RevenueDay] = [:]
+        for row in try db.rows("""
+            SELECT n.credited_at, n.amount_vnd,
+              CASE WHEN r.status = 'credited' THEN COALESCE(r.credits, 0) ELSE COALESCE(o.credits, 0) END AS credits
+            FROM bank_notifications n
+            LEFT JOIN payment_reviews r ON r.notification_id = n.id
+            LEFT JOIN topup_orders o ON o.id = n.order_id
+            WHERE n.credited_at IS NOT NULL AND n.credited_at >= :since
+            """, ["since": .integer(since)]) {
+            let day = String(ISOTime.string(row.int64("credited_at")).prefix(10))
+            var entry = days[day] ?? RevenueDay(day: day)
+            entry.amountVND += row.int("amount_vnd")
+            entry.topups += 1
+            entry.creditsSold += row.int("credits")
+            days[day] = entry
+        }
+        return days.values.sorted { $0.day < $1.day }
     }
 }

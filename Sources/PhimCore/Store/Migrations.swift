@@ -472,6 +472,7 @@ public enum Migrations {
                 try db.execute("PRAGMA user_version = \(steps.count)")
                 try StylePresets.seedDefaults(on: db)
             }
+            try TopupPackages.seedDefaults(at: now, on: db)
             let added = try ModelCatalog.addShipped(creditsPerProviderCredit: creditsPerProviderCredit, at: now, on: db)
             if applied < steps.count { try ModelCatalog.adoptLegacyPrices(at: now, on: db) }
             if !added.isEmpty, applied > 0 { Log.info("models added to the catalog", ["models": added.joined(separator: ", ")]) }

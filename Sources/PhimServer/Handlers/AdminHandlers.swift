@@ -224,6 +224,10 @@ enum AdminAnalyticsHandlers {
             })),
             ("top_styles", .array(report.styles.map { .object([("key", .string($0.key)), ("uses", .int($0.uses))]) })),
             ("top_words", .array(report.words.map { .object([("word", .string($0.word)), ("uses", .int($0.uses))]) })),
+            ("revenue", .array(report.revenue.map {
+                .object([("day", .string($0.day)), ("amount_vnd", .int($0.amountVND)), ("topups", .int($0.topups)),
+                         ("credits_sold", .int($0.creditsSold))])
+            })),
         ]))
     }
 }

@@ -76,11 +76,8 @@ public enum PaymentHandlers {
     static func simulateTransfer(_ context: Context) throws -> Response {
         let payments = context.app.settings.payments
         guard payments.simulatesTransfers, let key = payments.sepayAPIKey, !key.isEmpty else { throw AppError.simulatorOff }
-        let user = try context.user
-        // Another account's order does not exist for the caller.
-        guard let order = try TopupOrder.find(id: context.parameter("id"), on: context.db), order.userID == user.id else {
-            throw AppError.routeNotFound
-        }
+        let orders = TopupOrders(settings: payments, clock: context.app.clock)
+        let order = try orders.order(id: context.parameter("id"), userID: try context.user.id, on: context.db)
         let body = try context.jsonBody()
         var amount = order.amountVND
         if let raw = body["amount_vnd"], raw != .null {
@@ -111,7 +108,8 @@ public enum PaymentHandlers {
             throw AppError.serviceBusy
         }
         let now = try TopupOrder.find(id: order.id, on: context.db) ?? order
-        return .json(.object([("status", .int(reply.status)), ("order", orderJSON(now))]))
+        return .json(.object([("status", .int(reply.status)),
+                              ("order", try TopupHandlers.orderJSON(now, language: context.language, on: context.db))]))
     }
 
     /// What SePay's `transactionDate` looks like: the bank's local time (Vietnam, UTC+7), to the second.
@@ -121,14 +119,6 @@ public enum PaymentHandlers {
         formatter.timeZone = TimeZone(secondsFromGMT: 7 * 3600)
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
         return formatter.string(from: Date(unixMillis: millis))
-    }
-
-    /// The order's main facts (the orders' own handler writes the whole Order; the lead may swap it in).
-    static func orderJSON(_ order: TopupOrder) -> JSON {
-        .object([("id", .string(order.id)), ("code", .string(order.code)), ("package_id", .string(order.packageID)),
-                 ("amount_vnd", .int(order.amountVND)), ("credits", .int(order.credits)), ("status", .string(order.status.rawValue)),
-                 ("created_at", .string(Timestamps.iso(order.createdAt))), ("expires_at", .string(Timestamps.iso(order.expiresAt))),
-                 ("paid_at", Timestamps.isoOrNull(order.paidAt))])
     }
 
     // MARK: - Operators
