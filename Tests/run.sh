@@ -74,6 +74,8 @@ grep -q "phim up: stopped" "$work/phim.log" || { echo "phim up did not stop clea
 echo "== process and deployment faults (their own phim up instances)"
 suite python3 Tests/e2e/process_faults.py --phim "$phim" --repo "$root"
 suite python3 Tests/e2e/queue_test.py --phim "$phim" --repo "$root"
+echo "== top-ups: SePay and Casso notifications through nginx (its own phim up)"
+suite python3 Tests/e2e/payments_test.py --phim "$phim" --repo "$root"
 echo "== deployment: the demo account after demo mode, nginx's edges and logs (their own phim up instances)"
 suite python3 Tests/e2e/deploy_test.py --phim "$phim" --repo "$root"
 
