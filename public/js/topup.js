@@ -54,7 +54,10 @@
       var name = el("span", "package-name");
       name.textContent = (P.language() === "en" ? item.name_en : item.name_vi) || item.name || item.id;
       card.appendChild(name);
-      card.appendChild(setText(el("strong", "package-credits"), "topup.package.credits", { credits: Number(item.credits) || 0 }));
+      var amount = el("span", "package-amount");
+      amount.appendChild(P.setNumber(el("strong", "package-credits", { "data-testid": "package-credits" }), Number(item.credits) || 0));
+      amount.appendChild(setText(el("span", "package-unit"), "topup.package.unit"));
+      card.appendChild(amount);
       card.appendChild(vnd(el("span", "package-price", { "data-testid": "package-price" }), item.amount_vnd));
       if (item.credits > item.amount_vnd) {
         var bonus = Math.round((item.credits - item.amount_vnd) * 100 / item.amount_vnd);

@@ -50,10 +50,10 @@
     var rows = A.clear(document.getElementById("packages-rows"));
     list.forEach(function (item) {
       var tr = el("tr", item.enabled === false ? "off" : "", { "data-id": item.id, "data-testid": "package-row" });
-      var id = cell("package-id");
+      var id = cell("id-cell");
       id.appendChild(el("code", "")).textContent = item.id;
       tr.appendChild(id);
-      var name = cell("package-name");
+      var name = cell("name-cell");
       name.textContent = (P.language() === "en" ? item.name_en : item.name_vi) || item.id;
       tr.appendChild(name);
       var price = cell("num", "admin.packages.col.price");

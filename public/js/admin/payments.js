@@ -56,6 +56,7 @@
     else if (node) dd.appendChild(node);
     row.appendChild(dd);
     list.appendChild(row);
+    return row;
   }
 
   function code(text) {
@@ -192,7 +193,7 @@
       order.appendChild(setText(el("span", ""), "credits.amount", { amount: Number(review.order.credits) || 0 }));
       order.appendChild(document.createTextNode(" "));
       order.appendChild(badge(ORDER_STATUS, review.order.status));
-      fact(facts, "admin.payments.order", order);
+      fact(facts, "admin.payments.order", order).classList.add("wide");
     }
     if (review.status !== "open") {
       var outcome = el("span", "");
@@ -203,7 +204,7 @@
         outcome.appendChild(setText(el("span", ""), "credits.amount", { amount: review.credits }));
       }
       if (review.resolution_note) outcome.appendChild(document.createTextNode(" · " + review.resolution_note));
-      fact(facts, "admin.payments.resolution", outcome);
+      fact(facts, "admin.payments.resolution", outcome).classList.add("wide");
     }
     item.appendChild(facts);
     if (review.status === "open") item.appendChild(resolveForm(review));
