@@ -481,6 +481,45 @@ def step_codes(b, state):
     b.wait(lambda: len([row for row in b.all('[data-testid="code-row"]') if row.text and label in row.text]) == 3,
            message="the list does not show the batch's 3 codes")
     b.full_shot("09a-codes")
+    # Disabling one asks for a reason, then the list says so.
+    target = made[0]
+    row = next(row for row in b.all('[data-testid="code-row"]') if target in row.text)
+    row.find_element(By.CSS_SELECTOR, '[data-action="disable"]').click()
+    b.wait(lambda: b.shown('[data-testid="reason-input"]'), message="disabling a code asks for no reason")
+    b.find('[data-testid="reason-input"]').send_keys("e2e: disabled from the admin page")
+    b.find('[data-testid="reason-confirm"] [data-action="confirm"]').click()
+    b.wait(lambda: next((r.find_element(By.CSS_SELECTOR, '[data-testid="code-state"]').text for r in b.all('[data-testid="code-row"]')
+                         if target in r.text), None) == VI["admin.codes.state.disabled"],
+           message=f"code {target} is not shown disabled ({b.text('[data-testid=reason-error]')!r})")
+
+
+def step_packages(b, state):
+    if "admin" not in state:
+        raise Skipped("no operator (the codes step did not run)")
+    b.open("/admin/packages")
+    status, listed = b.api("GET", "/api/v1/admin/packages")
+    expect(status == 200, f"GET /admin/packages: {status} {listed}")
+    b.wait(lambda: len(b.all('[data-testid="package-row"]')) == len(listed["data"]),
+           message=f"the page lists {len(b.all('[data-testid=package-row]'))} packages, the API {len(listed['data'])}")
+    package_id = "e2e-" + secrets.token_hex(3)
+    for field, value in (("id", package_id), ("name-vi", "Gói thử"), ("name-en", "Trial"), ("price", "20.000"),
+                         ("credits", "21000"), ("order", "90"), ("reason", "e2e: a package from the admin page")):
+        b.type_into(f'[data-testid="package-{field}"]', value)
+    b.find('[data-testid="package-submit"]').click()
+    row = f'[data-testid="package-row"][data-id="{package_id}"]'
+    b.wait(lambda: b.shown(row), message=f"the new package is not listed ({b.text('[data-testid=package-error]')!r})")
+    status, offer = b.api("GET", "/api/v1/topups/packages")
+    made = next((item for item in offer.get("data", []) if item["id"] == package_id), None)
+    expect(made and made["amount_vnd"] == 20000 and made["credits"] == 21000 and made["name_vi"] == "Gói thử",
+           f"the new package is not offered as made: {made}")
+    b.full_shot("09b-packages")
+    b.find(f'{row} [data-action="disable"]').click()
+    b.wait(lambda: b.shown('[data-testid="reason-input"]'), message="disabling a package asks for no reason")
+    b.find('[data-testid="reason-input"]').send_keys("e2e: withdrawn")
+    b.find('[data-testid="reason-confirm"] [data-action="confirm"]').click()
+    b.wait(lambda: not b.all(f'{row} [data-action="disable"]'), message="the package still offers 'disable'")
+    status, offer = b.api("GET", "/api/v1/topups/packages")
+    expect(all(item["id"] != package_id for item in offer.get("data", [])), "a disabled package is still offered to people")
 
 
 def step_analytics(b, state):
@@ -537,6 +576,7 @@ STEPS = [
     ("07-review", "a wrong SePay key changes nothing; a short payment turns the open order page 'under review' by itself within 2 s, with the code to quote", step_review),
     ("08-resolve", "an operator credits the short payment from the payments page; the person's balance rises by exactly that", step_resolve),
     ("09-codes", "the operator makes a batch of 3 codes, sees them once, and the batch's CSV link downloads exactly them", step_codes),
+    ("09b-packages", "the operator creates a package with a reason (offered to people at once) and disables it (offered no more)", step_packages),
     ("10-analytics", "the analytics page shows the revenue in VND as the API counts it, per day", step_analytics),
     ("11-off", "without a bank, the top-up page says plainly that top-ups are off", step_off),
     ("12-console", "no errors in the browser console (CSP included)", step_console),
