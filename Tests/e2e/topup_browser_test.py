@@ -282,6 +282,16 @@ def step_buy(b, state):
         expect(copied, f"clipboard after copying {name}")
     countdown = b.text('[data-testid="order-countdown"]')
     expect(countdown and (countdown.startswith(VI["topup.countdown"].split("{")[0])), f"no countdown: {countdown!r}")
+    # Ten minutes on (the page's clock moved forward), unpaid: it says what to do and gives the code to quote.
+    expect(not b.shown('[data-testid="order-late"]'), "the 'what to do' note shows on a fresh order")
+    b.js("var real = Date.now; window.__realNow = real; Date.now = function () { return real.call(Date) + 11 * 60 * 1000; };")
+    try:
+        b.wait(lambda: b.shown('[data-testid="order-late"]'), seconds=3, message="ten minutes unpaid, the page does not say what to do")
+        expect(b.text('[data-testid="order-late"]') == words(VI, "topup.late", code=order["code"]),
+               f"the note reads {b.text('[data-testid=order-late]')!r}")
+        b.full_shot("03b-order-late")
+    finally:
+        b.js("Date.now = window.__realNow;")
     expect(b.shown('[data-testid="simulate"]') and b.text('[data-testid="simulate"]') == VI["topup.simulate"], "no 'simulate the transfer' button")
     expect(b.shown('[data-testid="order-cancel"]'), "no cancel button on a pending order")
     b.full_shot("03a-order")
@@ -412,6 +422,22 @@ def step_review(b, state):
     state["short"] = short
     state["before_review"] = b.balance()
     b.full_shot("07a-review-person")
+
+
+def step_cancel(b, state):
+    b.open("/topup")
+    b.buy_first_package()
+    code = b.text('[data-testid="pay-code"]')
+    b.find('[data-testid="order-cancel"]').click()
+    b.wait(lambda: b.shown('[data-testid="cancel-confirm"]'), message="cancel does not ask first")
+    b.find('[data-testid="cancel-yes"]').click()
+    b.wait(lambda: b.order_status() == "canceled", message=f"the order did not turn canceled (shows {b.order_status()})")
+    expect(b.text('[data-testid="order-state-text"]') == words(VI, "topup.state.canceled.text", code=code),
+           f"the canceled order reads {b.text('[data-testid=order-state-text]')!r}")
+    expect(not b.shown('[data-testid="pay-box"]') and not b.shown('[data-testid="simulate"]'), "a canceled order still invites paying")
+    b.full_shot("07b-canceled")
+    b.find('[data-testid="order-new"]').click()
+    b.wait(lambda: b.shown('[data-testid="package"]') and not b.query().get("order"), message="'new top-up' does not go back to the packages")
 
 
 def step_resolve(b, state):
@@ -574,6 +600,7 @@ STEPS = [
     ("05-credits", "the credits page lists the paid order with its receipt, and the ledger's top-up line is labelled", step_credits),
     ("06-phone", "at 360 px the top-up and credits pages do not scroll sideways; a second order is placed on the phone", step_phone),
     ("07-review", "a wrong SePay key changes nothing; a short payment turns the open order page 'under review' by itself within 2 s, with the code to quote", step_review),
+    ("07b-cancel", "cancel asks first, then the order says not to pay it and quotes its code; 'new top-up' goes back to the packages", step_cancel),
     ("08-resolve", "an operator credits the short payment from the payments page; the person's balance rises by exactly that", step_resolve),
     ("09-codes", "the operator makes a batch of 3 codes, sees them once, and the batch's CSV link downloads exactly them", step_codes),
     ("09b-packages", "the operator creates a package with a reason (offered to people at once) and disables it (offered no more)", step_packages),

@@ -146,7 +146,8 @@
             { code: order.code, credits: Number(order.credits) || 0, package: order.package_name || order.package_id || "" });
 
     var payable = order.status === "pending";
-    document.getElementById("pay-box").hidden = !payable && order.status !== "review";
+    // Once the money has arrived (paid, or waiting for an operator) nothing invites a second transfer.
+    document.getElementById("pay-box").hidden = !payable;
     var qr = document.getElementById("order-qr");
     if (qr.getAttribute("src") !== order.qr_svg_url) qr.setAttribute("src", order.qr_svg_url);
     var bank = order.bank || {};
