@@ -367,6 +367,12 @@
       balance.appendChild(main);
       balance.appendChild(heldLine);
       header.appendChild(balance);
+      // Buying credits sits beside the balance it raises.
+      var topup = el("a", "topup-link", { href: "/topup", id: "topup-link", "data-testid": "topup-link" });
+      setText(topup, "header.topup");
+      setAttr(topup, "title", "header.topup_hint");
+      if (page === "topup") topup.setAttribute("aria-current", "page");
+      header.appendChild(topup);
     }
 
     var end = el("div", "topbar-end");

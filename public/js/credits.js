@@ -1,11 +1,12 @@
-// The credits page: the balance and the ledger of every grant, hold, settle and release, newest first.
+// The credits page: the balance, the person's top-up orders with their receipts, and the ledger of
+// every grant, top-up, hold, settle and release, newest first.
 (function () {
   "use strict";
 
   var P = window.Phim;
   var el = P.el;
   var PAGE_SIZE = 50;
-  var KINDS = ["grant", "deduct", "hold", "settle", "release", "redeem"];
+  var KINDS = ["grant", "deduct", "hold", "settle", "release", "redeem", "topup"];
 
   var wrap = document.getElementById("ledger-wrap");
   var rows = document.getElementById("ledger-rows");
@@ -69,6 +70,76 @@
     });
   }
 
+  // ------------------------------------------------------------ Top-up orders
+
+  var ORDER_STATUS = {
+    pending: ["topup.status.pending", "badge-pending"], paid: ["topup.status.paid", "badge-completed"],
+    review: ["topup.status.review", "badge-queued"], expired: ["topup.status.expired", "badge-canceled"],
+    canceled: ["topup.status.canceled", "badge-canceled"]
+  };
+  var orderRows = document.getElementById("order-rows");
+  var ordersSection = document.getElementById("orders-section");
+
+  function labelled(cell, labelKey) {
+    cell.appendChild(P.setText(el("span", "cell-label"), labelKey));
+    return cell;
+  }
+
+  function orderRow(order) {
+    var row = el("tr", "", { "data-id": order.id, "data-code": order.code, "data-status": order.status, "data-testid": "order-row" });
+    var when = el("td", "when");
+    if (order.created_at) when.appendChild(P.timeElement(order.created_at));
+    row.appendChild(when);
+    var code = el("td", "order-code");
+    var link = el("a", "", { href: "/topup?order=" + encodeURIComponent(order.id) });
+    link.appendChild(el("code", "")).textContent = order.code;
+    code.appendChild(link);
+    row.appendChild(code);
+    var name = el("td", "order-package");
+    name.textContent = order.package_name || order.package_id || "";
+    row.appendChild(name);
+    var amount = labelled(el("td", "num"), "credits.orders.col.amount");
+    amount.appendChild(P.setText(el("span", "", { "data-testid": "order-amount" }), "topup.vnd", { amount: Number(order.amount_vnd) || 0 }));
+    row.appendChild(amount);
+    var credits = labelled(el("td", "num"), "credits.orders.col.credits");
+    credits.appendChild(P.setNumber(el("span", "", { "data-testid": "order-credits" }), Number(order.credits) || 0));
+    row.appendChild(credits);
+    var status = el("td", "order-status");
+    var known = ORDER_STATUS[order.status];
+    var badge = el("span", "badge " + (known ? known[1] : "badge-canceled"), { "data-testid": "order-status" });
+    if (known) P.setText(badge, known[0]);
+    else badge.textContent = String(order.status);
+    status.appendChild(badge);
+    row.appendChild(status);
+    var receipt = el("td", "note receipt-cell", { "data-testid": "order-receipt" });
+    if (order.status === "paid") {
+      var paidAt = (order.receipt && order.receipt.paid_at) || order.paid_at;
+      if (paidAt) {
+        receipt.appendChild(P.setText(el("span", "muted"), "credits.orders.paid_at"));
+        receipt.appendChild(document.createTextNode(" "));
+        receipt.appendChild(P.timeElement(paidAt));
+      }
+      if (order.receipt && order.receipt.reference) {
+        receipt.appendChild(el("br", ""));
+        receipt.appendChild(P.setText(el("span", "muted"), "credits.orders.reference"));
+        receipt.appendChild(document.createTextNode(" "));
+        receipt.appendChild(el("code", "", { "data-testid": "order-reference" })).textContent = order.receipt.reference;
+      }
+    }
+    row.appendChild(receipt);
+    return row;
+  }
+
+  // Orders are a nicety on this page: without them (top-ups off, an older server) the ledger still shows.
+  function loadOrders() {
+    return P.api("GET", "/topups?limit=50").then(function (answer) {
+      while (orderRows.firstChild) orderRows.firstChild.remove();
+      var list = (answer && answer.data) || [];
+      list.forEach(function (order) { orderRows.appendChild(orderRow(order)); });
+      ordersSection.hidden = list.length === 0;
+    }, function () {});
+  }
+
   more.addEventListener("click", function () {
     more.disabled = true;
     loadPage(nextCursor).catch(P.showError).then(function () { more.disabled = false; });
@@ -117,6 +188,6 @@
 
   P.start({ signedIn: true, page: "credits" }).then(function (account) {
     if (account) showBalance(account);
-    return loadPage(null);
+    return Promise.all([loadPage(null), loadOrders()]);
   }).catch(P.showError);
 })();

@@ -18,6 +18,9 @@
     { tab: "queue", href: "/admin/queue", key: "admin.tab.queue" },
     { tab: "models", href: "/admin/models", key: "admin.tab.models" },
     { tab: "styles", href: "/admin/styles", key: "admin.tab.styles" },
+    { tab: "packages", href: "/admin/packages", key: "admin.tab.packages" },
+    { tab: "payments", href: "/admin/payments", key: "admin.tab.payments" },
+    { tab: "codes", href: "/admin/codes", key: "admin.tab.codes" },
     { tab: "audit", href: "/admin/audit", key: "admin.tab.audit" }
   ];
 
@@ -126,6 +129,53 @@
     });
   }
 
+  // Asks for a reason in `slot` (a question, a reason field, "back" and a confirm button) and calls
+  // action(reason), which returns a promise; a failure shows the server's message in place.
+  function reasonInline(slot, question, confirmKey, action) {
+    while (slot.firstChild) slot.firstChild.remove();
+    var box = el("form", "confirm-box inline-confirm reason-confirm", { "data-testid": "reason-confirm", novalidate: "" });
+    var words = el("div", "confirm-words");
+    var title = el("strong", "confirm-title");
+    title.textContent = question;
+    words.appendChild(title);
+    var input = el("input", "", { type: "text", maxlength: "500", autocomplete: "off", "data-testid": "reason-input" });
+    P.setAttr(input, "placeholder", "admin.reason");
+    P.setAttr(input, "aria-label", "admin.reason");
+    words.appendChild(input);
+    var error = el("p", "alert alert-error form-error", { role: "alert", "data-testid": "reason-error" });
+    error.hidden = true;
+    words.appendChild(error);
+    box.appendChild(words);
+    var actions = el("div", "confirm-actions");
+    var back = setText(el("button", "button small secondary", { type: "button", "data-action": "back" }), "admin.confirm.back");
+    var go = setText(el("button", "button small danger-solid", { type: "submit", "data-action": "confirm" }), confirmKey);
+    actions.appendChild(back);
+    actions.appendChild(go);
+    box.appendChild(actions);
+    slot.appendChild(box);
+    slot.hidden = false;
+    input.focus();
+    function close() {
+      slot.hidden = true;
+      while (slot.firstChild) slot.firstChild.remove();
+    }
+    back.addEventListener("click", close);
+    box.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var reason = input.value.trim();
+      if (!reason) {
+        P.showInline(error, P.t("admin.reason_required"));
+        input.focus();
+        return;
+      }
+      go.disabled = back.disabled = true;
+      action(reason).then(close, function (failure) {
+        go.disabled = back.disabled = false;
+        P.showInline(error, failure && failure.message ? failure.message : P.t("error.network"));
+      });
+    });
+  }
+
   // Locks a form's fields while its confirmation is open, so what is confirmed is what is sent.
   function lockForm(form, locked) {
     Array.prototype.forEach.call(form.querySelectorAll("input, textarea, select, button[type=submit]"), function (field) {
@@ -136,7 +186,7 @@
 
   // ------------------------------------------------------------ Ledger rows
 
-  var KINDS = ["grant", "deduct", "hold", "settle", "release", "redeem"];
+  var KINDS = ["grant", "deduct", "hold", "settle", "release", "redeem", "topup"];
 
   function amountCell(value, labelKey) {
     var cell = el("td", "num");
@@ -188,6 +238,10 @@
     style: { create: ["admin.action.style_create", "style"], update: ["admin.action.style_update", "style"] },
     job: { reconcile: ["admin.action.job_reconcile", "job"] },
     queue: { limits: ["admin.action.queue_limits", "queue"] },
+    payments_review: { credit: ["admin.action.review_credit", "grant"], attach: ["admin.action.review_attach", "grant"],
+                       refunded: ["admin.action.review_refunded", "deduct"] },
+    packages: { set: ["admin.action.package_set", "price"], disable: ["admin.action.package_disable", "disable"] },
+    codes: { create: ["admin.action.codes_create", "grant"], disable: ["admin.action.codes_disable", "disable"] },
     model: {
       enable: ["admin.action.model_enable", "enable"], disable: ["admin.action.model_disable", "disable"],
       set_default: ["admin.action.model_set_default", "model"], set_price: ["admin.action.price_set", "price"],
@@ -210,11 +264,14 @@
     audio: "admin.field.audio",
     available: "admin.field.available",
     creates_per_10s: "admin.field.creates_per_10s",
-    max_running: "admin.field.max_running"
+    max_running: "admin.field.max_running",
+    amount_vnd: "admin.field.amount_vnd",
+    sort_order: "admin.field.sort_order"
   };
 
   function actionOf(action) {
     var parts = String(action || "").split(".");
+    if (parts.length === 3 && parts[0] === "payments" && parts[1] === "review") parts = ["payments_review", parts[2]];
     var group = Object.prototype.hasOwnProperty.call(ACTIONS, parts[0]) ? ACTIONS[parts[0]] : null;
     return group && parts.length === 2 && Object.prototype.hasOwnProperty.call(group, parts[1]) ? group[parts[1]] : null;
   }
@@ -332,6 +389,7 @@
     number: number,
     marks: marks,
     confirmInline: confirmInline,
+    reasonInline: reasonInline,
     lockForm: lockForm,
     ledgerRow: ledgerRow,
     auditRow: auditRow,

@@ -1,5 +1,6 @@
 // Operators: what was made over the last 7, 30 or 90 days, per day and model (outcomes, credits
-// charged against the provider's estimated bill), and the most used style presets and prompt words.
+// charged against the provider's estimated bill), the money top-ups brought in per day (VND) beside
+// that day's estimated provider cost, and the most used style presets and prompt words.
 (function () {
   "use strict";
 
@@ -50,6 +51,55 @@
     });
     list.hidden = items.length === 0;
     document.getElementById(emptyId).hidden = items.length > 0;
+  }
+
+  // One row per day that had top-ups or videos, newest first: revenue in VND beside the credits
+  // charged and the provider's estimated cost of that day's videos.
+  function renderRevenue(revenue, rows) {
+    var days = {};
+    function day(key) {
+      if (!days[key]) days[key] = { amount: 0, topups: 0, sold: 0, charged: 0, cost: 0 };
+      return days[key];
+    }
+    var total = 0;
+    var topups = 0;
+    revenue.forEach(function (entry) {
+      var d = day(String(entry.day || ""));
+      d.amount += Number(entry.amount_vnd) || 0;
+      d.topups += Number(entry.topups) || 0;
+      d.sold += Number(entry.credits_sold) || 0;
+      total += Number(entry.amount_vnd) || 0;
+      topups += Number(entry.topups) || 0;
+    });
+    rows.forEach(function (entry) {
+      var d = day(String(entry.day || ""));
+      d.charged += Number(entry.credits_charged) || 0;
+      d.cost += Number(entry.provider_cost_estimate) || 0;
+    });
+    var body = A.clear(document.getElementById("revenue-rows"));
+    var keys = Object.keys(days).sort().reverse();
+    keys.forEach(function (key) {
+      var d = days[key];
+      var tr = el("tr", "", { "data-testid": "revenue-row", "data-day": key, "data-amount": String(d.amount) });
+      var when = el("td", "when");
+      when.textContent = key;
+      tr.appendChild(when);
+      var amount = el("td", "num revenue-amount");
+      amount.appendChild(setText(el("span", "cell-label"), "admin.analytics.col.revenue"));
+      amount.appendChild(setText(el("span", ""), "topup.vnd", { amount: d.amount }));
+      tr.appendChild(amount);
+      tr.appendChild(numberCell(d.topups, "admin.analytics.col.topups"));
+      tr.appendChild(numberCell(d.sold, "admin.analytics.col.credits_sold"));
+      tr.appendChild(numberCell(d.charged, "admin.analytics.col.credits"));
+      tr.appendChild(numberCell(Math.round(d.cost * 1000) / 1000, "admin.analytics.col.cost"));
+      body.appendChild(tr);
+    });
+    document.getElementById("revenue-wrap").hidden = keys.length === 0;
+    document.getElementById("revenue-empty").hidden = keys.length > 0;
+    var totalNode = document.getElementById("total-revenue");
+    totalNode.dataset.amount = String(total);
+    setText(totalNode, "topup.vnd", { amount: total });
+    setText(document.getElementById("total-topups"), "admin.analytics.topups_count", { count: topups });
   }
 
   function render(report) {
@@ -104,6 +154,8 @@
     success.classList.toggle("bad", ended > 0 && totals.completed / ended < 0.9);
     P.setNumber(document.getElementById("total-credits"), totals.credits);
     P.setNumber(document.getElementById("total-cost"), Math.round(totals.cost * 1000) / 1000); // Kie credits have fractions
+
+    renderRevenue((report && report.revenue) || [], rows);
 
     topList(document.getElementById("top-styles"), (report && report.top_styles) || [], "styles-empty",
             function (item) { return styleName(item.key); });
