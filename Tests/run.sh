@@ -48,6 +48,8 @@ export PHIM_MAX_UNFINISHED_VIDEOS=100 PHIM_CREATES_PER_MINUTE=1000 PHIM_SIGNUPS_
 export PHIM_PROVIDER_CREATES_PER_10S=1000
 # A model this run's simulator pauses (imported by cli_test.py): refused once, then marked unavailable.
 export PHIM_SIMULATOR_PAUSED_MODELS=bytedance/seedance-2-fast
+# The key SePay's notifications carry: topup_browser_test.py posts a short payment as SePay would.
+export PHIM_SEPAY_API_KEY=e2e-sepay-key-$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 "$phim" up --port "$port" --workers 2 --data "$work/data" >"$work/phim.log" 2>&1 &
 up_pid=$!
 stop() {
@@ -68,6 +70,7 @@ suite python3 Tests/e2e/api_fuzz.py --base-url "$base"
 suite python3 Tests/e2e/browser_test.py --base-url "$base" --screenshots "$work/screenshots" --paused-model seedance-2-fast --phim "$phim" --data "$work/data"
 suite python3 Tests/e2e/admin_browser_test.py --base-url "$base" --phim "$phim" --data "$work/data" --screenshots "$work/screenshots/admin" \
   --paused-model seedance-2-fast
+suite python3 Tests/e2e/topup_browser_test.py --base-url "$base" --phim "$phim" --data "$work/data" --screenshots "$work/screenshots/topup"
 stop
 trap - EXIT
 grep -q "phim up: stopped" "$work/phim.log" || { echo "phim up did not stop cleanly"; tail -n 30 "$work/phim.log"; exit 1; }
