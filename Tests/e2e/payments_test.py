@@ -377,6 +377,29 @@ def review_queue(studio, late_order, late_owner):
     cli = studio.cli("payments", "review", "--json")
     check("`phim payments review` lists the open items", cli.returncode == 0 and str(sent["missing_code"]["id"]) in cli.stdout,
           cli.stderr[-300:])
+    # The operator clears the rest of the queue: the over payment credited as paid, the payment for the
+    # canceled order attached to it, the unknown and missing codes sent back (one from the command line).
+    before = studio.balance(person)
+    over_paid = resolve(sent["over_payment"], {"action": "credit", "email": person.email, "credits": over["credits"] + 5_000,
+                                               "reason": "paid 5 000 VND more: credited at the package's rate"})
+    revived = resolve(sent["canceled_order"], {"action": "attach", "order_code": canceled["code"], "reason": "paid after canceling"})
+    unknown = resolve(sent["unknown_code"], {"action": "refunded", "reason": "no such order: sent back"})
+    missing_id = by_txn[str(sent["missing_code"]["id"])]["id"]
+    by_cli = studio.cli("payments", "resolve", missing_id, "--refunded", "--reason", "no code: sent back")
+    check("the rest of the queue resolved: credit, attach to the canceled order, refunded (one by `phim payments resolve`)",
+          all(a.status == 200 for a in (over_paid, revived, unknown)) and by_cli.returncode == 0,
+          (over_paid, revived, unknown, by_cli.stderr[-200:]))
+    check("…moving exactly the stated credits and the canceled order's own",
+          studio.balance(person) == before + over["credits"] + 5_000 + canceled["credits"]
+          and studio.get_order(person, canceled["id"])["status"] == "paid", studio.balance(person) - before)
+    # The racing twin of part 3 paid an order already paid: its money goes back.
+    for item in call(studio.port, "GET", "/api/v1/admin/payments/reviews?status=open", **studio.user(admin)).body["data"]:
+        if item["reason"] == "already_paid":
+            sent_back = call(studio.port, "POST", f"/api/v1/admin/payments/reviews/{item['id']}/resolve",
+                             {"action": "refunded", "reason": "second payment of a paid order: sent back"}, **studio.user(admin))
+            check("the racing twin's second payment is marked refunded", sent_back.status == 200, sent_back)
+    still_open = call(studio.port, "GET", "/api/v1/admin/payments/reviews?status=open", **studio.user(admin))
+    check("the review queue is empty", still_open.status == 200 and still_open.body["data"] == [], still_open.body)
 
 
 def process_kills(studio):
