@@ -41,7 +41,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_support import PAGE_SHOWN_JS, VI, Failed, Skipped, chrome, expect, http, make_admin, run_steps, summary, words  # noqa: E402
+from browser_support import EN, PAGE_SHOWN_JS, VI, Failed, Skipped, chrome, expect, http, make_admin, run_steps, summary, words  # noqa: E402
 
 UI_TIMEOUT = 10
 PAID_WITHIN = 2.0       # seconds from the notification to "paid" on the page (the promise)
@@ -403,7 +403,7 @@ def step_review(b, state):
     b.open(f"/topup?order={order_id}")
     b.wait(lambda: b.order_status() == "pending", message="the second order is not pending")
     status, order = b.api("GET", f"/api/v1/topups/{order_id}")
-    short = order["amount_vnd"] - 10000
+    short = order["amount_vnd"] // 2  # any package price (10,000 VND at least) leaves a short payment
     state["review_order"] = order
     # A wrong key is refused and changes nothing.
     refused, _ = sepay_notification(b.base, key + "x", order["bank"]["account"], order["amount_vnd"], order["code"] + " chuyen tien")
@@ -538,7 +538,7 @@ def step_packages(b, state):
     made = next((item for item in offer.get("data", []) if item["id"] == package_id), None)
     expect(made and made["amount_vnd"] == 20000 and made["credits"] == 21000 and made["name_vi"] == "Gói thử",
            f"the new package is not offered as made: {made}")
-    b.full_shot("09b-packages")
+    b.full_shot("09c-packages-made")
     b.find(f'{row} [data-action="disable"]').click()
     b.wait(lambda: b.shown('[data-testid="reason-input"]'), message="disabling a package asks for no reason")
     b.find('[data-testid="reason-input"]').send_keys("e2e: withdrawn")
@@ -583,6 +583,28 @@ def step_off(b, state):
         other.quit()
 
 
+def step_english(b, state):
+    if "order" not in state:
+        raise Skipped("no paid order (the buy step did not run)")
+    if b.text("#user-email") != state["email"]:
+        if b.shown("#signout"):
+            b.sign_out()
+        b.sign_in(state["email"], state["password"])
+    order = state["order"]
+    b.open(f"/topup?order={order['id']}")
+    b.wait(lambda: b.order_status() == "paid", message="the paid order is not shown")
+    b.find('[data-testid="lang-en"]').click()
+    try:
+        b.wait(lambda: b.text('[data-testid="order-state-title"]') == words(EN, "topup.state.paid.title", credits=order["credits"]),
+               message=f"in English the paid order reads {b.text('[data-testid=order-state-title]')!r}")
+        expect(b.text("#receipt-amount") == words(EN, "topup.vnd", amount=order["amount_vnd"]),
+               f"in English the amount reads {b.text('#receipt-amount')!r} (50,000 VND expected)")
+        expect(b.text('[data-testid="topup-link"]') == EN["header.topup"], "the header's link is not English")
+        b.full_shot("11c-english-paid")
+    finally:
+        b.find('[data-testid="lang-vi"]').click()
+
+
 def step_console(b, state):
     b.collect_console()
     errors = [entry["message"] for entry in b.console if entry.get("level") == "SEVERE"
@@ -606,6 +628,7 @@ STEPS = [
     ("09b-packages", "the operator creates a package with a reason (offered to people at once) and disables it (offered no more)", step_packages),
     ("10-analytics", "the analytics page shows the revenue in VND as the API counts it, per day", step_analytics),
     ("11-off", "without a bank, the top-up page says plainly that top-ups are off", step_off),
+    ("11b-english", "the language switch turns the paid order English (50,000 VND, 'Paid, N credits added')", step_english),
     ("12-console", "no errors in the browser console (CSP included)", step_console),
 ]
 

@@ -152,7 +152,7 @@
       }
       submit.disabled = true;
       A.api("POST", "/payments/reviews/" + encodeURIComponent(review.id) + "/resolve", { body: body }).then(function () {
-        P.toast("success", t("admin.payments.resolved", { id: review.id }));
+        P.toast("success", t("admin.payments.resolved"));
         return loadAll();
       }, function (failure) {
         submit.disabled = false;
