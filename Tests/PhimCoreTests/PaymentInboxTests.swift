@@ -357,6 +357,26 @@ final class PaymentInboxTests: XCTestCase {
         XCTAssertEqual(world.balance(ana).available, 0)
     }
 
+    func testCreditingAShortPaymentToItsOwnerEndsTheOrderPaidWithTheStatedCredits() throws {
+        let world = try world()
+        let root = try world.admin()
+        let ana = try world.user("ana")
+        let short = try order(world, for: ana)
+        XCTAssertEqual(post(world, sepayBody(amount: 99_000, content: short.code)).status, 200)
+        let id = try XCTUnwrap(try world.db.firstRow("SELECT id FROM payment_reviews")?.string("id"))
+        let done = world.send("POST", "/api/v1/admin/payments/reviews/\(id)/resolve",
+                              json: .object([("action", .string("credit")), ("email", .string(ana.email)), ("credits", .int(103_950)),
+                                             ("reason", .string("short by 1 000 VND"))]), as: root)
+        XCTAssertEqual(done.status, 200, done.bodyText)
+        // The person's order page stops waiting: paid, with what the operator credited and the transfer's receipt.
+        let shown = world.send("GET", "/api/v1/topups/\(short.id)", as: ana)
+        XCTAssertEqual(shown.bodyJSON?["status"]?.stringValue, "paid", shown.bodyText)
+        XCTAssertEqual(shown.bodyJSON?["credits_added"]?.intValue, 103_950)
+        XCTAssertEqual(shown.bodyJSON?["receipt"]?["amount_vnd"]?.intValue, 99_000)
+        XCTAssertEqual(world.balance(ana).available, 103_950)
+        XCTAssertEqual(try LedgerVerifier.verify(on: world.db).problems, [])
+    }
+
     // MARK: - Who may post
 
     func testAWrongMissingOrOtherKeyIsRefusedAndNothingIsJournaled() throws {

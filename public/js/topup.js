@@ -141,9 +141,9 @@
     setText(badge, state.label);
     var box = document.getElementById("order-state");
     box.className = "panel order-state state-" + order.status + (order.status === "paid" ? " panel-success" : "");
-    setText(document.getElementById("order-state-title"), state.title, { credits: Number(order.credits) || 0 });
+    setText(document.getElementById("order-state-title"), state.title, { credits: creditsAdded() });
     setText(document.getElementById("order-state-text"), state.text,
-            { code: order.code, credits: Number(order.credits) || 0, package: order.package_name || order.package_id || "" });
+            { code: order.code, credits: creditsAdded(), package: order.package_name || order.package_id || "" });
 
     var payable = order.status === "pending";
     // Once the money has arrived (paid, or waiting for an operator) nothing invites a second transfer.
@@ -177,6 +177,12 @@
     tick();
   }
 
+  // What the order brought: its package's credits, or what an operator credited for its money.
+  function creditsAdded() {
+    var added = order.credits_added;
+    return typeof added === "number" ? added : (Number(order.credits) || 0);
+  }
+
   function showOrder(next) {
     var wasFollowed = order && FOLLOWED.indexOf(order.status) >= 0;
     var justPaid = next.status === "paid" && order && order.id === next.id && order.status !== "paid";
@@ -186,7 +192,7 @@
     }
     render();
     if (justPaid) {
-      P.toast("success", t("topup.paid_toast", { credits: Number(order.credits) || 0 }));
+      P.toast("success", t("topup.paid_toast", { credits: creditsAdded() }));
       P.refreshMe().catch(function () {});
     } else if (wasFollowed && next.status === "paid") {
       P.refreshMe().catch(function () {});

@@ -71,15 +71,18 @@ public enum LedgerVerifier {
                 AND NOT EXISTS (SELECT 1 FROM redeem_uses u WHERE e.unique_key = 'redeem:' || u.code_id || ':' || u.user_id)
                 """)?.int("n") ?? 0
             if orphans > 0 { report.problems.append("\(orphans) redeem entries without a recorded use") }
-            // Every paid order: one top-up entry `topup:<order>` of its credits to its owner.
+            // Every paid order: one top-up entry `topup:<order>` of its credits to its owner, or (paid
+            // through the review queue) none, and an operator's credit to its owner for its money.
             let orders = try db.rows("""
                 SELECT o.code, o.credits,
                   (SELECT COUNT(*) FROM credit_entries e WHERE e.unique_key = 'topup:' || o.id AND e.kind = 'topup'
                      AND e.user_id = o.user_id AND e.available_delta = o.credits) AS credited,
-                  (SELECT COUNT(*) FROM credit_entries e WHERE e.kind = 'topup' AND e.unique_key = 'topup:' || o.id) AS entries
+                  (SELECT COUNT(*) FROM credit_entries e WHERE e.kind = 'topup' AND e.unique_key = 'topup:' || o.id) AS entries,
+                  (SELECT COUNT(*) FROM payment_reviews r WHERE r.order_id = o.id AND r.status = 'credited'
+                     AND r.credited_user_id = o.user_id) AS reviewed
                 FROM topup_orders o WHERE o.status = 'paid'
                 """)
-            for row in orders where row.int("credited") != 1 || row.int("entries") != 1 {
+            for row in orders where !(row.int("credited") == 1 && row.int("entries") == 1) && !(row.int("entries") == 0 && row.int("reviewed") > 0) {
                 report.problems.append("order \(row.string("code")) (paid): \(row.int("credited")) credits of \(row.int("credits")) in \(row.int("entries")) entries")
             }
             // Every top-up entry: a paid order's, or an operator's credit from a resolved review, for that amount and account.

@@ -170,16 +170,10 @@ public struct PaymentReviews: Sendable {
                 after = [("status", .string("attached")), ("order_code", .string(order.code)), ("credits", .int(order.credits))]
             case .refunded:
                 try close(reviewID, status: "refunded", userID: nil, credits: nil, orderID: nil, reason: reason, actor: actor, at: now, on: db)
-                // The order waited only for this money: nothing will pay it now.
-                if let order = review.order, order.status == TopupOrder.Status.review.rawValue {
-                    try db.run("""
-                        UPDATE topup_orders SET status = 'canceled' WHERE id = :id AND status = 'review'
-                        AND NOT EXISTS (SELECT 1 FROM payment_reviews r WHERE r.order_id = :id AND r.status = 'open')
-                        """, ["id": .text(order.id)])
-                }
                 action = "payments.review.refunded"; targetUserID = review.order?.userID
                 after = [("status", .string("refunded"))]
             }
+            if let order = review.order { try settle(orderID: order.id, at: now, on: db) }
             try Administration(clock: clock).record(actor, action, targetUserID: targetUserID, target: "review \(reviewID)", reason: reason,
                 before: [("status", .string("open")), ("reason", .string(review.reason)), ("amount_vnd", .int(review.amountVND))],
                 after: after, at: now, on: db)
@@ -187,6 +181,23 @@ public struct PaymentReviews: Sendable {
         }
         Log.info("payment review resolved", ["review_id": reviewID, "status": resolved.status, "actor": actor.label])
         return resolved
+    }
+
+    /// An order that waited in `review` ends once no item about it is open: `paid` when an operator
+    /// credited its owner for its money (the credit is the item's, `topup-review:<item>`), else
+    /// `canceled` (the money went back, or paid something else), so the person's page stops waiting.
+    private func settle(orderID: String, at now: Int64, on db: Database) throws {
+        try db.run("""
+            UPDATE topup_orders SET
+              status = CASE WHEN credited.notification_id IS NULL THEN 'canceled' ELSE 'paid' END,
+              paid_at = CASE WHEN credited.notification_id IS NULL THEN paid_at ELSE :now END,
+              notification_id = COALESCE(credited.notification_id, topup_orders.notification_id)
+            FROM (SELECT (SELECT r.notification_id FROM payment_reviews r JOIN topup_orders o ON o.id = r.order_id
+                          WHERE r.order_id = :id AND r.status = 'credited' AND r.credited_user_id = o.user_id
+                          ORDER BY r.resolved_at DESC LIMIT 1) AS notification_id) AS credited
+            WHERE topup_orders.id = :id AND topup_orders.status = 'review'
+              AND NOT EXISTS (SELECT 1 FROM payment_reviews r WHERE r.order_id = :id AND r.status = 'open')
+            """, ["id": .text(orderID), "now": .integer(now)])
     }
 
     private func close(_ reviewID: String, status: String, userID: String?, credits: Int?, orderID: String?, reason: String,

@@ -158,6 +158,17 @@ public struct TopupOrders: Sendable {
         }
     }
 
+    /// Credits a paid order brought its owner: its own under `topup:<order>`, or what operators
+    /// credited for its money from the review queue. Nil until it is paid.
+    public static func creditsAdded(for order: TopupOrder, on db: Database) throws -> Int? {
+        guard order.status == .paid else { return nil }
+        return try db.firstRow("""
+            SELECT COALESCE((SELECT available_delta FROM credit_entries WHERE unique_key = 'topup:' || :id),
+                            (SELECT SUM(credits) FROM payment_reviews WHERE order_id = :id AND status = 'credited' AND credited_user_id = :user))
+              AS credits
+            """, ["id": .text(order.id), "user": .text(order.userID)])?.optionalInt64("credits").map(Int.init)
+    }
+
     /// Short names of the banks people use most, by NAPAS BIN; any other bank is shown by its BIN.
     public static let bankNames: [String: String] = [
         "970436": "Vietcombank", "970407": "Techcombank", "970422": "MB", "970416": "ACB", "970415": "VietinBank",

@@ -128,6 +128,7 @@ enum TopupHandlers {
             ("amount_vnd", .int(order.amountVND)), ("credits", .int(order.credits)), ("status", .string(order.status.rawValue)),
             ("created_at", .string(Timestamps.iso(order.createdAt))), ("expires_at", .string(Timestamps.iso(order.expiresAt))),
             ("paid_at", Timestamps.isoOrNull(order.paidAt)),
+            ("credits_added", try TopupOrders.creditsAdded(for: order, on: db).map { .int($0) } ?? .null),
             ("vietqr_payload", .string(try TopupOrders.vietQRPayload(for: order))),
             ("qr_svg_url", .string("/api/v1/topups/\(order.id)/qr.svg")),
             ("bank", .object([("bin", .string(order.bank.bin)), ("account", .string(order.bank.account)),
