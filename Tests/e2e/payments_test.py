@@ -81,7 +81,9 @@ class Studio(faults.Phim):
     def __init__(self, args):
         env = dict(BANK)
         env.update({"PHIM_SEPAY_API_KEY": SEPAY_KEY, "PHIM_CASSO_CHECKSUM_KEY": CASSO_KEY,
-                    "PHIM_TOPUP_ORDER_MINUTES": ORDER_MINUTES})
+                    "PHIM_TOPUP_ORDER_MINUTES": ORDER_MINUTES,
+                    # Ten accounts made back to back for the code race: nginx's sign-in limit is not the subject here.
+                    "PHIM_AUTH_RATE": "60000r/m"})
         super().__init__(args, "payments", workers=2, extra_env=env)
 
     def user(self, who):
