@@ -251,7 +251,8 @@
 
   var FIELDS = {
     credits_available: "admin.field.credits_available",
-    credits: "admin.field.price",
+    // A model's price row and a package or code both name their credits: one word fits both.
+    credits: "admin.field.credits",
     disabled: "admin.field.access",
     name_vi: "admin.field.name_vi",
     name_en: "admin.field.name_en",
