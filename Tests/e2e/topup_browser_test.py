@@ -16,8 +16,9 @@ start `phim up` with it set), turns the person's open order page to "under revie
 operator (made with `phim users create --admin`) resolves it on the payments page by crediting a
 stated amount, and the person's balance rises by exactly that. The operator makes a batch of codes
 on the codes page, sees them once, and the batch's CSV link downloads them; the analytics page
-shows the day's revenue in VND. With --off-base-url (a `phim up` with a provider key and no bank),
-the top-up page says plainly that top-ups are off; without it that step is skipped.
+shows the day's revenue in VND. On a `phim up` with a provider key and no bank (--off-base-url, else one
+the suite starts itself, with `phim simulator` as the provider), the top-up page says plainly that
+top-ups are off.
 
 Each step prints one line and saves a PNG; "N passed, N failed" (", N skipped") closes the run and
 the exit status is non-zero on any failure. Needs chromium, chromium-driver, selenium, rsvg-convert
@@ -28,6 +29,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +43,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import process_faults as faults  # noqa: E402  (phim up in a temporary data directory)
 from browser_support import EN, PAGE_SHOWN_JS, VI, Failed, Skipped, chrome, expect, http, make_admin, run_steps, summary, words  # noqa: E402
 
 UI_TIMEOUT = 10
@@ -633,23 +636,55 @@ STEPS = [
 ]
 
 
+class Bankless:
+    """A `phim up` as an operator runs it before setting up the bank: a provider key (pointing at
+    `phim simulator`) and no PHIM_BANK_*, so top-ups are off."""
+
+    def __init__(self, phim):
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self.simulator_port = faults.free_port()
+        self.simulator = None
+        args = argparse.Namespace(phim=phim, repo=repo)
+        url = f"http://127.0.0.1:{self.simulator_port}"
+        self.phim = faults.Phim(args, "bankless", workers=1, extra_env={
+            "KIE_API_KEY": "bankless-test-key", "KIE_BASE_URL": url, "KIE_UPLOAD_BASE_URL": url,
+            "PHIM_BANK_BIN": "", "PHIM_BANK_ACCOUNT": "", "PHIM_BANK_ACCOUNT_NAME": ""})
+
+    def start(self):
+        self.simulator = subprocess.Popen([self.phim.args.phim, "simulator", "--port", str(self.simulator_port)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.phim.start()
+        return f"http://127.0.0.1:{self.phim.port}"
+
+    def stop(self):
+        self.phim.stop()
+        if self.simulator:
+            self.simulator.terminate()
+            self.simulator.wait(10)
+        for path in faults.TEMPORARY:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description="Phim top-up browser test")
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--phim", required=True, help="the phim binary of the running service (makes the operator)")
     parser.add_argument("--data", required=True, help="the running service's data directory")
     parser.add_argument("--sepay-key", default=os.environ.get("PHIM_SEPAY_API_KEY", ""))
-    parser.add_argument("--off-base-url", help="a phim up with a provider key and no bank (top-ups off)")
+    parser.add_argument("--off-base-url", help="a phim up with a provider key and no bank (top-ups off); without it the suite starts one")
     parser.add_argument("--screenshots", default="/tmp/payui-shots")
     parser.add_argument("--only", help="comma-separated step prefixes to run (for debugging)")
     options = parser.parse_args()
+    bankless = None if options.off_base_url else Bankless(os.path.abspath(options.phim))
     browser = Browser(options.base_url, options.screenshots)
     state = {"phim": os.path.abspath(options.phim), "data": os.path.abspath(options.data), "sepay_key": options.sepay_key,
-             "off_base": options.off_base_url}
+             "off_base": options.off_base_url or bankless.start()}
     try:
         passed, failed, skipped = run_steps(browser, STEPS, state, options.only)
     finally:
         browser.quit()
+        if bankless:
+            bankless.stop()
     print(f"screenshots: {options.screenshots}")
     print(summary(passed, failed, skipped))
     sys.exit(1 if failed else 0)
