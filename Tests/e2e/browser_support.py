@@ -1,6 +1,6 @@
-"""What the two browser suites share: headless Chromium, the dashboard's words, failing a step,
-running steps one after another with a screenshot after each, the API outside the browser, and an
-administrator made with the CLI."""
+"""What the browser suites share: headless Chromium and the page's common gestures (Page), the
+dashboard's words, failing a step, running steps one after another with a screenshot after each,
+the API outside the browser, and an administrator made with the CLI."""
 import json
 import os
 import secrets
@@ -8,13 +8,17 @@ import subprocess
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UI_TIMEOUT = 10  # seconds for the page to react
 
 
 def load_words(language):
@@ -105,6 +109,117 @@ def chrome(extra_flags=()):
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_window_size(1280, 900)
     return driver
+
+
+class Page:
+    """Headless Chromium on one Phim, with the gestures every browser suite needs; each suite's
+    Browser adds its own pages' helpers."""
+
+    def __init__(self, base, shots, extra_flags=()):
+        self.base = base.rstrip("/")
+        self.shots = shots
+        self.driver = chrome(extra_flags)
+        self.console = []
+
+    # --- navigation and lookup
+    def open(self, path):
+        self.driver.get(self.base + path)
+        self.wait_ready()
+
+    def path(self):
+        return urllib.parse.urlparse(self.driver.current_url).path
+
+    def find(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def all(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def wait(self, condition, seconds=UI_TIMEOUT, message="timed out", poll=0.1):
+        """Waits until condition() is truthy and returns it; fails the step with message otherwise."""
+        def attempt(_):
+            try:
+                return condition()
+            except WebDriverException:
+                return None
+        try:
+            return WebDriverWait(self.driver, seconds, poll_frequency=poll).until(attempt)
+        except TimeoutException:
+            raise Failed(f"{message} (after {seconds} s)") from None
+
+    def wait_ready(self):
+        self.wait(lambda: self.js(PAGE_SHOWN_JS), message="the page never became ready")
+
+    def text(self, css):
+        return self.js("var e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;", css)
+
+    def shown(self, css):
+        return self.js("var e = document.querySelector(arguments[0]); return !!e && !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);", css)
+
+    def call(self, method, path, body=None):
+        """Calls the API from the page with its cookie, the CSRF header and the page's language: (status, json)."""
+        answer = self.driver.execute_async_script("""
+            var done = arguments[arguments.length - 1];
+            var csrf = (document.cookie.match(/(?:^|; )(?:__Host-)?phim_csrf=([^;]*)/) || [])[1];
+            var init = {method: arguments[0], credentials: 'same-origin', cache: 'no-store',
+                        headers: {'Accept': 'application/json', 'Accept-Language': document.documentElement.lang || 'vi'}};
+            if (csrf) init.headers['X-CSRF-Token'] = decodeURIComponent(csrf);
+            if (arguments[2] !== null) { init.body = JSON.stringify(arguments[2]); init.headers['Content-Type'] = 'application/json'; }
+            fetch(arguments[1], init).then(function (r) {
+              return r.text().then(function (t) { var j = null; try { j = JSON.parse(t); } catch (e) {} done([r.status, j]); });
+            }, function () { done([0, null]); });""", method, path, body)
+        return answer[0], answer[1]
+
+    # --- pictures and the console
+    def shot(self, name):
+        os.makedirs(self.shots, exist_ok=True)
+        time.sleep(0.3)  # let the page's fade-in and the confirmations' slide-in finish
+        self.driver.save_screenshot(os.path.join(self.shots, name + ".png"))
+
+    def full_shot(self, name):
+        """The whole page, however long (the window grows for the picture, then shrinks back)."""
+        size = self.driver.get_window_size()
+        height = self.js("return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")
+        self.driver.set_window_size(size["width"], min(max(height + 140, size["height"]), 4000))
+        time.sleep(0.2)
+        self.shot(name)
+        self.driver.set_window_size(size["width"], size["height"])
+
+    def collect_console(self):
+        try:
+            self.console += self.driver.get_log("browser")
+        except WebDriverException:
+            pass
+
+    # --- gestures
+    def type_into(self, css, text):
+        field = self.find(css)
+        field.clear()
+        field.send_keys(text)
+
+    def send_sign_in(self, email, password):
+        """Fills the sign-in form and sends it, whatever the answer (a wrong password stays on /signin)."""
+        self.open("/signin")
+        self.type_into("#email", email)
+        self.type_into("#password", password)
+        self.find("#signin-submit").click()
+
+    def sign_in(self, email, password):
+        """Signs in and waits for the studio."""
+        self.send_sign_in(email, password)
+        self.wait(lambda: self.path() == "/", message=f"{email} did not reach the studio ({self.text('#form-error')!r})")
+        self.wait_ready()
+
+    def sign_out(self):
+        self.find("#signout").click()
+        self.wait(lambda: self.path() == "/signin", message="sign out did not lead to /signin")
+        self.wait_ready()
+
+    def quit(self):
+        self.driver.quit()
 
 
 def run_steps(browser, steps, state, only=None):

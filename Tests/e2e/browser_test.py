@@ -41,17 +41,16 @@ import urllib.parse
 import urllib.request
 import zlib
 
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException, WebDriverException
+from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_support import EN, PAGE_SHOWN_JS, VI, Failed, Skipped, chrome, expect, http, make_admin, run_steps, summary, words  # noqa: E402
+from browser_support import EN, UI_TIMEOUT, VI, Failed, Page, Skipped, expect, http, make_admin, run_steps, summary, words  # noqa: E402
 
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
 JOB_TIMEOUT = 20      # seconds for a video to finish (the simulator takes about 3)
-UI_TIMEOUT = 10       # seconds for the page to react
 # The models the steps make videos with: one of each family (Kie's Market API and its Veo API).
 MARKET = "grok-imagine"
 VEO = "veo-3.1-lite"
@@ -84,54 +83,16 @@ def png(width, height):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-class Browser:
-    """The browser, with the few gestures the steps need."""
+class Browser(Page):
+    """The studio's gestures on top of the common ones (browser_support.Page)."""
 
     def __init__(self, base, shots):
-        self.base = base.rstrip("/")
-        self.shots = shots
-        self.driver = chrome(("--autoplay-policy=no-user-gesture-required",))
-        self.console = []
-
-    # --- navigation and lookup
-    def open(self, path):
-        self.driver.get(self.base + path)
-        self.wait_ready()
-
-    def path(self):
-        return urllib.parse.urlparse(self.driver.current_url).path
-
-    def find(self, css):
-        return self.driver.find_element(By.CSS_SELECTOR, css)
-
-    def all(self, css):
-        return self.driver.find_elements(By.CSS_SELECTOR, css)
-
-    def js(self, script, *args):
-        return self.driver.execute_script(script, *args)
-
-    def wait(self, condition, seconds=UI_TIMEOUT, message="timed out"):
-        """Waits until condition() is truthy and returns it; fails the step with message otherwise."""
-        def attempt(_):
-            try:
-                return condition()
-            except WebDriverException:
-                return None
-        try:
-            return WebDriverWait(self.driver, seconds, poll_frequency=0.1).until(attempt)
-        except TimeoutException:
-            raise Failed(f"{message} (after {seconds} s)") from None
-
-    def wait_ready(self):
-        self.wait(lambda: self.js(PAGE_SHOWN_JS), message="the page never became ready")
+        super().__init__(base, shots, ("--autoplay-policy=no-user-gesture-required",))
 
     def wait_gallery(self):
         self.wait_ready()
         self.wait(lambda: self.js("var l = document.getElementById('gallery-loading'); return !!l && l.hidden;"),
                   message="the gallery never finished loading")
-
-    def text(self, css):
-        return self.js("var e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;", css)
 
     def balance(self):
         """(available, on hold) as the header holds them, raw numbers."""
@@ -141,34 +102,8 @@ class Browser:
 
     def api(self, path):
         """GETs a JSON answer from the page, with its cookie (None when it fails)."""
-        return self.driver.execute_async_script("""
-            var done = arguments[arguments.length - 1];
-            fetch(arguments[0], {credentials: 'same-origin', cache: 'no-store', headers: {'Accept': 'application/json', 'Accept-Language': document.documentElement.lang}})
-              .then(function (r) { return r.ok ? r.json() : null; }).then(done, function () { done(null); });""", path)
-
-    def shot(self, name):
-        os.makedirs(self.shots, exist_ok=True)
-        self.driver.save_screenshot(os.path.join(self.shots, name + ".png"))
-
-    def collect_console(self):
-        try:
-            self.console += self.driver.get_log("browser")
-        except WebDriverException:
-            pass
-
-    # --- gestures
-    def sign_in(self, email, password):
-        self.open("/signin")
-        self.find("#email").clear()
-        self.find("#email").send_keys(email)
-        self.find("#password").clear()
-        self.find("#password").send_keys(password)
-        self.find("#signin-submit").click()
-
-    def sign_out(self):
-        self.find("#signout").click()
-        self.wait(lambda: self.path() == "/signin", message="sign out did not lead to /signin")
-        self.wait_ready()
+        status, answer = self.call("GET", path)
+        return answer if 200 <= status < 300 else None
 
     def card_ids(self):
         return self.js("return Array.prototype.map.call(document.querySelectorAll('#gallery .card'), function (c) { return c.dataset.id; });")
@@ -189,9 +124,6 @@ class Browser:
         return self.js("""var all = document.querySelectorAll('input[name="' + arguments[0] + '"]');
             return [Array.prototype.map.call(all, function (i) { return i.value; }),
                     (Array.prototype.filter.call(all, function (i) { return i.checked; })[0] || {}).value || null];""", name)
-
-    def shown(self, css):
-        return self.js("var e = document.querySelector(arguments[0]); return !!e && !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);", css)
 
     def chosen_model(self):
         return self.find("#model-button").get_attribute("data-model")
@@ -253,9 +185,6 @@ class Browser:
                                          "return v && v.getAttribute('src') ? v.getAttribute('src') : null;", video_id),
                          seconds, f"video {video_id} never got a playable <video> (status {self.card_status(video_id)})")
 
-    def quit(self):
-        self.driver.quit()
-
 
 def bearer_status(base, key):
     request = urllib.request.Request(base + "/api/v1/me", headers={"Authorization": f"Bearer {key}", "Accept": "application/json"})
@@ -287,14 +216,13 @@ def step_signup(b, state):
 
 def step_signin_error(b, state):
     b.sign_out()
-    b.sign_in(DEMO_EMAIL, "wrong-password")
+    b.send_sign_in(DEMO_EMAIL, "wrong-password")
     b.wait(lambda: b.find("#form-error").is_displayed() and b.text("#form-error"), message="a wrong password shows no error")
     expect(b.path() == "/signin", "a wrong password left the sign-in page")
 
 
 def step_signin_demo(b, state):
-    b.sign_in(DEMO_EMAIL, DEMO_PASSWORD)
-    b.wait(lambda: b.path() == "/", message=f"the demo account did not reach the studio ({b.text('#form-error')!r})")
+    b.sign_in(DEMO_EMAIL, DEMO_PASSWORD)  # fails the step unless the demo account reaches the studio
     b.wait_gallery()
     available, held = b.wait(lambda: b.balance() if b.balance()[0] is not None else None, message="the balance never showed")
     expect(available >= 35000, f"the demo account has too few credits for the video steps: {available}")
