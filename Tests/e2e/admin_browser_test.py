@@ -31,40 +31,22 @@ import tempfile
 import time
 import urllib.parse
 
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_support import EN, PAGE_SHOWN_JS, ROOT, VI, Failed, Skipped, chrome, expect, http, run_steps, summary, words  # noqa: E402
+from browser_support import EN, ROOT, VI, Page, Skipped, expect, http, run_steps, summary, words  # noqa: E402
 
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
-UI_TIMEOUT = 10
 CSV_HEADER = "entry_id,created_at,user_id,email,kind,available_delta,held_delta,video_id,reason"
 # The model the steps switch off and on again, and the one they make the default for a moment.
 SWITCHED = "kling-3.0"
 OTHER_DEFAULT = "grok-imagine"
 
 
-class Browser:
-    """The browser, with the few gestures the steps need (as in browser_test.py)."""
-
-    def __init__(self, base, shots):
-        self.base = base.rstrip("/")
-        self.shots = shots
-        self.driver = chrome(())
-        self.console = []
-
-    def open(self, path):
-        self.driver.get(self.base + path)
-        self.wait_ready()
-
-    def path(self):
-        return urllib.parse.urlparse(self.driver.current_url).path
-
-    def find(self, css):
-        return self.driver.find_element(By.CSS_SELECTOR, css)
+class Browser(Page):
+    """The operators' pages' gestures on top of the common ones (browser_support.Page)."""
 
     def click(self, css):
         """Clicks an element after scrolling it to the middle, clear of the sticky header."""
@@ -72,92 +54,12 @@ class Browser:
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
         element.click()
 
-    def all(self, css):
-        return self.driver.find_elements(By.CSS_SELECTOR, css)
-
-    def js(self, script, *args):
-        return self.driver.execute_script(script, *args)
-
-    def wait(self, condition, seconds=UI_TIMEOUT, message="timed out"):
-        def attempt(_):
-            try:
-                return condition()
-            except WebDriverException:
-                return None
-        try:
-            return WebDriverWait(self.driver, seconds, poll_frequency=0.1).until(attempt)
-        except TimeoutException:
-            raise Failed(f"{message} (after {seconds} s)") from None
-
-    def wait_ready(self):
-        self.wait(lambda: self.js(PAGE_SHOWN_JS), message="the page never became ready")
-
-    def text(self, css):
-        return self.js("var e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;", css)
-
-    def visible(self, css):
-        return self.js("var e = document.querySelector(arguments[0]); return !!e && !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);", css)
-
     def value(self, css):
         """A number kept raw in data-value (as common.js's setNumber leaves it)."""
         raw = self.js("var e = document.querySelector(arguments[0]); return e ? e.dataset.value : null;", css)
         if raw in (None, ""):
             return None
         return int(raw) if float(raw).is_integer() else float(raw)
-
-    def fetch(self, method, path, body=None):
-        """Calls the API from the page with its cookie and the CSRF header: {status, json}."""
-        return self.driver.execute_async_script("""
-            var done = arguments[arguments.length - 1];
-            var csrf = (document.cookie.match(/(?:^|; )phim_csrf=([^;]*)/) || [])[1];
-            var init = {method: arguments[0], credentials: 'same-origin', cache: 'no-store',
-                        headers: {'Accept': 'application/json', 'Content-Type': 'application/json'}};
-            if (csrf) init.headers['X-CSRF-Token'] = decodeURIComponent(csrf);
-            if (arguments[2] !== null) init.body = JSON.stringify(arguments[2]);
-            fetch(arguments[1], init).then(function (r) {
-              return r.text().then(function (t) { var j = null; try { j = JSON.parse(t); } catch (e) {} done({status: r.status, json: j}); });
-            }, function () { done({status: 0, json: null}); });""", method, path, body)
-
-    def type_into(self, css, text):
-        field = self.find(css)
-        field.clear()
-        field.send_keys(text)
-
-    def shot(self, name):
-        os.makedirs(self.shots, exist_ok=True)
-        time.sleep(0.3)  # let the page's fade-in and the confirmations' slide-in finish
-        self.driver.save_screenshot(os.path.join(self.shots, name + ".png"))
-
-    def full_shot(self, name):
-        """The whole page, however long (the window grows for the picture, then shrinks back)."""
-        size = self.driver.get_window_size()
-        height = self.js("return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")
-        self.driver.set_window_size(size["width"], min(max(height + 140, size["height"]), 4000))
-        time.sleep(0.2)
-        self.shot(name)
-        self.driver.set_window_size(size["width"], size["height"])
-
-    def collect_console(self):
-        try:
-            self.console += self.driver.get_log("browser")
-        except WebDriverException:
-            pass
-
-    def sign_in(self, email, password):
-        self.open("/signin")
-        self.type_into("#email", email)
-        self.type_into("#password", password)
-        self.find("#signin-submit").click()
-        self.wait(lambda: self.path() == "/", message=f"{email} did not reach the studio ({self.text('#form-error')!r})")
-        self.wait_ready()
-
-    def sign_out(self):
-        self.find("#signout").click()
-        self.wait(lambda: self.path() == "/signin", message="sign out did not lead to /signin")
-        self.wait_ready()
-
-    def quit(self):
-        self.driver.quit()
 
 
 def login_status(base, email, password):
@@ -167,7 +69,7 @@ def login_status(base, email, password):
 
 
 def expect_not_found(b, where):
-    b.wait(lambda: b.visible('[data-testid="not-found"]'), message=f"{where}: no 'not found' message")
+    b.wait(lambda: b.shown('[data-testid="not-found"]'), message=f"{where}: no 'not found' message")
     expect(b.text('[data-testid="not-found"] h1') == VI["notfound.heading"],
            f"{where}: the message reads {b.text('[data-testid=not-found] h1')!r}, not vi.json's")
     leaked = b.js("return document.querySelectorAll('#admin, .admin-tabs, form, table').length")
@@ -183,8 +85,8 @@ def step_customer(b, state):
     for path in ("/admin/", "/admin/user?id=" + state["admin_id"], "/admin/models", "/admin/audit", "/admin/videos", "/admin/provider", "/admin/styles", "/admin/analytics"):
         b.open(path)
         expect_not_found(b, f"{path} for the demo account")
-    answer = b.fetch("GET", "/api/v1/admin/users", None)
-    expect(answer["status"] == 404, f"the admin API answered the demo account {answer['status']}")
+    status, _ = b.call("GET", "/api/v1/admin/users")
+    expect(status == 404, f"the admin API answered the demo account {status}")
     expect(b.js("return document.title").startswith(VI["page.not_found"]), f"the title is {b.js('return document.title')!r}")
 
 
@@ -224,7 +126,7 @@ def step_search(b, state):
            message="searching 'demo@phim' did not list just the demo account")
     expect("q=demo%40phim" in b.driver.current_url or "q=demo@phim" in b.driver.current_url, "the search is not kept in the URL")
     b.type_into("#search", "nobody-" + secrets.token_hex(3))
-    b.wait(lambda: b.visible('[data-testid="users-empty"]'), message="a search with no match shows no empty message")
+    b.wait(lambda: b.shown('[data-testid="users-empty"]'), message="a search with no match shows no empty message")
     b.type_into("#search", "DEMO@")
     b.find("#search-submit").click()
     link = b.wait(lambda: next((a for a in b.all('[data-testid="user-link"]') if a.text == DEMO_EMAIL), None),
@@ -244,21 +146,21 @@ def step_reason_required(b, state):
     b.type_into('[data-testid="credits-amount"]', "5000")
     b.find('[data-testid="credits-reason"]').clear()
     b.find('[data-testid="credits-submit"]').click()
-    b.wait(lambda: b.visible('[data-testid="credits-error"]'), message="no reason, yet no error")
+    b.wait(lambda: b.shown('[data-testid="credits-error"]'), message="no reason, yet no error")
     expect(b.text('[data-testid="credits-error"]') == VI["admin.reason_required"], f"the error reads {b.text('[data-testid=credits-error]')!r}")
-    expect(not b.visible('[data-testid="confirm"]'), "it asked for confirmation without a reason")
+    expect(not b.shown('[data-testid="confirm"]'), "it asked for confirmation without a reason")
     b.shot("05-reason-required")
     # The API refuses too, with its own message.
-    answer = b.fetch("POST", f"/api/v1/admin/users/{state['demo_id']}/credits", {"action": "grant", "amount": 5000, "reason": "  "})
-    expect(answer["status"] == 422 and answer["json"]["error"]["code"] == "reason_required", f"the API answered {answer}")
+    status, answer = b.call("POST", f"/api/v1/admin/users/{state['demo_id']}/credits", {"action": "grant", "amount": 5000, "reason": "  "})
+    expect(status == 422 and answer["error"]["code"] == "reason_required", f"the API answered {status} {answer}")
     expect(b.value('[data-testid="account-credits"]') == state["credits"], "the balance moved without a reason")
 
 
 def confirm_step(b, shot):
-    b.wait(lambda: b.visible('[data-testid="confirm"]'), message="it did not ask for confirmation")
+    b.wait(lambda: b.shown('[data-testid="confirm"]'), message="it did not ask for confirmation")
     b.shot(shot)
     b.find('[data-testid="confirm"] [data-action="confirm"]').click()
-    b.wait(lambda: not b.visible('[data-testid="confirm"]'), message="the confirmation stayed open")
+    b.wait(lambda: not b.shown('[data-testid="confirm"]'), message="the confirmation stayed open")
 
 
 def step_grant(b, state):
@@ -267,12 +169,12 @@ def step_grant(b, state):
     b.type_into('[data-testid="credits-amount"]', "5.000")
     b.type_into('[data-testid="credits-reason"]', reason)
     b.find('[data-testid="credits-submit"]').click()
-    b.wait(lambda: b.visible('[data-testid="confirm"]'), message="grant did not ask for confirmation")
+    b.wait(lambda: b.shown('[data-testid="confirm"]'), message="grant did not ask for confirmation")
     question = b.text('[data-testid="confirm"] .confirm-title')
     expect("5.000" in question and DEMO_EMAIL in question, f"the confirmation reads {question!r}")
     # Going back changes nothing; asking again, then confirming, grants.
     b.find('[data-testid="confirm"] [data-action="back"]').click()
-    expect(not b.visible('[data-testid="confirm"]') and b.find('[data-testid="credits-amount"]').is_enabled(), "back did not reopen the form")
+    expect(not b.shown('[data-testid="confirm"]') and b.find('[data-testid="credits-amount"]').is_enabled(), "back did not reopen the form")
     b.find('[data-testid="credits-submit"]').click()
     confirm_step(b, "06a-grant-confirm")
     after = state["credits"] + 5000
@@ -293,10 +195,10 @@ def step_deduct(b, state):
     b.type_into('[data-testid="credits-amount"]', str(state["credits"] + 1))
     b.type_into('[data-testid="credits-reason"]', "too much")
     b.find('[data-testid="credits-submit"]').click()
-    b.wait(lambda: b.visible('[data-testid="credits-error"]'), message="deducting more than the balance shows no error")
-    answer = b.fetch("POST", f"/api/v1/admin/users/{state['demo_id']}/credits",
-                     {"action": "deduct", "amount": state["credits"] + 1, "reason": "too much"})
-    expect(answer["status"] == 402 and answer["json"]["error"]["code"] == "insufficient_credits", f"the API answered {answer}")
+    b.wait(lambda: b.shown('[data-testid="credits-error"]'), message="deducting more than the balance shows no error")
+    status, answer = b.call("POST", f"/api/v1/admin/users/{state['demo_id']}/credits",
+                            {"action": "deduct", "amount": state["credits"] + 1, "reason": "too much"})
+    expect(status == 402 and answer["error"]["code"] == "insufficient_credits", f"the API answered {status} {answer}")
     reason = "e2e deduct " + secrets.token_hex(3)
     state["deduct_reason"] = reason
     b.type_into('[data-testid="credits-amount"]', "2000")
@@ -340,11 +242,11 @@ def step_enable(b, state):
 def step_self(b, state):
     b.open("/admin/user?id=" + state["admin_id"])
     b.wait(lambda: b.text('[data-testid="account-email"]') == state["admin_email"], message="the administrator's own page did not load")
-    expect(b.visible("#access-self") and not b.visible('[data-testid="access-form"]'), "the own account offers to disable itself")
-    answer = b.fetch("POST", f"/api/v1/admin/users/{state['admin_id']}/disable", {"reason": "self"})
-    expect(answer["status"] == 422 and answer["json"]["error"]["code"] == "cannot_disable_self", f"the API answered {answer}")
+    expect(b.shown("#access-self") and not b.shown('[data-testid="access-form"]'), "the own account offers to disable itself")
+    status, answer = b.call("POST", f"/api/v1/admin/users/{state['admin_id']}/disable", {"reason": "self"})
+    expect(status == 422 and answer["error"]["code"] == "cannot_disable_self", f"the API answered {status} {answer}")
     b.open("/admin/user?id=00000000-0000-4000-8000-000000000000")
-    b.wait(lambda: b.visible('[data-testid="user-error"]'), message="an unknown account shows no error")
+    b.wait(lambda: b.shown('[data-testid="user-error"]'), message="an unknown account shows no error")
     expect(b.text('[data-testid="user-error"]'), "the unknown account's error is empty")
 
 
@@ -381,11 +283,11 @@ def set_price(b, model_id, row, credits, reason, shot=None):
     css = price_row_css(model_id, row)
     open_prices(b, model_id)
     b.click(css + ' [data-action="edit-price"]')
-    b.wait(lambda: b.visible('[data-testid="price-editor"]'), message="edit opened no editor")
+    b.wait(lambda: b.shown('[data-testid="price-editor"]'), message="edit opened no editor")
     b.type_into('[data-testid="price-input"]', str(credits))
     b.type_into('[data-testid="price-reason"]', reason)
     b.find('[data-testid="price-editor"] [data-action="save"]').click()
-    b.wait(lambda: b.visible('[data-testid="confirm"]'), message="saving a price did not ask for confirmation")
+    b.wait(lambda: b.shown('[data-testid="confirm"]'), message="saving a price did not ask for confirmation")
     if shot:
         b.shot(shot)
     b.find('[data-testid="confirm"] [data-action="confirm"]').click()
@@ -409,7 +311,7 @@ def studio_models(b):
 
 def open_change(b, model_id, action):
     b.click(f'#model-{css_id(model_id)} .model-actions [data-action="{action}"]')
-    b.wait(lambda: b.visible(f'#model-{css_id(model_id)} [data-testid="model-change"]'), message=f"{action} on {model_id} asked nothing")
+    b.wait(lambda: b.shown(f'#model-{css_id(model_id)} [data-testid="model-change"]'), message=f"{action} on {model_id} asked nothing")
 
 
 def confirm_change(b, model_id, reason):
@@ -499,7 +401,7 @@ def step_model_switch(b, state):
     state["switch_reason"] = "e2e switch " + secrets.token_hex(3)
     confirm_change(b, SWITCHED, state["switch_reason"])
     b.wait(lambda: (panel_state(b, SWITCHED) or {}).get("enabled") == "false", message=f"{SWITCHED} does not show as switched off")
-    expect(b.visible(f'#model-{css_id(SWITCHED)} [data-testid="mark-disabled"]'), "the switched-off model has no 'switched off' mark")
+    expect(b.shown(f'#model-{css_id(SWITCHED)} [data-testid="mark-disabled"]'), "the switched-off model has no 'switched off' mark")
     offered = [m[0] for m in studio_models(b)]
     expect(SWITCHED not in offered, f"the studio still offers {SWITCHED}: {offered}")
     expect(SWITCHED not in [m["id"] for m in http(b.base, "GET", "/api/v1/models")[1]["models"]], "GET /api/v1/models still offers it")
@@ -564,17 +466,17 @@ def step_paused(b, state):
     expect(model_id in shown and shown[model_id][1] is False and "temporarily paused" not in (shown[model_id][2] or "")
            and "unavailable_reason" not in model, f"the studio does not grey {model_id} in Phim's words: {shown.get(model_id)}")
     b.find("#model-button").click()
-    b.wait(lambda: b.visible('#model-list'), message="the model list did not open")
+    b.wait(lambda: b.shown('#model-list'), message="the model list did not open")
     b.click(f'.model-option[data-model="{model_id}"]')
     expect(b.find("#model-button").get_attribute("data-model") != model_id, "a paused model could be chosen")
     b.shot("10c-paused-in-studio")
     b.open(f"/admin/models#model-{model_id}")
-    b.wait(lambda: b.visible(f'#model-{css_id(model_id)} [data-testid="model-availability"]'), message="the models page shows no availability")
+    b.wait(lambda: b.shown(f'#model-{css_id(model_id)} [data-testid="model-availability"]'), message="the models page shows no availability")
     expect("This interface is temporarily paused" in b.text(f'#model-{css_id(model_id)} [data-testid="model-availability"]'),
            "the page does not give the provider's reason")
     b.shot("10c-paused-model")
     b.click(f'#model-{css_id(model_id)} [data-testid="model-recheck"]')
-    b.wait(lambda: b.visible(f'#model-{css_id(model_id)} [data-testid="model-change"]'), message="'try again now' asked nothing")
+    b.wait(lambda: b.shown(f'#model-{css_id(model_id)} [data-testid="model-change"]'), message="'try again now' asked nothing")
     confirm_change(b, model_id, "e2e: try it again")
     b.wait(lambda: (panel_state(b, model_id) or {}).get("available") == "true", message=f"{model_id} is still unavailable after 'try again now'")
     state["rechecked"] = True
@@ -684,9 +586,9 @@ def step_videos(b, state):
     b.shot("10e-reconcile")
     # The stuck view asks its own endpoint.
     b.find('[data-testid="view-stuck"]').find_element(By.XPATH, "..").click()
-    b.wait(lambda: b.visible('[data-testid="stuck-note"]') and not b.visible('[data-testid="filters"]'), message="the stuck view did not open")
+    b.wait(lambda: b.shown('[data-testid="stuck-note"]') and not b.shown('[data-testid="filters"]'), message="the stuck view did not open")
     stuck = http(b.base, "GET", "/api/v1/admin/videos/stuck", cookies=state["admin_cookies"])[1]["data"]
-    b.wait(lambda: (b.visible('[data-testid="videos-empty"]') if not stuck else len(video_rows(b)) == len(stuck)),
+    b.wait(lambda: (b.shown('[data-testid="videos-empty"]') if not stuck else len(video_rows(b)) == len(stuck)),
            message=f"the stuck view does not match the API's {len(stuck)} videos")
     expect("view=stuck" in b.driver.current_url, "the stuck view is not in the address")
     b.shot("10f-stuck")
@@ -700,7 +602,7 @@ def step_provider(b, state):
     expect(isinstance(health.get("balance"), int), f"the provider health has no balance: {health}")
     shown = b.wait(lambda: b.value('[data-testid="provider-balance"]'), message="the page shows no balance")
     expect(abs(shown - health["balance"]) <= 1000, f"the page shows {shown}, the API {health['balance']}")
-    expect(b.visible('[data-testid="balance-low"]') == bool(health["balance_low"]), "the low-balance warning does not match the API")
+    expect(b.shown('[data-testid="balance-low"]') == bool(health["balance_low"]), "the low-balance warning does not match the API")
     expect(b.all('[data-testid="outcome-row"][data-outcome="ok"]'), "no successful calls are listed")
     expect(b.value('[data-testid="provider-calls"]') is not None, "no call count")
     # The warning, as an operator sees it when the balance is low (the same page, the answer made low).
@@ -710,7 +612,7 @@ def step_provider(b, state):
           return r.json().then(function (j) { j.balance = 1200; j.balance_low = true; return new Response(JSON.stringify(j), {status: 200, headers: {'Content-Type': 'application/json'}}); });
         }); };""")
     b.find('[data-testid="provider-refresh"]').click()
-    b.wait(lambda: b.visible('[data-testid="balance-low"]'), message="a low balance shows no warning")
+    b.wait(lambda: b.shown('[data-testid="balance-low"]'), message="a low balance shows no warning")
     expect("1.200" in b.text('[data-testid="balance-low"]'), f"the warning reads {b.text('[data-testid=balance-low]')!r}")
     b.full_shot("10g-provider-low")
     # Creates per model over 24 hours, named from the catalog; the models the provider refuses.
@@ -722,7 +624,7 @@ def step_provider(b, state):
         expect(b.text(row + " td:nth-child(2)") == words(VI, "credits.amount", amount=entry["calls"]).split(" ")[0], f"{entry['model']} calls read {b.text(row + ' td:nth-child(2)')!r}, the API {entry['calls']}")
     paused = health.get("unavailable_models") or []
     expect(len(b.all('[data-testid="paused-model"]')) == len(paused), "the refused models do not match the API's")
-    expect(b.visible('[data-testid="paused-empty"]') == (not paused), "the 'every model accepted' line does not match the API")
+    expect(b.shown('[data-testid="paused-empty"]') == (not paused), "the 'every model accepted' line does not match the API")
     b.driver.refresh()
     b.wait_ready()
     b.wait(lambda: b.value('[data-testid="provider-balance"]'), message="the page shows no balance after a reload")
@@ -791,7 +693,7 @@ def step_queue(b, state):
     b.wait(lambda: b.find('[data-testid="limit-running"]').get_attribute("value") == "1", message="the Queue page did not load again")
     # A limit over the maximum: the server's refusal, in the page's language; nothing changes.
     set_limits(b, 100001, 1, "e2e: too many")
-    b.wait(lambda: b.visible('[data-testid="limits-error"]'), message="a bad limit shows no error")
+    b.wait(lambda: b.shown('[data-testid="limits-error"]'), message="a bad limit shows no error")
     refused = admin_api(b, state, "PUT", "/queue/limits", {"creates_per_10s": 100001, "reason": "e2e: too many"})
     expect(refused[0] == 422 and b.text('[data-testid="limits-error"]') == refused[1]["error"]["message"],
            f"the page shows {b.text('[data-testid=limits-error]')!r}, the API {refused}")
@@ -832,14 +734,14 @@ def step_styles(b, state):
     # Edit: the form shows the current values.
     b.find(style_row(key) + ' [data-action="edit"]').click()
     editor = '[data-testid="style-editor"]'
-    b.wait(lambda: b.visible(editor), message="edit opened no form")
+    b.wait(lambda: b.shown(editor), message="edit opened no form")
     expect(b.find(editor + ' [data-testid="style-name-vi-input"]').get_attribute("value") == preset["name_vi"], "the form lacks the current name")
     expect(b.find(editor + ' [data-testid="style-text-input"]').get_attribute("value") == preset["prompt_text"], "the form lacks the current words")
     new_name = "E2E " + secrets.token_hex(2)
     b.type_into(editor + ' [data-testid="style-name-vi-input"]', new_name)
     b.type_into(editor + ' [data-testid="style-name-vi-input"]', "")
     b.find(editor + ' [data-action="save"]').click()
-    b.wait(lambda: b.visible(editor + ' [data-testid="style-error"]'), message="an empty name shows no error")
+    b.wait(lambda: b.shown(editor + ' [data-testid="style-error"]'), message="an empty name shows no error")
     expect(b.text(editor + ' [data-testid="style-error"]'), "the API's refusal is not shown")
     b.type_into(editor + ' [data-testid="style-name-vi-input"]', new_name)
     b.shot("10i-style-edit")
@@ -867,13 +769,13 @@ def step_styles(b, state):
     state.pop("style_restore", None)
     # A new style with a bad key is refused with the API's message.
     b.open("/admin/styles")
-    b.wait(lambda: b.visible('[data-testid="new-style"]'), message="no form for a new style")
+    b.wait(lambda: b.shown('[data-testid="new-style"]'), message="no form for a new style")
     b.type_into('[data-testid="new-style"] [data-testid="style-key"]', "Bad Key!")
     b.type_into('[data-testid="new-style"] [data-testid="style-name-vi-input"]', "Thử")
     b.type_into('[data-testid="new-style"] [data-testid="style-name-en-input"]', "Try")
     b.type_into('[data-testid="new-style"] [data-testid="style-text-input"]', "test words")
     b.find('[data-testid="new-style"] [data-action="save"]').click()
-    b.wait(lambda: b.visible('[data-testid="new-style"] [data-testid="style-error"]'), message="a bad key shows no error")
+    b.wait(lambda: b.shown('[data-testid="new-style"] [data-testid="style-error"]'), message="a bad key shows no error")
     cookies = state["admin_cookies"]
     status, answer, _ = http(b.base, "PUT", "/api/v1/admin/styles", {"key": "Bad Key!", "name_vi": "Thử", "name_en": "Try", "prompt_text": "test words"},
                              headers={"X-CSRF-Token": urllib.parse.unquote(cookies.get("phim_csrf", "")), "Accept-Language": "vi"}, cookies=cookies)
@@ -937,7 +839,7 @@ def step_csv(b, state):
     # A period the wrong way round gives no link.
     b.js("""var s = document.getElementById('export-since'); s.value = arguments[0]; s.dispatchEvent(new Event('input', {bubbles: true}));""",
          (today + datetime.timedelta(days=2)).isoformat())
-    expect(b.visible('[data-testid="export-error"]') and b.find('[data-testid="export-link"]').get_attribute("href") is None,
+    expect(b.shown('[data-testid="export-error"]') and b.find('[data-testid="export-link"]').get_attribute("href") is None,
            "a reversed period still offers a link")
     b.js("""var s = document.getElementById('export-since'); s.value = arguments[0]; s.dispatchEvent(new Event('input', {bubbles: true}));""",
          (today - datetime.timedelta(days=1)).isoformat())
@@ -1022,7 +924,7 @@ def step_phone(b, state):
         b.type_into('[data-testid="credits-amount"]', "100")
         b.type_into('[data-testid="credits-reason"]', "phone check")
         b.find('[data-testid="credits-submit"]').click()
-        b.wait(lambda: b.visible('[data-testid="confirm"]'), message="no confirmation on a phone")
+        b.wait(lambda: b.shown('[data-testid="confirm"]'), message="no confirmation on a phone")
         b.js("document.querySelector('[data-testid=confirm]').scrollIntoView({block: 'center'});")
         sizes = b.js("var r = document.querySelector('[data-testid=confirm]').getBoundingClientRect(); return {left: r.left, right: r.right, inner: window.innerWidth, scroll: document.documentElement.scrollWidth};")
         expect(sizes["left"] >= 0 and sizes["right"] <= sizes["inner"] + 0.5 and sizes["scroll"] <= sizes["inner"], f"the confirmation overflows: {sizes}")
