@@ -38,15 +38,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import process_faults as faults  # noqa: E402  (phim up in a temporary data directory)
-from browser_support import EN, PAGE_SHOWN_JS, VI, Failed, Skipped, chrome, expect, http, make_admin, run_steps, summary, words  # noqa: E402
+from browser_support import EN, VI, Failed, Page, Skipped, expect, http, make_admin, run_steps, summary, words  # noqa: E402
 
-UI_TIMEOUT = 10
 PAID_WITHIN = 2.0       # seconds from the notification to "paid" on the page (the issue's promise)
 PHONE = (360, 800)
 
@@ -71,109 +68,18 @@ def emv_fields(text):
     return fields
 
 
-class Browser:
-    def __init__(self, base, shots):
-        self.base = base.rstrip("/")
-        self.shots = shots
-        self.driver = chrome()
-        self.console = []
-
-    def open(self, path):
-        self.driver.get(self.base + path)
-        self.wait_ready()
-
-    def path(self):
-        return urllib.parse.urlparse(self.driver.current_url).path
+class Browser(Page):
+    """The top-up pages' gestures on top of the common ones (browser_support.Page)."""
 
     def query(self):
         return urllib.parse.parse_qs(urllib.parse.urlparse(self.driver.current_url).query)
-
-    def find(self, css):
-        return self.driver.find_element(By.CSS_SELECTOR, css)
-
-    def all(self, css):
-        return self.driver.find_elements(By.CSS_SELECTOR, css)
-
-    def js(self, script, *args):
-        return self.driver.execute_script(script, *args)
-
-    def wait(self, condition, seconds=UI_TIMEOUT, message="timed out", poll=0.1):
-        def attempt(_):
-            try:
-                return condition()
-            except WebDriverException:
-                return None
-        try:
-            return WebDriverWait(self.driver, seconds, poll_frequency=poll).until(attempt)
-        except TimeoutException:
-            raise Failed(f"{message} (after {seconds} s)") from None
-
-    def wait_ready(self):
-        self.wait(lambda: self.js(PAGE_SHOWN_JS), message="the page never became ready")
-
-    def text(self, css):
-        return self.js("var e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;", css)
-
-    def shown(self, css):
-        return self.js("var e = document.querySelector(arguments[0]); return !!e && !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);", css)
 
     def balance(self):
         raw = self.js("var a = document.getElementById('balance-available'); return a ? a.dataset.value : null;")
         return int(raw) if raw not in (None, "") else None
 
-    def api(self, method, path, body=None):
-        """Calls the API from the page with its cookie and the CSRF header: (status, json)."""
-        answer = self.driver.execute_async_script("""
-            var done = arguments[arguments.length - 1];
-            var csrf = (document.cookie.match(/(?:^|; )(?:__Host-)?phim_csrf=([^;]*)/) || [])[1];
-            var init = {method: arguments[0], credentials: 'same-origin', cache: 'no-store',
-                        headers: {'Accept': 'application/json', 'Accept-Language': 'vi'}};
-            if (csrf) init.headers['X-CSRF-Token'] = decodeURIComponent(csrf);
-            if (arguments[2] !== null) { init.body = JSON.stringify(arguments[2]); init.headers['Content-Type'] = 'application/json'; }
-            fetch(arguments[1], init).then(function (r) {
-              return r.text().then(function (t) { var j = null; try { j = JSON.parse(t); } catch (e) {} done([r.status, j]); });
-            }, function () { done([0, null]); });""", method, path, body)
-        return answer[0], answer[1]
-
     def cookies(self):
         return {cookie["name"]: cookie["value"] for cookie in self.driver.get_cookies()}
-
-    def type_into(self, css, text):
-        field = self.find(css)
-        field.clear()
-        field.send_keys(text)
-
-    def shot(self, name):
-        os.makedirs(self.shots, exist_ok=True)
-        time.sleep(0.3)  # the page's fade-in
-        self.driver.save_screenshot(os.path.join(self.shots, name + ".png"))
-
-    def full_shot(self, name):
-        size = self.driver.get_window_size()
-        height = self.js("return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")
-        self.driver.set_window_size(size["width"], min(max(height + 140, size["height"]), 4000))
-        time.sleep(0.2)
-        self.shot(name)
-        self.driver.set_window_size(size["width"], size["height"])
-
-    def collect_console(self):
-        try:
-            self.console += self.driver.get_log("browser")
-        except WebDriverException:
-            pass
-
-    def sign_in(self, email, password):
-        self.open("/signin")
-        self.type_into("#email", email)
-        self.type_into("#password", password)
-        self.find("#signin-submit").click()
-        self.wait(lambda: self.path() == "/", message=f"{email} did not reach the studio ({self.text('#form-error')!r})")
-        self.wait_ready()
-
-    def sign_out(self):
-        self.find("#signout").click()
-        self.wait(lambda: self.path() == "/signin", message="sign out did not lead to /signin")
-        self.wait_ready()
 
     def no_sideways_scroll(self, where):
         sizes = self.js("return {scroll: document.documentElement.scrollWidth, inner: window.innerWidth};")
@@ -195,9 +101,6 @@ class Browser:
         self.wait(lambda: self.order_status() == "pending", message=f"buying {chosen['id']} showed no pending order "
                   f"({self.text('#packages-error')!r})")
         return chosen
-
-    def quit(self):
-        self.driver.quit()
 
 
 def sepay_notification(base, key, account, amount, content, txn_id=None):
@@ -233,7 +136,7 @@ def step_open_topup(b, state):
     link.click()
     b.wait(lambda: b.path() == "/topup", message="the header's link did not open /topup")
     b.wait_ready()
-    status, offer = b.api("GET", "/api/v1/topups/packages")
+    status, offer = b.call("GET", "/api/v1/topups/packages")
     expect(status == 200 and offer.get("enabled") is True, f"top-ups are not on in demo mode: {status} {offer}")
     expect(offer.get("simulate_transfer") is True, "demo mode with a SePay key should offer the simulated transfer")
     state["offer"] = offer
@@ -255,7 +158,7 @@ def step_buy(b, state):
     state["package"] = b.buy_first_package()
     order_id = b.order_id()
     expect(b.query().get("order") == [order_id], f"the address does not name the order: {b.driver.current_url}")
-    status, order = b.api("GET", f"/api/v1/topups/{order_id}")
+    status, order = b.call("GET", f"/api/v1/topups/{order_id}")
     expect(status == 200, f"GET /topups/{order_id}: {status} {order}")
     state["order"] = order
     expect(order["amount_vnd"] == state["package"]["amount_vnd"] and order["credits"] == state["package"]["credits"],
@@ -370,7 +273,7 @@ def step_credits(b, state):
     expect(b.js(f"return document.querySelector('{row}').dataset.status") == "paid", "the order is not paid on the credits page")
     expect(b.text(f'{row} [data-testid="order-status"]') == VI["topup.status.paid"], f"status reads {b.text(row + ' [data-testid=order-status]')!r}")
     expect(b.text(f'{row} [data-testid="order-amount"]') == words(VI, "topup.vnd", amount=state["order"]["amount_vnd"]), "the order's amount")
-    status, order = b.api("GET", f"/api/v1/topups/{state['order']['id']}")
+    status, order = b.call("GET", f"/api/v1/topups/{state['order']['id']}")
     reference = (order.get("receipt") or {}).get("reference")
     if reference:
         expect(b.text(f'{row} [data-testid="order-reference"]') == reference, "the receipt's bank reference is not shown")
@@ -405,7 +308,7 @@ def step_review(b, state):
     order_id = state["review_order_id"]
     b.open(f"/topup?order={order_id}")
     b.wait(lambda: b.order_status() == "pending", message="the second order is not pending")
-    status, order = b.api("GET", f"/api/v1/topups/{order_id}")
+    status, order = b.call("GET", f"/api/v1/topups/{order_id}")
     short = order["amount_vnd"] // 2  # any package price (10,000 VND at least) leaves a short payment
     state["review_order"] = order
     # A wrong key is refused and changes nothing.
@@ -526,7 +429,7 @@ def step_packages(b, state):
     if "admin" not in state:
         raise Skipped("no operator (the codes step did not run)")
     b.open("/admin/packages")
-    status, listed = b.api("GET", "/api/v1/admin/packages")
+    status, listed = b.call("GET", "/api/v1/admin/packages")
     expect(status == 200, f"GET /admin/packages: {status} {listed}")
     b.wait(lambda: len(b.all('[data-testid="package-row"]')) == len(listed["data"]),
            message=f"the page lists {len(b.all('[data-testid=package-row]'))} packages, the API {len(listed['data'])}")
@@ -537,7 +440,7 @@ def step_packages(b, state):
     b.find('[data-testid="package-submit"]').click()
     row = f'[data-testid="package-row"][data-id="{package_id}"]'
     b.wait(lambda: b.shown(row), message=f"the new package is not listed ({b.text('[data-testid=package-error]')!r})")
-    status, offer = b.api("GET", "/api/v1/topups/packages")
+    status, offer = b.call("GET", "/api/v1/topups/packages")
     made = next((item for item in offer.get("data", []) if item["id"] == package_id), None)
     expect(made and made["amount_vnd"] == 20000 and made["credits"] == 21000 and made["name_vi"] == "Gói thử",
            f"the new package is not offered as made: {made}")
@@ -547,14 +450,14 @@ def step_packages(b, state):
     b.find('[data-testid="reason-input"]').send_keys("e2e: withdrawn")
     b.find('[data-testid="reason-confirm"] [data-action="confirm"]').click()
     b.wait(lambda: not b.all(f'{row} [data-action="disable"]'), message="the package still offers 'disable'")
-    status, offer = b.api("GET", "/api/v1/topups/packages")
+    status, offer = b.call("GET", "/api/v1/topups/packages")
     expect(all(item["id"] != package_id for item in offer.get("data", [])), "a disabled package is still offered to people")
 
 
 def step_analytics(b, state):
     b.open("/admin/analytics")
     b.wait(lambda: b.shown('[data-testid="total-revenue"]'), message="no revenue on the analytics page")
-    status, report = b.api("GET", "/api/v1/admin/analytics?days=30")
+    status, report = b.call("GET", "/api/v1/admin/analytics?days=30")
     expect(status == 200 and isinstance(report.get("revenue"), list), f"the analytics JSON has no revenue list: {status}")
     total = sum(int(day.get("amount_vnd") or 0) for day in report["revenue"])
     expect(total >= state["order"]["amount_vnd"], f"revenue {total} VND is below this run's paid order")
