@@ -623,6 +623,12 @@ def preview_size(b):
     return b.js("var i = document.getElementById('attachment-preview'); return i.complete && i.naturalWidth ? [i.naturalWidth, i.naturalHeight, document.getElementById('attachment-name').textContent] : null;")
 
 
+def preview_size_if(b, fits):
+    """The preview's size when it fits, read once: the image can be mid-replacement between two reads."""
+    size = preview_size(b)
+    return size if size and fits(size) else None
+
+
 def step_drop_crop(b, state):
     b.open("/")
     b.wait_gallery()
@@ -638,7 +644,7 @@ def step_drop_crop(b, state):
            f"the note reads {b.text('#ratio-text')!r}")
     b.shot("05b-ratio-note")
     b.find("#crop-image").click()
-    size = b.wait(lambda: preview_size(b) if preview_size(b) and preview_size(b)[1] != 300 else None, message="cropping did not replace the image")
+    size = b.wait(lambda: preview_size_if(b, lambda s: s[1] != 300), message="cropping did not replace the image")
     expect(abs(size[0] / size[1] - 16 / 9) < 0.01 and size[0] == 400, f"the 16:9 crop is {size}")
     expect(not b.find("#ratio-note").is_displayed(), "the note stayed after cropping")
     # Switching the frame checks again; the 9:16 crop, then the 1:1 one.
@@ -646,13 +652,13 @@ def step_drop_crop(b, state):
     b.wait(lambda: b.find("#ratio-note").is_displayed(), message="switching to 9:16 shows no note for a 16:9 image")
     expect(b.text("#ratio-text") == words(VI, "composer.ratio_mismatch", width=size[0], height=size[1], ratio="9:16"), f"the note reads {b.text('#ratio-text')!r}")
     b.find("#crop-image").click()
-    size = b.wait(lambda: preview_size(b) if preview_size(b) and preview_size(b)[0] < size[0] else None, message="the 9:16 crop did not replace the image")
+    size = b.wait(lambda: preview_size_if(b, lambda s: s[0] < size[0]), message="the 9:16 crop did not replace the image")
     expect(abs(size[0] / size[1] - 9 / 16) < 0.02, f"the 9:16 crop is {size}")
     expect(not b.find("#ratio-note").is_displayed(), "the note stayed after the 9:16 crop")
     b.choose("aspect_ratio", "1:1")
     b.wait(lambda: b.find("#ratio-note").is_displayed(), message="switching to 1:1 shows no note for a 9:16 image")
     b.find("#crop-image").click()
-    size = b.wait(lambda: preview_size(b) if preview_size(b) and preview_size(b)[0] == preview_size(b)[1] else None, message="the 1:1 crop did not replace the image")
+    size = b.wait(lambda: preview_size_if(b, lambda s: s[0] == s[1]), message="the 1:1 crop did not replace the image")
     expect(not b.find("#ratio-note").is_displayed(), "the note stayed after the 1:1 crop")
     b.driver.set_window_size(390, 844)
     try:
