@@ -25,7 +25,6 @@ import datetime
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from browser_support import EN, ROOT, VI, Page, Skipped, expect, http, run_steps, summary, words  # noqa: E402
+from browser_support import EN, VI, Page, Skipped, expect, http, make_admin, run_steps, summary, words  # noqa: E402
 
 DEMO_EMAIL = "demo@phim.local"
 DEMO_PASSWORD = "phim-demo"
@@ -1013,23 +1012,6 @@ def restore_queue(base, state):
                                                                    "reason": "e2e: restoring after a failed step"},
                         headers={"X-CSRF-Token": urllib.parse.unquote(cookies.get("phim_csrf", ""))}, cookies=cookies)
     print(f"restored the queue limits {limits}: {status}")
-
-
-def make_admin(phim, data, base):
-    email = f"admin-{secrets.token_hex(4)}@phim.test"
-    password = "admin-" + secrets.token_hex(8)
-    done = subprocess.run([phim, "users", "create", "--email", email, "--password", password, "--admin", "--data", data],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        raise SystemExit(f"phim users create failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
-    status, answer, headers = http(base, "POST", "/api/v1/auth/login", {"email": email, "password": password})
-    if status != 200:
-        raise SystemExit(f"the new administrator cannot sign in: {status} {answer}")
-    cookies = {}
-    for header in headers.get_all("Set-Cookie") or []:
-        name, _, rest = header.partition("=")
-        cookies[name.strip()] = rest.split(";", 1)[0]
-    return email, password, answer["id"], cookies
 
 
 def main():

@@ -43,6 +43,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import process_faults as faults  # noqa: E402  (phim up, accounts, HTTP)
 from process_faults import call  # noqa: E402
+import vietqr_check as vietqr  # noqa: E402  (the payload's CRC and fields, computed outside Swift)
 
 PASSED, FAILED = [], []
 SEPAY_KEY = "sepay-test-key-" + "7" * 16
@@ -58,23 +59,9 @@ def check(name, condition, detail=""):
     return condition
 
 
-def crc16_ccitt_false(data: bytes) -> str:
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return f"{crc:04X}"
-
-
 def tlv(payload):
-    """The top-level EMVCo fields of a payload: {id: value}."""
-    fields, index = {}, 0
-    while index + 4 <= len(payload):
-        tag, length = payload[index:index + 2], int(payload[index + 2:index + 4])
-        fields[tag] = payload[index + 4:index + 4 + length]
-        index += 4 + length
-    return fields
+    """The EMVCo fields of a payload (or of a nested template): {id: value}, {} when malformed."""
+    return vietqr.emv_fields(payload) or {}
 
 
 class Studio(faults.Phim):
@@ -206,7 +193,7 @@ def order_and_qr(studio, work):
     text = read.stdout.rstrip("\n")
     check("the QR drawn at qr_svg_url decodes to the order's payload", rendered.returncode == 0 and text == order["vietqr_payload"],
           rendered.stderr or text)
-    check("the decoded payload's CRC checks", text[-8:-4] == "6304" and text[-4:] == crc16_ccitt_false(text[:-4].encode()), text)
+    check("the decoded payload's CRC checks", text[-8:-4] == "6304" and text[-4:] == vietqr.crc16_ccitt_false(text[:-4].encode()), text)
     other = studio.account()
     stranger = call(studio.port, "GET", f"/api/v1/topups/{order['id']}", **studio.user(other))
     stranger_qr = call(studio.port, "GET", order["qr_svg_url"], **studio.user(other))

@@ -42,29 +42,16 @@ from selenium.webdriver.common.by import By
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import process_faults as faults  # noqa: E402  (phim up in a temporary data directory)
+import vietqr_check as vietqr  # noqa: E402  (the payload's CRC and fields, computed outside Swift)
 from browser_support import EN, VI, Failed, Page, Skipped, expect, http, make_admin, run_steps, summary, words  # noqa: E402
 
 PAID_WITHIN = 2.0       # seconds from the notification to "paid" on the page (the issue's promise)
 PHONE = (360, 800)
 
 
-def crc16_ccitt_false(data: bytes) -> str:
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
-    return f"{crc:04X}"
-
-
 def emv_fields(text):
-    """EMVCo TLV (two-digit id, two-digit length, value) as {id: value}; nested templates are parsed by the caller."""
-    fields, index = {}, 0
-    while index + 4 <= len(text):
-        tag, length = text[index:index + 2], int(text[index + 2:index + 4])
-        fields[tag] = text[index + 4:index + 4 + length]
-        index += 4 + length
-    expect(index == len(text), f"the payload's TLV does not end where the text ends: {text!r}")
+    fields = vietqr.emv_fields(text)
+    expect(fields is not None, f"the payload's TLV does not end where the text ends: {text!r}")
     return fields
 
 
@@ -223,7 +210,7 @@ def step_qr(b, state):
         read = subprocess.run(["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", png_path], capture_output=True, text=True)
     payload = read.stdout.rstrip("\n")
     expect(read.returncode == 0 and payload, f"zbarimg read nothing: {read.stderr}")
-    expect(payload[-8:-4] == "6304" and payload[-4:] == crc16_ccitt_false(payload[:-4].encode()),
+    expect(payload[-8:-4] == "6304" and payload[-4:] == vietqr.crc16_ccitt_false(payload[:-4].encode()),
            f"the payload's CRC-16/CCITT-FALSE does not check: {payload}")
     expect(payload == order["vietqr_payload"], f"the QR reads {payload}, the order says {order['vietqr_payload']}")
     fields = emv_fields(payload)

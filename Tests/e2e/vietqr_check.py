@@ -39,6 +39,17 @@ def crc16_ccitt_false(data: bytes) -> str:
     return f"{crc:04X}"
 
 
+def emv_fields(text):
+    """EMVCo TLV (two-digit id, two-digit decimal length, value) as {id: value}, or None when the
+    fields do not end exactly where the text ends; nested templates are parsed by the caller."""
+    fields, index = {}, 0
+    while index + 4 <= len(text):
+        tag, length = text[index:index + 2], int(text[index + 2:index + 4])
+        fields[tag] = text[index + 4:index + 4 + length]
+        index += 4 + length
+    return fields if index == len(text) else None
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--phim", required=True)
