@@ -93,6 +93,20 @@ final class ProviderQueueTests: XCTestCase {
         XCTAssertNotEqual(try status(world, single["id"]!.stringValue!), "queued", "sent within the next two slots")
     }
 
+    /// A create's answer reads the video, then its place; a dispatcher that claims the video in
+    /// between must not leave a queued answer without a place.
+    func testAVideoClaimedBetweenItsReadAndItsPlaceIsFirstInLine() throws {
+        let world = try world()
+        let ana = try world.user("ana", credits: 100_000)
+        try world.holdQueue()
+        let id = try XCTUnwrap(world.createVideo(ana).bodyJSON?["id"]?.stringValue)
+        let read = try Gallery(userID: ana.id).video(id, on: world.db)
+        XCTAssertEqual(read.status, .queued)
+        try world.releaseQueue() // the dispatcher claims and sends it
+        XCTAssertNotEqual(try status(world, id), "queued")
+        XCTAssertEqual(try world.app.queue.places(of: [read], on: world.db)[id], .beingSent)
+    }
+
     /// Kie answers 429 and makes nothing: the job goes back to the queue, the dispatch pauses,
     /// and the same job is sent again later, made once. An answer that never came keeps the job
     /// `submitting` (the provider may have it): never sent twice.

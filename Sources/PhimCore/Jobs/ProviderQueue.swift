@@ -173,12 +173,29 @@ public struct ProviderQueue: Sendable {
         public var position: Int
         /// A rough wait: the places ahead at the rate the limit allows, plus a pause in force.
         public var estimatedStartSeconds: Int
+
+        public init(position: Int, estimatedStartSeconds: Int) {
+            self.position = position
+            self.estimatedStartSeconds = estimatedStartSeconds
+        }
+
+        /// A video read as queued that the dispatcher claimed before its place was read: it is being sent.
+        public static let beingSent = Place(position: 1, estimatedStartSeconds: 0)
     }
 
     /// Where each of an account's queued jobs stands, read from the queue as it is: the jobs
     /// ahead of one are the account's own older ones and, from every other account, as many as
     /// the turns before it give them. Nothing is written: positions change as the queue moves,
     /// and the change feed reads them again.
+    /// The places of `videos` that were read as queued. One the dispatcher claimed after it was
+    /// read is no longer in the queue: it is first in line, being sent (never a queued video without a place).
+    public func places(of videos: [VideoRecord], on db: Database) throws -> [String: Place] {
+        guard let queued = videos.first(where: { $0.status == .queued }) else { return [:] }
+        var places = try places(userID: queued.userID, on: db)
+        for video in videos where video.status == .queued && places[video.id] == nil { places[video.id] = .beingSent }
+        return places
+    }
+
     public func places(userID: String, on db: Database) throws -> [String: Place] {
         let mine = try db.rows("""
             SELECT id FROM video_jobs WHERE user_id = :user AND status = 'queued' ORDER BY created_at, id

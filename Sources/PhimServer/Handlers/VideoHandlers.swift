@@ -178,8 +178,8 @@ enum VideoJSON {
 
     /// Where the caller's queued videos stand, read only when one of `videos` is queued.
     static func places(for videos: [VideoRecord], _ context: Context) -> [String: ProviderQueue.Place] {
-        guard let queued = videos.first(where: { $0.status == .queued }), let db = try? context.db else { return [:] }
-        return (try? context.app.queue.places(userID: queued.userID, on: db)) ?? [:]
+        guard videos.contains(where: { $0.status == .queued }), let db = try? context.db else { return [:] }
+        return (try? context.app.queue.places(of: videos, on: db)) ?? [:]
     }
 
     /// A video's object with the caller's fields after the video's own (an operator's list adds
