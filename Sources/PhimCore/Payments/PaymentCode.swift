@@ -12,18 +12,8 @@ public enum PaymentCode {
     /// What banks and people put between the characters of a code (`PHIM 8F3K-2Q`, `PHIM.8F3K2Q`).
     private static let separators: Set<Unicode.Scalar> = [" ", "-", ".", "_", "\t", "\u{00A0}", "\u{2010}", "\u{2011}", "\u{2013}"]
 
-    /// A new code from libsodium's randomness, each symbol uniform (bytes past the last whole
-    /// multiple of the alphabet are drawn again). Uniqueness is the orders table's (`code UNIQUE`).
-    public static func generate() -> String {
-        let limit = 256 - 256 % alphabet.count
-        var suffix: [Character] = []
-        while suffix.count < suffixLength {
-            for byte in Crypto.randomBytes(16) where Int(byte) < limit && suffix.count < suffixLength {
-                suffix.append(alphabet[Int(byte) % alphabet.count])
-            }
-        }
-        return prefix + String(suffix)
-    }
+    /// A new code; its uniqueness is the orders table's (`code UNIQUE`).
+    public static func generate() -> String { prefix + String(RedemptionCodes.randomSymbols(suffixLength)) }
 
     /// The stored form of a code typed by a person (`phim-8f3k 2q` → `PHIM8F3K2Q`), or nil when
     /// the text is not one payment code.

@@ -193,16 +193,22 @@ public struct RedemptionCodes: Sendable {
 
     // MARK: - Codes
 
-    /// `PHIM-XXXX-XXXX-XXXX` from libsodium's randomness, each symbol uniform (bytes past the
-    /// last whole multiple of the alphabet are drawn again).
-    static func generate() -> String {
+    /// `count` symbols of the alphabet from libsodium's randomness, each uniform (bytes past the
+    /// last whole multiple of the alphabet's size are drawn again). Payment codes use them too.
+    static func randomSymbols(_ count: Int) -> [Character] {
         let limit = 256 - 256 % alphabet.count
         var symbols: [Character] = []
-        while symbols.count < groups * groupLength {
-            for byte in Crypto.randomBytes(16) where Int(byte) < limit && symbols.count < groups * groupLength {
+        while symbols.count < count {
+            for byte in Crypto.randomBytes(16) where Int(byte) < limit && symbols.count < count {
                 symbols.append(alphabet[Int(byte) % alphabet.count])
             }
         }
+        return symbols
+    }
+
+    /// `PHIM-XXXX-XXXX-XXXX`.
+    static func generate() -> String {
+        let symbols = randomSymbols(groups * groupLength)
         let parts = stride(from: 0, to: symbols.count, by: groupLength).map { String(symbols[$0..<$0 + groupLength]) }
         return ([prefix] + parts).joined(separator: "-")
     }
