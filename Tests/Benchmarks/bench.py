@@ -606,6 +606,96 @@ def log_levels_only(work):
                            ("`GET /api/v1/videos/{id}` (API key)", measured["info"]["read_key"], measured["warning"]["read_key"])]))
 
 
+SEPAY_KEY = "bench-sepay-key-" + "5" * 16
+PAYMENT_ORDERS = 60_000
+
+
+def payments_at(work, level):
+    """Rows 17 at one log level: SePay's notifications through nginx, each a new transfer paying
+    its own order, then only redeliveries; and that every order was credited once."""
+    data, new_dir, repeat_dir = (os.path.join(work, level, name) for name in ("data", "new", "repeat"))
+    for folder in (data, new_dir, repeat_dir):
+        os.makedirs(folder)
+    up = PhimUp(data, {**QUIET_JOBS, "PHIM_SEPAY_API_KEY": SEPAY_KEY, **({"LOG_LEVEL": "warning"} if level == "warning" else {})},
+                name="up-" + level)
+    database = os.path.join(data, "phim.sqlite")
+    try:
+        # The orders go straight into the database: the API lets an account have 5 unpaid at once.
+        alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+        with sqlite3.connect(database, timeout=30) as db:
+            user = db.execute("SELECT id FROM users WHERE email = 'demo@phim.local'").fetchone()[0]
+            now = int(time.time() * 1000)
+            codes = []
+            for number in range(PAYMENT_ORDERS):
+                suffix, rest = "", number
+                for _ in range(6):
+                    suffix, rest = alphabet[rest % len(alphabet)] + suffix, rest // len(alphabet)
+                codes.append("PHIM" + suffix)
+            db.executemany("""INSERT INTO topup_orders (id, user_id, package_id, package_name_vi, package_name_en, code, amount_vnd,
+                                credits, status, bank_bin, bank_account, bank_account_name, created_at, expires_at)
+                              VALUES (?, ?, 'starter', 'Gói Khởi đầu', 'Starter', ?, 50000, 50000, 'pending', '970436', '1234567890',
+                                      'PHIM DEMO', ?, ?)""",
+                           [(f"bench-order-{n}", user, code, now, now + 86_400_000) for n, code in enumerate(codes)])
+        for folder in (new_dir, repeat_dir):
+            with open(os.path.join(folder, "key.txt"), "w") as f:
+                f.write(SEPAY_KEY + "\n")
+        bodies = [json.dumps({"id": 1_000_000 + n, "gateway": "Vietcombank", "transactionDate": "2026-12-07 10:00:00",
+                              "accountNumber": "1234567890", "code": None, "content": f"{code} chuyen tien", "transferType": "in",
+                              "transferAmount": 50000, "accumulated": 0, "subAccount": None, "referenceCode": f"FT{n}",
+                              "description": ""}) for n, code in enumerate(codes)]
+        with open(os.path.join(new_dir, "sepay.txt"), "w") as f:
+            f.write("\n".join(bodies) + "\n")
+
+        def counts():
+            with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
+                return db.execute("""SELECT (SELECT COUNT(*) FROM bank_notifications),
+                                            (SELECT COUNT(*) FROM bank_notifications WHERE outcome = 'credited'),
+                                            (SELECT COUNT(*) FROM credit_entries WHERE kind = 'topup')""").fetchone()
+        def settled():
+            """The counts once the posts wrk left in flight are answered."""
+            last = counts()
+            while True:
+                time.sleep(0.5)
+                now = counts()
+                if now == last:
+                    return now
+                last = now
+        fresh = wrk(f"POST /api/v1/payments/sepay, new transfers ({level})", up.base + "/", "sepay.lua", connections=16, bench_dir=new_dir)
+        journaled, credited, entries = settled()
+        if journaled >= PAYMENT_ORDERS:
+            raise SystemExit("every prepared transfer was posted: raise PAYMENT_ORDERS so the row measures new ones only")
+        # The redeliveries: exactly the transfers journaled (the two threads did not reach the same line).
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
+            posted = [int(row[0]) - 1_000_000 for row in db.execute("SELECT provider_txn_id FROM bank_notifications")]
+        with open(os.path.join(repeat_dir, "sepay.txt"), "w") as f:
+            f.write("\n".join(bodies[n] for n in posted) + "\n")
+        repeats = wrk(f"POST /api/v1/payments/sepay, redeliveries ({level})", up.base + "/", "sepay.lua", connections=16, bench_dir=repeat_dir)
+        after = settled()
+    finally:
+        up.stop()
+    verified = subprocess.run([options.phim, "ledger", "verify", "--data", data], capture_output=True, text=True)
+    once = journaled == credited == entries and after == (journaled, credited, entries) and verified.returncode == 0
+    print(f"    {journaled:,} transfers journaled, {credited:,} orders credited, {entries:,} top-up entries; after the redeliveries "
+          f"{after[0]:,} / {after[1]:,} / {after[2]:,}; ledger verify {'clean' if verified.returncode == 0 else 'FAILED'}", flush=True)
+    return {"new": fresh, "repeat": repeats, "credited": credited, "once": once}
+
+
+def payments_only(work):
+    """`--payments`: only rows 17, the default log level and `LOG_LEVEL=warning` in one run (about a minute)."""
+    measured = {level: payments_at(work, level) for level in ("info", "warning")}
+    info, quiet = measured["info"], measured["warning"]
+    lines = ["| # | request | default level (`info`) | `LOG_LEVEL=warning` | default ÷ warning |", "|---|---|---|---|---:|"]
+    for key, label in (("new", "SePay notification, a new transfer paying its order (journal, match, credit)"),
+                       ("repeat", "SePay notification, a redelivery (journal hit, nothing else)")):
+        a, b = info[key], quiet[key]
+        lines.append(f"| 17 | {label} | {a.rps:,.0f}/s, p50 {a.p50:.2f} ms, p99 {a.p99:.2f} ms{f', {a.bad} non-2xx' if a.bad else ''} | "
+                     f"{b.rps:,.0f}/s, p50 {b.p50:.2f} ms, p99 {b.p99:.2f} ms{f', {b.bad} non-2xx' if b.bad else ''} | {a.rps / b.rps:.2f} |")
+    lines.append(f"| 17 | each order credited exactly once, the redeliveries credited nothing, `phim ledger verify` clean | "
+                 f"{'yes' if info['once'] else '**no**'} ({info['credited']:,} orders) | {'yes' if quiet['once'] else '**no**'} "
+                 f"({quiet['credited']:,} orders) | |")
+    print("\n".join(lines))
+
+
 def new_stack(work):
     data = os.path.join(work, "phim", "data")
     clients = os.path.join(work, "phim", "clients")
@@ -802,6 +892,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small data, short runs: to try the suite")
     parser.add_argument("--log-levels", action="store_true", help="only rows 16: the default log level against LOG_LEVEL=warning")
     parser.add_argument("--creates", action="store_true", help="only row 9 (with livez, for the ratio) on a small seed")
+    parser.add_argument("--payments", action="store_true", help="only rows 17: SePay notifications at both log levels")
     options = parser.parse_args()
     for name in ("phim", "bench", "vapor"):
         if getattr(options, name):
@@ -818,6 +909,8 @@ def main():
             return log_levels_only(options.work)
         if options.creates:
             return creates_only(options.work)
+        if options.payments:
+            return payments_only(options.work)
         new = new_stack(options.work)
         vapor = vapor_rows(options.work) if options.vapor else None
         report(new, vapor)

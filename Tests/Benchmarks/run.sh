@@ -9,6 +9,8 @@
 #                                           # against LOG_LEVEL=warning (about 3 minutes)
 #   BENCH_CREATES=1 bash Tests/Benchmarks/run.sh   # only row 9: creates through the queue and
 #                                           # the dispatcher's drain, beside livez (about a minute)
+#   BENCH_PAYMENTS=1 bash Tests/Benchmarks/run.sh   # only rows 17: SePay notifications, new and
+#                                           # redelivered, at both log levels (about a minute)
 #
 # Steps: installs what it uses (wrk, nginx; Debian), times a clean release build of `phim` in a
 # new scratch folder (row 12) and runs every row from that build; builds the Vapor version (git
@@ -46,7 +48,7 @@ fi
 swift build -c release --product PhimBench --scratch-path "$scratch" 2>&1 | tail -1
 
 vapor_args=()
-if [ "${BENCH_VAPOR:-1}" = 1 ] && [ "${BENCH_LOG_LEVELS:-0}" = 0 ] && [ "${BENCH_CREATES:-0}" = 0 ]; then
+if [ "${BENCH_VAPOR:-1}" = 1 ] && [ "${BENCH_LOG_LEVELS:-0}" = 0 ] && [ "${BENCH_CREATES:-0}" = 0 ] && [ "${BENCH_PAYMENTS:-0}" = 0 ]; then
     tree="$root/.build-vapor/src"
     if [ ! -d "$tree" ]; then
         git worktree prune
@@ -67,4 +69,5 @@ args=(--phim "$scratch/release/phim" --bench "$scratch/release/PhimBench" "${vap
 [ "${BENCH_QUICK:-0}" = 1 ] && args+=(--quick)
 [ "${BENCH_LOG_LEVELS:-0}" = 1 ] && args+=(--log-levels)
 [ "${BENCH_CREATES:-0}" = 1 ] && args+=(--creates)
+[ "${BENCH_PAYMENTS:-0}" = 1 ] && args+=(--payments)
 exec python3 Tests/Benchmarks/bench.py "${args[@]}"
